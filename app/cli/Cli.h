@@ -1,0 +1,33 @@
+#pragma once
+// The `kme` command line (contract: shared/CLI.md). runCli is the whole
+// program minus main(), so tests drive it in-process.
+#include <functional>
+#include <iosfwd>
+#include <string>
+#include <vector>
+
+#include "app/cli/Args.h"
+
+namespace kme::cli {
+
+struct Context {
+    std::ostream& out;  // human summary / JSON with --json -
+    std::ostream& err;  // errors and progress
+};
+
+struct Command {
+    std::string name;      // "predict"
+    std::string synopsis;  // "MODEL --prompt T [--top-k 10]"
+    std::string summary;   // one line
+    std::vector<OptionSpec> options;
+    std::function<int(const Args&, Context&)> run;
+};
+
+// Registries of command groups, each in its own file.
+void addModelCommands(std::vector<Command>& commands);
+void addBenchCommands(std::vector<Command>& commands);
+
+// Returns the exit status: 0 ok, 1 error, 2 usage.
+int runCli(const std::vector<std::string>& argv, std::ostream& out, std::ostream& err);
+
+}  // namespace kme::cli

@@ -1,0 +1,113 @@
+// kme info | tokenize | predict | generate
+#include <iomanip>
+#include <sstream>
+
+#include "app/cli/CliSupport.h"
+#include "engine/model/Model.h"
+
+namespace kme::cli {
+namespace {
+
+using json = nlohmann::json;
+
+std::string quoted(const std::string& s) { return json(s).dump(); }
+
+int runInfo(const Args& args, Context& ctx) {
+    auto model = loadModelArg(args, ctx);
+    const ModelConfig& c = model->config();
+    const std::string hash = model->weightsHash();
+    json j = {{"architecture", architectureName(c.arch)},
+              {"model_type", c.modelType},
+              {"folder", model->folder()},
+              {"n_layer", c.nLayer},
+              {"n_head", c.nHead},
+              {"n_embd", c.nEmbd},
+              {"n_inner", c.nInner},
+              {"vocab_size", c.vocabSize},
+              {"n_positions", c.nPositions},
+              {"activation_function", c.activation},
+              {"layer_norm_epsilon", c.layerNormEps},
+              {"parameters", model->parameterCount()},
+              {"dtype", model->storageDType()},
+              {"weights_hash", hash}};
+    std::ostringstream s;
+    s << model->folder() << "\n  " << architectureName(c.arch) << ": " << c.nLayer << " layers x " << c.nEmbd
+      << " wide, " << c.nHead << " heads, MLP " << c.nInner << ", vocabulary " << c.vocabSize << ", context "
+      << c.nPositions << "\n  " << model->parameterCount() << " parameters, " << model->storageDType()
+      << "\n  weights hash " << hash << "\n";
+    emit(args, ctx, j, s.str());
+    return 0;
+}
+
+int runTokenize(const Args& args, Context& ctx) {
+    const std::string text = args.require("--text");
+    auto model = loadModelArg(args, ctx);
+    const auto spans = model->tokenizer().encodeWithOffsets(text);
+    json ids = json::array(), tokens = json::array(), offsets = json::array();
+    std::ostringstream s;
+    for (const auto& t : spans) {
+        ids.push_back(t.id);
+        tokens.push_back(model->tokenizer().tokenDisplay(t.id));
+        offsets.push_back({t.start, t.end});
+        s << t.id << "\t" << quoted(model->tokenizer().tokenDisplay(t.id)) << "\t[" << t.start << ", " << t.end
+          << ")\n";
+    }
+    emit(args, ctx, {{"ids", ids}, {"tokens", tokens}, {"offsets", offsets}}, s.str());
+    return 0;
+}
+
+int runPredict(const Args& args, Context& ctx) {
+    const std::string prompt = args.require("--prompt");
+    const int k = args.getInt("--top-k", 10, 1, 1000000);
+    auto model = loadModelArg(args, ctx);
+    const auto ids = model->encodePrompt(prompt);
+    const auto top = model->topNext(ids, k);
+    json list = json::array();
+    std::ostringstream s;
+    s << quoted(prompt) << " ->\n";
+    for (const auto& t : top) {
+        list.push_back({{"id", t.id}, {"token", t.token}, {"prob", t.prob}});
+        s << "  " << std::fixed << std::setprecision(4) << t.prob << "  " << quoted(t.token) << " (" << t.id << ")\n";
+    }
+    emit(args, ctx, {{"ids", ids}, {"top", list}}, s.str());
+    return 0;
+}
+
+int runGenerate(const Args& args, Context& ctx) {
+    const std::string prompt = args.require("--prompt");
+    GenerateParams p;
+    p.maxNewTokens = args.getInt("--max-new-tokens", 20, 0, 100000);
+    p.topK = args.getInt("--top-k", 1, 1, 1000000);
+    p.seed = args.getSeed("--seed", 0);
+    auto model = loadModelArg(args, ctx);
+    const auto ids = model->encodePrompt(prompt);
+    const auto r = model->generate(ids, p);
+    emit(args, ctx, {{"text", r.text}, {"ids", r.ids}, {"prompt_ids", ids}}, prompt + r.text + "\n");
+    return 0;
+}
+
+}  // namespace
+
+void addModelCommands(std::vector<Command>& commands) {
+    commands.push_back({"info", "[MODEL]", "architecture, sizes, parameter count, dtype and weights hash", {}, runInfo});
+    commands.push_back({"tokenize",
+                        "[MODEL] --text T",
+                        "token ids, decoded tokens and byte offsets",
+                        {{"--text", true, "text to tokenize"}},
+                        runTokenize});
+    commands.push_back({"predict",
+                        "[MODEL] --prompt T [--top-k 10]",
+                        "the most likely next tokens with full-softmax probabilities",
+                        {{"--prompt", true, "the prompt"}, {"--top-k", true, "how many tokens (10)"}},
+                        runPredict});
+    commands.push_back({"generate",
+                        "[MODEL] --prompt T [--max-new-tokens 20] [--top-k 1] [--seed 0]",
+                        "continue a prompt (greedy, or seeded top-k sampling)",
+                        {{"--prompt", true, "the prompt"},
+                         {"--max-new-tokens", true, "tokens to add (20)"},
+                         {"--top-k", true, "1 = greedy (default); k > 1 samples among the k most likely"},
+                         {"--seed", true, "sampling seed (0)"}},
+                        runGenerate});
+}
+
+}  // namespace kme::cli

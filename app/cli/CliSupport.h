@@ -1,0 +1,28 @@
+#pragma once
+// Helpers shared by the command implementations.
+#include <nlohmann/json.hpp>
+
+#include <memory>
+#include <string>
+
+#include "app/cli/Cli.h"
+
+namespace kme {
+class Model;
+}
+
+namespace kme::cli {
+
+// Options every command accepts.
+std::vector<OptionSpec> withCommonOptions(std::vector<OptionSpec> options);
+// Sets compute threads from --threads and prints a BLAS warning if needed.
+void initRuntime(const Args& args, Context& ctx);
+// MODEL = first positional argument, or the demo model when absent.
+std::shared_ptr<Model> loadModelArg(const Args& args, Context& ctx, size_t index = 0);
+// Writes --json output: "-" = stdout (and no summary), a path = written
+// atomically (temp file + rename) and `summary` printed to stdout.
+void emit(const Args& args, Context& ctx, const nlohmann::json& j, const std::string& summary);
+// Adds ROME's leading space to a target ("Rome" -> " Rome").
+std::string withLeadingSpace(const std::string& target);
+
+}  // namespace kme::cli

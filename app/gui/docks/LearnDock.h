@@ -1,0 +1,32 @@
+#pragma once
+// Right dock "Learn": explains the current view. The pages are HTML kept as
+// resources (resources/learn/<page>.html), one per centre tab, so that
+// teachers can improve the texts without touching code.
+#include <QDockWidget>
+
+class QTextBrowser;
+
+namespace kme::app {
+
+class LearnDock final : public QDockWidget {
+    Q_OBJECT
+
+public:
+    explicit LearnDock(QWidget* parent = nullptr);
+
+    // Shows resources/learn/<page>.html ("predict", "locate", ...).
+    void showPage(const QString& page);
+    QString currentPage() const { return page_; }
+    QTextBrowser* browser() const { return browser_; }
+
+protected:
+    void changeEvent(QEvent* event) override;
+
+private:
+    void applyStyle();
+
+    QTextBrowser* browser_ = nullptr;
+    QString page_;
+};
+
+}  // namespace kme::app

@@ -1,0 +1,307 @@
+#include "engine/model/Model.h"
+
+#include <ATen/ATen.h>
+#include <ATen/Parallel.h>
+
+#include <algorithm>
+#include <cstdint>
+#include <filesystem>
+#include <fstream>
+#include <mutex>
+#include <random>
+#include <thread>
+
+#include "engine/core/Error.h"
+#include "engine/io/Safetensors.h"
+#include "engine/model/Transformer.h"
+
+namespace fs = std::filesystem;
+
+namespace kme {
+
+namespace {
+
+at::ScalarType scalarTypeOf(DType t) {
+    switch (t) {
+        case DType::F64: return at::kDouble;
+        case DType::F32: return at::kFloat;
+        case DType::F16: return at::kHalf;
+        case DType::BF16: return at::kBFloat16;
+        case DType::I64: return at::kLong;
+        case DType::I32: return at::kInt;
+        case DType::I16: return at::kShort;
+        case DType::I8: return at::kChar;
+        case DType::U8: return at::kByte;
+        case DType::BOOL: return at::kBool;
+    }
+    return at::kFloat;
+}
+
+bool isFloat(DType t) { return t == DType::F64 || t == DType::F32 || t == DType::F16 || t == DType::BF16; }
+
+// One tensor as stored in the checkpoint: where it came from, in what dtype.
+struct StoredTensor {
+    std::string fileName;   // shard file name relative to the folder ("model.safetensors")
+    std::string fullName;   // the name in the file (may carry "transformer.")
+    DType dtype;            // storage dtype
+};
+
+std::string stripPrefix(const std::string& name, const std::vector<std::string>& prefixes) {
+    for (const auto& p : prefixes)
+        if (name.compare(0, p.size(), p) == 0) return name.substr(p.size());
+    return name;
+}
+
+}  // namespace
+
+struct Model::Impl {
+    std::string folder;
+    ModelConfig config;
+    std::optional<Tokenizer> tokenizer;
+    std::unique_ptr<Transformer> transformer;
+    std::optional<Checkpoint> checkpoint;               // keeps the mmap alive
+    std::map<std::string, StoredTensor> stored;         // canonical name -> storage info
+    bool sharded = false;
+    mutable std::mutex hashMutex;
+    mutable std::string hashCache;                      // weights hash of hashFor
+    mutable std::vector<const void*> hashFor;           // tensor storages the cache was computed on
+};
+
+Model::Model() : d(std::make_unique<Impl>()) {}
+Model::~Model() = default;
+
+std::shared_ptr<Model> Model::load(const std::string& folderIn, const LoadOptions& options) {
+    if (!fs::is_directory(folderIn)) fail(ErrorKind::Io, folderIn + ": not a folder (expected a model folder)");
+    std::shared_ptr<Model> m(new Model());
+    Impl& d = *m->d;
+    d.folder = fs::absolute(folderIn).lexically_normal().string();
+    if (!d.folder.empty() && d.folder.back() == '/') d.folder.pop_back();
+    d.config = loadModelConfig(d.folder);
+    d.tokenizer = Tokenizer::fromFolder(d.folder);
+    if (d.tokenizer->vocabSize() > d.config.vocabSize)
+        fail(ErrorKind::Config, d.folder + "/config.json: vocab_size " + std::to_string(d.config.vocabSize) +
+                                    " is smaller than the tokenizer's " + std::to_string(d.tokenizer->vocabSize()) +
+                                    " tokens");
+    d.checkpoint = Checkpoint::openFolder(d.folder);
+    d.sharded = d.checkpoint->isSharded();
+
+    const auto& prefixes = architectureInfo(d.config.arch).namePrefixes;
+    const at::ScalarType compute = options.float64 ? at::kDouble : at::kFloat;
+    std::map<std::string, at::Tensor> tensors;
+    for (const TensorView& tv : d.checkpoint->tensors()) {
+        const std::string canonical = stripPrefix(tv.name, prefixes);
+        if (tensors.count(canonical))
+            fail(ErrorKind::Format, tv.file + ": tensor '" + tv.name + "' appears twice (with and without prefix)");
+        const at::ScalarType st = scalarTypeOf(tv.dtype);
+        const size_t align = dtypeSize(tv.dtype);
+        at::Tensor t;
+        if (tv.numel() == 0) {
+            t = at::empty(tv.shape, at::TensorOptions().dtype(st));
+        } else {
+            // Zero-copy view of the read-only mapping; never written in place.
+            t = at::from_blob(const_cast<uint8_t*>(tv.data), tv.shape, at::TensorOptions().dtype(st));
+            if (reinterpret_cast<uintptr_t>(tv.data) % align != 0) t = t.clone();
+        }
+        if (isFloat(tv.dtype) && st != compute) t = t.to(compute);
+        tensors.emplace(canonical, t);
+        d.stored[canonical] = StoredTensor{fs::path(tv.file).filename().string(), tv.name, tv.dtype};
+    }
+    d.transformer = std::make_unique<Transformer>(d.config, std::move(tensors), d.folder);
+    return m;
+}
+
+std::shared_ptr<Model> Model::fromParts(const std::string& folder, ModelConfig config, Tokenizer tokenizer,
+                                        std::unique_ptr<Transformer> transformer) {
+    std::shared_ptr<Model> m(new Model());
+    Impl& d = *m->d;
+    d.folder = folder;
+    d.config = std::move(config);
+    d.tokenizer = std::move(tokenizer);
+    d.transformer = std::move(transformer);
+    for (const auto& [name, t] : d.transformer->tensors())
+        d.stored[name] = StoredTensor{"model.safetensors", name, DType::F32};
+    return m;
+}
+
+const std::string& Model::folder() const { return d->folder; }
+const ModelConfig& Model::config() const { return d->config; }
+const Tokenizer& Model::tokenizer() const { return *d->tokenizer; }
+Transformer& Model::transformer() { return *d->transformer; }
+const Transformer& Model::transformer() const { return *d->transformer; }
+
+std::string Model::storageDType() const {
+    auto it = d->stored.find(tensorName(d->config.arch, TensorRole::TokenEmbd));
+    return it == d->stored.end() ? "F32" : dtypeName(it->second.dtype);
+}
+
+int64_t Model::parameterCount() const { return d->transformer->parameterCount(); }
+
+namespace {
+
+// Live tensor in its storage dtype, contiguous on the CPU.
+at::Tensor asStored(const at::Tensor& live, DType dtype) {
+    at::Tensor t = live.detach().to(at::kCPU);
+    if (isFloat(dtype)) t = t.to(scalarTypeOf(dtype));
+    return t.contiguous();
+}
+
+}  // namespace
+
+std::string Model::weightsHash() const {
+    std::lock_guard<std::mutex> lock(d->hashMutex);
+    std::vector<const void*> now;
+    for (const auto& [name, info] : d->stored) now.push_back(d->transformer->tensor(name).data_ptr());
+    if (!d->hashCache.empty() && now == d->hashFor) return d->hashCache;
+    std::vector<at::Tensor> keep;  // converted copies must outlive the hash
+    std::vector<TensorData> data;
+    for (const auto& [name, info] : d->stored) {
+        at::Tensor t = asStored(d->transformer->tensor(name), info.dtype);
+        keep.push_back(t);
+        data.push_back(TensorData{name, info.dtype, t.sizes().vec(), t.data_ptr(), t.nbytes()});
+    }
+    d->hashCache = kme::weightsHash(std::move(data));
+    d->hashFor = now;
+    return d->hashCache;
+}
+
+std::vector<int> Model::encodePrompt(const std::string& text) const {
+    if (text.empty()) fail(ErrorKind::Input, "the prompt is empty");
+    std::vector<int> ids = d->tokenizer->encode(text);
+    if (static_cast<int>(ids.size()) > d->config.nPositions)
+        fail(ErrorKind::Input, "the prompt is " + std::to_string(ids.size()) + " tokens long; the model's context holds " +
+                                   std::to_string(d->config.nPositions));
+    return ids;
+}
+
+std::vector<TokenProb> Model::topNext(const std::vector<int>& ids, int k) const {
+    if (ids.empty()) fail(ErrorKind::Input, "the prompt is empty");
+    at::NoGradGuard noGrad;
+    std::vector<int64_t> ids64(ids.begin(), ids.end());
+    const at::Tensor probs = at::softmax(d->transformer->lastLogits(ids64).to(at::kDouble), -1);
+    k = std::max(1, std::min<int>(k, static_cast<int>(probs.size(0))));
+    auto [values, indices] = probs.topk(k);
+    std::vector<TokenProb> out;
+    for (int i = 0; i < k; ++i) {
+        const int id = static_cast<int>(indices[i].item<int64_t>());
+        out.push_back({id, d->tokenizer->tokenDisplay(id), values[i].item<double>()});
+    }
+    return out;
+}
+
+GenerateResult Model::generate(const std::vector<int>& prompt, const GenerateParams& params) const {
+    if (prompt.empty()) fail(ErrorKind::Input, "the prompt is empty");
+    at::NoGradGuard noGrad;
+    std::mt19937_64 rng(params.seed);
+    const auto eos = d->tokenizer->eosId();
+    GenerateResult result;
+    KVCache cache;
+    std::vector<int64_t> next(prompt.begin(), prompt.end());
+    int64_t length = 0;
+    for (int step = 0; step < params.maxNewTokens; ++step) {
+        // The whole sequence stays within the context (as Hugging Face's max_length).
+        if (static_cast<int64_t>(prompt.size() + result.ids.size()) >= d->config.nPositions) break;
+        ForwardRequest req;
+        req.ids = at::tensor(at::ArrayRef<int64_t>(next), at::TensorOptions().dtype(at::kLong)).unsqueeze(0);
+        req.past = length > 0 ? &cache : nullptr;
+        req.keepCache = true;
+        req.logits = LogitsMode::Last;
+        ForwardResult out = d->transformer->forward(req);
+        cache = std::move(out.cache);
+        length += static_cast<int64_t>(next.size());
+        const at::Tensor logits = out.logits.squeeze(0).to(at::kDouble);
+        int64_t chosen;
+        if (params.topK <= 1) {
+            chosen = logits.argmax().item<int64_t>();
+        } else {
+            auto [vals, idx] = logits.topk(std::min<int64_t>(params.topK, logits.size(0)));
+            const at::Tensor p = at::softmax(vals, -1).contiguous();
+            const double* pp = p.data_ptr<double>();
+            double u = std::uniform_real_distribution<double>(0.0, 1.0)(rng), acc = 0;
+            int64_t pick = p.size(0) - 1;
+            for (int64_t i = 0; i < p.size(0); ++i) {
+                acc += pp[i];
+                if (u < acc) {
+                    pick = i;
+                    break;
+                }
+            }
+            chosen = idx[pick].item<int64_t>();
+        }
+        result.ids.push_back(static_cast<int>(chosen));
+        if (params.stopAtEos && eos && chosen == *eos) break;
+        next = {chosen};
+    }
+    std::vector<int> textIds = result.ids;
+    if (params.stopAtEos && eos && !textIds.empty() && textIds.back() == *eos) textIds.pop_back();
+    result.text = d->tokenizer->decode(textIds);
+    return result;
+}
+
+void Model::save(const std::string& outFolder) const {
+    std::error_code ec;
+    fs::create_directories(outFolder, ec);
+    if (ec) fail(ErrorKind::Io, outFolder + ": cannot create folder (" + ec.message() + ")");
+    if (fs::equivalent(outFolder, d->folder, ec))
+        fail(ErrorKind::Io, outFolder + ": refusing to overwrite the source model folder");
+    // Group tensors by the shard they came from, in their original names.
+    std::map<std::string, std::vector<TensorData>> shards;
+    std::vector<at::Tensor> keep;
+    for (const auto& [name, info] : d->stored) {
+        at::Tensor t = asStored(d->transformer->tensor(name), info.dtype);
+        keep.push_back(t);
+        shards[info.fileName].push_back(TensorData{info.fullName, info.dtype, t.sizes().vec(), t.data_ptr(), t.nbytes()});
+    }
+    const std::map<std::string, std::string> meta = {{"format", "pt"}};
+    if (d->sharded) {
+        std::vector<std::pair<std::string, std::vector<TensorData>>> list(shards.begin(), shards.end());
+        writeShardedSafetensors(outFolder, list, meta);
+    } else {
+        writeSafetensors(outFolder + "/model.safetensors", shards.begin()->second, meta);
+    }
+    for (const char* f : {"config.json", "vocab.json", "merges.txt", "tokenizer.json", "tokenizer_config.json",
+                          "special_tokens_map.json", "generation_config.json"}) {
+        const fs::path src = fs::path(d->folder) / f;
+        if (!fs::exists(src)) continue;
+        fs::copy_file(src, fs::path(outFolder) / f, fs::copy_options::overwrite_existing, ec);
+        if (ec) fail(ErrorKind::Io, (fs::path(outFolder) / f).string() + ": cannot write (" + ec.message() + ")");
+    }
+    if (!fs::exists(fs::path(d->folder) / "config.json")) {
+        std::ofstream(fs::path(outFolder) / "config.json") << modelConfigToJson(d->config);
+    }
+}
+
+// ---------------------------------------------------------------- runtime
+
+std::string blasLibraryInUse() {
+    std::ifstream maps("/proc/self/maps");
+    std::string line, found;
+    while (std::getline(maps, line)) {
+        const auto slash = line.find('/');
+        if (slash == std::string::npos) continue;
+        const std::string path = line.substr(slash);
+        if (path.find("openblas") != std::string::npos || path.find("libblas") != std::string::npos ||
+            path.find("libmkl") != std::string::npos || path.find("blis") != std::string::npos) {
+            std::error_code ec;
+            const std::string real = fs::canonical(path, ec).string();
+            found = ec ? path : real;
+            if (found.find("openblas") != std::string::npos || found.find("mkl") != std::string::npos) return found;
+        }
+    }
+    return found;
+}
+
+std::string initComputeRuntime(int threads) {
+    if (threads <= 0) threads = static_cast<int>(std::max(1u, std::thread::hardware_concurrency()));
+    at::set_num_threads(threads);
+    // Force BLAS to load (a tiny matmul) before looking at which library it is.
+    (void)at::mm(at::ones({2, 2}), at::ones({2, 2}));
+    const std::string blas = blasLibraryInUse();
+    if (blas.find("openblas") == std::string::npos && blas.find("mkl") == std::string::npos)
+        return "warning: libtorch is using the reference BLAS (" + (blas.empty() ? std::string("unknown") : blas) +
+               "), about 28x slower than OpenBLAS: install libopenblas0-openmp";
+    return {};
+}
+
+int computeThreads() { return at::get_num_threads(); }
+
+}  // namespace kme

