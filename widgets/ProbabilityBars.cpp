@@ -1,6 +1,6 @@
 #include "widgets/ProbabilityBars.h"
 
-#include <qcustomplot.h>
+#include "widgets/QCustomPlotInclude.h"
 
 #include <QEvent>
 #include <QMouseEvent>

@@ -1,0 +1,91 @@
+#pragma once
+// KME Studio's main window: model dock (left), centre tabs, Learn dock
+// (right), the job runner's progress in the status bar. It wires the parts
+// together; each view lives in its own file (tabs/, docks/).
+#include <QMainWindow>
+#include <QElapsedTimer>
+#include <memory>
+
+#include "app/gui/JobRunner.h"
+#include "app/gui/ModelFacts.h"
+
+class QAction;
+class QLabel;
+class QMenu;
+class QTabWidget;
+
+namespace kme {
+class Model;
+}
+
+namespace kme::app {
+
+class JobStatusWidget;
+class LearnDock;
+class ModelDock;
+class PredictTab;
+
+class MainWindow final : public QMainWindow {
+    Q_OBJECT
+
+public:
+    explicit MainWindow(QWidget* parent = nullptr);
+    ~MainWindow() override;
+
+    // Loads a model folder on the worker thread: what File ▸ Open model folder
+    // and Recent models do. Returns false when another job is running.
+    bool openModelFolder(const QString& folder);
+
+    std::shared_ptr<kme::Model> model() const { return model_; }
+    const ModelFacts& modelFacts() const { return facts_; }
+    JobRunner* jobRunner() const { return runner_; }
+    JobStatusWidget* jobStatus() const { return jobStatus_; }
+    PredictTab* predictTab() const { return predictTab_; }
+    QTabWidget* tabs() const { return tabs_; }
+    ModelDock* modelDock() const { return modelDock_; }
+    LearnDock* learnDock() const { return learnDock_; }
+    QMenu* recentMenu() const { return recentMenu_; }
+    // The stable id of tab `index` ("predict", "locate", ...): Learn page and screenshot name.
+    QString tabId(int index) const;
+
+    // A start-up warning (e.g. slow BLAS) kept visible in the status bar.
+    void showRuntimeWarning(const QString& warning);
+    // Writes geometry, dock layout and the current tab to QSettings.
+    void saveLayout() const;
+
+Q_SIGNALS:
+    // After every load attempt started by openModelFolder.
+    void modelLoadFinished(bool ok);
+
+protected:
+    void closeEvent(QCloseEvent* event) override;
+
+private:
+    void createTabs();
+    void createDocks();
+    void createActions();
+    void restoreLayout();
+    void rebuildRecentMenu();
+    void chooseModelFolder();
+    void setLoadedModel(const LoadedModel& loaded);
+    void updateTitle();
+    void onJobFinished(const QString& title, JobOutcome outcome, const QString& message);
+    void showAbout();
+    void showPredictTab();
+
+    JobRunner* runner_ = nullptr;
+    JobStatusWidget* jobStatus_ = nullptr;
+    QLabel* warning_ = nullptr;
+    QTabWidget* tabs_ = nullptr;
+    PredictTab* predictTab_ = nullptr;
+    ModelDock* modelDock_ = nullptr;
+    LearnDock* learnDock_ = nullptr;
+    QMenu* recentMenu_ = nullptr;
+    QAction* openAction_ = nullptr;
+    QAction* cancelAction_ = nullptr;
+    std::shared_ptr<kme::Model> model_;
+    ModelFacts facts_;
+    QElapsedTimer jobClock_;  // how long the current job took, for the status bar
+};
+
+}  // namespace kme::app

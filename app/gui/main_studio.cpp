@@ -1,0 +1,67 @@
+// kme-studio: the GUI's thin main. Parses options, starts the compute
+// runtime, shows the main window and hands the rest to StartupScript.
+#include <QApplication>
+#include <QCommandLineParser>
+#include <QDir>
+#include <cstdio>
+
+#include "app/gui/MainWindow.h"
+#include "app/gui/StartupScript.h"
+#include "engine/core/Paths.h"
+#include "engine/model/Model.h"
+
+#ifndef KME_STUDIO_VERSION
+#define KME_STUDIO_VERSION "0.1.0"  // keep in step with project() in the top CMakeLists.txt
+#endif
+
+int main(int argc, char** argv) {
+    QApplication app(argc, argv);
+    QApplication::setOrganizationName(QStringLiteral("KME"));
+    QApplication::setApplicationName(QStringLiteral("KME Studio"));
+    QApplication::setApplicationVersion(QStringLiteral(KME_STUDIO_VERSION));
+
+    QCommandLineParser parser;
+    parser.setApplicationDescription(
+        QStringLiteral("KME Studio — locate, edit and compare facts in language models."));
+    parser.addHelpOption();
+    parser.addVersionOption();
+    const QCommandLineOption model(QStringLiteral("model"),
+                                   QStringLiteral("Model folder to open (default: the demo model, when there is one)."),
+                                   QStringLiteral("DIR"));
+    const QCommandLineOption prompt(QStringLiteral("prompt"),
+                                    QStringLiteral("Prompt to prefill and predict once the model has loaded."),
+                                    QStringLiteral("TEXT"));
+    const QCommandLineOption screenshot(QStringLiteral("screenshot"),
+                                        QStringLiteral("Write DIR/<tab>.png and DIR/window.png, then quit."),
+                                        QStringLiteral("DIR"));
+    const QCommandLineOption threads(QStringLiteral("threads"),
+                                     QStringLiteral("Compute threads (default: all cores)."), QStringLiteral("N"),
+                                     QStringLiteral("0"));
+    parser.addOptions({model, prompt, screenshot, threads});
+    parser.process(app);
+
+    bool threadsOk = false;
+    const int nThreads = parser.value(threads).toInt(&threadsOk);
+    if (!threadsOk || nThreads < 0 || nThreads > 1024) {
+        std::fprintf(stderr, "kme-studio: --threads expects a number from 0 to 1024, got '%s'\n",
+                     qPrintable(parser.value(threads)));
+        return 2;
+    }
+    const QString blasWarning = QString::fromStdString(kme::initComputeRuntime(nThreads));
+    if (!blasWarning.isEmpty()) std::fprintf(stderr, "kme-studio: %s\n", qPrintable(blasWarning));
+
+    kme::app::StartupOptions options;
+    options.modelFolder = parser.isSet(model) ? parser.value(model) : QString::fromStdString(kme::demoModelFolder());
+    options.prompt = parser.value(prompt);
+    options.screenshotDir = parser.value(screenshot);
+
+    kme::app::MainWindow window;
+    if (!options.screenshotDir.isEmpty()) window.resize(1400, 900);  // same pictures whatever was saved
+    window.showRuntimeWarning(blasWarning);
+    window.show();
+
+    kme::app::StartupScript script(&window, options);
+    QObject::connect(&script, &kme::app::StartupScript::done, &app, [](int code) { QCoreApplication::exit(code); });
+    script.start();
+    return app.exec();
+}

@@ -1,0 +1,141 @@
+#include "engine/eval/Dataset.h"
+
+#include <fstream>
+#include <sstream>
+
+#include <nlohmann/json.hpp>
+
+#include "engine/core/Error.h"
+
+namespace kme {
+namespace {
+
+using json = nlohmann::json;
+
+struct Ctx {
+    const std::string& source;
+    size_t index;
+    [[noreturn]] void error(const std::string& what) const {
+        fail(ErrorKind::Format, source + ": record " + std::to_string(index) + ": " + what);
+    }
+};
+
+const json& field(const json& j, const char* key, const Ctx& ctx) {
+    if (!j.is_object() || !j.contains(key)) ctx.error(std::string("missing field '") + key + "'");
+    return j.at(key);
+}
+
+std::string str(const json& j, const char* key, const Ctx& ctx) {
+    const json& v = field(j, key, ctx);
+    if (!v.is_string()) ctx.error(std::string("field '") + key + "' must be a string");
+    return v.get<std::string>();
+}
+
+std::vector<std::string> strings(const json& j, const char* key, const Ctx& ctx, bool required = false) {
+    std::vector<std::string> out;
+    if (!j.contains(key)) {
+        if (required) ctx.error(std::string("missing field '") + key + "'");
+        return out;
+    }
+    const json& v = j.at(key);
+    if (!v.is_array()) ctx.error(std::string("field '") + key + "' must be a list of strings");
+    for (const auto& s : v) {
+        if (!s.is_string()) ctx.error(std::string("field '") + key + "' must be a list of strings");
+        out.push_back(s.get<std::string>());
+    }
+    return out;
+}
+
+// "target_new": {"str": "Rome"} (CounterFact) or a plain string.
+std::string target(const json& j, const char* key, const Ctx& ctx) {
+    const json& v = field(j, key, ctx);
+    if (v.is_string()) return v.get<std::string>();
+    if (v.is_object() && v.contains("str") && v.at("str").is_string()) return v.at("str").get<std::string>();
+    ctx.error(std::string("field '") + key + "' must be {\"str\": ...}");
+}
+
+FactRecord parseCounterFact(const json& r, const Ctx& ctx) {
+    FactRecord f;
+    if (r.contains("case_id") && r.at("case_id").is_number_integer()) f.caseId = r.at("case_id").get<int>();
+    else f.caseId = static_cast<int>(ctx.index);
+    const json& rw = field(r, "requested_rewrite", ctx);
+    f.prompt = str(rw, "prompt", ctx);
+    f.subject = str(rw, "subject", ctx);
+    f.targetNew = target(rw, "target_new", ctx);
+    if (rw.contains("target_true")) f.targetTrue = target(rw, "target_true", ctx);
+    if (rw.contains("relation_id") && rw.at("relation_id").is_string()) f.relationId = rw.at("relation_id").get<std::string>();
+    f.paraphrasePrompts = strings(r, "paraphrase_prompts", ctx);
+    f.neighborhoodPrompts = strings(r, "neighborhood_prompts", ctx);
+    f.neighborhoodAnswers = strings(r, "neighborhood_answers", ctx);
+    f.attributePrompts = strings(r, "attribute_prompts", ctx);
+    f.generationPrompts = strings(r, "generation_prompts", ctx);
+    if (r.contains("other_attributes")) {
+        const json& oa = r.at("other_attributes");
+        if (!oa.is_array()) ctx.error("field 'other_attributes' must be a list");
+        for (const auto& a : oa)
+            f.otherAttributes.push_back({a.value("relation_id", ""), str(a, "prompt", ctx), str(a, "target", ctx)});
+    }
+    return f;
+}
+
+FactRecord parseZsre(const json& r, const Ctx& ctx) {
+    FactRecord f;
+    f.caseId = r.contains("case_id") && r.at("case_id").is_number_integer() ? r.at("case_id").get<int>()
+                                                                             : static_cast<int>(ctx.index);
+    f.subject = str(r, "subject", ctx);
+    const std::string question = str(r, "src", ctx);
+    // The question with its subject as "{}", so edits and tracing find it.
+    const auto at = question.find(f.subject);
+    if (at == std::string::npos) ctx.error("subject '" + f.subject + "' does not occur in 'src'");
+    f.prompt = question.substr(0, at) + "{}" + question.substr(at + f.subject.size());
+    f.targetNew = str(r, "alt", ctx);
+    const auto answers = strings(r, "answers", ctx);
+    if (!answers.empty()) f.targetTrue = answers.front();
+    if (r.contains("rephrase")) f.paraphrasePrompts.push_back(str(r, "rephrase", ctx));
+    if (r.contains("loc")) f.localityPrompt = str(r, "loc", ctx);
+    if (r.contains("loc_ans")) f.localityAnswer = str(r, "loc_ans", ctx);
+    return f;
+}
+
+}  // namespace
+
+std::string FactRecord::filledPrompt() const {
+    std::string out = prompt;
+    const auto at = out.find("{}");
+    if (at != std::string::npos) out.replace(at, 2, subject);
+    return out;
+}
+
+Dataset parseDataset(const std::string& text, const std::string& source) {
+    json j;
+    try {
+        j = json::parse(text);
+    } catch (const json::parse_error& e) {
+        fail(ErrorKind::Format, source + ": not valid JSON (" + e.what() + ")");
+    }
+    if (!j.is_array()) fail(ErrorKind::Format, source + ": expected a JSON list of records");
+    Dataset d;
+    d.source = source;
+    if (!j.empty() && j.at(0).is_object() && !j.at(0).contains("requested_rewrite") && j.at(0).contains("src"))
+        d.schema = DatasetSchema::Zsre;
+    for (size_t i = 0; i < j.size(); ++i) {
+        const Ctx ctx{source, i};
+        if (!j[i].is_object()) ctx.error("expected an object");
+        FactRecord f = d.schema == DatasetSchema::Zsre ? parseZsre(j[i], ctx) : parseCounterFact(j[i], ctx);
+        if (f.prompt.find("{}") == std::string::npos) ctx.error("prompt '" + f.prompt + "' has no '{}' for the subject");
+        if (f.subject.empty()) ctx.error("empty subject");
+        if (f.targetNew.empty()) ctx.error("empty target_new");
+        d.records.push_back(std::move(f));
+    }
+    return d;
+}
+
+Dataset loadDataset(const std::string& path) {
+    std::ifstream in(path, std::ios::binary);
+    if (!in) fail(ErrorKind::Io, path + ": cannot open the dataset");
+    std::stringstream ss;
+    ss << in.rdbuf();
+    return parseDataset(ss.str(), path);
+}
+
+}  // namespace kme

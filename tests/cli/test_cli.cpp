@@ -1,0 +1,169 @@
+// The `kme` command line contract (shared/CLI.md): JSON fields, exit codes,
+// one-line errors, no half-written outputs.
+#include <QtTest>
+
+#include <nlohmann/json.hpp>
+
+#include <filesystem>
+#include <fstream>
+#include <sstream>
+
+#include "app/cli/Cli.h"
+#include "engine/model/Config.h"
+#include "engine/model/RandomModel.h"
+
+using json = nlohmann::json;
+namespace fs = std::filesystem;
+
+namespace {
+
+struct Run {
+    int rc;
+    std::string out, err;
+};
+
+Run runKme(std::vector<std::string> args) {
+    args.insert(args.begin(), "kme");
+    std::ostringstream out, err;
+    const int rc = kme::cli::runCli(args, out, err);
+    return {rc, out.str(), err.str()};
+}
+
+}  // namespace
+
+class TestCli final : public QObject {
+    Q_OBJECT
+    QTemporaryDir tmp_;
+    std::string model_;
+    std::string path(const std::string& name) const { return tmp_.path().toStdString() + "/" + name; }
+
+private Q_SLOTS:
+    void initTestCase() {
+        kme::ModelConfig c;
+        c.nLayer = 2;
+        c.nHead = 2;
+        c.nEmbd = 16;
+        c.nInner = 64;
+        c.nPositions = 32;
+        c.vocabSize = 300;
+        model_ = path("model");
+        kme::writeRandomModelFolder(model_, c, 3);
+    }
+
+    void info() {
+        const Run r = runKme({"info", model_, "--json", "-", "--threads", "1"});
+        QCOMPARE(r.rc, 0);
+        const json j = json::parse(r.out);
+        for (const char* key : {"architecture", "n_layer", "n_head", "n_embd", "vocab_size", "n_positions",
+                                "parameters", "dtype", "weights_hash"})
+            QVERIFY2(j.contains(key), key);
+        QCOMPARE(j["architecture"].get<std::string>(), std::string("gpt2"));
+        QCOMPARE(j["n_layer"].get<int>(), 2);
+        QCOMPARE(j["dtype"].get<std::string>(), std::string("F32"));
+        QCOMPARE(j["weights_hash"].get<std::string>().size(), size_t(64));
+    }
+
+    void tokenizeGivesBytesOffsetsAndDecodedTokens() {
+        const Run r = runKme({"tokenize", model_, "--text", "The Eiffel Tower", "--json", "-"});
+        QCOMPARE(r.rc, 0);
+        const json j = json::parse(r.out);
+        QCOMPARE(j["ids"].size(), j["tokens"].size());
+        QCOMPARE(j["ids"].size(), j["offsets"].size());
+        std::string joined;
+        size_t expectStart = 0;
+        for (size_t i = 0; i < j["tokens"].size(); ++i) {
+            joined += j["tokens"][i].get<std::string>();
+            QCOMPARE(j["offsets"][i][0].get<size_t>(), expectStart);
+            expectStart = j["offsets"][i][1].get<size_t>();
+        }
+        QCOMPARE(joined, std::string("The Eiffel Tower"));  // decoded text, not "ĠEiffel"
+        QCOMPARE(expectStart, std::string("The Eiffel Tower").size());
+    }
+
+    void predictAndGenerate() {
+        Run r = runKme({"predict", model_, "--prompt", "The quick brown", "--top-k", "5", "--json", "-"});
+        QCOMPARE(r.rc, 0);
+        json j = json::parse(r.out);
+        QCOMPARE(j["top"].size(), size_t(5));
+        for (const auto& t : j["top"]) {
+            QVERIFY(t.contains("id") && t.contains("token") && t.contains("prob"));
+            QVERIFY(t["prob"].get<double>() > 0 && t["prob"].get<double>() <= 1);
+        }
+        r = runKme({"generate", model_, "--prompt", "The quick brown", "--max-new-tokens", "6", "--json", "-"});
+        QCOMPARE(r.rc, 0);
+        j = json::parse(r.out);
+        QVERIFY(j.contains("text"));
+        QVERIFY(j["ids"].size() <= 6);
+        // Seeded sampling is reproducible.
+        const auto a = runKme({"generate", model_, "--prompt", "Pack my", "--top-k", "20", "--seed", "5", "--json", "-"});
+        const auto b = runKme({"generate", model_, "--prompt", "Pack my", "--top-k", "20", "--seed", "5", "--json", "-"});
+        QCOMPARE(a.out, b.out);
+    }
+
+    void jsonFileAndSummary() {
+        const std::string out = path("predict.json");
+        const Run r = runKme({"predict", model_, "--prompt", "Hello", "--json", out});
+        QCOMPARE(r.rc, 0);
+        QVERIFY(!r.out.empty());  // the human summary still goes to stdout
+        std::ifstream f(out);
+        QVERIFY(json::parse(f).contains("top"));
+        QVERIFY(!fs::exists(out + ".tmp"));
+    }
+
+    void errorPaths_data() {
+        QTest::addColumn<QStringList>("args");
+        QTest::addColumn<int>("rc");
+        QTest::addColumn<QString>("fragment");
+        const QString m = QString::fromStdString(model_);
+        QTest::newRow("no command") << QStringList{} << 2 << "usage";
+        QTest::newRow("unknown command") << QStringList{"frobnicate"} << 2 << "unknown command";
+        QTest::newRow("unknown option") << QStringList{"predict", m, "--prompt", "x", "--bogus"} << 2 << "--bogus";
+        QTest::newRow("missing value") << QStringList{"predict", m, "--prompt"} << 2 << "needs a value";
+        QTest::newRow("missing prompt") << QStringList{"predict", m} << 2 << "--prompt";
+        QTest::newRow("bad top-k") << QStringList{"predict", m, "--prompt", "x", "--top-k", "many"} << 2 << "--top-k";
+        QTest::newRow("zero top-k") << QStringList{"predict", m, "--prompt", "x", "--top-k", "0"} << 2 << "--top-k";
+        QTest::newRow("negative seed") << QStringList{"generate", m, "--prompt", "x", "--seed", "-1"} << 2 << "--seed";
+        QTest::newRow("bad threads") << QStringList{"info", m, "--threads", "x"} << 2 << "--threads";
+        QTest::newRow("switch with value") << QStringList{"tokenize", m, "--text"} << 2 << "needs a value";
+        QTest::newRow("model missing") << QStringList{"info", "/nonexistent/model"} << 1 << "/nonexistent/model";
+        QTest::newRow("model is a file") << QStringList{"info", m + "/config.json"} << 1 << "config.json";
+        QTest::newRow("empty prompt") << QStringList{"predict", m, "--prompt", ""} << 1 << "empty";
+        QTest::newRow("prompt too long") << QStringList{"predict", m, "--prompt", QString(400, 'a') + " b c d"} << 1
+                                         << "context";
+        QTest::newRow("json to missing dir") << QStringList{"info", m, "--json", "/nonexistent/dir/out.json"} << 1
+                                             << "/nonexistent/dir/out.json";
+        QTest::newRow("unknown bench") << QStringList{"bench", "warp"} << 2 << "warp";
+        QTest::newRow("invalid utf8") << QStringList{"tokenize", m, "--text", QString::fromLatin1("\xff")} << 1 << "";
+    }
+
+    void errorPaths() {
+        QFETCH(QStringList, args);
+        QFETCH(int, rc);
+        QFETCH(QString, fragment);
+        std::vector<std::string> a;
+        for (const auto& s : args) a.push_back(s == QString::fromLatin1("\xff") ? std::string("\xff") : s.toStdString());
+        const Run r = runKme(a);
+        QCOMPARE(r.rc, rc);
+        QVERIFY2(!r.err.empty(), "no message on stderr");
+        QVERIFY2(QString::fromStdString(r.err).contains(fragment), r.err.c_str());
+        // One clear line (usage errors may add the command list).
+        if (rc == 1) QCOMPARE(std::count(r.err.begin(), r.err.end(), '\n'), long(1));
+    }
+
+    void realProcessExitCodes() {
+        // The executable itself, as scripts call it.
+        const QString exe = qEnvironmentVariable("KME_CLI");
+        if (exe.isEmpty() || !QFile::exists(exe)) QSKIP("KME_CLI not set");
+        QProcess p;
+        p.start(exe, {"info", "/nonexistent"});
+        QVERIFY(p.waitForFinished(60000));
+        QCOMPARE(p.exitCode(), 1);
+        QVERIFY(p.readAllStandardError().contains("/nonexistent"));
+        p.start(exe, {"predict", "--no-such-flag"});
+        QVERIFY(p.waitForFinished(60000));
+        QCOMPARE(p.exitCode(), 2);
+    }
+};
+
+QTEST_GUILESS_MAIN(TestCli)
+#include "test_cli.moc"
