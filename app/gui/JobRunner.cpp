@@ -57,6 +57,7 @@ void JobRunner::onJobFinished() {
     Job* job = current_;
     current_ = nullptr;
     const QString title = job->title();
+    const bool cancelRequested = job->isCancelRequested();
     job->deleteLater();
     Callback onSuccess = std::move(onSuccess_);
     FinishedCallback onFinished = std::move(onFinished_);
@@ -65,7 +66,10 @@ void JobRunner::onJobFinished() {
 
     // Idle first, then the results, then the report; `onFinished` comes last
     // because it may chain the next job (e.g. --prompt after a load).
-    const JobOutcome outcome = outcome_;
+    // A cancel that arrived after the work ended but before its result was
+    // shown still wins: the user asked not to have it.
+    const JobOutcome outcome =
+        outcome_ == JobOutcome::Succeeded && cancelRequested ? JobOutcome::Cancelled : outcome_;
     const QString message = message_;
     Q_EMIT busyChanged(false);
     if (outcome == JobOutcome::Succeeded && onSuccess) onSuccess();

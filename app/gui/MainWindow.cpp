@@ -24,6 +24,11 @@
 #include "app/gui/tabs/PredictTab.h"
 #include "engine/model/Model.h"
 
+// resources.qrc is compiled into the static kme_app library, whose resource
+// initialiser the linker may drop: register it explicitly. Q_INIT_RESOURCE
+// must be used outside any namespace.
+static void initKmeResources() { Q_INIT_RESOURCE(resources); }
+
 namespace kme::app {
 
 namespace {
@@ -37,6 +42,7 @@ constexpr int kLayoutVersion = 1;
 }  // namespace
 
 MainWindow::MainWindow(QWidget* parent) : QMainWindow(parent) {
+    initKmeResources();
     setObjectName(QStringLiteral("mainWindow"));
     runner_ = new JobRunner(this);
     createTabs();

@@ -1,6 +1,6 @@
 #include "app/gui/tabs/PredictTab.h"
 
-#include <QFormLayout>
+#include <QCheckBox>
 #include <QGroupBox>
 #include <QHBoxLayout>
 #include <QLabel>
@@ -10,6 +10,7 @@
 #include <QSpinBox>
 #include <QTextBrowser>
 #include <QVBoxLayout>
+#include <cstdio>
 #include <string>
 #include <vector>
 
@@ -25,6 +26,7 @@ namespace {
 // Settings keys (typed and declared where used, STYLE.md 10).
 const char* const kTopKKey = "predict/topK";
 const char* const kMaxNewKey = "predict/maxNewTokens";
+const char* const kFitAxisKey = "predict/fitAxis";
 
 // What a predict job hands back; filled on the worker, read on the GUI thread.
 struct Prediction {
@@ -37,6 +39,25 @@ struct Generation {
     int newTokens = 0;         // tokens generated (including a final end-of-text)
     bool stoppedAtEos = false; // the model chose <|endoftext|>
 };
+
+// A token's text for a label: its UTF-8 text, or, when it holds part of a
+// multi-byte character (tokenDisplay shows U+FFFD), its bytes written out
+// ("\xE2\x80"), so that different byte tokens stay distinguishable.
+std::string tokenLabel(const kme::Tokenizer& tokenizer, int id) {
+    const std::string shown = tokenizer.tokenDisplay(id);
+    if (shown.find("\xEF\xBF\xBD") == std::string::npos) return shown;
+    std::string out;
+    for (const unsigned char c : tokenizer.tokenBytes(id)) {
+        if (c < 0x80) {
+            out += static_cast<char>(c);
+        } else {
+            char hex[8];
+            std::snprintf(hex, sizeof hex, "\\x%02X", c);
+            out += hex;
+        }
+    }
+    return out;
+}
 
 QString elideLeft(const QString& s, int maxChars) {
     return s.size() <= maxChars ? s : QChar(0x2026) + s.right(maxChars - 1);
@@ -73,6 +94,10 @@ PredictTab::PredictTab(JobRunner* runner, QWidget* parent) : QWidget(parent), ru
     maxNew_->setRange(1, 512);
     maxNew_->setValue(settings.value(kMaxNewKey, 20).toInt());
     maxNew_->setToolTip(tr("How many tokens Generate appends at most"));
+    fitAxis_ = new QCheckBox(tr("&Fit axis"), this);
+    fitAxis_->setToolTip(tr("On: the probability axis ends at the largest bar, so small probabilities become "
+                            "visible. Off: it always runs from 0 to 1, so charts compare across prompts."));
+    fitAxis_->setChecked(settings.value(kFitAxisKey, false).toBool());
     generate_ = new QPushButton(tr("Generate"), this);
     generate_->setObjectName(QStringLiteral("generateButton"));
     generate_->setToolTip(tr("Continue the prompt, always taking the most likely token (Ctrl+Shift+Return)"));
@@ -82,6 +107,7 @@ PredictTab::PredictTab(JobRunner* runner, QWidget* parent) : QWidget(parent), ru
     maxNewLabel->setBuddy(maxNew_);
     optionsRow->addWidget(topKLabel);
     optionsRow->addWidget(topK_);
+    optionsRow->addWidget(fitAxis_);
     optionsRow->addSpacing(16);
     optionsRow->addWidget(maxNewLabel);
     optionsRow->addWidget(maxNew_);
@@ -99,7 +125,12 @@ PredictTab::PredictTab(JobRunner* runner, QWidget* parent) : QWidget(parent), ru
 
     bars_ = new kme::widgets::ProbabilityBars(this);
     bars_->setObjectName(QStringLiteral("predictBars"));
-    bars_->setScale(kme::widgets::ProbabilityBars::Scale::Unit);
+    auto applyScale = [this] {
+        bars_->setScale(fitAxis_->isChecked() ? kme::widgets::ProbabilityBars::Scale::Auto
+                                              : kme::widgets::ProbabilityBars::Scale::Unit);
+    };
+    applyScale();
+    connect(fitAxis_, &QCheckBox::toggled, this, applyScale);
     layout->addWidget(bars_, 3);
 
     auto* outputBox = new QGroupBox(tr("Generated continuation (greedy: always the most likely token)"), this);
@@ -125,6 +156,7 @@ void PredictTab::saveSettings() const {
     QSettings settings;
     settings.setValue(kTopKKey, topK_->value());
     settings.setValue(kMaxNewKey, maxNew_->value());
+    settings.setValue(kFitAxisKey, fitAxis_->isChecked());
 }
 
 void PredictTab::setModel(std::shared_ptr<kme::Model> model) {
@@ -161,8 +193,9 @@ bool PredictTab::predict() {
         tr("Predicting the next token"),
         [model, result, text, k](const kme::ProgressFn&) {
             const std::vector<int> ids = model->encodePrompt(text);
-            for (int id : ids) result->promptTokens.push_back(model->tokenizer().tokenDisplay(id));
+            for (int id : ids) result->promptTokens.push_back(tokenLabel(model->tokenizer(), id));
             result->top = model->topNext(ids, k);
+            for (auto& t : result->top) t.token = tokenLabel(model->tokenizer(), t.id);
         },
         [this, result, shownPrompt] {
             QStringList tokens;

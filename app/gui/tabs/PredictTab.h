@@ -6,6 +6,7 @@
 #include <QWidget>
 #include <memory>
 
+class QCheckBox;
 class QLabel;
 class QLineEdit;
 class QPushButton;
@@ -41,6 +42,7 @@ public:
     QPushButton* generateButton() const { return generate_; }
     QSpinBox* topKSpin() const { return topK_; }
     QSpinBox* maxNewTokensSpin() const { return maxNew_; }
+    QCheckBox* fitAxisCheck() const { return fitAxis_; }
     kme::widgets::ProbabilityBars* bars() const { return bars_; }
     QString continuation() const { return continuation_; }
     QString promptTokensText() const;
@@ -65,6 +67,7 @@ private:
     QPushButton* generate_ = nullptr;
     QSpinBox* topK_ = nullptr;
     QSpinBox* maxNew_ = nullptr;
+    QCheckBox* fitAxis_ = nullptr;
     QLabel* tokens_ = nullptr;
     kme::widgets::ProbabilityBars* bars_ = nullptr;
     QTextBrowser* output_ = nullptr;

@@ -1,0 +1,418 @@
+#include "engine/trace/CausalTrace.h"
+
+#include <ATen/ATen.h>
+
+#include <chrono>
+#include <cmath>
+#include <filesystem>
+#include <limits>
+#include <mutex>
+#include <set>
+
+#include "engine/core/Error.h"
+#include "engine/core/Sha256.h"
+#include "engine/eval/Dataset.h"
+#include "engine/io/Safetensors.h"
+#include "engine/model/Model.h"
+#include "engine/model/Transformer.h"
+
+namespace fs = std::filesystem;
+
+namespace kme {
+
+const char* traceKindName(TraceKind kind) {
+    switch (kind) {
+        case TraceKind::Hidden: return "hidden";
+        case TraceKind::Mlp: return "mlp";
+        case TraceKind::Attn: return "attn";
+    }
+    return "?";
+}
+
+std::optional<TraceKind> parseTraceKind(const std::string& name) {
+    if (name == "hidden") return TraceKind::Hidden;
+    if (name == "mlp") return TraceKind::Mlp;
+    if (name == "attn") return TraceKind::Attn;
+    return std::nullopt;
+}
+
+NoiseSpec parseNoiseSpec(const std::string& text) {
+    NoiseSpec spec;
+    std::string number = text;
+    spec.multiple = !text.empty() && (text.back() == 'x' || text.back() == 'X');
+    if (spec.multiple) number.pop_back();
+    char* end = nullptr;
+    const double v = std::strtod(number.c_str(), &end);
+    if (number.empty() || *end != '\0' || !(v >= 0) || !std::isfinite(v))
+        fail(ErrorKind::Input, "--noise expects a non-negative number (0.1) or a multiple (3x), got '" + text + "'");
+    spec.value = v;
+    return spec;
+}
+
+int defaultTraceWindow(int nLayer) { return nLayer >= 20 ? 10 : std::max(1, nLayer / 4); }
+
+std::pair<int, int> traceWindowLayers(int layer, int window, int nLayer) {
+    // Python: range(max(0, L - W // 2), min(n_layer, L - (-W // 2))), floor division.
+    auto floorDiv = [](int a, int b) { return a / b - ((a % b != 0) && ((a < 0) != (b < 0))); };
+    return {std::max(0, layer - floorDiv(window, 2)), std::min(nLayer, layer - floorDiv(-window, 2))};
+}
+
+double embeddingStd(const Model& model, const std::vector<std::string>& subjects) {
+    static std::mutex mutex;
+    static std::map<std::string, double> cache;  // (weights hash, subjects digest) -> std
+    Sha256 h;
+    for (const auto& s : subjects) {
+        h.update(s);
+        h.update("\n", 1);
+    }
+    const std::string key = model.weightsHash() + ":" + h.hexDigest();
+    {
+        std::lock_guard<std::mutex> lock(mutex);
+        if (auto it = cache.find(key); it != cache.end()) return it->second;
+    }
+    at::NoGradGuard noGrad;
+    const at::Tensor& wte = model.transformer().weight(TensorRole::TokenEmbd);
+    double std;
+    if (subjects.empty()) {
+        std = wte.to(at::kDouble).std().item<double>();
+    } else {
+        std::vector<int64_t> ids;
+        for (const auto& s : subjects)
+            for (int id : model.tokenizer().encode(s)) ids.push_back(id);
+        if (ids.empty()) fail(ErrorKind::Input, "no subject tokens to measure the embedding std");
+        const at::Tensor idx = at::tensor(at::ArrayRef<int64_t>(ids), at::TensorOptions().dtype(at::kLong));
+        std = wte.index_select(0, idx).to(at::kDouble).std().item<double>();
+    }
+    std::lock_guard<std::mutex> lock(mutex);
+    cache[key] = std;
+    return std;
+}
+
+namespace {
+
+at::Tensor longTensor(const std::vector<int64_t>& v) {
+    return at::tensor(at::ArrayRef<int64_t>(v), at::TensorOptions().dtype(at::kLong));
+}
+
+// The project fact set of a model in a project folder (<project>/model +
+// <project>/facts.json), or "".
+std::string projectFacts(const Model& model) {
+    const fs::path p = fs::path(model.folder()).parent_path() / "facts.json";
+    return fs::exists(p) ? p.string() : std::string();
+}
+
+std::string withLeadingSpace(const std::string& s) { return s.empty() || s[0] == ' ' ? s : " " + s; }
+
+// Everything the cells of one trace share.
+struct TraceSetup {
+    const Transformer* tf = nullptr;
+    int nLayer = 0, T = 0, N = 0, s = 0, e = 0;
+    int64_t answer = 0;
+    at::Tensor ids;          // [1, T]
+    at::Tensor noise;        // [N * (e - s), n_embd] sigma * z, rows ordered (copy, subject token)
+    at::Tensor noiseRows;    // [N * (e - s)] batch rows (1..N in the reference batch, 0..N-1 in the fast one)
+    at::Tensor noisePos;     // [N * (e - s)]
+    // Clean run (batch 1): per layer [T, width] values at each site.
+    std::vector<at::Tensor> cleanHidden, cleanMlp, cleanAttn;
+};
+
+Intervention noiseIntervention(const TraceSetup& S, int rowOffset) {
+    return Intervention::atCells(Intervention::Op::Add, Site::Embed, -1, S.noiseRows + rowOffset, S.noisePos, S.noise);
+}
+
+const std::vector<at::Tensor>& cleanValues(const TraceSetup& S, TraceKind kind) {
+    return kind == TraceKind::Hidden ? S.cleanHidden : kind == TraceKind::Mlp ? S.cleanMlp : S.cleanAttn;
+}
+
+Site siteOf(TraceKind kind) {
+    return kind == TraceKind::Hidden ? Site::BlockOut : kind == TraceKind::Mlp ? Site::MlpOut : Site::AttnOut;
+}
+
+// Mean over groups of N rows of p(answer) from last-position logits [rows, V].
+std::vector<double> groupScores(const at::Tensor& logits, int64_t answer, int N) {
+    const at::Tensor p = at::softmax(logits.to(at::kDouble), -1).select(1, answer);
+    const at::Tensor m = p.view({-1, N}).mean(1);
+    return std::vector<double>(m.data_ptr<double>(), m.data_ptr<double>() + m.numel());
+}
+
+// The layers a cell restores.
+std::pair<int, int> restoredLayers(TraceKind kind, int layer, int window, int nLayer) {
+    return kind == TraceKind::Hidden ? std::make_pair(layer, layer + 1) : traceWindowLayers(layer, window, nLayer);
+}
+
+// ROME's algorithm: the whole batch (clean row 0 + N corrupted rows) for every cell.
+void referenceRow(const TraceSetup& S, TraceKind kind, int t, int window, std::vector<double>& out,
+                  const std::function<void()>& checkCancel) {
+    const auto& clean = cleanValues(S, kind);
+    std::vector<int64_t> rows;
+    for (int r = 1; r <= S.N; ++r) rows.push_back(r);
+    for (int L = 0; L < S.nLayer; ++L) {
+        checkCancel();
+        ForwardRequest req;
+        req.ids = S.ids.expand({S.N + 1, S.T});
+        req.logits = LogitsMode::Last;
+        req.interventions.push_back(noiseIntervention(S, 1));
+        const auto [lo, hi] = restoredLayers(kind, L, window, S.nLayer);
+        for (int l = lo; l < hi; ++l)
+            req.interventions.push_back(Intervention::replace(siteOf(kind), l, {t}, clean[l][t], rows));
+        const at::Tensor logits = S.tf->forward(req).logits.narrow(0, 1, S.N);
+        out[L] = groupScores(logits, S.answer, S.N)[0];
+    }
+}
+
+// The corrupted run (N rows): hidden state entering each block, and the
+// keys/values of every block.
+struct CorruptRun {
+    std::vector<at::Tensor> blockIn;  // [nLayer + 1] of [N, T, D]; blockIn[l] enters block l; [nLayer] = final
+    KVCache cache;                    // [N, H, T, hd] per block
+};
+
+CorruptRun corruptRun(const TraceSetup& S) {
+    CorruptRun run;
+    ForwardRequest req;
+    req.ids = S.ids.expand({S.N, S.T});
+    req.keepCache = true;
+    req.logits = LogitsMode::None;
+    req.interventions.push_back(noiseIntervention(S, 0));
+    at::Tensor embed;
+    req.interventions.push_back(Intervention::read(Site::Embed, -1, &embed));
+    std::vector<at::Tensor> out(S.nLayer);
+    for (int l = 0; l < S.nLayer; ++l) req.interventions.push_back(Intervention::read(Site::BlockOut, l, &out[l]));
+    ForwardResult r = S.tf->forward(req);
+    run.cache = std::move(r.cache);
+    const at::Tensor& wpe = S.tf->weight(TensorRole::PosEmbd);
+    run.blockIn.push_back(embed + wpe.narrow(0, 0, S.T).unsqueeze(0));
+    for (int l = 0; l < S.nLayer; ++l) run.blockIn.push_back(out[l]);
+    return run;
+}
+
+// The least-work algorithm. Positions before t are the corrupted run's
+// (cached keys/values); a cell starts at its first restored layer (hidden:
+// the layer after, with the restored state as input); cells of one token row
+// share one growing batch, block by block; only the last position's logits.
+void fastRow(const TraceSetup& S, const CorruptRun& C, TraceKind kind, int t, int window, std::vector<double>& out,
+             const std::function<void()>& checkCancel) {
+    const int N = S.N, nL = S.nLayer, len = S.T - t;
+    const auto& clean = cleanValues(S, kind);
+    struct Cell {
+        int layer, start, lo, hi;
+    };
+    std::vector<std::vector<Cell>> byStart(nL + 1);
+    for (int L = 0; L < nL; ++L) {
+        const auto [lo, hi] = restoredLayers(kind, L, window, nL);
+        const int start = kind == TraceKind::Hidden ? L + 1 : lo;
+        byStart[start].push_back({L, start, lo, hi});
+    }
+    at::Tensor active;            // [cells * N, len, D]
+    std::vector<Cell> order;      // cells in row order of `active`
+    for (int l = 0; l <= nL; ++l) {
+        checkCancel();
+        for (const Cell& c : byStart[l]) {
+            at::Tensor input = C.blockIn[l].narrow(1, t, len);
+            if (kind == TraceKind::Hidden) {  // block c.layer's output restored at token t
+                input = input.clone();
+                input.select(1, 0).copy_(clean[c.layer][t].unsqueeze(0).expand({N, -1}));
+            }
+            active = active.defined() ? at::cat({active, input}, 0) : input;
+            order.push_back(c);
+        }
+        if (l == nL || !active.defined()) continue;
+        const int64_t groups = active.size(0) / N;
+        KVCache past;
+        if (t > 0) {
+            past.keys.resize(nL);
+            past.values.resize(nL);
+            past.keys[l] = C.cache.keys[l].narrow(2, 0, t).repeat({groups, 1, 1, 1});
+            past.values[l] = C.cache.values[l].narrow(2, 0, t).repeat({groups, 1, 1, 1});
+        }
+        ForwardRequest req;
+        req.hidden = active;
+        req.startLayer = l;
+        req.stopAfterLayer = l;
+        req.past = t > 0 ? &past : nullptr;
+        if (kind != TraceKind::Hidden) {
+            std::vector<int64_t> rows;
+            for (int64_t g = 0; g < groups; ++g)
+                if (order[g].lo <= l && l < order[g].hi)
+                    for (int r = 0; r < N; ++r) rows.push_back(g * N + r);
+            if (!rows.empty())
+                req.interventions.push_back(Intervention::atCells(Intervention::Op::Replace, siteOf(kind), l,
+                                                                  longTensor(rows),
+                                                                  at::full({int64_t(rows.size())}, t, at::kLong),
+                                                                  clean[l][t].unsqueeze(0)));
+        }
+        active = S.tf->forward(req).hidden;
+    }
+    ForwardRequest final;
+    final.hidden = active.narrow(1, len - 1, 1);
+    final.startLayer = nL;
+    final.logits = LogitsMode::Last;
+    const auto scores = groupScores(S.tf->forward(final).logits, S.answer, N);
+    for (size_t g = 0; g < order.size(); ++g) out[order[g].layer] = scores[g];
+}
+
+}  // namespace
+
+TraceResult causalTrace(Model& model, const TraceParams& p, const ProgressFn& progress, const TraceRowFn& onRow) {
+    const auto t0 = std::chrono::steady_clock::now();
+    at::NoGradGuard noGrad;
+    const Transformer& tf = model.transformer();
+    const Tokenizer& tok = model.tokenizer();
+    TraceResult R;
+    R.nLayer = tf.config().nLayer;
+    R.kinds = p.kinds;
+    R.seed = p.seed;
+    R.strategy = p.strategy;
+    if (p.kinds.empty()) fail(ErrorKind::Input, "no trace kind selected");
+    if (p.subject.empty()) fail(ErrorKind::Input, "the subject is empty");
+    R.ids = model.encodePrompt(p.prompt);
+    const auto [s, e] = tok.subjectRange(p.prompt, p.subject);
+    R.subjectBegin = s;
+    R.subjectEnd = e;
+    for (int id : R.ids) R.tokens.push_back(tok.tokenDisplay(id));
+    R.window = p.window > 0 ? p.window : defaultTraceWindow(R.nLayer);
+
+    TraceSetup S;
+    S.tf = &tf;
+    S.nLayer = R.nLayer;
+    S.T = static_cast<int>(R.ids.size());
+    S.s = s;
+    S.e = e;
+    S.ids = longTensor(std::vector<int64_t>(R.ids.begin(), R.ids.end())).unsqueeze(0);
+
+    // Clean run: answer, high score, clean values at every site.
+    {
+        ForwardRequest req;
+        req.ids = S.ids;
+        req.logits = LogitsMode::Last;
+        std::vector<at::Tensor> h(R.nLayer), m(R.nLayer), a(R.nLayer);
+        for (int l = 0; l < R.nLayer; ++l) {
+            req.interventions.push_back(Intervention::read(Site::BlockOut, l, &h[l]));
+            req.interventions.push_back(Intervention::read(Site::MlpOut, l, &m[l]));
+            req.interventions.push_back(Intervention::read(Site::AttnOut, l, &a[l]));
+        }
+        const at::Tensor probs = at::softmax(tf.forward(req).logits.squeeze(0).to(at::kDouble), -1);
+        if (p.answer.empty()) {
+            S.answer = probs.argmax().item<int64_t>();
+        } else {
+            const auto ans = tok.encode(withLeadingSpace(p.answer));
+            if (ans.empty()) fail(ErrorKind::Input, "the answer '" + p.answer + "' has no tokens");
+            S.answer = ans.front();
+        }
+        R.highScore = probs[S.answer].item<double>();
+        for (int l = 0; l < R.nLayer; ++l) {
+            S.cleanHidden.push_back(h[l].squeeze(0));
+            S.cleanMlp.push_back(m[l].squeeze(0));
+            S.cleanAttn.push_back(a[l].squeeze(0));
+        }
+    }
+    R.answerId = static_cast<int>(S.answer);
+    R.answerToken = tok.tokenDisplay(R.answerId);
+
+    // Noise: z [N, e - s, D] (seeded or from a file), scaled by sigma.
+    const int64_t D = tf.config().nEmbd;
+    at::Tensor z;
+    if (!p.noiseIn.empty()) {
+        auto file = SafetensorsFile::open(p.noiseIn);
+        const TensorView* v = file->find("noise");
+        if (!v) fail(ErrorKind::Input, p.noiseIn + ": no tensor named 'noise'");
+        if (v->dtype != DType::F32 && v->dtype != DType::F64)
+            fail(ErrorKind::Input, p.noiseIn + ": tensor 'noise' must be F32 or F64");
+        if (v->shape.size() != 3 || v->shape[1] != e - s || v->shape[2] != D || v->shape[0] < 1)
+            fail(ErrorKind::Input, p.noiseIn + ": tensor 'noise' must be [samples, " + std::to_string(e - s) + ", " +
+                                       std::to_string(D) + "] for this subject and model");
+        z = at::from_blob(const_cast<uint8_t*>(v->data), v->shape,
+                          at::TensorOptions().dtype(v->dtype == DType::F32 ? at::kFloat : at::kDouble))
+                .to(at::kDouble)
+                .clone();
+    } else {
+        if (p.samples < 1) fail(ErrorKind::Input, "--samples must be at least 1");
+        at::Generator gen = at::detail::createCPUGenerator(p.seed);
+        z = at::normal(0.0, 1.0, {p.samples, e - s, D}, gen, at::TensorOptions().dtype(at::kDouble));
+    }
+    S.N = static_cast<int>(z.size(0));
+    R.samples = S.N;
+    if (p.noise.multiple) {
+        std::string facts = p.noise.factsPath;
+        if (facts.empty()) facts = projectFacts(model);
+        std::vector<std::string> subjects;
+        if (!facts.empty() && facts != "none") {
+            std::set<std::string> unique;
+            for (const auto& r : loadDataset(facts).records) unique.insert(r.subject);
+            subjects.assign(unique.begin(), unique.end());
+        }
+        const double std = embeddingStd(model, subjects);
+        R.sigma = p.noise.value * std;
+        char buf[160];
+        if (subjects.empty())
+            std::snprintf(buf, sizeof buf, "%gx std of the embedding matrix (%.6g)", p.noise.value, std);
+        else
+            std::snprintf(buf, sizeof buf, "%gx std of the token embeddings of %zu subjects in %s (%.6g)",
+                          p.noise.value, subjects.size(), fs::path(facts).filename().c_str(), std);
+        R.sigmaSource = buf;
+    } else {
+        R.sigma = p.noise.value;
+        R.sigmaSource = "absolute";
+    }
+    if (!p.noiseOut.empty()) {
+        const at::Tensor zc = z.contiguous();
+        writeSafetensors(p.noiseOut, {TensorData{"noise", DType::F64, zc.sizes().vec(), zc.data_ptr(), zc.nbytes()}},
+                         {{"seed", std::to_string(p.seed)}, {"sigma", std::to_string(R.sigma)},
+                          {"prompt", p.prompt}, {"subject", p.subject}});
+    }
+    {
+        std::vector<int64_t> rows, pos;
+        for (int n = 0; n < S.N; ++n)
+            for (int t = s; t < e; ++t) {
+                rows.push_back(n);
+                pos.push_back(t);
+            }
+        S.noiseRows = longTensor(rows);
+        S.noisePos = longTensor(pos);
+        S.noise = (z * R.sigma).reshape({-1, D}).to(tf.dtype());
+    }
+
+    // Corrupted run: the low score (and, for the fast strategy, its states).
+    CorruptRun corrupt;
+    {
+        ForwardRequest req;
+        req.ids = S.ids.expand({S.N, S.T});
+        req.logits = LogitsMode::Last;
+        req.interventions.push_back(noiseIntervention(S, 0));
+        R.lowScore = groupScores(tf.forward(req).logits, S.answer, S.N)[0];
+        if (p.strategy == TraceStrategy::Fast) corrupt = corruptRun(S);
+    }
+
+    const double nan = std::numeric_limits<double>::quiet_NaN();
+    for (TraceKind k : p.kinds) {
+        R.scores[k] = std::vector<std::vector<double>>(S.T, std::vector<double>(R.nLayer, nan));
+        R.rowsDone[k] = 0;
+    }
+    double done = 0;
+    const double total = double(p.kinds.size()) * S.T;
+    auto checkCancel = [&] {
+        if (!reportProgress(progress, done, total)) throw Cancelled();
+    };
+    for (TraceKind k : p.kinds) {
+        for (int t = 0; t < S.T; ++t) {
+            std::vector<double>& row = R.scores[k][t];
+            if (p.strategy == TraceStrategy::Fast && t < s) {
+                // Positions before the subject are identical in the clean and
+                // corrupted runs: restoring them changes nothing.
+                std::fill(row.begin(), row.end(), R.lowScore);
+            } else if (p.strategy == TraceStrategy::Fast) {
+                fastRow(S, corrupt, k, t, R.window, row, checkCancel);
+            } else {
+                referenceRow(S, k, t, R.window, row, checkCancel);
+            }
+            R.rowsDone[k] = t + 1;
+            ++done;
+            if (onRow) onRow(R);
+            checkCancel();
+        }
+    }
+    R.seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
+    return R;
+}
+
+}  // namespace kme
