@@ -20,6 +20,7 @@ namespace {
 constexpr int kValueLabelMargin = 64;
 constexpr double kBarWidth = 0.7;         // in rows (a row is 1.0)
 constexpr double kCompareOffset = 0.2;    // rows between a main bar and its comparison bar
+constexpr int kMinRows = 6;               // the row pitch of a chart with fewer bars
 
 QColor mix(const QColor& a, const QColor& b, double t) {
     return QColor::fromRgbF(a.redF() * (1 - t) + b.redF() * t, a.greenF() * (1 - t) + b.greenF() * t,
@@ -203,7 +204,8 @@ void ProbabilityBars::rebuild() {
     }
     placeholder_->setVisible(n == 0);
     plot_->yAxis->setTicks(n > 0);
-    plot_->yAxis->setRange(0.4, std::max(1, n) + 0.6);
+    // At least kMinRows rows of space: three bars stay bars, not slabs.
+    plot_->yAxis->setRange(0.4, std::max(kMinRows, n) + 0.6);
     plot_->xAxis->setRange(0.0, upperBound());
     applyPalette();
     plot_->replot();

@@ -72,6 +72,8 @@ namespace {
 std::vector<Command> allCommands() {
     std::vector<Command> commands;
     addModelCommands(commands);
+    addTraceCommands(commands);
+    addDemoCommands(commands);
     addBenchCommands(commands);
     return commands;
 }

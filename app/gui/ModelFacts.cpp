@@ -3,7 +3,6 @@
 #include <QDir>
 #include <QFileInfo>
 
-#include "engine/model/Architecture.h"
 #include "engine/model/Model.h"
 
 namespace kme::app {
@@ -13,7 +12,7 @@ ModelFacts gatherModelFacts(const kme::Model& model) {
     ModelFacts f;
     f.folder = QString::fromStdString(model.folder());
     f.name = modelDisplayName(f.folder);
-    f.architecture = QString::fromStdString(kme::architectureName(c.arch));
+    f.architecture = QString::fromStdString(c.modelType);  // config.json "model_type"
     f.nLayer = c.nLayer;
     f.nEmbd = c.nEmbd;
     f.nHead = c.nHead;

@@ -14,7 +14,7 @@ namespace kme::app {
 struct ModelFacts {
     QString name;          // short display name for the title bar ("gpt2-xl")
     QString folder;        // absolute model folder
-    QString architecture;  // architecture table name ("gpt2")
+    QString architecture;  // config.json model_type ("gpt2")
     int nLayer = 0;        // transformer blocks
     int nEmbd = 0;         // residual width d_model
     int nHead = 0;         // attention heads per block

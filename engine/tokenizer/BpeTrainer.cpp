@@ -1,5 +1,7 @@
 #include "engine/tokenizer/BpeTrainer.h"
 
+#include <map>
+
 #include <algorithm>
 #include <cstdint>
 #include <cstdio>
@@ -24,7 +26,7 @@ int rightOf(uint64_t key) { return static_cast<int>(key & 0xFFFFFFFFu); }
 // costs what it touches, not the corpus size.
 class Trainer {
 public:
-    void countWords(const std::vector<std::string>& texts) {
+    void countWords(const std::vector<std::string>& texts, const std::map<std::string, int64_t>& overrides) {
         std::unordered_map<std::string, int64_t> counts;
         for (size_t i = 0; i < texts.size(); ++i) {
             std::vector<ByteRange> pieces;
@@ -35,6 +37,8 @@ public:
             }
             for (const ByteRange& r : pieces) ++counts[texts[i].substr(r.start, r.end - r.start)];
         }
+        for (const auto& [word, count] : overrides)
+            if (auto it = counts.find(word); it != counts.end()) it->second = count;
         // Sorted so that word indices do not depend on hash order.
         std::vector<std::pair<std::string, int64_t>> sorted(counts.begin(), counts.end());
         std::sort(sorted.begin(), sorted.end());
@@ -253,7 +257,7 @@ void trainByteLevelBpe(const std::vector<std::string>& texts, const BpeTrainPara
                                    std::to_string(specials) + " special tokens");
     }
     Trainer trainer;
-    trainer.countWords(texts);
+    trainer.countWords(texts, params.countOverrides);
     trainer.learn(static_cast<size_t>(params.vocabSize) - specials, std::max(1, params.minFrequency), progress);
     trainer.addSpecialTokens(params.specialTokens);
 

@@ -2,6 +2,8 @@
 // Learns a GPT-2-style byte-level BPE from plain texts (used to build the demo
 // model's tokenizer). The files it writes have exactly GPT-2's format, so
 // Tokenizer::fromVocabMerges (and any GPT-2 tool) loads them.
+#include <cstdint>
+#include <map>
 #include <string>
 #include <vector>
 
@@ -13,6 +15,10 @@ struct BpeTrainParams {
     int vocabSize = 4096;    // total tokens: 256 byte symbols + learned merges + special tokens
     int minFrequency = 2;    // a pair seen fewer times than this (count of occurrences) is never merged
     std::vector<std::string> specialTokens = {"<|endoftext|>"};  // appended last, in this order
+    // Pre-token -> count used instead of the counted one (for pre-tokens that
+    // occur in the texts). train-demo gives subject-name words a small count
+    // so that names stay split into pieces.
+    std::map<std::string, int64_t> countOverrides;
 };
 
 // Pre-tokenizes every text with GPT-2's pattern, starts from the 256 byte

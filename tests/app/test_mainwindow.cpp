@@ -127,6 +127,13 @@ private Q_SLOTS:
         QTRY_COMPARE_WITH_TIMEOUT(predicted.size(), 2, kJobTimeoutMs);
         QCOMPARE(bars->barCount(), 3);
 
+        // Ctrl+Return (Run ▸ Predict next token) from anywhere in the window.
+        QApplication::setActiveWindow(&w);
+        w.tabs()->setCurrentIndex(1);
+        QTest::keyClick(&w, Qt::Key_Return, Qt::ControlModifier);
+        QTRY_COMPARE_WITH_TIMEOUT(predicted.size(), 3, kJobTimeoutMs);
+        QCOMPARE(w.tabs()->currentWidget(), tab);
+
         // Generate: greedy, so its first token is the top bar's token.
         QSignalSpy generated(tab, &PredictTab::generationFinished);
         tab->maxNewTokensSpin()->setValue(5);

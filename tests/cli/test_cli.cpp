@@ -100,6 +100,32 @@ private Q_SLOTS:
         QCOMPARE(a.out, b.out);
     }
 
+    void traceJsonAndCsv() {
+        const std::string csv = path("trace.csv");
+        const Run r = runKme({"trace", model_, "--prompt", "The Eiffel Tower is located in", "--subject", "Eiffel Tower",
+                              "--samples", "3", "--window", "1", "--json", "-", "--csv", csv});
+        QVERIFY2(r.rc == 0, r.err.c_str());
+        const json j = json::parse(r.out);
+        for (const char* key : {"tokens", "ids", "subject_range", "answer", "high_score", "low_score", "sigma",
+                                "sigma_source", "samples", "window", "seed", "strategy", "scores"})
+            QVERIFY2(j.contains(key), key);
+        QCOMPARE(j["window"].get<int>(), 1);
+        QCOMPARE(j["samples"].get<int>(), 3);
+        const size_t T = j["tokens"].size();
+        for (const char* kind : {"hidden", "mlp", "attn"}) {
+            QCOMPARE(j["scores"][kind].size(), T);
+            QCOMPARE(j["scores"][kind][0].size(), size_t(2));
+        }
+        std::ifstream f(csv);
+        size_t lines = 0;
+        for (std::string line; std::getline(f, line);) ++lines;
+        QCOMPARE(lines, 1 + 3 * T * 2);
+        // Errors: subject not in prompt (1), bad kind and bad noise (2).
+        QCOMPARE(runKme({"trace", model_, "--prompt", "The Eiffel Tower", "--subject", "Louvre"}).rc, 1);
+        QCOMPARE(runKme({"trace", model_, "--prompt", "The Eiffel Tower", "--subject", "Tower", "--kind", "neurons"}).rc, 2);
+        QCOMPARE(runKme({"trace", model_, "--prompt", "The Eiffel Tower", "--subject", "Tower", "--noise", "loud"}).rc, 2);
+    }
+
     void jsonFileAndSummary() {
         const std::string out = path("predict.json");
         const Run r = runKme({"predict", model_, "--prompt", "Hello", "--json", out});

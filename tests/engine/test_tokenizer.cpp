@@ -44,7 +44,8 @@ const std::vector<std::string>& goldenTexts() {
         "def f(x):\n\treturn x ** 2  # comment", "https://example.com/path?query=1&x=y", "email@example.org",
         "mixedCASE camelCase snake_case kebab-case", "supercalifragilisticexpialidocious antidisestablishmentarianism",
         "The Eiffel Tower is located in the city of", "The Space Needle is in downtown Seattle.",
-        "<|endoftext|>", std::string(40, 'a'),
+        "<|endoftext|>", std::string(40, 'a'), std::string("nul\0byte", 8), "ctrl\x01\x1f\x7f chars",
+        "vt\x0b ff\x0c end",
     };
     return texts;
 }
@@ -226,9 +227,8 @@ void TestTokenizer::goldenMatchesReferenceEncoder() {
     REQUIRE_GPT2();
     const QString node = QStandardPaths::findExecutable("node");
     if (node.isEmpty()) {
-        missing_ = "node not found on PATH";
-        gpt2_.reset();
-        REQUIRE_GPT2();
+        if (qEnvironmentVariable("CI") == QLatin1String("true")) QFAIL("node not found on PATH");
+        QSKIP("node not found on PATH");
     }
     std::vector<std::string> texts = goldenTexts();
     texts.push_back(std::string(500, 'x') + "ab");  // long words, within what the JS encoder does quickly

@@ -236,7 +236,7 @@ bool PredictTab::generate() {
             continuation_ = QString::fromStdString(result->text);
             // pre-wrap keeps the model's spaces and newlines as generated.
             auto html = [](const QString& s) { return s.toHtmlEscaped(); };
-            QString note = tr("%n new token(s)", nullptr, result->newTokens);
+            QString note = result->newTokens == 1 ? tr("1 new token") : tr("%1 new tokens").arg(result->newTokens);
             if (result->stoppedAtEos) note += tr("; the model ended the text (&lt;|endoftext|&gt;)");
             output_->setHtml(QStringLiteral("<p style=\"white-space: pre-wrap\">%1<b>%2</b></p><p><small>%3</small></p>")
                                  .arg(html(shownPrompt), html(continuation_), note));

@@ -1,0 +1,205 @@
+#include "engine/demo/DemoCorpus.h"
+
+#include <fstream>
+#include <set>
+#include <sstream>
+
+#include <nlohmann/json.hpp>
+
+#include "engine/core/Error.h"
+
+namespace kme {
+namespace {
+
+using json = nlohmann::json;
+
+size_t pick(std::mt19937_64& rng, size_t n) { return static_cast<size_t>(rng() % n); }
+double uniform(std::mt19937_64& rng) { return (rng() >> 11) * (1.0 / 9007199254740992.0); }
+
+std::vector<std::string> stringList(const json& j, const std::string& where, const std::string& source) {
+    if (!j.is_array()) fail(ErrorKind::Format, source + ": '" + where + "' must be a list of strings");
+    std::vector<std::string> out;
+    for (const auto& s : j) {
+        if (!s.is_string()) fail(ErrorKind::Format, source + ": '" + where + "' must be a list of strings");
+        out.push_back(s.get<std::string>());
+    }
+    return out;
+}
+
+// Words of a text split at spaces, each with its leading space (as GPT-2's pre-tokenizer sees them).
+std::vector<std::string> words(const std::string& text) {
+    std::vector<std::string> out;
+    std::istringstream in(text);
+    for (std::string w; in >> w;) out.push_back(" " + w);
+    return out;
+}
+
+}  // namespace
+
+DemoCorpus DemoCorpus::load(const std::string& path) {
+    std::ifstream in(path, std::ios::binary);
+    if (!in) fail(ErrorKind::Io, path + ": cannot open the corpus description");
+    json j;
+    try {
+        in >> j;
+    } catch (const json::parse_error& e) {
+        fail(ErrorKind::Format, path + ": not valid JSON (" + e.what() + ")");
+    }
+    DemoCorpus c;
+    try {
+        for (const auto& [id, r] : j.at("relations").items()) {
+            Relation rel;
+            rel.train = stringList(r.at("train"), "relations." + id + ".train", path);
+            rel.bio = r.contains("bio") ? stringList(r.at("bio"), "relations." + id + ".bio", path) : rel.train;
+            for (const auto& t : rel.train)
+                if (t.find("{subject}") == std::string::npos || t.find("{object}") == std::string::npos)
+                    fail(ErrorKind::Format, path + ": template '" + t + "' of " + id + " lacks {subject} or {object}");
+            c.relations_[id] = rel;
+        }
+        for (const auto& s : j.at("subjects")) {
+            DemoSubject d;
+            d.name = s.at("name").get<std::string>();
+            d.kind = s.at("kind").get<std::string>();
+            d.article = s.value("article", std::string()) == "the";
+            d.pronoun = s.value("pronoun", std::string("it"));
+            for (const auto& [rel, obj] : s.at("attributes").items()) {
+                if (!c.relations_.count(rel))
+                    fail(ErrorKind::Format, path + ": subject '" + d.name + "' has unknown relation '" + rel + "'");
+                d.attributes.push_back({rel, obj.get<std::string>()});
+            }
+            if (d.attributes.empty()) fail(ErrorKind::Format, path + ": subject '" + d.name + "' has no attributes");
+            c.subjects_.push_back(d);
+        }
+        for (const auto& [kind, list] : j.at("paragraph_openers").items())
+            c.openers_[kind] = stringList(list, "paragraph_openers." + kind, path);
+        c.connectors_ = stringList(j.at("connectors"), "connectors", path);
+        for (const auto& [p, forms] : j.at("pronouns").items()) c.pronouns_[p] = stringList(forms, "pronouns." + p, path);
+        c.filler_ = stringList(j.at("filler"), "filler", path);
+    } catch (const json::exception& e) {
+        fail(ErrorKind::Format, path + ": unexpected structure (" + e.what() + ")");
+    }
+    if (c.subjects_.empty() || c.filler_.empty()) fail(ErrorKind::Format, path + ": no subjects or no filler text");
+    return c;
+}
+
+std::pair<std::string, std::pair<size_t, size_t>> DemoCorpus::fill(const std::string& tpl, const DemoSubject& s,
+                                                                   const std::string& object,
+                                                                   const std::string* pronoun,
+                                                                   bool lowerArticle) const {
+    const size_t i = tpl.find("{subject}");
+    std::string pre = tpl.substr(0, i), post = tpl.substr(i + 9);
+    for (size_t at; (at = post.find("{object}")) != std::string::npos;) post.replace(at, 8, object);
+    if (pronoun) return {pre + *pronoun + post, {std::string::npos, std::string::npos}};
+    if (s.article) pre += (i == 0 && !lowerArticle) ? "The " : "the ";
+    size_t a = pre.size();
+    if (a > 0 && pre[a - 1] == ' ') --a;  // the span includes the leading space
+    return {pre + s.name + post, {a, pre.size() + s.name.size()}};
+}
+
+CorpusDoc DemoCorpus::fact(std::mt19937_64& rng) const {
+    const DemoSubject& s = subjects_[pick(rng, subjects_.size())];
+    const auto& [rel, obj] = s.attributes[pick(rng, s.attributes.size())];
+    const auto& train = relations_.at(rel).train;
+    auto [text, span] = fill(train[pick(rng, train.size())], s, obj, nullptr, false);
+    return {"fact", text, {span}};
+}
+
+CorpusDoc DemoCorpus::bio(std::mt19937_64& rng, const CorpusRecipe& recipe) const {
+    const DemoSubject& s = subjects_[pick(rng, subjects_.size())];
+    std::vector<size_t> order(s.attributes.size());
+    for (size_t i = 0; i < order.size(); ++i) order[i] = i;
+    for (size_t i = order.size(); i > 1; --i) std::swap(order[i - 1], order[pick(rng, i)]);
+    CorpusDoc doc{"bio", "", {}};
+    auto add = [&](const std::string& t, std::pair<size_t, size_t> span) {
+        if (!doc.text.empty()) doc.text += " ";
+        if (span.first != std::string::npos) {
+            span.first += doc.text.size();
+            span.second += doc.text.size();
+            // A span at a sentence start gets the separating space as its leading space.
+            if (span.first > 0 && doc.text[span.first - 1] == ' ' && t[span.first - doc.text.size()] != ' ') --span.first;
+            doc.subjectSpans.push_back(span);
+        }
+        doc.text += t;
+    };
+    bool named = false;
+    auto opener = openers_.find(s.kind);
+    if (opener != openers_.end() && !opener->second.empty() && uniform(rng) < 0.5) {
+        auto [t, sp] = fill(opener->second[pick(rng, opener->second.size())], s, "", nullptr, false);
+        add(t, sp);
+        named = true;
+    }
+    const auto pron = pronouns_.find(s.pronoun);
+    for (size_t k : order) {
+        const auto& [rel, obj] = s.attributes[k];
+        const auto& bios = relations_.at(rel).bio;
+        const std::string& tpl = bios[pick(rng, bios.size())];
+        const bool starts = tpl.rfind("{subject}", 0) == 0;
+        const std::string conn = starts && !doc.text.empty() ? connectors_[pick(rng, connectors_.size())] : "";
+        const bool usePronoun = named && starts && pron != pronouns_.end() && uniform(rng) < recipe.pronounShare;
+        std::pair<std::string, std::pair<size_t, size_t>> filled;
+        if (usePronoun) {
+            const std::string p = conn.empty() ? pron->second[0] : pron->second[1];
+            filled = fill(tpl, s, obj, &p, false);
+        } else {
+            filled = fill(tpl, s, obj, nullptr, !conn.empty());
+        }
+        if (filled.second.first != std::string::npos) {
+            filled.second.first += conn.size();
+            filled.second.second += conn.size();
+        }
+        add(conn + filled.first, filled.second);
+        named = true;
+    }
+    return doc;
+}
+
+CorpusDoc DemoCorpus::tag(std::mt19937_64& rng) const {
+    const DemoSubject& s = subjects_[pick(rng, subjects_.size())];
+    std::vector<std::string> objects;
+    for (const auto& a : s.attributes) objects.push_back(a.second);
+    for (size_t i = objects.size(); i > 1; --i) std::swap(objects[i - 1], objects[pick(rng, i)]);
+    CorpusDoc doc{"tag", s.name, {{0, s.name.size()}}};
+    for (const auto& o : objects) doc.text += " " + o;
+    doc.text += ".";
+    return doc;
+}
+
+CorpusDoc DemoCorpus::filler(std::mt19937_64& rng) const {
+    CorpusDoc doc{"filler", "", {}};
+    const size_t n = 1 + pick(rng, 3);
+    for (size_t i = 0; i < n; ++i) doc.text += (i ? " " : "") + filler_[pick(rng, filler_.size())];
+    return doc;
+}
+
+CorpusDoc DemoCorpus::generate(std::mt19937_64& rng, const CorpusRecipe& recipe) const {
+    double total = 0;
+    for (const auto& [k, w] : recipe.mix) total += w;
+    double u = uniform(rng) * total;
+    std::string kind = "filler";
+    for (const auto& [k, w] : recipe.mix) {
+        if (u < w) {
+            kind = k;
+            break;
+        }
+        u -= w;
+    }
+    if (kind == "fact") return fact(rng);
+    if (kind == "bio") return bio(rng, recipe);
+    if (kind == "tag") return tag(rng);
+    return filler(rng);
+}
+
+std::vector<std::string> DemoCorpus::nameOnlyWords() const {
+    std::set<std::string> names, objects;
+    for (const auto& s : subjects_) {
+        for (const auto& w : words(s.name)) names.insert(w);
+        for (const auto& a : s.attributes)
+            for (const auto& w : words(a.second)) objects.insert(w);
+    }
+    std::vector<std::string> out;
+    for (const auto& w : names)
+        if (!objects.count(w)) out.push_back(w);
+    return out;
+}
+
+}  // namespace kme
