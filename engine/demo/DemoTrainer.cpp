@@ -129,6 +129,7 @@ DemoQuality evaluateDemoQuality(const Transformer& tf, const Tokenizer& tok, con
         if (t.empty()) continue;
         auto add = [&](auto& groups, const std::string& prompt) {
             const auto ids = tok.encode(prompt);
+            if (static_cast<int>(ids.size()) > tf.config().nPositions) return;  // cannot be asked: counts as wrong
             groups[ids.size()].push_back({std::vector<int64_t>(ids.begin(), ids.end()), t.front()});
         };
         add(factGroups, r.filledPrompt());
