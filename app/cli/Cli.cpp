@@ -73,6 +73,7 @@ std::vector<Command> allCommands() {
     std::vector<Command> commands;
     addModelCommands(commands);
     addTraceCommands(commands);
+    addTraceDatasetCommands(commands);
     addDemoCommands(commands);
     addBenchCommands(commands);
     return commands;

@@ -28,6 +28,7 @@ void addModelCommands(std::vector<Command>& commands);
 void addBenchCommands(std::vector<Command>& commands);
 void addTraceCommands(std::vector<Command>& commands);
 void addDemoCommands(std::vector<Command>& commands);
+void addTraceDatasetCommands(std::vector<Command>& commands);
 
 // Returns the exit status: 0 ok, 1 error, 2 usage.
 int runCli(const std::vector<std::string>& argv, std::ostream& out, std::ostream& err);

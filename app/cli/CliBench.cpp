@@ -4,7 +4,12 @@
 
 #include "app/cli/CliSupport.h"
 #include "engine/model/Benchmark.h"
+#include "engine/core/Paths.h"
+#include "engine/model/Model.h"
 #include "engine/model/RandomModel.h"
+#include "engine/trace/TraceBenchmark.h"
+
+#include <filesystem>
 
 namespace kme::cli {
 namespace {
@@ -44,20 +49,79 @@ int runBenchForward(Context& ctx, const Args& args) {
     return 0;
 }
 
+json traceCaseJson(const TraceBenchCase& c) {
+    return {{"model", c.model},
+            {"tokens", c.tokens},
+            {"subject_tokens", c.subjectTokens},
+            {"samples", c.samples},
+            {"layers", c.layers},
+            {"reference_seconds", c.referenceSeconds},
+            {"fast_seconds", c.fastSeconds},
+            {"speedup", c.speedup},
+            {"reference_gflops", c.referenceGflops},
+            {"fast_gflops", c.fastGflops},
+            {"reference_tflop", c.referenceTflop},
+            {"fast_tflop", c.fastTflop},
+            {"max_difference", c.maxDifference}};
+}
+
+int runBenchTrace(Context& ctx, const Args& args) {
+    const int samples = args.getInt("--samples", 10, 1, 1000);
+    const double matmul = measureMatmulGflops(1024, 5);
+    std::vector<TraceBenchCase> cases;
+    const std::string demo = demoModelFolder();
+    if (!demo.empty()) {
+        ctx.err << "bench trace: demo model...\n";
+        auto m = Model::load(demo);
+        cases.push_back(benchTrace(*m, "demo", samples));
+    }
+    if (!args.has("--skip-gpt2")) {
+        ctx.err << "bench trace: writing a random model of GPT-2 small's shape (124M)...\n";
+        const std::string dir = (std::filesystem::temp_directory_path() / "kme-bench-gpt2-small").string();
+        std::filesystem::remove_all(dir);
+        writeRandomModelFolder(dir, gpt2SmallConfig(), 1234);
+        {
+            auto m = Model::load(dir);
+            ctx.err << "bench trace: GPT-2 small shape, both strategies (minutes)...\n";
+            cases.push_back(benchTrace(*m, "gpt2-small-random", samples));
+        }
+        std::filesystem::remove_all(dir);
+    }
+    json list = json::array();
+    std::ostringstream s;
+    s << std::fixed << std::setprecision(2) << "plain matmul 1024^3: " << matmul << " GFLOP/s\n";
+    for (const auto& c : cases) {
+        list.push_back(traceCaseJson(c));
+        s << c.model << " (" << c.layers << " layers), " << c.tokens << " tokens, " << c.subjectTokens
+          << "-token subject, " << c.samples << " samples, hidden+mlp+attn:\n"
+          << "  reference " << c.referenceSeconds << " s (" << c.referenceTflop << " TFLOP, " << c.referenceGflops
+          << " GFLOP/s = " << c.referenceGflops / matmul << " x matmul)\n"
+          << "  fast      " << c.fastSeconds << " s (" << c.fastTflop << " TFLOP, " << c.fastGflops
+          << " GFLOP/s = " << c.fastGflops / matmul << " x matmul)\n"
+          << "  speed-up " << c.speedup << "x, max |fast - reference| " << std::scientific << c.maxDifference
+          << std::fixed << "\n";
+    }
+    emit(args, ctx, {{"benchmark", "trace"}, {"matmul_gflops", matmul}, {"cases", list}}, s.str());
+    return 0;
+}
+
 int runBench(const Args& args, Context& ctx) {
-    if (args.positional().empty()) throw UsageError("bench needs a target: forward");
+    if (args.positional().empty()) throw UsageError("bench needs a target: forward or trace");
     const std::string what = args.positional()[0];
     if (what == "forward") return runBenchForward(ctx, args);
-    throw UsageError("unknown benchmark '" + what + "' (available: forward)");
+    if (what == "trace") return runBenchTrace(ctx, args);
+    throw UsageError("unknown benchmark '" + what + "' (available: forward, trace)");
 }
 
 }  // namespace
 
 void addBenchCommands(std::vector<Command>& commands) {
     commands.push_back({"bench",
-                        "forward [--repeats 5]",
+                        "forward [--repeats 5] | trace [--samples 10] [--skip-gpt2]",
                         "measured benchmarks, each side by side with a plain matmul in the same run",
-                        {{"--repeats", true, "timed runs per case, best kept (5)"}},
+                        {{"--repeats", true, "timed runs per case, best kept (5)"},
+                         {"--samples", true, "trace: corrupted copies (10)"},
+                         {"--skip-gpt2", false, "trace: only the demo model"}},
                         runBench});
 }
 

@@ -355,6 +355,12 @@ ForwardResult Transformer::forward(const ForwardRequest& req) const {
         result.cache.values.resize(L);
     }
     const int lastLayer = req.stopAfterLayer >= 0 ? std::min<int>(req.stopAfterLayer, L - 1) : L - 1;
+    {
+        // Matrix products: q,k,v + output projection + MLP per token and block,
+        // attention scores and mixing over past + T keys.
+        const double D = config_.nEmbd, I = config_.nInner, layers = std::max(0, lastLayer - req.startLayer + 1);
+        result.flops = 2.0 * B * T * layers * (4 * D * D + 2 * D * I) + 4.0 * B * T * double(past + T) * D * layers;
+    }
     for (int l = req.startLayer; l <= lastLayer; ++l) {
         const Block& b = blocks_[l];
         // Attention.
@@ -398,6 +404,7 @@ ForwardResult Transformer::forward(const ForwardRequest& req) const {
     at::Tensor last = req.logits == LogitsMode::Last ? h.select(1, T - 1) : h;
     last = at::layer_norm(last, {config_.nEmbd}, lnfW_, lnfB_, config_.layerNormEps);
     result.logits = linear(last, lmHead_, at::Tensor(), TensorRole::LmHead);
+    result.flops += 2.0 * (last.numel() / config_.nEmbd) * double(config_.nEmbd) * config_.vocabSize;
     return result;
 }
 

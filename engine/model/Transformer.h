@@ -88,6 +88,7 @@ struct ForwardResult {
     at::Tensor logits;  // All: [B, T, vocab]; Last: [B, vocab]; None: undefined
     at::Tensor hidden;  // residual stream after the last block run, [B, T, n_embd]
     KVCache cache;      // when keepCache
+    double flops = 0;   // floating-point operations this call performed (matrix products)
 };
 
 class Transformer {

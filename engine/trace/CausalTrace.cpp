@@ -8,6 +8,7 @@
 #include <limits>
 #include <mutex>
 #include <set>
+#include <tuple>
 
 #include "engine/core/Error.h"
 #include "engine/core/Sha256.h"
@@ -114,6 +115,12 @@ struct TraceSetup {
     at::Tensor noisePos;     // [N * (e - s)]
     // Clean run (batch 1): per layer [T, width] values at each site.
     std::vector<at::Tensor> cleanHidden, cleanMlp, cleanAttn;
+    mutable double flops = 0;  // accumulated by run()
+    ForwardResult run(const ForwardRequest& req) const {
+        ForwardResult r = tf->forward(req);
+        flops += r.flops;
+        return r;
+    }
 };
 
 Intervention noiseIntervention(const TraceSetup& S, int rowOffset) {
@@ -155,7 +162,7 @@ void referenceRow(const TraceSetup& S, TraceKind kind, int t, int window, std::v
         const auto [lo, hi] = restoredLayers(kind, L, window, S.nLayer);
         for (int l = lo; l < hi; ++l)
             req.interventions.push_back(Intervention::replace(siteOf(kind), l, {t}, clean[l][t], rows));
-        const at::Tensor logits = S.tf->forward(req).logits.narrow(0, 1, S.N);
+        const at::Tensor logits = S.run(req).logits.narrow(0, 1, S.N);
         out[L] = groupScores(logits, S.answer, S.N)[0];
     }
 }
@@ -178,7 +185,7 @@ CorruptRun corruptRun(const TraceSetup& S) {
     req.interventions.push_back(Intervention::read(Site::Embed, -1, &embed));
     std::vector<at::Tensor> out(S.nLayer);
     for (int l = 0; l < S.nLayer; ++l) req.interventions.push_back(Intervention::read(Site::BlockOut, l, &out[l]));
-    ForwardResult r = S.tf->forward(req);
+    ForwardResult r = S.run(req);
     run.cache = std::move(r.cache);
     const at::Tensor& wpe = S.tf->weight(TensorRole::PosEmbd);
     run.blockIn.push_back(embed + wpe.narrow(0, 0, S.T).unsqueeze(0));
@@ -241,13 +248,13 @@ void fastRow(const TraceSetup& S, const CorruptRun& C, TraceKind kind, int t, in
                                                                   at::full({int64_t(rows.size())}, t, at::kLong),
                                                                   clean[l][t].unsqueeze(0)));
         }
-        active = S.tf->forward(req).hidden;
+        active = S.run(req).hidden;
     }
     ForwardRequest final;
     final.hidden = active.narrow(1, len - 1, 1);
     final.startLayer = nL;
     final.logits = LogitsMode::Last;
-    const auto scores = groupScores(S.tf->forward(final).logits, S.answer, N);
+    const auto scores = groupScores(S.run(final).logits, S.answer, N);
     for (size_t g = 0; g < order.size(); ++g) out[order[g].layer] = scores[g];
 }
 
@@ -264,9 +271,21 @@ TraceResult causalTrace(Model& model, const TraceParams& p, const ProgressFn& pr
     R.seed = p.seed;
     R.strategy = p.strategy;
     if (p.kinds.empty()) fail(ErrorKind::Input, "no trace kind selected");
-    if (p.subject.empty()) fail(ErrorKind::Input, "the subject is empty");
-    R.ids = model.encodePrompt(p.prompt);
-    const auto [s, e] = tok.subjectRange(p.prompt, p.subject);
+    int s, e;
+    if (!p.ids.empty()) {
+        R.ids = p.ids;
+        s = p.subjectBegin;
+        e = p.subjectEnd;
+        if (s < 0 || e <= s || e > static_cast<int>(R.ids.size()))
+            fail(ErrorKind::Input, "subject token range [" + std::to_string(s) + ", " + std::to_string(e) +
+                                       ") does not fit " + std::to_string(R.ids.size()) + " tokens");
+        if (static_cast<int>(R.ids.size()) > tf.config().nPositions)
+            fail(ErrorKind::Input, "the prompt is longer than the model's context");
+    } else {
+        if (p.subject.empty()) fail(ErrorKind::Input, "the subject is empty");
+        R.ids = model.encodePrompt(p.prompt);
+        std::tie(s, e) = tok.subjectRange(p.prompt, p.subject);
+    }
     R.subjectBegin = s;
     R.subjectEnd = e;
     for (int id : R.ids) R.tokens.push_back(tok.tokenDisplay(id));
@@ -291,7 +310,7 @@ TraceResult causalTrace(Model& model, const TraceParams& p, const ProgressFn& pr
             req.interventions.push_back(Intervention::read(Site::MlpOut, l, &m[l]));
             req.interventions.push_back(Intervention::read(Site::AttnOut, l, &a[l]));
         }
-        const at::Tensor probs = at::softmax(tf.forward(req).logits.squeeze(0).to(at::kDouble), -1);
+        const at::Tensor probs = at::softmax(S.run(req).logits.squeeze(0).to(at::kDouble), -1);
         if (p.answer.empty()) {
             S.answer = probs.argmax().item<int64_t>();
         } else {
@@ -379,7 +398,7 @@ TraceResult causalTrace(Model& model, const TraceParams& p, const ProgressFn& pr
         req.ids = S.ids.expand({S.N, S.T});
         req.logits = LogitsMode::Last;
         req.interventions.push_back(noiseIntervention(S, 0));
-        R.lowScore = groupScores(tf.forward(req).logits, S.answer, S.N)[0];
+        R.lowScore = groupScores(S.run(req).logits, S.answer, S.N)[0];
         if (p.strategy == TraceStrategy::Fast) corrupt = corruptRun(S);
     }
 
@@ -412,6 +431,7 @@ TraceResult causalTrace(Model& model, const TraceParams& p, const ProgressFn& pr
         }
     }
     R.seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
+    R.flops = S.flops;
     return R;
 }
 

@@ -53,6 +53,10 @@ struct TraceParams {
     TraceStrategy strategy = TraceStrategy::Fast;
     std::string noiseIn;                   // safetensors with tensor "noise" [samples, subject_tokens, n_embd]
     std::string noiseOut;                  // write the draws used
+    // Programmatic use (benchmarks, token-level views): trace these ids with
+    // this subject token range instead of tokenizing prompt / subject.
+    std::vector<int> ids;
+    int subjectBegin = -1, subjectEnd = -1;
 };
 
 struct TraceResult {
@@ -76,6 +80,7 @@ struct TraceResult {
     std::map<TraceKind, std::vector<std::vector<double>>> scores;
     std::map<TraceKind, int> rowsDone;     // token rows finished per kind
     double seconds = 0;
+    double flops = 0;                      // floating-point operations of all forward passes
 };
 
 // Called after each finished token row, with the partial result.

@@ -1,0 +1,27 @@
+#pragma once
+// `kme bench trace`: both tracing strategies on the same model and prompt in
+// one run, their ratio, and their GFLOP/s against a plain matmul.
+#include <string>
+
+namespace kme {
+
+class Model;
+
+struct TraceBenchCase {
+    std::string model;          // label
+    int tokens = 0;             // prompt length
+    int subjectTokens = 0;
+    int samples = 0;
+    int layers = 0;
+    double referenceSeconds = 0, fastSeconds = 0;
+    double speedup = 0;         // reference / fast
+    double referenceGflops = 0, fastGflops = 0;  // achieved, counted matrix-product FLOPs / s
+    double referenceTflop = 0, fastTflop = 0;    // work done, 1e12 FLOPs
+    double maxDifference = 0;   // max |fast - reference| over all cells
+};
+
+// Traces an 11-token prompt (the model's tokens of a fixed sentence, cut or
+// repeated to 11) with a 4-token subject at tokens [2, 6), all three kinds.
+TraceBenchCase benchTrace(Model& model, const std::string& label, int samples);
+
+}  // namespace kme
