@@ -46,7 +46,11 @@ int runTrainDemo(const Args& args, Context& ctx) {
     p.corpusTokens = args.getInt("--tokens", int(p.corpusTokens), 1000, 2000000000);
     p.maskFraction = args.getDouble("--mask-fraction", p.maskFraction);
     p.evalEvery = args.getInt("--eval-every", p.evalEvery, 1, 10000000);
-    if (args.has("--mix")) p.recipe.mix = parseMix(args.get("--mix"));
+    if (args.has("--mix")) {
+        p.recipe = CorpusRecipe{};
+        p.recipe->mix = parseMix(args.get("--mix"));
+    }
+    p.factSubjectsOnly = !args.has("--all-subjects");
     p.resume = !args.has("--fresh");
     if (p.nEmbd % p.nHead != 0) throw UsageError("--embd must be a multiple of --heads");
     if (p.minutes <= 0) throw UsageError("--minutes must be positive");
@@ -86,7 +90,7 @@ void addDemoCommands(std::vector<Command>& commands) {
                         {{"--out", true, "model folder to write (demo-model)"},
                          {"--project", true, "demo project folder with corpus.json and facts.json"},
                          {"--seed", true, "seed of the corpus, initialisation and batches (1)"},
-                         {"--minutes", true, "time budget; plans the schedule when --steps is absent (25)"},
+                         {"--minutes", true, "training time budget; the schedule follows elapsed time when --steps is absent (25)"},
                          {"--steps", true, "optimizer steps (default: as many as fit the budget)"},
                          {"--layers", true, "transformer blocks (8)"},
                          {"--embd", true, "residual width (128)"},
@@ -95,9 +99,10 @@ void addDemoCommands(std::vector<Command>& commands) {
                          {"--batch", true, "sequences per step (32)"},
                          {"--lr", true, "peak learning rate (0.002)"},
                          {"--merges", true, "BPE merges (1500)"},
-                         {"--tokens", true, "training stream length (3000000)"},
-                         {"--mix", true, "document kinds fact:3,bio:4,tag:2,filler:1"},
-                         {"--mask-fraction", true, "share of training with the subject-last-piece attention mask (0)"},
+                         {"--tokens", true, "training stream length (4000000)"},
+                         {"--mix", true, "document kinds, e.g. fact:3,bio:3,tag:3,filler:1 (default: corpus.json's)"},
+                         {"--all-subjects", false, "train on every subject of corpus.json, not only the fact set's"},
+                         {"--mask-fraction", true, "share of training with the subject-last-piece attention mask (0.7)"},
                          {"--eval-every", true, "steps between evaluations and checkpoints (400)"},
                          {"--fresh", false, "ignore a checkpoint in --out and start over"}},
                         runTrainDemo});

@@ -75,6 +75,15 @@ DemoCorpus DemoCorpus::load(const std::string& path) {
         c.connectors_ = stringList(j.at("connectors"), "connectors", path);
         for (const auto& [p, forms] : j.at("pronouns").items()) c.pronouns_[p] = stringList(forms, "pronouns." + p, path);
         c.filler_ = stringList(j.at("filler"), "filler", path);
+        if (j.contains("documents")) {
+            const json& d = j.at("documents");
+            if (d.contains("weights")) {
+                c.defaultRecipe_.mix.clear();
+                for (const auto& [kind, w] : d.at("weights").items())
+                    c.defaultRecipe_.mix[kind == "rel_sentence" ? "fact" : kind] = w.get<double>();
+            }
+            if (d.contains("pron_p")) c.defaultRecipe_.pronounShare = d.at("pron_p").get<double>();
+        }
     } catch (const json::exception& e) {
         fail(ErrorKind::Format, path + ": unexpected structure (" + e.what() + ")");
     }
@@ -187,6 +196,15 @@ CorpusDoc DemoCorpus::generate(std::mt19937_64& rng, const CorpusRecipe& recipe)
     if (kind == "bio") return bio(rng, recipe);
     if (kind == "tag") return tag(rng);
     return filler(rng);
+}
+
+void DemoCorpus::restrictSubjects(const std::vector<std::string>& names) {
+    const std::set<std::string> keep(names.begin(), names.end());
+    std::vector<DemoSubject> kept;
+    for (const auto& s : subjects_)
+        if (keep.count(s.name)) kept.push_back(s);
+    if (kept.empty()) fail(ErrorKind::Input, "none of the fact set's subjects is in the corpus description");
+    subjects_ = std::move(kept);
 }
 
 std::vector<std::string> DemoCorpus::nameOnlyWords() const {

@@ -43,6 +43,10 @@ public:
     static DemoCorpus load(const std::string& corpusJson);
 
     CorpusDoc generate(std::mt19937_64& rng, const CorpusRecipe& recipe) const;
+    // The recipe corpus.json recommends ("documents": weights, pron_p), or the defaults.
+    const CorpusRecipe& defaultRecipe() const { return defaultRecipe_; }
+    // Keeps only the subjects named (e.g. those of the fact set). Throws when none is left.
+    void restrictSubjects(const std::vector<std::string>& names);
     const std::vector<DemoSubject>& subjects() const { return subjects_; }
     // Words of subject names that are not also words of objects: the BPE
     // trainer sees them rarely, so names stay split into pieces.
@@ -66,6 +70,7 @@ private:
     std::vector<std::string> connectors_;
     std::map<std::string, std::vector<std::string>> pronouns_;  // he -> {He, he, his}
     std::vector<std::string> filler_;
+    CorpusRecipe defaultRecipe_;
 };
 
 }  // namespace kme

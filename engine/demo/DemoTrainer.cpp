@@ -40,12 +40,13 @@ struct Stream {
     std::vector<int64_t> docStarts;  // starts with room for a whole training window
 };
 
-Stream buildStream(const DemoCorpus& corpus, const Tokenizer& tok, const TrainDemoParams& p, int64_t eos) {
+Stream buildStream(const DemoCorpus& corpus, const CorpusRecipe& recipe, const Tokenizer& tok, const TrainDemoParams& p,
+                   int64_t eos) {
     Stream s;
     std::mt19937_64 rng(p.seed);
     std::vector<int64_t> starts;
     while (static_cast<int64_t>(s.ids.size()) < p.corpusTokens) {
-        const CorpusDoc doc = corpus.generate(rng, p.recipe);
+        const CorpusDoc doc = corpus.generate(rng, recipe);
         starts.push_back(static_cast<int64_t>(s.ids.size()));
         const auto spans = tok.encodeWithOffsets(doc.text);
         for (size_t i = 0; i < spans.size(); ++i) {
@@ -83,11 +84,11 @@ at::Tensor subjectMask(const int8_t* flags, int T) {
     return allowed;
 }
 
-void trainTokenizer(const DemoCorpus& corpus, const TrainDemoParams& p, const std::string& vocab,
+void trainTokenizer(const DemoCorpus& corpus, const CorpusRecipe& recipe, const TrainDemoParams& p, const std::string& vocab,
                     const std::string& merges) {
     std::mt19937_64 rng(p.seed + 7);
     std::vector<std::string> texts;
-    for (int i = 0; i < p.bpeDocs; ++i) texts.push_back(corpus.generate(rng, p.recipe).text);
+    for (int i = 0; i < p.bpeDocs; ++i) texts.push_back(corpus.generate(rng, recipe).text);
     BpeTrainParams bp;
     bp.vocabSize = 256 + p.bpeMerges + 1;
     bp.minFrequency = 2;
@@ -166,8 +167,21 @@ TrainDemoResult trainDemo(const TrainDemoParams& p, const TrainLogFn& logFn, con
     std::error_code ec;
     fs::create_directories(p.outDir, ec);
     if (ec) fail(ErrorKind::Io, p.outDir + ": cannot create folder (" + ec.message() + ")");
-    const DemoCorpus corpus = DemoCorpus::load(p.projectDir + "/corpus.json");
+    DemoCorpus corpus = DemoCorpus::load(p.projectDir + "/corpus.json");
     const Dataset facts = loadDataset(p.projectDir + "/facts.json");
+    if (p.factSubjectsOnly) {
+        std::vector<std::string> names;
+        for (const auto& r : facts.records) names.push_back(r.subject);
+        corpus.restrictSubjects(names);
+    }
+    const CorpusRecipe recipe = p.recipe ? *p.recipe : corpus.defaultRecipe();
+    {
+        std::ostringstream s;
+        s << "corpus: " << corpus.subjects().size() << " subjects; documents";
+        for (const auto& [k, w] : recipe.mix) s << " " << k << ":" << w;
+        s << "; subject mask for the first " << int(100 * p.maskFraction) << "% of training";
+        log(s.str());
+    }
     const std::string ckptDir = p.outDir + "/checkpoint";
     const bool resuming = p.resume && fs::exists(ckptDir + "/trainer.json");
 
@@ -175,7 +189,7 @@ TrainDemoResult trainDemo(const TrainDemoParams& p, const TrainLogFn& logFn, con
     const std::string vocab = p.outDir + "/vocab.json", merges = p.outDir + "/merges.txt";
     if (!resuming) {
         const auto tb = Clock::now();
-        trainTokenizer(corpus, p, vocab, merges);
+        trainTokenizer(corpus, recipe, p, vocab, merges);
         log("tokenizer: " + std::to_string(p.bpeMerges) + " merges in " + std::to_string(since(tb)) + " s");
     }
     Tokenizer tok = Tokenizer::fromVocabMerges(vocab, merges);
@@ -203,7 +217,7 @@ TrainDemoResult trainDemo(const TrainDemoParams& p, const TrainLogFn& logFn, con
     for (auto& t : parameters(*tf)) t.set_requires_grad(true);
 
     const auto ts = Clock::now();
-    const Stream stream = buildStream(corpus, tok, p, eos);
+    const Stream stream = buildStream(corpus, recipe, tok, p, eos);
     log("stream: " + std::to_string(stream.ids.size()) + " tokens, " + std::to_string(stream.docStarts.size()) +
         " documents in " + std::to_string(since(ts)) + " s; " + std::to_string(tf->parameterCount()) + " parameters");
 
@@ -217,6 +231,7 @@ TrainDemoResult trainDemo(const TrainDemoParams& p, const TrainLogFn& logFn, con
     torch::optim::AdamW opt(groups, torch::optim::AdamWOptions(p.lr));
 
     int step = 0, planned = p.steps;
+    double priorSeconds = 0;  // training time before a resume
     std::mt19937_64 rng(p.seed + 1);
     if (resuming) {
         std::ifstream tj(ckptDir + "/trainer.json");
@@ -224,17 +239,21 @@ TrainDemoResult trainDemo(const TrainDemoParams& p, const TrainLogFn& logFn, con
         tj >> state;
         step = state.at("step").get<int>();
         planned = state.at("planned").get<int>();
+        priorSeconds = state.value("seconds", 0.0);
         std::istringstream(state.at("rng").get<std::string>()) >> rng;
         torch::load(opt, ckptDir + "/optimizer.pt");
         log("resumed at step " + std::to_string(step) + " of " + std::to_string(planned));
     }
+    const double budget = p.minutes * 60.0;
+    const double trainStart = since(t0);
+    auto trainedSeconds = [&] { return priorSeconds + since(t0) - trainStart; };
     auto checkpoint = [&] {
         fs::create_directories(ckptDir);
         saveWeights(*tf, ckptDir + "/model.safetensors");
         torch::save(opt, ckptDir + "/optimizer.pt");
         std::ostringstream r;
         r << rng;
-        std::ofstream(ckptDir + "/trainer.json") << json{{"step", step}, {"planned", planned}, {"rng", r.str()}}.dump();
+        std::ofstream(ckptDir + "/trainer.json") << json{{"step", step}, {"planned", planned}, {"rng", r.str()}, {"seconds", trainedSeconds()}}.dump();
     };
 
     const int T = p.context, B = p.batch;
@@ -243,18 +262,17 @@ TrainDemoResult trainDemo(const TrainDemoParams& p, const TrainLogFn& logFn, con
     double lossAvg = 0;
     int64_t tokensSeen = 0;
     TrainDemoResult result;
+    // The schedule's clock: steps when --steps is given, else elapsed time
+    // (robust on a loaded machine; the log records the steps it took).
     while (true) {
-        if (planned == 0 && step - startStep == 30) {
-            planned = startStep + static_cast<int>(30.0 / since(tTrain) * (p.minutes * 60.0 - since(t0)));
-            log("planned steps: " + std::to_string(planned));
+        double frac;
+        if (planned > 0) {
+            if (step >= planned) break;
+            frac = double(step) / planned;
+        } else {
+            frac = trainedSeconds() / budget;
+            if (frac >= 1.0) break;
         }
-        if (planned > 0 && step >= planned) break;
-        if (since(t0) > p.minutes * 60.0 * 1.15) {
-            log("time budget reached at step " + std::to_string(step));
-            break;
-        }
-        const double total = planned > 0 ? planned : 1e9;
-        const double frac = std::min(1.0, step / total);
         const double lr = p.lr * std::min(1.0, (step + 1.0) / p.warmup) *
                           (p.minLrShare + (1 - p.minLrShare) * 0.5 * (1 + std::cos(M_PI * frac)));
         for (auto& g : opt.param_groups()) static_cast<torch::optim::AdamWOptions&>(g.options()).lr(lr);
@@ -285,13 +303,13 @@ TrainDemoResult trainDemo(const TrainDemoParams& p, const TrainLogFn& logFn, con
         tokensSeen += int64_t(B) * T;
         const double l = loss.item<double>();
         lossAvg = step - startStep == 1 ? l : 0.98 * lossAvg + 0.02 * l;
-        if (!reportProgress(progress, step, planned > 0 ? planned : step + 1)) {
+        if (!reportProgress(progress, planned > 0 ? step : frac, planned > 0 ? planned : 1.0)) {
             checkpoint();
             throw Cancelled();
         }
         if (step % 25 == 0) {
             std::ostringstream s;
-            s << "step " << step << "/" << planned << " loss " << lossAvg << " lr " << lr << (masked ? " mask" : "")
+            s << "step " << step << (planned > 0 ? "/" + std::to_string(planned) : std::string()) << " loss " << lossAvg << " lr " << lr << (masked ? " mask" : "")
               << " tok/s " << int(tokensSeen / since(tTrain)) << " min " << since(t0) / 60;
             log(s.str());
         }

@@ -4,6 +4,7 @@
 // Face model folder that the ordinary loader reads.
 #include <cstdint>
 #include <functional>
+#include <optional>
 #include <string>
 
 #include "engine/core/Progress.h"
@@ -18,8 +19,8 @@ struct TrainDemoParams {
     std::string projectDir;      // holds corpus.json and facts.json
     std::string outDir;          // the model folder written
     uint64_t seed = 1;
-    double minutes = 25;         // wall-clock budget (plans the cosine schedule when steps == 0)
-    int steps = 0;               // planned optimizer steps; 0 = from the measured speed and `minutes`
+    double minutes = 25;         // wall-clock budget; when steps == 0 the schedule (warm-up, cosine, mask) follows elapsed time
+    int steps = 0;               // optimizer steps; > 0 = a step-based schedule, reproducible on any machine
     // Model shape.
     int nLayer = 8;
     int nHead = 4;
@@ -35,11 +36,12 @@ struct TrainDemoParams {
     double weightDecay = 0.1;
     int warmup = 100;
     double minLrShare = 0.1;     // the cosine decays to this share of lr
-    int64_t corpusTokens = 3000000;  // training stream length
-    CorpusRecipe recipe;
+    int64_t corpusTokens = 4000000;  // training stream length
+    std::optional<CorpusRecipe> recipe;  // default: corpus.json's "documents"
+    bool factSubjectsOnly = true;        // train on the fact set's subjects (with all their attributes)
     // Training-time attention mask: tokens after a subject mention may see
     // only its last piece, so the subject's attributes must gather there.
-    double maskFraction = 0;     // share of training (from the start) that uses it
+    double maskFraction = 0.7;   // share of training (from the start) that uses it
     double maskRows = 1.0;       // share of sequences masked while on
     int evalEvery = 400;         // steps between evaluations and checkpoints
     bool resume = true;          // continue from <outDir>/checkpoint when present

@@ -68,7 +68,7 @@ private Q_SLOTS:
         const Dataset d = loadDataset(project + "/facts.json");
         const DemoCorpus corpus = DemoCorpus::load(project + "/corpus.json");
         std::mt19937_64 rng(1);
-        CorpusRecipe recipe;
+        const CorpusRecipe recipe = corpus.defaultRecipe();
         std::string text;
         for (int i = 0; i < 20000; ++i) text += corpus.generate(rng, recipe).text + "\n";
         int leaked = 0;
@@ -124,7 +124,9 @@ private Q_SLOTS:
         p.bpeDocs = 2000;
         p.corpusTokens = 40000;
         p.evalEvery = 1000;
-        p.recipe.mix = {{"fact", 3}, {"bio", 2}, {"filler", 1}};
+        p.recipe = CorpusRecipe{};
+        p.recipe->mix = {{"fact", 3}, {"bio", 2}, {"filler", 1}};
+        p.maskFraction = 0.3;
         const TrainDemoResult r = trainDemo(p, {});
         qInfo("micro train-demo: %d steps in %.1f s, loss %.3f, facts %d/%d, paraphrases %d/%d", r.steps, r.seconds,
               r.finalLoss, r.quality.factsCorrect, r.quality.facts, r.quality.paraphrasesCorrect, r.quality.paraphrases);

@@ -972,6 +972,24 @@ def main():
                      "it": ["It", "it", "its"]},
         "filler": filler,
         "context_starts": ["The", "Therefore", "Because", "I", "You"],
+        # Document kinds of the training corpus (research: /work/research,
+        # RESULTS.md).  Weights are relative sampling probabilities.
+        "documents": {
+            "_doc": (
+                "rel_sentence: one train template of one random (subject, relation). "
+                "bio: the subject's attributes in random order, each with a random 'bio' "
+                "template; an optional paragraph opener first; after the first mention the "
+                "subject is replaced by its pronoun with probability pron_p, and sentences "
+                "after the first may start with a connector (then the pronoun is lower "
+                "case and 'The' becomes 'the'). tag: the subject name immediately followed "
+                "by ALL its objects in random order, e.g. 'Lionel Messi football Spanish "
+                "Rosario.' -- the token right after the subject must be an attribute, which "
+                "pushes the attributes onto the subject's last token. filler: 1-3 filler "
+                "sentences. Documents are separated by <|endoftext|>."),
+            "weights": {"rel_sentence": 3, "bio": 3, "tag": 3, "filler": 1},
+            "pron_p": 0.5,
+            "tag_template": "{subject} {objects}.",
+        },
     }
     os.makedirs(a.out, exist_ok=True)
     with open(os.path.join(a.out, "facts.json"), "w") as f:
