@@ -68,12 +68,23 @@ std::string withLeadingSpace(const std::string& target) {
 }
 
 namespace {
+TracePngRenderer& tracePngRendererSlot() {
+    static TracePngRenderer renderer;
+    return renderer;
+}
+}  // namespace
+
+void setTracePngRenderer(TracePngRenderer renderer) { tracePngRendererSlot() = std::move(renderer); }
+const TracePngRenderer& tracePngRenderer() { return tracePngRendererSlot(); }
+
+namespace {
 
 std::vector<Command> allCommands() {
     std::vector<Command> commands;
     addModelCommands(commands);
     addTraceCommands(commands);
     addTraceDatasetCommands(commands);
+    addSessionCommands(commands);
     addDemoCommands(commands);
     addBenchCommands(commands);
     return commands;

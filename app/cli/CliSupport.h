@@ -2,6 +2,7 @@
 // Helpers shared by the command implementations.
 #include <nlohmann/json.hpp>
 
+#include <functional>
 #include <memory>
 #include <string>
 
@@ -9,6 +10,7 @@
 
 namespace kme {
 class Model;
+struct TraceResult;
 }
 
 namespace kme::cli {
@@ -24,5 +26,12 @@ std::shared_ptr<Model> loadModelArg(const Args& args, Context& ctx, size_t index
 void emit(const Args& args, Context& ctx, const nlohmann::json& j, const std::string& summary);
 // Adds ROME's leading space to a target ("Rome" -> " Rome").
 std::string withLeadingSpace(const std::string& target);
+
+// `kme trace --png`: drawing needs Qt widgets, which kme_cli must not link.
+// The `kme` executable of a GUI build registers kme_render's renderTracePng
+// here; without one, --png is a usage error. Returns false and sets *error.
+using TracePngRenderer = std::function<bool(const TraceResult&, const std::string& path, std::string* error)>;
+void setTracePngRenderer(TracePngRenderer renderer);
+const TracePngRenderer& tracePngRenderer();  // empty when none is registered
 
 }  // namespace kme::cli

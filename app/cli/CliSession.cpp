@@ -1,0 +1,246 @@
+// kme session list | show | replay | export DB [--out DIR]
+#include <unistd.h>
+
+#include <filesystem>
+#include <iomanip>
+#include <map>
+#include <sstream>
+
+#include "app/cli/CliSupport.h"
+#include "engine/core/Error.h"
+#include "engine/model/Model.h"
+#include "engine/session/Replay.h"
+#include "engine/session/SessionJson.h"
+#include "engine/session/SessionStore.h"
+
+namespace fs = std::filesystem;
+
+namespace kme::cli {
+namespace {
+
+using json = nlohmann::json;
+
+std::string shortHash(const std::string& h) { return h.size() > 12 ? h.substr(0, 12) + "…" : h; }
+
+SessionStore openReadOnly(const std::string& path) {
+    SessionOpenOptions o;
+    o.readOnly = true;
+    return SessionStore(path, o);
+}
+
+// The human-readable listing of a session JSON (list / show / export).
+std::string describe(const json& j, bool detailed) {
+    std::ostringstream s;
+    const json& session = j["session"];
+    s << j["file"].get<std::string>() << ": session '" << session["name"].get<std::string>() << "', created "
+      << session["created"].get<std::string>() << " (KME Studio " << session["app_version"].get<std::string>()
+      << ", schema v" << j["schema_version"].get<int>() << ")\n";
+    if (detailed && !session["notes"].get<std::string>().empty())
+        s << "  notes: " << session["notes"].get<std::string>() << "\n";
+    if (j["model"].is_null()) {
+        s << "model: none recorded\n";
+    } else {
+        s << "model: " << j["model"]["path"].get<std::string>() << " (weights "
+          << shortHash(j["model"]["weights_hash"].get<std::string>()) << ")\n";
+        if (detailed && !j["model"]["relative_path"].get<std::string>().empty())
+            s << "  relative to the session file: " << j["model"]["relative_path"].get<std::string>() << "\n";
+    }
+    s << "edits: " << j["edits"].size() << "\n";
+    for (const auto& e : j["edits"]) {
+        s << "  " << std::setw(3) << e["order"].get<int>() << "  " << (e["enabled"].get<bool>() ? "[on] " : "[off]")
+          << "  " << std::left << std::setw(6) << e["method"].get<std::string>() << std::right << "  "
+          << json(e["name"]).dump() << "  -> " << shortHash(e["weights_hash_after"].get<std::string>());
+        if (e["what_if"].get<bool>()) s << "  (what-if)";
+        s << "\n";
+        if (detailed) {
+            s << "       id " << e["id"] << ", created " << e["created"].get<std::string>() << ", computed on "
+              << shortHash(e["computed_on_hash"].get<std::string>()) << ", delta " << e["delta_bytes"]
+              << " bytes\n       request " << e["request"].dump() << "\n";
+        }
+    }
+    for (const auto& n : j["what_if"]) s << "  note: " << n["message"].get<std::string>() << "\n";
+    const json& c = j["counts"];
+    s << "traces: " << c["traces"] << ", previews: " << c["previews"] << ", metric runs: " << c["metric_runs"] << "\n";
+    if (detailed) {
+        for (const auto& t : j["traces"]) {
+            s << "  trace " << t["id"] << " (" << t["created"].get<std::string>() << ")";
+            const json& r = t["request"];
+            if (r.is_object() && r.contains("prompt")) s << " prompt " << r["prompt"].dump();
+            if (r.is_object() && r.contains("subject")) s << ", subject " << r["subject"].dump();
+            s << "\n";
+        }
+        if (j.contains("previews"))
+            for (const auto& p : j["previews"]) {
+                s << "  preview " << p["id"] << " (" << p["kind"].get<std::string>() << ", edit "
+                  << (p["edit_id"].is_null() ? std::string("none") : p["edit_id"].dump()) << ") " << p["prompt"].dump()
+                  << ": " << p["before_text"].dump() << " -> " << p["after_text"].dump() << "\n";
+            }
+        if (j.contains("metric_runs"))
+            for (const auto& m : j["metric_runs"])
+                s << "  metric run " << m["id"] << " (" << m["created"].get<std::string>()
+                  << "): " << m["method"].get<std::string>() << " on " << m["dataset"].get<std::string>() << "\n";
+    }
+    return s.str();
+}
+
+// Writes the model as a complete folder at `out`, atomically: into a
+// sibling temporary folder, renamed into place when complete. `out` must be
+// missing or an empty folder.
+void saveModelFolder(const Model& model, const std::string& out) {
+    fs::path target = fs::path(out).lexically_normal();
+    if (target.filename().empty()) target = target.parent_path();
+    std::error_code ec;
+    if (fs::exists(target, ec)) {
+        if (!fs::is_directory(target, ec)) fail(ErrorKind::Io, out + ": exists and is not a folder");
+        if (!fs::is_empty(target, ec)) fail(ErrorKind::Io, out + ": exists and is not empty; choose a new folder");
+    }
+    const fs::path tmp = target.parent_path() / (target.filename().string() + ".partial-" + std::to_string(::getpid()));
+    fs::remove_all(tmp, ec);
+    try {
+        model.save(tmp.string());
+        fs::remove(target, ec);  // an empty folder, if any
+        fs::rename(tmp, target, ec);
+        if (ec) fail(ErrorKind::Io, out + ": cannot move the finished model folder into place (" + ec.message() + ")");
+    } catch (...) {
+        fs::remove_all(tmp, ec);
+        throw;
+    }
+}
+
+struct ReplayOutcome {
+    std::shared_ptr<Model> model;
+    ResolvedModel resolved;
+    ReplayReport report;
+};
+
+// Loads the session's model (absolute, else relative path; weights hash
+// checked) and replays the enabled edits on it.
+ReplayOutcome replay(const SessionStore& store, Context& ctx) {
+    ReplayOutcome r;
+    std::map<std::string, std::shared_ptr<Model>> loaded;
+    r.resolved = store.resolveModelPath([&](const std::string& folder) {
+        auto m = Model::load(folder);
+        loaded[folder] = m;
+        return m->weightsHash();
+    });
+    r.model = loaded.at(r.resolved.folder);
+
+    EditApplier applier;
+    if (const EditApplierFactory factory = editApplierFactory()) applier = factory(*r.model);
+    // Without a factory: the model was just loaded (its weights are the
+    // originals) and no delta can be applied; replaySession refuses enabled
+    // edits with "this build cannot apply edits yet".
+    if (!applier.currentHash) {
+        Model* m = r.model.get();
+        applier.currentHash = [m] { return m->weightsHash(); };
+    }
+    r.report = replaySession(store, applier, {}, [&](double done, double total) {
+        if (total > 0) ctx.err << "\rkme: applying edits " << int(done) << "/" << int(total) << std::flush;
+        if (total > 0 && done >= total) ctx.err << "\n";
+        return true;
+    });
+    return r;
+}
+
+json replayJson(const ReplayOutcome& r) {
+    json steps = json::array();
+    for (const auto& s : r.report.steps)
+        steps.push_back({{"id", s.editId},
+                         {"order", s.position},
+                         {"name", s.name},
+                         {"method", s.method},
+                         {"enabled", s.enabled},
+                         {"applied", s.applied},
+                         {"what_if", s.whatIf}});
+    json whatIf = json::array();
+    for (const auto& n : r.report.whatIf)
+        whatIf.push_back({{"edit_id", n.editId},
+                          {"order", n.position},
+                          {"disabled_before", n.disabledBefore},
+                          {"message", n.message}});
+    return {{"model_folder", r.resolved.folder},
+            {"model_via", r.resolved.viaRelativePath ? "relative" : "absolute"},
+            {"model_note", r.resolved.note},
+            {"base_hash", r.report.baseHash},
+            {"final_hash", r.report.finalHash},
+            {"expected_hash", r.report.expectedHash},
+            {"verified", r.report.verified},
+            {"applied", r.report.applied},
+            {"steps", steps},
+            {"what_if", whatIf},
+            {"summary", r.report.summary}};
+}
+
+int runSession(const Args& args, Context& ctx) {
+    const auto& pos = args.positional();
+    if (pos.empty()) throw UsageError("session: missing subcommand (list, show, replay or export) and DB");
+    const std::string sub = pos[0];
+    if (sub != "list" && sub != "show" && sub != "replay" && sub != "export")
+        throw UsageError("session: unknown subcommand '" + sub + "' (list, show, replay or export)");
+    if (pos.size() < 2) throw UsageError("session " + sub + ": missing the session file DB");
+    if (pos.size() > 2) throw UsageError("session " + sub + ": unexpected argument '" + pos[2] + "'");
+    const std::string db = pos[1];
+    const bool wantsOut = args.has("--out");
+    if (wantsOut && (sub == "list" || sub == "show"))
+        throw UsageError("session " + sub + ": --out applies to replay and export only");
+    const std::string out = args.get("--out");
+    if (wantsOut && out.empty()) throw UsageError("session " + sub + ": --out needs a folder");
+
+    const SessionStore store = openReadOnly(db);
+
+    if (sub == "list" || sub == "show") {
+        const json j = sessionToJson(store, sub == "list" ? SessionJsonDetail::List : SessionJsonDetail::Show);
+        emit(args, ctx, j, describe(j, sub == "show"));
+        return 0;
+    }
+
+    if (sub == "replay") {
+        json j = sessionToJson(store, SessionJsonDetail::List);
+        const ReplayOutcome r = replay(store, ctx);
+        if (wantsOut) saveModelFolder(*r.model, out);
+        j["replay"] = replayJson(r);
+        j["model"]["resolved_path"] = r.resolved.folder;
+        if (wantsOut) j["out"] = fs::absolute(out).lexically_normal().string();
+        std::ostringstream s;
+        s << describe(j, false) << "replayed on the " << r.resolved.note << "\nreplay: " << r.report.summary << "\n";
+        for (const auto& n : r.report.whatIf) s << "  what-if: " << n.message << "\n";
+        if (wantsOut) s << "wrote the replayed model to " << out << "\n";
+        emit(args, ctx, j, s.str());
+        return 0;
+    }
+
+    // export: the JSON of everything but blobs; with --out also the replayed
+    // model. Without --json the JSON goes to stdout (it is the export).
+    json j = sessionToJson(store, SessionJsonDetail::Export);
+    if (wantsOut) {
+        const ReplayOutcome r = replay(store, ctx);
+        saveModelFolder(*r.model, out);
+        j["replay"] = replayJson(r);
+        j["model"]["resolved_path"] = r.resolved.folder;
+        j["out"] = fs::absolute(out).lexically_normal().string();
+    }
+    if (!args.has("--json")) {
+        ctx.out << j.dump(2) << "\n";
+        return 0;
+    }
+    std::ostringstream s;
+    s << "exported " << db << ": " << j["edits"].size() << " edit(s), " << j["traces"].size() << " trace(s), "
+      << j["counts"]["previews"] << " preview(s), " << j["counts"]["metric_runs"] << " metric run(s)\n";
+    if (wantsOut) s << "wrote the replayed model to " << out << "\n";
+    emit(args, ctx, j, s.str());
+    return 0;
+}
+
+}  // namespace
+
+void addSessionCommands(std::vector<Command>& commands) {
+    commands.push_back(
+        {"session",
+         "list|show|replay|export DB [--out DIR]",
+         "a session file: list its edits, show everything, replay the enabled edits (verified weights hash), "
+         "export as JSON (stdout unless --json)",
+         {{"--out", true, "replay / export: write the replayed model as a model folder DIR (new or empty)"}},
+         runSession});
+}
+
+}  // namespace kme::cli

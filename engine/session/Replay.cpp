@@ -1,0 +1,199 @@
+#include "engine/session/Replay.h"
+
+#include <mutex>
+#include <optional>
+
+#include "engine/core/Error.h"
+
+namespace kme {
+
+namespace {
+
+std::mutex& factoryMutex() {
+    static std::mutex m;
+    return m;
+}
+
+EditApplierFactory& factorySlot() {
+    static EditApplierFactory f;
+    return f;
+}
+
+std::string label(const EditRecord& e) {
+    std::string s = "edit #" + std::to_string(e.position);
+    if (!e.name.empty()) s += " '" + e.name + "'";
+    return s;
+}
+
+std::string shortHash(const std::string& h) { return h.size() > 12 ? h.substr(0, 12) + "…" : h; }
+
+WhatIfNote makeNote(const EditRecord& e, const std::string& appliedOn, const std::vector<const EditRecord*>& disabled) {
+    WhatIfNote n;
+    n.editId = e.id;
+    n.position = e.position;
+    n.name = e.name;
+    n.computedOnHash = e.computedOnHash;
+    n.appliedOnHash = appliedOn;
+    for (const EditRecord* x : disabled) n.disabledBefore.push_back(x->position);
+    n.message = label(e) + " was computed on other weights than it is applied on";
+    if (!disabled.empty()) {
+        n.message += " (disabled before it: ";
+        for (size_t i = 0; i < disabled.size(); ++i) n.message += (i ? ", " : "") + label(*disabled[i]);
+        n.message += ")";
+    } else {
+        n.message += " (the edits before it were reordered, or it was recorded as a what-if)";
+    }
+    n.message += ": a what-if, its delta is applied as computed";
+    return n;
+}
+
+}  // namespace
+
+void setEditApplierFactory(EditApplierFactory factory) {
+    std::lock_guard<std::mutex> lock(factoryMutex());
+    factorySlot() = std::move(factory);
+}
+
+EditApplierFactory editApplierFactory() {
+    std::lock_guard<std::mutex> lock(factoryMutex());
+    return factorySlot();
+}
+
+std::vector<WhatIfNote> whatIfNotes(const std::vector<EditRecord>& edits, const std::string& baseHash) {
+    std::vector<WhatIfNote> notes;
+    std::optional<std::string> known = baseHash;  // weights hash the next edit is applied on, if known
+    std::vector<const EditRecord*> disabled;
+    for (const EditRecord& e : edits) {
+        if (!e.enabled) {
+            disabled.push_back(&e);
+            continue;
+        }
+        if (known && *known == e.computedOnHash) {
+            known = e.weightsHashAfter;
+            continue;
+        }
+        notes.push_back(makeNote(e, known ? *known : std::string(), disabled));
+        known.reset();
+    }
+    return notes;
+}
+
+ReplayReport replaySession(const SessionStore& store, const EditApplier& applier, const ReplayOptions& options,
+                           const ProgressFn& progress) {
+    const std::string& path = store.path();
+    ReplayReport report;
+    const auto model = store.model();
+    const std::vector<EditRecord> edits = store.listEdits(false);
+    std::vector<const EditRecord*> enabled;
+    for (const auto& e : edits)
+        if (e.enabled) enabled.push_back(&e);
+
+    if (!enabled.empty() && !model)
+        fail(ErrorKind::Database, path + ": the session has enabled edits but records no model to apply them to");
+    if (!enabled.empty() && !applier.applyEdit)
+        fail(ErrorKind::Input, path + ": this build cannot apply edits yet: the session has " +
+                                   std::to_string(enabled.size()) + " enabled edit(s), the first " +
+                                   label(*enabled.front()) + " (" + enabled.front()->method +
+                                   "); only a session whose edits are all disabled replays");
+    if (model) report.baseHash = model->weightsHash;
+
+    if (applier.restoreOriginals) applier.restoreOriginals();
+    if (options.verifyBase && applier.currentHash && model) {
+        const std::string h = applier.currentHash();
+        if (h != model->weightsHash)
+            fail(ErrorKind::Database, path + ": the weights to replay on have hash " + h +
+                                          ", but the session's model has " + model->weightsHash +
+                                          " (the checkpoint changed, or restoring the originals failed)");
+    }
+
+    std::optional<std::string> known;  // hash of the live weights when it follows from the records
+    if (model) known = model->weightsHash;
+    std::vector<const EditRecord*> disabled;
+    const EditRecord* last = nullptr;  // last enabled edit
+    bool lastWhatIf = false;
+    const double total = double(enabled.size());
+    for (const EditRecord& e : edits) {
+        ReplayStep step{e.id, e.position, e.name, e.method, e.enabled, false, false};
+        if (!e.enabled) {
+            disabled.push_back(&e);
+            report.steps.push_back(step);
+            continue;
+        }
+        if (!reportProgress(progress, report.applied, total)) throw Cancelled();
+        // The base this delta lands on: from the records while they match;
+        // else by hashing, which tells a what-if (the records' chain says one
+        // thing, the delta was computed on another) from a previous edit that
+        // did not reproduce its recorded hash, and finds a later edit
+        // computed on exactly this what-if state.
+        std::string appliedOn;
+        if (known && *known == e.computedOnHash) {
+            appliedOn = *known;
+        } else if (applier.currentHash) {
+            appliedOn = applier.currentHash();
+            if (known && appliedOn != *known) {
+                if (last)
+                    fail(ErrorKind::Database,
+                         path + ": replay does not reproduce " + label(*last) + ": the weights hash after it is " +
+                             appliedOn + ", the session recorded " + *known + " (a delta or the edit engine changed)");
+                fail(ErrorKind::Database, path + ": the weights to replay on have hash " + appliedOn +
+                                              ", but the session's model has " + *known);
+            }
+        } else if (known) {
+            appliedOn = *known;
+        }
+        const bool whatIf = appliedOn.empty() || appliedOn != e.computedOnHash;
+        if (whatIf) report.whatIf.push_back(makeNote(e, appliedOn, disabled));
+
+        applier.applyEdit(store.getEdit(e.id, true));
+        ++report.applied;
+        step.applied = true;
+        step.whatIf = whatIf;
+        report.steps.push_back(step);
+        last = &e;
+        lastWhatIf = whatIf;
+        if (whatIf) {
+            known.reset();
+            continue;
+        }
+        known = e.weightsHashAfter;
+        if (options.verifyEachStep && applier.currentHash) {
+            const std::string h = applier.currentHash();
+            if (h != e.weightsHashAfter)
+                fail(ErrorKind::Database, path + ": replay does not reproduce " + label(e) +
+                                              ": the weights hash after it is " + h + ", the session recorded " +
+                                              e.weightsHashAfter + " (the delta or the edit engine changed)");
+        }
+    }
+    reportProgress(progress, report.applied, total);
+
+    if (applier.currentHash) report.finalHash = applier.currentHash();
+    if (!last)
+        report.expectedHash = report.baseHash;
+    else if (!lastWhatIf)
+        report.expectedHash = last->weightsHashAfter;
+    if (!report.expectedHash.empty() && !report.finalHash.empty()) {
+        if (report.finalHash != report.expectedHash) {
+            if (last)
+                fail(ErrorKind::Database, path + ": replay does not reproduce " + label(*last) +
+                                              ": the weights hash after it is " + report.finalHash +
+                                              ", the session recorded " + report.expectedHash +
+                                              " (a delta or the edit engine changed)");
+            fail(ErrorKind::Database, path + ": with every edit disabled the weights hash is " + report.finalHash +
+                                          ", the session's model has " + report.expectedHash);
+        }
+        report.verified = true;
+    }
+
+    report.summary = std::to_string(report.applied) + " of " + std::to_string(edits.size()) + " edit(s) applied";
+    if (!disabled.empty()) report.summary += " (" + std::to_string(disabled.size()) + " disabled)";
+    if (report.verified)
+        report.summary += "; weights hash " + shortHash(report.finalHash) + " verified";
+    else if (!report.whatIf.empty())
+        report.summary += "; what-if: " + std::to_string(report.whatIf.size()) +
+                          " edit(s) applied on another base, the final weights were never recorded";
+    else
+        report.summary += "; weights hash not checked";
+    return report;
+}
+
+}  // namespace kme

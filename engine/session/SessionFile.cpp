@@ -1,0 +1,179 @@
+#include "engine/session/SessionFile.h"
+
+#include <algorithm>
+#include <cstdint>
+#include <cstdio>
+#include <cstring>
+#include <filesystem>
+#include <fstream>
+
+#include "engine/core/Error.h"
+#include "engine/session/SessionSchema.h"
+
+namespace fs = std::filesystem;
+
+namespace kme {
+
+namespace {
+
+uint32_t bigEndian32(const unsigned char* p) {
+    return (uint32_t(p[0]) << 24) | (uint32_t(p[1]) << 16) | (uint32_t(p[2]) << 8) | uint32_t(p[3]);
+}
+
+// Reads the 100-byte SQLite header ourselves before SQLite sees the file, so
+// that a foreign or truncated file is refused with a precise message and is
+// never written to. An empty file is a valid empty database (version 0).
+void checkFileHeader(const std::string& path) {
+    std::error_code ec;
+    if (!fs::exists(path, ec)) return;
+    if (fs::is_directory(path, ec)) fail(ErrorKind::Database, path + ": is a folder, not a session file");
+    const uintmax_t size = fs::file_size(path, ec);
+    if (ec) fail(ErrorKind::Io, path + ": cannot read the session file (" + ec.message() + ")");
+    if (size == 0) return;
+    unsigned char header[100] = {};
+    std::ifstream f(path, std::ios::binary);
+    if (!f) fail(ErrorKind::Io, path + ": cannot read the session file");
+    f.read(reinterpret_cast<char*>(header), sizeof header);
+    static const char kMagic[16] = "SQLite format 3";  // 15 characters and a NUL
+    const size_t got = size_t(f.gcount());
+    const size_t cmp = std::min<size_t>(got, 16);
+    if (std::memcmp(header, kMagic, cmp) != 0)
+        fail(ErrorKind::Database, path + ": not a KME session file (it is not an SQLite database)");
+    if (size < 100)
+        fail(ErrorKind::Database, path + ": the session file is truncated (" + std::to_string(size) +
+                                      " bytes, shorter than SQLite's 100-byte header)");
+    uint32_t pageSize = (uint32_t(header[16]) << 8) | header[17];
+    if (pageSize == 1) pageSize = 65536;
+    if (pageSize < 512 || pageSize > 65536 || (pageSize & (pageSize - 1)) != 0)
+        fail(ErrorKind::Database, path + ": the session file is damaged (invalid page size in its header)");
+
+    // With a non-empty write-ahead log (or a hot rollback journal) beside it,
+    // the main file may lag behind or be mid-update (an interrupted
+    // checkpoint or transaction): SQLite recovers from the log, so leave the
+    // size checks to it.
+    for (const char* suffix : {"-wal", "-journal"}) {
+        const uintmax_t sideSize = fs::file_size(path + suffix, ec);
+        if (!ec && sideSize > 0) return;
+    }
+    if (size % pageSize != 0)
+        fail(ErrorKind::Database, path + ": the session file is truncated (" + std::to_string(size) +
+                                      " bytes is not a whole number of " + std::to_string(pageSize) + "-byte pages)");
+    const uint32_t changeCounter = bigEndian32(header + 24);
+    const uint32_t pages = bigEndian32(header + 28);
+    const uint32_t validFor = bigEndian32(header + 92);
+    if (pages != 0 && validFor == changeCounter && uintmax_t(pages) * pageSize > size)
+        fail(ErrorKind::Database, path + ": the session file is truncated (its header says " + std::to_string(pages) +
+                                      " pages = " + std::to_string(uintmax_t(pages) * pageSize) +
+                                      " bytes, the file has " + std::to_string(size) + ")");
+}
+
+std::string hexId(int64_t v) {
+    char buf[32];
+    std::snprintf(buf, sizeof buf, "0x%08llX", static_cast<unsigned long long>(uint32_t(v)));
+    return buf;
+}
+
+// Refuses files that are not (or not yet readable as) sessions of this build.
+void checkIdentity(sqlite::Connection& db, int64_t version, int64_t appId) {
+    const std::string& path = db.path();
+    if (appId != 0 && appId != kSessionApplicationId)
+        fail(ErrorKind::Database,
+             path + ": not a KME session file (an SQLite database of another program, application id " + hexId(appId) +
+                 ")");
+    if (version > kSchemaVersion)
+        fail(ErrorKind::Database, path + ": written by a newer KME Studio (session schema version " +
+                                      std::to_string(version) + "; this build reads versions up to " +
+                                      std::to_string(kSchemaVersion) +
+                                      "). Open it with a newer KME Studio; the file was not changed");
+    if (version < 0) fail(ErrorKind::Database, path + ": the session file is damaged (negative schema version)");
+    if (version == 0 && appId == 0) {
+        const int64_t tables =
+            db.scalar("SELECT count(*) FROM sqlite_master WHERE name NOT LIKE 'sqlite_%'", "read the session schema");
+        if (tables > 0)
+            fail(
+                ErrorKind::Database,
+                path + ": not a KME session file (an SQLite database with other tables and no session schema version)");
+    }
+}
+
+// Creates or upgrades the schema in one transaction: a crash leaves the file
+// as it was before (an empty file stays empty).
+void migrate(sqlite::Connection& db, const fs::path& absPath, const SessionOpenOptions& options) {
+    sqlite::WriteTransaction t(db, "upgrade the session schema");
+    // Read again inside the write lock: another process may have
+    // created or upgraded the file since we looked.
+    const int64_t version = db.scalar("PRAGMA user_version", "read the session schema version");
+    const int64_t appId = db.scalar("PRAGMA application_id", "read the session header");
+    checkIdentity(db, version, appId);
+    for (const MigrationStep& step : migrationSteps()) {
+        if (step.toVersion <= version) continue;
+        db.exec(step.sql, "upgrade the session schema");
+        db.exec("PRAGMA user_version = " + std::to_string(step.toVersion), "upgrade the session schema");
+    }
+    if (appId == 0)
+        db.exec("PRAGMA application_id = " + std::to_string(kSessionApplicationId), "mark the file as a session");
+    if (db.scalar("SELECT count(*) FROM session", "read the session") == 0) {
+        const std::string name = options.sessionName.empty() ? absPath.stem().string() : options.sessionName;
+        db.query("INSERT INTO session (id, name, created, notes, app_version) VALUES (1, ?, ?, '', ?)",
+                 "create the session")
+            .bind(1, name)
+            .bind(2, isoTimeNow())
+            .bind(3, options.appVersion.empty() ? std::string(kmeVersion()) : options.appVersion)
+            .run();
+    }
+    t.commit();
+}
+
+}  // namespace
+
+std::unique_ptr<sqlite::Connection> openSessionFile(const std::string& path, const SessionOpenOptions& options,
+                                                    int& schemaVersion) {
+    std::error_code ec;
+    const bool exists = fs::exists(path, ec);
+    if (!exists && (options.readOnly || !options.create)) fail(ErrorKind::Io, path + ": no such session file");
+    checkFileHeader(path);
+
+    auto connection =
+        std::make_unique<sqlite::Connection>(path, options.readOnly, options.create, options.busyTimeoutMs);
+    sqlite::Connection& db = *connection;
+    db.exec("PRAGMA foreign_keys = ON", "open the session");
+    int64_t version = db.scalar("PRAGMA user_version", "read the session schema version");
+    const int64_t appId = db.scalar("PRAGMA application_id", "read the session header");
+    checkIdentity(db, version, appId);
+
+    if (options.readOnly) {
+        if (version == 0)
+            fail(ErrorKind::Database, path +
+                                          ": not a KME session yet (the file is empty, nothing was ever saved in "
+                                          "it; a read-only open does not create one)");
+        if (version < kSchemaVersion)
+            fail(ErrorKind::Database, path + ": session schema version " + std::to_string(version) +
+                                          " needs upgrading to " + std::to_string(kSchemaVersion) +
+                                          "; open it once without read-only");
+    } else {
+        // WAL: readers never block the writer and see consistent snapshots;
+        // FULL: a commit that returned survives a power cut.
+        const std::string mode = db.scalarText("PRAGMA journal_mode = WAL", "switch the session to WAL mode");
+        if (mode != "wal")
+            fail(ErrorKind::Database, path + ": cannot switch the session to WAL mode (journal mode stays '" + mode +
+                                          "'; is the file on a network drive?)");
+        db.exec("PRAGMA synchronous = FULL", "open the session");
+        if (version < kSchemaVersion) migrate(db, fs::absolute(path).lexically_normal(), options);
+        version = db.scalar("PRAGMA user_version", "read the session schema version");
+        if (options.maxPageCount > 0)
+            db.exec("PRAGMA max_page_count = " + std::to_string(options.maxPageCount), "set the size limit");
+    }
+    schemaVersion = int(version);
+
+    // A file that claims our version must hold our tables.
+    for (const char* table : schemaTables()) {
+        auto q =
+            db.query("SELECT count(*) FROM sqlite_master WHERE type = 'table' AND name = ?", "read the session schema");
+        q.bind(1, std::string(table));
+        if (!q.step() || q.int64(0) != 1)
+            fail(ErrorKind::Database, path + ": the session file is damaged (table '" + table + "' is missing)");
+    }
+    return connection;
+}
+
+}  // namespace kme

@@ -1,0 +1,110 @@
+#include "engine/session/SessionJson.h"
+
+#include "engine/core/Sha256.h"
+#include "engine/session/Replay.h"
+
+namespace kme {
+
+using json = nlohmann::json;
+
+json parseJsonColumn(const std::string& text) {
+    if (text.empty()) return nullptr;
+    json j = json::parse(text, nullptr, false);
+    if (j.is_discarded()) return text;
+    return j;
+}
+
+json sessionToJson(const SessionStore& store, SessionJsonDetail detail) {
+    const bool show = detail != SessionJsonDetail::List;
+    const bool full = detail == SessionJsonDetail::Export;
+    json out;
+    store.readSnapshot([&] {
+        const SessionInfo info = store.info();
+        out["file"] = store.path();
+        out["schema_version"] = info.schemaVersion;
+        out["session"] = {
+            {"name", info.name}, {"created", info.created}, {"notes", info.notes}, {"app_version", info.appVersion}};
+
+        const auto model = store.model();
+        if (model) {
+            json m = {{"path", model->absolutePath},
+                      {"relative_path", model->relativePath},
+                      {"weights_hash", model->weightsHash}};
+            if (full) m["config"] = parseJsonColumn(model->configJson);
+            out["model"] = m;
+        } else {
+            out["model"] = nullptr;
+        }
+
+        const auto edits = store.listEdits(false);
+        const auto notes = whatIfNotes(edits, model ? model->weightsHash : std::string());
+        json list = json::array();
+        for (const auto& e : edits) {
+            bool whatIf = false;
+            for (const auto& n : notes) whatIf = whatIf || n.editId == e.id;
+            json j = {{"id", e.id},
+                      {"order", e.position},
+                      {"name", e.name},
+                      {"method", e.method},
+                      {"request", parseJsonColumn(e.requestJson)},
+                      {"enabled", e.enabled},
+                      {"created", e.created},
+                      {"computed_on_hash", e.computedOnHash},
+                      {"weights_hash_after", e.weightsHashAfter},
+                      {"what_if", whatIf},
+                      {"delta_bytes", e.deltaBytes}};
+            if (show) j["hparams"] = parseJsonColumn(e.hparamsJson);
+            if (full) j["delta_sha256"] = sha256Hex(store.editDelta(e.id));
+            list.push_back(j);
+        }
+        out["edits"] = list;
+        json whatIf = json::array();
+        for (const auto& n : notes)
+            whatIf.push_back({{"edit_id", n.editId},
+                              {"order", n.position},
+                              {"disabled_before", n.disabledBefore},
+                              {"message", n.message}});
+        out["what_if"] = whatIf;
+
+        json traces = json::array();
+        for (const auto& t : store.listTraces(full)) {
+            json j = {{"id", t.id}, {"created", t.created}, {"request", parseJsonColumn(t.requestJson)}};
+            if (full) j["result"] = parseJsonColumn(t.resultJson);
+            traces.push_back(j);
+        }
+        out["traces"] = traces;
+
+        const auto previews = store.listPreviews();
+        const auto runs = store.listMetricRuns();
+        if (show) {
+            json p = json::array();
+            for (const auto& r : previews)
+                p.push_back({{"id", r.id},
+                             {"edit_id", r.editId ? json(*r.editId) : json(nullptr)},
+                             {"created", r.created},
+                             {"prompt", r.prompt},
+                             {"kind", r.kind},
+                             {"before_text", r.beforeText},
+                             {"after_text", r.afterText},
+                             {"before_probs", parseJsonColumn(r.beforeProbsJson)},
+                             {"after_probs", parseJsonColumn(r.afterProbsJson)}});
+            out["previews"] = p;
+            json m = json::array();
+            for (const auto& r : runs)
+                m.push_back({{"id", r.id},
+                             {"created", r.created},
+                             {"method", r.method},
+                             {"dataset", r.dataset},
+                             {"params", parseJsonColumn(r.paramsJson)},
+                             {"results", parseJsonColumn(r.resultsJson)}});
+            out["metric_runs"] = m;
+        }
+        out["counts"] = {{"edits", edits.size()},
+                         {"traces", traces.size()},
+                         {"previews", previews.size()},
+                         {"metric_runs", runs.size()}};
+    });
+    return out;
+}
+
+}  // namespace kme

@@ -1,0 +1,505 @@
+#include "engine/session/SessionStore.h"
+
+#include <nlohmann/json.hpp>
+
+#include <algorithm>
+#include <ctime>
+#include <filesystem>
+#include <set>
+
+#include "engine/core/Error.h"
+#include "engine/session/SessionFile.h"
+#include "engine/session/Sqlite.h"
+
+#ifndef KME_VERSION
+#define KME_VERSION "0.1.0"
+#endif
+
+namespace fs = std::filesystem;
+
+namespace kme {
+
+const char* kmeVersion() { return KME_VERSION; }
+
+std::string isoTimeNow() {
+    const std::time_t now = std::time(nullptr);
+    std::tm utc{};
+    gmtime_r(&now, &utc);
+    char buf[32];
+    std::strftime(buf, sizeof buf, "%Y-%m-%dT%H:%M:%SZ", &utc);
+    return buf;
+}
+
+namespace {
+
+void requireJson(const std::string& path, const std::string& text, const char* field) {
+    if (!nlohmann::json::accept(text)) fail(ErrorKind::Input, path + ": " + field + " is not valid JSON");
+}
+
+std::string jsonOr(const std::string& text, const char* fallback) { return text.empty() ? fallback : text; }
+
+}  // namespace
+
+struct SessionStore::Impl {
+    std::string path;  // as given (messages)
+    fs::path absPath;  // absolute, for the model's relative path
+    bool readOnly = false;
+    int schemaVersion = 0;
+    std::unique_ptr<sqlite::Connection> db;
+
+    [[noreturn]] void noSuch(const char* what, int64_t id) const {
+        fail(ErrorKind::Input, path + ": no " + what + " with id " + std::to_string(id));
+    }
+
+    // Every write: one IMMEDIATE transaction, rolled back on any error.
+    void write(const char* doing, const std::function<void()>& body) {
+        if (readOnly) fail(ErrorKind::Database, path + ": cannot " + doing + ": the session is open read-only");
+        try {
+            sqlite::WriteTransaction t(*db, doing);
+            body();
+            t.commit();
+        } catch (const Error& e) {
+            if (e.kind() != ErrorKind::Database) throw;
+            throw Error(ErrorKind::Database,
+                        std::string(e.what()) + "; this change was rolled back, everything saved before is intact");
+        }
+    }
+
+    std::vector<int64_t> editIdsInOrder() {
+        std::vector<int64_t> ids;
+        auto q = db->query("SELECT id FROM edits ORDER BY position", "read the edits");
+        while (q.step()) ids.push_back(q.int64(0));
+        return ids;
+    }
+
+    // Inside a write transaction. Positions go negative first so that the
+    // UNIQUE(position) constraint never sees two rows with one position.
+    void applyOrder(const std::vector<int64_t>& ids) {
+        db->query("UPDATE edits SET position = -position", "reorder the edits").run();
+        for (size_t i = 0; i < ids.size(); ++i)
+            db->query("UPDATE edits SET position = ? WHERE id = ?", "reorder the edits")
+                .bind(1, int64_t(i + 1))
+                .bind(2, ids[i])
+                .run();
+    }
+};
+
+SessionStore::SessionStore(const std::string& path, const SessionOpenOptions& options) : d(new Impl) {
+    d->path = path;
+    d->absPath = fs::absolute(path).lexically_normal();
+    d->readOnly = options.readOnly;
+    d->db = openSessionFile(path, options, d->schemaVersion);
+}
+
+SessionStore::~SessionStore() = default;
+SessionStore::SessionStore(SessionStore&&) noexcept = default;
+SessionStore& SessionStore::operator=(SessionStore&&) noexcept = default;
+
+const std::string& SessionStore::path() const { return d->path; }
+bool SessionStore::readOnly() const { return d->readOnly; }
+int SessionStore::schemaVersion() const { return d->schemaVersion; }
+
+// ---------------------------------------------------------------- session, model
+
+SessionInfo SessionStore::info() const {
+    SessionInfo info;
+    auto q = d->db->query("SELECT name, created, notes, app_version FROM session WHERE id = 1", "read the session");
+    if (q.step()) {
+        info.name = q.text(0);
+        info.created = q.text(1);
+        info.notes = q.text(2);
+        info.appVersion = q.text(3);
+    }
+    info.schemaVersion = d->schemaVersion;
+    return info;
+}
+
+void SessionStore::setInfo(const std::string& name, const std::string& notes) {
+    d->write("save the session name and notes", [&] {
+        d->db->query("UPDATE session SET name = ?, notes = ? WHERE id = 1", "save the session name and notes")
+            .bind(1, name)
+            .bind(2, notes)
+            .run();
+    });
+}
+
+std::optional<ModelRecord> SessionStore::model() const {
+    auto q = d->db->query("SELECT absolute_path, relative_path, config_json, weights_hash FROM model WHERE id = 1",
+                          "read the model");
+    if (!q.step()) return std::nullopt;
+    return ModelRecord{q.text(0), q.text(1), q.text(2), q.text(3)};
+}
+
+void SessionStore::setModel(const std::string& folder, const std::string& configJson, const std::string& weightsHash) {
+    if (weightsHash.empty()) fail(ErrorKind::Input, d->path + ": the model needs a weights hash");
+    const fs::path abs = fs::absolute(folder).lexically_normal();
+    std::string absolute = abs.string();
+    if (absolute.size() > 1 && absolute.back() == '/') absolute.pop_back();
+    std::string relative = fs::path(absolute).lexically_relative(d->absPath.parent_path()).string();
+    d->write("record the model", [&] {
+        auto q = d->db->query("SELECT weights_hash FROM model WHERE id = 1", "record the model");
+        const std::string previous = q.step() ? q.text(0) : std::string();
+        const int64_t edits = d->db->scalar("SELECT count(*) FROM edits", "record the model");
+        if (!previous.empty() && previous != weightsHash && edits > 0)
+            fail(ErrorKind::Input, d->path + ": the session's " + std::to_string(edits) +
+                                       " edit(s) were computed on weights " + previous + "; the model at " + absolute +
+                                       " has weights " + weightsHash + ". Start a new session for other weights");
+        d->db
+            ->query(
+                "INSERT OR REPLACE INTO model (id, absolute_path, relative_path, config_json, weights_hash) "
+                "VALUES (1, ?, ?, ?, ?)",
+                "record the model")
+            .bind(1, absolute)
+            .bind(2, relative)
+            .bind(3, configJson)
+            .bind(4, weightsHash)
+            .run();
+    });
+}
+
+ResolvedModel SessionStore::resolveModelPath(const FolderHashFn& hashOf) const {
+    const auto m = model();
+    if (!m) fail(ErrorKind::Input, d->path + ": the session records no model");
+    struct Candidate {
+        std::string folder;
+        bool relative;
+        std::string label;
+    };
+    std::vector<Candidate> candidates = {{m->absolutePath, false, "the recorded absolute path"}};
+    if (!m->relativePath.empty()) {
+        const std::string rel = (d->absPath.parent_path() / m->relativePath).lexically_normal().string();
+        if (rel != m->absolutePath && rel != m->absolutePath + "/")
+            candidates.push_back({rel, true, "the path '" + m->relativePath + "' relative to the session file"});
+    }
+    std::vector<std::string> problems;  // "X (label) has other weights", in order tried
+    bool anyFound = false;
+    for (const Candidate& c : candidates) {
+        std::error_code ec;
+        if (!fs::is_directory(c.folder, ec) || !fs::exists(fs::path(c.folder) / "config.json", ec)) {
+            problems.push_back(c.folder + " (" + c.label + ") is missing");
+            continue;
+        }
+        anyFound = true;
+        if (hashOf) {
+            std::string hash;
+            try {
+                hash = hashOf(c.folder);
+            } catch (const Error& e) {
+                problems.push_back(c.folder + " (" + c.label + ") cannot be loaded: " + e.what());
+                continue;
+            }
+            if (hash != m->weightsHash) {
+                problems.push_back(c.folder + " (" + c.label + ") has weights hash " + hash);
+                continue;
+            }
+        }
+        std::string note = "model at " + c.folder + " (" + c.label + ")";
+        if (!problems.empty()) note += "; " + problems.front();
+        return {c.folder, c.relative, note};
+    }
+    std::string list;
+    for (const auto& p : problems) list += (list.empty() ? "" : "; ") + p;
+    if (!anyFound) fail(ErrorKind::Io, d->path + ": the session's model folder is missing: " + list);
+    fail(ErrorKind::Database, d->path + ": the model checkpoint changed: " + list +
+                                  ", but the session was recorded on weights hash " + m->weightsHash +
+                                  ". Its edits cannot be replayed on other weights");
+}
+
+// ---------------------------------------------------------------- edits
+
+namespace {
+const char* const kEditColumns =
+    "id, position, name, method, request_json, hparams_json, enabled, created, computed_on_hash, "
+    "weights_hash_after, length(delta)";
+
+EditRecord readEdit(const sqlite::Query& q, bool withDelta) {
+    EditRecord e;
+    e.id = q.int64(0);
+    e.position = int(q.int64(1));
+    e.name = q.text(2);
+    e.method = q.text(3);
+    e.requestJson = q.text(4);
+    e.hparamsJson = q.text(5);
+    e.enabled = q.int64(6) != 0;
+    e.created = q.text(7);
+    e.computedOnHash = q.text(8);
+    e.weightsHashAfter = q.text(9);
+    e.deltaBytes = q.int64(10);
+    if (withDelta) e.delta = q.blob(11);
+    return e;
+}
+}  // namespace
+
+int64_t SessionStore::addEdit(EditRecord edit) {
+    if (edit.method.empty()) fail(ErrorKind::Input, d->path + ": an edit needs a method");
+    requireJson(d->path, edit.requestJson, "the edit request");
+    edit.hparamsJson = jsonOr(edit.hparamsJson, "{}");
+    requireJson(d->path, edit.hparamsJson, "the edit hyper-parameters");
+    if (edit.computedOnHash.empty() || edit.weightsHashAfter.empty())
+        fail(ErrorKind::Input, d->path + ": an edit needs the weights hash before and after it");
+    if (edit.created.empty()) edit.created = isoTimeNow();
+    int64_t id = 0;
+    d->write("save the edit", [&] {
+        const int64_t position = d->db->scalar("SELECT COALESCE(MAX(position), 0) + 1 FROM edits", "save the edit");
+        d->db
+            ->query(
+                "INSERT INTO edits (position, name, method, request_json, hparams_json, delta, enabled, created, "
+                "computed_on_hash, weights_hash_after) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                "save the edit")
+            .bind(1, position)
+            .bind(2, edit.name)
+            .bind(3, edit.method)
+            .bind(4, edit.requestJson)
+            .bind(5, edit.hparamsJson)
+            .bindBlob(6, edit.delta)
+            .bind(7, int64_t(edit.enabled ? 1 : 0))
+            .bind(8, edit.created)
+            .bind(9, edit.computedOnHash)
+            .bind(10, edit.weightsHashAfter)
+            .run();
+        id = d->db->lastInsertId();
+    });
+    return id;
+}
+
+std::vector<EditRecord> SessionStore::listEdits(bool withDeltas) const {
+    static const std::string plain = std::string("SELECT ") + kEditColumns + " FROM edits ORDER BY position";
+    static const std::string full = std::string("SELECT ") + kEditColumns + ", delta FROM edits ORDER BY position";
+    std::vector<EditRecord> out;
+    auto q = d->db->query((withDeltas ? full : plain).c_str(), "read the edits");
+    while (q.step()) out.push_back(readEdit(q, withDeltas));
+    return out;
+}
+
+EditRecord SessionStore::getEdit(int64_t id, bool withDelta) const {
+    static const std::string plain = std::string("SELECT ") + kEditColumns + " FROM edits WHERE id = ?";
+    static const std::string full = std::string("SELECT ") + kEditColumns + ", delta FROM edits WHERE id = ?";
+    auto q = d->db->query((withDelta ? full : plain).c_str(), "read the edit");
+    q.bind(1, id);
+    if (!q.step()) d->noSuch("edit", id);
+    return readEdit(q, withDelta);
+}
+
+std::string SessionStore::editDelta(int64_t id) const {
+    auto q = d->db->query("SELECT delta FROM edits WHERE id = ?", "read the edit's delta");
+    q.bind(1, id);
+    if (!q.step()) d->noSuch("edit", id);
+    return q.blob(0);
+}
+
+void SessionStore::renameEdit(int64_t id, const std::string& name) {
+    d->write("rename the edit", [&] {
+        d->db->query("UPDATE edits SET name = ? WHERE id = ?", "rename the edit").bind(1, name).bind(2, id).run();
+        if (d->db->changes() == 0) d->noSuch("edit", id);
+    });
+}
+
+void SessionStore::setEditEnabled(int64_t id, bool enabled) {
+    d->write(enabled ? "enable the edit" : "disable the edit", [&] {
+        d->db->query("UPDATE edits SET enabled = ? WHERE id = ?", "change the edit")
+            .bind(1, int64_t(enabled ? 1 : 0))
+            .bind(2, id)
+            .run();
+        if (d->db->changes() == 0) d->noSuch("edit", id);
+    });
+}
+
+void SessionStore::deleteEdit(int64_t id) {
+    d->write("delete the edit", [&] {
+        auto ids = d->editIdsInOrder();
+        const auto it = std::find(ids.begin(), ids.end(), id);
+        if (it == ids.end()) d->noSuch("edit", id);
+        d->db->query("DELETE FROM edits WHERE id = ?", "delete the edit").bind(1, id).run();
+        ids.erase(it);
+        d->applyOrder(ids);
+    });
+}
+
+void SessionStore::reorderEdits(const std::vector<int64_t>& ids) {
+    d->write("reorder the edits", [&] {
+        const auto current = d->editIdsInOrder();
+        const std::set<int64_t> have(current.begin(), current.end()), given(ids.begin(), ids.end());
+        if (given.size() != ids.size() || have != given)
+            fail(ErrorKind::Input, d->path + ": a new edit order must list each of the session's " +
+                                       std::to_string(current.size()) + " edits exactly once");
+        d->applyOrder(ids);
+    });
+}
+
+void SessionStore::moveEdit(int64_t id, int newPosition) {
+    d->write("move the edit", [&] {
+        auto ids = d->editIdsInOrder();
+        const auto it = std::find(ids.begin(), ids.end(), id);
+        if (it == ids.end()) d->noSuch("edit", id);
+        if (newPosition < 1 || size_t(newPosition) > ids.size())
+            fail(ErrorKind::Input, d->path + ": edit position " + std::to_string(newPosition) + " is outside 1.." +
+                                       std::to_string(ids.size()));
+        ids.erase(it);
+        ids.insert(ids.begin() + (newPosition - 1), id);
+        d->applyOrder(ids);
+    });
+}
+
+// ---------------------------------------------------------------- traces
+
+int64_t SessionStore::addTrace(TraceRecord trace) {
+    requireJson(d->path, trace.requestJson, "the trace request");
+    trace.resultJson = jsonOr(trace.resultJson, "{}");
+    requireJson(d->path, trace.resultJson, "the trace result");
+    if (trace.created.empty()) trace.created = isoTimeNow();
+    int64_t id = 0;
+    d->write("save the trace", [&] {
+        d->db->query("INSERT INTO traces (created, request_json, result_json) VALUES (?, ?, ?)", "save the trace")
+            .bind(1, trace.created)
+            .bind(2, trace.requestJson)
+            .bind(3, trace.resultJson)
+            .run();
+        id = d->db->lastInsertId();
+    });
+    return id;
+}
+
+std::vector<TraceRecord> SessionStore::listTraces(bool withResults) const {
+    std::vector<TraceRecord> out;
+    auto q = d->db->query(withResults ? "SELECT id, created, request_json, result_json FROM traces ORDER BY id"
+                                      : "SELECT id, created, request_json, '' FROM traces ORDER BY id",
+                          "read the traces");
+    while (q.step()) out.push_back({q.int64(0), q.text(1), q.text(2), q.text(3)});
+    return out;
+}
+
+TraceRecord SessionStore::getTrace(int64_t id) const {
+    auto q = d->db->query("SELECT id, created, request_json, result_json FROM traces WHERE id = ?", "read the trace");
+    q.bind(1, id);
+    if (!q.step()) d->noSuch("trace", id);
+    return {q.int64(0), q.text(1), q.text(2), q.text(3)};
+}
+
+void SessionStore::deleteTrace(int64_t id) {
+    d->write("delete the trace", [&] {
+        d->db->query("DELETE FROM traces WHERE id = ?", "delete the trace").bind(1, id).run();
+        if (d->db->changes() == 0) d->noSuch("trace", id);
+    });
+}
+
+// ---------------------------------------------------------------- previews, metric runs
+
+int64_t SessionStore::addPreview(PreviewRecord p) {
+    p.beforeProbsJson = jsonOr(p.beforeProbsJson, "{}");
+    p.afterProbsJson = jsonOr(p.afterProbsJson, "{}");
+    requireJson(d->path, p.beforeProbsJson, "the preview's 'before' probabilities");
+    requireJson(d->path, p.afterProbsJson, "the preview's 'after' probabilities");
+    if (p.created.empty()) p.created = isoTimeNow();
+    int64_t id = 0;
+    d->write("save the preview", [&] {
+        if (p.editId) {
+            auto q = d->db->query("SELECT count(*) FROM edits WHERE id = ?", "save the preview");
+            q.bind(1, *p.editId);
+            if (!q.step() || q.int64(0) == 0) d->noSuch("edit", *p.editId);
+        }
+        d->db
+            ->query(
+                "INSERT INTO previews (edit_id, created, prompt, kind, before_text, after_text, "
+                "before_probs_json, after_probs_json) VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
+                "save the preview")
+            .bind(1, p.editId)
+            .bind(2, p.created)
+            .bind(3, p.prompt)
+            .bind(4, p.kind)
+            .bind(5, p.beforeText)
+            .bind(6, p.afterText)
+            .bind(7, p.beforeProbsJson)
+            .bind(8, p.afterProbsJson)
+            .run();
+        id = d->db->lastInsertId();
+    });
+    return id;
+}
+
+std::vector<PreviewRecord> SessionStore::listPreviews(std::optional<int64_t> editId) const {
+    static const char* const kColumns =
+        "SELECT id, edit_id, created, prompt, kind, before_text, after_text, before_probs_json, after_probs_json "
+        "FROM previews ";
+    static const std::string all = std::string(kColumns) + "ORDER BY id";
+    static const std::string unedited = std::string(kColumns) + "WHERE edit_id IS NULL ORDER BY id";
+    static const std::string ofEdit = std::string(kColumns) + "WHERE edit_id = ? ORDER BY id";
+    const bool one = editId && *editId != 0;
+    auto q = d->db->query((!editId ? all : one ? ofEdit : unedited).c_str(), "read the previews");
+    if (one) q.bind(1, *editId);
+    std::vector<PreviewRecord> out;
+    while (q.step()) {
+        PreviewRecord p;
+        p.id = q.int64(0);
+        p.editId = q.optInt64(1);
+        p.created = q.text(2);
+        p.prompt = q.text(3);
+        p.kind = q.text(4);
+        p.beforeText = q.text(5);
+        p.afterText = q.text(6);
+        p.beforeProbsJson = q.text(7);
+        p.afterProbsJson = q.text(8);
+        out.push_back(std::move(p));
+    }
+    return out;
+}
+
+int64_t SessionStore::addMetricRun(MetricRunRecord run) {
+    run.paramsJson = jsonOr(run.paramsJson, "{}");
+    run.resultsJson = jsonOr(run.resultsJson, "{}");
+    requireJson(d->path, run.paramsJson, "the metric run's parameters");
+    requireJson(d->path, run.resultsJson, "the metric run's results");
+    if (run.created.empty()) run.created = isoTimeNow();
+    int64_t id = 0;
+    d->write("save the metric run", [&] {
+        d->db
+            ->query(
+                "INSERT INTO metric_runs (created, method, dataset, params_json, results_json) "
+                "VALUES (?, ?, ?, ?, ?)",
+                "save the metric run")
+            .bind(1, run.created)
+            .bind(2, run.method)
+            .bind(3, run.dataset)
+            .bind(4, run.paramsJson)
+            .bind(5, run.resultsJson)
+            .run();
+        id = d->db->lastInsertId();
+    });
+    return id;
+}
+
+std::vector<MetricRunRecord> SessionStore::listMetricRuns() const {
+    std::vector<MetricRunRecord> out;
+    auto q = d->db->query("SELECT id, created, method, dataset, params_json, results_json FROM metric_runs ORDER BY id",
+                          "read the metric runs");
+    while (q.step()) out.push_back({q.int64(0), q.text(1), q.text(2), q.text(3), q.text(4), q.text(5)});
+    return out;
+}
+
+// ---------------------------------------------------------------- reading, checking
+
+void SessionStore::readSnapshot(const std::function<void()>& body) const {
+    sqlite::Connection& db = *d->db;
+    if (db.inTransaction()) {  // nested: already inside one snapshot
+        body();
+        return;
+    }
+    db.exec("BEGIN", "read the session");
+    try {
+        // The first read fixes the snapshot (WAL: the read mark).
+        db.scalar("SELECT count(*) FROM session", "read the session");
+        body();
+        db.exec("COMMIT", "read the session");
+    } catch (...) {
+        if (db.inTransaction()) db.exec("ROLLBACK", "read the session");
+        throw;
+    }
+}
+
+std::vector<std::string> SessionStore::integrityCheck() const {
+    std::vector<std::string> out;
+    auto q = d->db->query("PRAGMA integrity_check", "check the session file");
+    while (q.step()) out.push_back(q.text(0));
+    return out;
+}
+
+}  // namespace kme
