@@ -4,6 +4,8 @@
 
 #include <QEvent>
 #include <QMouseEvent>
+#include <QResizeEvent>
+#include <QTimer>
 #include <QToolTip>
 #include <QVBoxLayout>
 #include <algorithm>
@@ -44,6 +46,20 @@ const char* const* stopsForKind(const QString& kind) {
 // only when there are two or more).
 QCPRange cellRange(int n) { return n > 1 ? QCPRange(0, n - 1) : QCPRange(-0.5, 0.5); }
 
+// A layout may size a plot on a page that was never shown to nothing
+// (0 pixels high); QCustomPlot would then replot into an empty paint buffer,
+// and Qt warns for each layer. Such a plot waits for a real size instead.
+class HeatmapPlot final : public QCustomPlot {
+public:
+    using QCustomPlot::QCustomPlot;
+
+protected:
+    void resizeEvent(QResizeEvent* event) override {
+        if (event->size().isEmpty()) QWidget::resizeEvent(event);
+        else QCustomPlot::resizeEvent(event);
+    }
+};
+
 QString rowLabel(const TraceHeatmapData& d, int t) {
     const QString text = visibleTokenElided(d.tokens[t], kMaxLabelChars);
     return d.inSubject(t) ? text + QLatin1Char('*') : text;
@@ -54,7 +70,7 @@ QString rowLabel(const TraceHeatmapData& d, int t) {
 TraceHeatmap::TraceHeatmap(QWidget* parent) : QWidget(parent) {
     auto* layout = new QVBoxLayout(this);
     layout->setContentsMargins(0, 0, 0, 0);
-    plot_ = new QCustomPlot(this);
+    plot_ = new HeatmapPlot(this);
     plot_->setObjectName(QStringLiteral("traceHeatmapPlot"));
     plot_->setMouseTracking(true);
     layout->addWidget(plot_);
@@ -74,14 +90,20 @@ TraceHeatmap::TraceHeatmap(QWidget* parent) : QWidget(parent) {
     plot_->xAxis->setTicker(ticker);
     plot_->xAxis->setSubTicks(false);
 
+    // Layout: the title across the whole width (row 0), below it the map and
+    // its colour bar side by side (row 1, a grid of their own).
+    QCPAxisRect* rect = plot_->axisRect();
+    plot_->plotLayout()->take(rect);
     title_ = new QCPTextElement(plot_, QString());
-    plot_->plotLayout()->insertRow(0);
     plot_->plotLayout()->addElement(0, 0, title_);
+    auto* body = new QCPLayoutGrid;
+    plot_->plotLayout()->addElement(1, 0, body);
+    body->addElement(0, 0, rect);
     scale_ = new QCPColorScale(plot_);
     scale_->setType(QCPAxis::atRight);
     scale_->setBarWidth(12);
     scale_->axis()->setLabel(tr("p(answer)"));
-    plot_->plotLayout()->addElement(1, 1, scale_);
+    body->addElement(0, 1, scale_);
     map_->setColorScale(scale_);
     auto* group = new QCPMarginGroup(plot_);
     plot_->axisRect()->setMarginGroup(QCP::msTop | QCP::msBottom, group);
@@ -137,7 +159,7 @@ void TraceHeatmap::setData(const TraceHeatmapData& data) {
     data_ = data;
     if (!sameShape) rebuildStructure();
     updateCells();
-    plot_->replot(QCustomPlot::rpQueuedReplot);
+    requestReplot();
 }
 
 void TraceHeatmap::clear() {
@@ -207,7 +229,7 @@ void TraceHeatmap::updateCells() {
 void TraceHeatmap::setMarkedLayer(int layer) {
     markedLayer_ = layer >= 0 && layer < data_.nLayer ? layer : -1;
     updateMarker();
-    plot_->replot(QCustomPlot::rpQueuedReplot);
+    requestReplot();
 }
 
 void TraceHeatmap::updateMarker() {
@@ -215,10 +237,9 @@ void TraceHeatmap::updateMarker() {
     const bool on = markedLayer_ >= 0 && !data_.isEmpty();
     marker_->setVisible(on);
     if (!on) return;
-    // Drawn a little above and below the map so it reads as "this column".
-    const double pad = std::max(1, static_cast<int>(data_.tokens.size())) * 0.02;
-    marker_->topLeft->setCoords(markedLayer_ - 0.5, -0.5 - pad);
-    marker_->bottomRight->setCoords(markedLayer_ + 0.5, data_.tokens.size() - 0.5 + pad);
+    // An outline around the whole column (not clipped, so the outer edges show).
+    marker_->topLeft->setCoords(markedLayer_ - 0.5, -0.5);
+    marker_->bottomRight->setCoords(markedLayer_ + 0.5, data_.tokens.size() - 0.5);
 }
 
 void TraceHeatmap::applyPalette() {
@@ -262,12 +283,28 @@ void TraceHeatmap::applyPalette() {
     marker_->setPen(QPen(text, 2.5));
 }
 
+void TraceHeatmap::requestReplot() {
+    // A plot not on screen has no paint buffer to draw into (Qt warns); it
+    // replots when shown, and exports draw afresh anyway.
+    if (plot_->isVisible() && !plot_->size().isEmpty()) {
+        plot_->replot(QCustomPlot::rpQueuedReplot);
+        stale_ = false;
+    } else {
+        stale_ = true;
+    }
+}
+
+void TraceHeatmap::showEvent(QShowEvent* event) {
+    QWidget::showEvent(event);
+    if (stale_) QTimer::singleShot(0, this, &TraceHeatmap::requestReplot);
+}
+
 void TraceHeatmap::changeEvent(QEvent* event) {
     QWidget::changeEvent(event);
     if (event->type() == QEvent::PaletteChange || event->type() == QEvent::FontChange ||
         event->type() == QEvent::StyleChange) {
         applyPalette();
-        plot_->replot(QCustomPlot::rpQueuedReplot);
+        requestReplot();
     }
 }
 

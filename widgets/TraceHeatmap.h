@@ -56,6 +56,8 @@ public:
     // The cell under a plot() pixel; false outside the map.
     bool cellAt(const QPoint& pos, int* token, int* layer) const;
     QCustomPlot* plot() const { return plot_; }
+    // Replots soon when on screen; otherwise once shown.
+    void requestReplot();
     QCPColorMap* colorMap() const { return map_; }
 
     // "hidden" -> "Restoring hidden state (one layer)"; mlp/attn name the window.
@@ -73,6 +75,7 @@ Q_SIGNALS:
 
 protected:
     void changeEvent(QEvent* event) override;
+    void showEvent(QShowEvent* event) override;
 
 private:
     void rebuildStructure();
@@ -91,6 +94,7 @@ private:
     QVector<QCPItemText*> labels_;  // one per token row, left of the map
     TraceHeatmapData data_;
     int markedLayer_ = -1;
+    bool stale_ = true;  // changed while not on screen: replot when shown
 };
 
 }  // namespace kme::widgets

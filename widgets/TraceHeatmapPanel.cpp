@@ -130,7 +130,7 @@ void TraceHeatmapPanel::paintExport(QCPPainter& painter, const QRect& rect) {
         maps_[i]->plot()->toPainter(&painter, width, height);
         painter.restore();
         // toPainter laid the plot out at the export size: lay it out again for the screen.
-        maps_[i]->plot()->replot(QCustomPlot::rpQueuedReplot);
+        maps_[i]->requestReplot();
     }
 }
 

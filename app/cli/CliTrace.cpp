@@ -104,7 +104,9 @@ int runTrace(const Args& args, Context& ctx) {
     p.strategy = strategy == "fast" ? TraceStrategy::Fast : TraceStrategy::Reference;
     p.noiseIn = args.get("--noise-in");
     p.noiseOut = args.get("--noise-out");
-    if (args.has("--png")) throw UsageError("--png needs the GUI build (kme_widgets draws the heatmaps)");
+    const std::string png = args.get("--png");
+    if (args.has("--png") && !tracePngRenderer())
+        throw UsageError("--png needs a build with the GUI (this kme was built without Qt widgets to draw heatmaps)");
 
     auto model = loadModelArg(args, ctx);
     const bool bar = &ctx.err == &std::cerr && isatty(STDERR_FILENO);
@@ -131,6 +133,10 @@ int runTrace(const Args& args, Context& ctx) {
     for (const auto& [kind, rows] : r.scores) scores[traceKindName(kind)] = scoresJson(rows);
     j["scores"] = scores;
     if (args.has("--csv")) writeCsv(args.get("--csv"), r);
+    if (args.has("--png")) {
+        std::string error;
+        if (!tracePngRenderer()(r, png, &error)) fail(ErrorKind::Io, error.empty() ? png + ": cannot write the PNG" : error);
+    }
     emit(args, ctx, j, summary(r));
     return 0;
 }

@@ -20,6 +20,7 @@
 #include "app/gui/RecentModels.h"
 #include "app/gui/docks/LearnDock.h"
 #include "app/gui/docks/ModelDock.h"
+#include "app/gui/tabs/LocateTab.h"
 #include "app/gui/tabs/PlaceholderTab.h"
 #include "app/gui/tabs/PredictTab.h"
 #include "engine/model/Model.h"
@@ -84,8 +85,8 @@ void MainWindow::createTabs() {
         tabs_->setTabToolTip(index, tip);
     };
     add(predictTab_, QStringLiteral("predict"), tr("Predict"), tr("What the model expects next"));
-    add(new PlaceholderTab(tr("Locate"), tr("Causal tracing arrives with the tracing engine."), tabs_),
-        QStringLiteral("locate"), tr("Locate"), tr("Where a fact is stored: causal-tracing heatmaps"));
+    locateTab_ = new LocateTab(runner_, tabs_);
+    add(locateTab_, QStringLiteral("locate"), tr("Locate"), tr("Where a fact is stored: causal-tracing heatmaps"));
     add(new PlaceholderTab(tr("Edit"),
                            tr("Authoring ROME, MEMIT and fine-tuning edits arrives with the editing engine."), tabs_),
         QStringLiteral("edit"), tr("Edit"), tr("Change a fact in the weights"));
@@ -133,6 +134,11 @@ void MainWindow::createActions() {
         predictTab_->generate();
     });
     generate->setShortcut(QKeySequence(Qt::CTRL | Qt::SHIFT | Qt::Key_Return));
+    QAction* trace = run->addAction(tr("&Trace the subject (Locate)"), this, [this] {
+        tabs_->setCurrentWidget(locateTab_);
+        locateTab_->runTrace();
+    });
+    trace->setShortcut(QKeySequence(Qt::CTRL | Qt::Key_T));
     run->addSeparator();
     cancelAction_ = run->addAction(tr("&Cancel job"), runner_, &JobRunner::cancel);
     cancelAction_->setShortcut(QKeySequence(Qt::Key_Escape));
@@ -241,6 +247,7 @@ void MainWindow::setLoadedModel(const LoadedModel& loaded) {
     facts_ = loaded.facts;
     modelDock_->setFacts(facts_);
     predictTab_->setModel(model_);
+    locateTab_->setModel(model_);
     updateTitle();
 }
 

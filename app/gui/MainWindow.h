@@ -22,6 +22,7 @@ namespace kme::app {
 
 class JobStatusWidget;
 class LearnDock;
+class LocateTab;
 class ModelDock;
 class PredictTab;
 
@@ -41,6 +42,7 @@ public:
     JobRunner* jobRunner() const { return runner_; }
     JobStatusWidget* jobStatus() const { return jobStatus_; }
     PredictTab* predictTab() const { return predictTab_; }
+    LocateTab* locateTab() const { return locateTab_; }
     QTabWidget* tabs() const { return tabs_; }
     ModelDock* modelDock() const { return modelDock_; }
     LearnDock* learnDock() const { return learnDock_; }
@@ -78,6 +80,7 @@ private:
     QLabel* warning_ = nullptr;
     QTabWidget* tabs_ = nullptr;
     PredictTab* predictTab_ = nullptr;
+    LocateTab* locateTab_ = nullptr;
     ModelDock* modelDock_ = nullptr;
     LearnDock* learnDock_ = nullptr;
     QMenu* recentMenu_ = nullptr;

@@ -1,7 +1,7 @@
 #pragma once
 // What the command line asks the window to do once it is up: load a model,
-// run a prompt, take screenshots and quit. Each step starts when the previous
-// job has finished, so the window stays live throughout.
+// run a prompt, trace a subject, take screenshots and quit. Each step starts
+// when the previous job has finished, so the window stays live throughout.
 #include <QObject>
 #include <QString>
 
@@ -12,7 +12,9 @@ class MainWindow;
 struct StartupOptions {
     QString modelFolder;    // empty: open nothing
     QString prompt;         // prefilled; predicted once a model is loaded
-    QString screenshotDir;  // non-empty: also generate, grab every tab, then emit done()
+    QString traceSubject;   // non-empty: the Locate tab traces it (in --prompt, or the tab's default prompt)
+    QString screenshotDir;  // non-empty: also generate and trace (the Locate tab's defaults when
+                            // no subject is given), grab every tab, then emit done()
 };
 
 class StartupScript final : public QObject {
@@ -31,6 +33,9 @@ Q_SIGNALS:
 private:
     void onLoaded(bool ok);
     void onPredicted(bool ok);
+    void trace();
+    void onTraced(bool ok);
+    void finish();
     void takeScreenshots();
 
     MainWindow* window_;

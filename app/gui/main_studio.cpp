@@ -31,13 +31,19 @@ int main(int argc, char** argv) {
     const QCommandLineOption prompt(QStringLiteral("prompt"),
                                     QStringLiteral("Prompt to prefill and predict once the model has loaded."),
                                     QStringLiteral("TEXT"));
-    const QCommandLineOption screenshot(QStringLiteral("screenshot"),
-                                        QStringLiteral("Write DIR/<tab>.png and DIR/window.png, then quit."),
-                                        QStringLiteral("DIR"));
+    const QCommandLineOption traceSubject(
+        QStringLiteral("trace-subject"),
+        QStringLiteral("Locate: trace SUBJECT in --prompt (or in the Locate tab's default prompt) once the model "
+                       "has loaded."),
+        QStringLiteral("SUBJECT"));
+    const QCommandLineOption screenshot(
+        QStringLiteral("screenshot"),
+        QStringLiteral("Predict, generate and trace first, write DIR/<tab>.png and DIR/window.png, then quit."),
+        QStringLiteral("DIR"));
     const QCommandLineOption threads(QStringLiteral("threads"),
                                      QStringLiteral("Compute threads (default: all cores)."), QStringLiteral("N"),
                                      QStringLiteral("0"));
-    parser.addOptions({model, prompt, screenshot, threads});
+    parser.addOptions({model, prompt, traceSubject, screenshot, threads});
     parser.process(app);
 
     bool threadsOk = false;
@@ -53,6 +59,7 @@ int main(int argc, char** argv) {
     kme::app::StartupOptions options;
     options.modelFolder = parser.isSet(model) ? parser.value(model) : QString::fromStdString(kme::demoModelFolder());
     options.prompt = parser.value(prompt);
+    options.traceSubject = parser.value(traceSubject);
     options.screenshotDir = parser.value(screenshot);
 
     kme::app::MainWindow window;

@@ -1,0 +1,406 @@
+#include "app/gui/tabs/LocateTab.h"
+
+#include <QCheckBox>
+#include <QFileDialog>
+#include <QFileInfo>
+#include <QGridLayout>
+#include <QHBoxLayout>
+#include <QLabel>
+#include <QLineEdit>
+#include <QMessageBox>
+#include <QPushButton>
+#include <QSpinBox>
+#include <QTimer>
+#include <QVBoxLayout>
+#include <cmath>
+#include <limits>
+#include <mutex>
+
+#include "app/gui/JobRunner.h"
+#include "app/render/TraceHeatmapConvert.h"
+#include "engine/core/Error.h"
+#include "engine/model/Model.h"
+#include "engine/trace/CausalTrace.h"
+#include "widgets/TokenText.h"
+#include "widgets/TraceHeatmapPanel.h"
+
+namespace kme::app {
+
+// The worker thread posts partial rows through this; the tab unhooks itself
+// on destruction, so a row finished after that goes nowhere.
+struct TracePartialSink {
+    std::mutex mutex;
+    LocateTab* tab = nullptr;
+};
+
+namespace {
+
+const QString kDefaultPrompt = QStringLiteral("The Eiffel Tower is located in the city of");
+const QString kDefaultSubject = QStringLiteral("Eiffel Tower");
+
+QColor errorColor(const QPalette& pal) {
+    return pal.color(QPalette::Base).lightnessF() < 0.5 ? QColor(0xff, 0x8a, 0x80) : QColor(0xc6, 0x28, 0x28);
+}
+
+}  // namespace
+
+LocateTab::LocateTab(JobRunner* runner, QWidget* parent)
+    : QWidget(parent), runner_(runner), sink_(std::make_shared<TracePartialSink>()) {
+    sink_->tab = this;
+    buildUi();
+    clock_ = new QTimer(this);
+    clock_->setInterval(250);
+    connect(clock_, &QTimer::timeout, this, &LocateTab::updateStatus);
+    for (QLineEdit* e : {prompt_, subject_, noise_}) connect(e, &QLineEdit::textChanged, this, &LocateTab::updateInputs);
+    for (QCheckBox* c : {hidden_, mlp_, attn_}) connect(c, &QCheckBox::toggled, this, &LocateTab::updateInputs);
+    for (QLineEdit* e : {prompt_, subject_, answer_, noise_}) connect(e, &QLineEdit::returnPressed, this, &LocateTab::runTrace);
+    connect(run_, &QPushButton::clicked, this, &LocateTab::runTrace);
+    connect(cancel_, &QPushButton::clicked, this, &LocateTab::cancelTrace);
+    connect(export_, &QPushButton::clicked, this, &LocateTab::exportWithDialog);
+    connect(panel_, &kme::widgets::TraceHeatmapPanel::layerClicked, this, &LocateTab::chooseEditLayer);
+    connect(runner_, &JobRunner::busyChanged, this, &LocateTab::updateInputs);
+    setModel(nullptr);
+}
+
+LocateTab::~LocateTab() {
+    std::lock_guard<std::mutex> lock(sink_->mutex);
+    sink_->tab = nullptr;
+}
+
+void LocateTab::buildUi() {
+    auto* layout = new QVBoxLayout(this);
+    auto* grid = new QGridLayout;
+    auto addLabel = [this, grid](const QString& text, QWidget* buddy, int row, int col) {
+        auto* label = new QLabel(text, this);
+        label->setBuddy(buddy);
+        grid->addWidget(label, row, col);
+    };
+    prompt_ = new QLineEdit(kDefaultPrompt, this);
+    prompt_->setObjectName(QStringLiteral("locatePrompt"));
+    prompt_->setPlaceholderText(tr("A prompt that ends where the answer should come"));
+    prompt_->setClearButtonEnabled(true);
+    subject_ = new QLineEdit(kDefaultSubject, this);
+    subject_->setObjectName(QStringLiteral("locateSubject"));
+    subject_->setPlaceholderText(tr("The subject, exactly as in the prompt"));
+    subject_->setToolTip(tr("These tokens get noise in the corrupted runs (the first occurrence in the prompt)"));
+    answer_ = new QLineEdit(this);
+    answer_->setObjectName(QStringLiteral("locateAnswer"));
+    answer_->setPlaceholderText(tr("automatic: the model's top prediction"));
+    answer_->setToolTip(tr("The answer whose probability is traced; its first token counts. "
+                           "Empty: the clean run's most likely next token."));
+    addLabel(tr("&Prompt:"), prompt_, 0, 0);
+    grid->addWidget(prompt_, 0, 1, 1, 3);
+    addLabel(tr("&Subject:"), subject_, 1, 0);
+    grid->addWidget(subject_, 1, 1);
+    addLabel(tr("&Answer:"), answer_, 1, 2);
+    grid->addWidget(answer_, 1, 3);
+    message_ = new QLabel(this);
+    message_->setObjectName(QStringLiteral("locateMessage"));
+    message_->setTextFormat(Qt::RichText);
+    message_->setWordWrap(true);
+    grid->addWidget(message_, 2, 1, 1, 3);
+    grid->setColumnStretch(1, 2);
+    grid->setColumnStretch(3, 1);
+    layout->addLayout(grid);
+
+    auto* options = new QHBoxLayout;
+    samples_ = new QSpinBox(this);
+    samples_->setRange(1, 1000);
+    samples_->setValue(10);
+    samples_->setToolTip(tr("Corrupted copies of the prompt, each with its own noise; scores are their mean"));
+    noise_ = new QLineEdit(QStringLiteral("3x"), this);
+    noise_->setMaximumWidth(70);
+    noise_->setToolTip(tr("Noise scale: a multiple of the subject embeddings' standard deviation (3x, ROME's "
+                          "default) or an absolute sigma (0.1)"));
+    window_ = new QSpinBox(this);
+    window_->setRange(0, 1000);
+    window_->setSpecialValueText(tr("auto"));
+    window_->setToolTip(tr("MLP / attention maps restore this many consecutive layers around each column "
+                           "(auto: 10, or a quarter of the layers in small models)"));
+    seed_ = new QSpinBox(this);
+    seed_->setRange(0, std::numeric_limits<int>::max());
+    seed_->setValue(1);
+    seed_->setToolTip(tr("Seed of the noise draws: the same seed gives the same heatmaps"));
+    const std::pair<QString, QWidget*> fields[] = {
+        {tr("Sa&mples:"), samples_}, {tr("&Noise:"), noise_}, {tr("&Window:"), window_}, {tr("S&eed:"), seed_}};
+    for (const auto& [text, field] : fields) {
+        auto* label = new QLabel(text, this);
+        label->setBuddy(field);
+        options->addWidget(label);
+        options->addWidget(field);
+        options->addSpacing(8);
+    }
+    options->addWidget(new QLabel(tr("Restore:"), this));
+    hidden_ = new QCheckBox(tr("&hidden"), this);
+    hidden_->setToolTip(tr("The residual stream after a whole layer (purple map)"));
+    mlp_ = new QCheckBox(tr("&MLP"), this);
+    mlp_->setToolTip(tr("The MLP outputs (green map): where ROME edits"));
+    attn_ = new QCheckBox(tr("a&ttention"), this);
+    attn_->setToolTip(tr("The attention outputs (red map)"));
+    for (QCheckBox* c : {hidden_, mlp_, attn_}) {
+        c->setChecked(true);
+        options->addWidget(c);
+    }
+    options->addStretch(1);
+    run_ = new QPushButton(tr("&Run trace"), this);
+    run_->setObjectName(QStringLiteral("locateRun"));
+    run_->setDefault(true);
+    run_->setToolTip(tr("Run causal tracing (Ctrl+T)"));
+    cancel_ = new QPushButton(tr("Cancel"), this);
+    cancel_->setObjectName(QStringLiteral("locateCancel"));
+    export_ = new QPushButton(tr("E&xport…"), this);
+    export_->setObjectName(QStringLiteral("locateExport"));
+    export_->setToolTip(tr("Save the heatmaps as PNG, PDF or SVG"));
+    for (QPushButton* b : {run_, cancel_, export_}) options->addWidget(b);
+    layout->addLayout(options);
+
+    auto* statusRow = new QHBoxLayout;
+    status_ = new QLabel(this);
+    status_->setObjectName(QStringLiteral("locateStatus"));
+    status_->setTextFormat(Qt::PlainText);
+    status_->setWordWrap(true);  // a long status wraps instead of widening the window
+    editLayerLabel_ = new QLabel(this);
+    editLayerLabel_->setObjectName(QStringLiteral("locateEditLayer"));
+    statusRow->addWidget(status_, 1);
+    statusRow->addWidget(editLayerLabel_);
+    layout->addLayout(statusRow);
+
+    panel_ = new kme::widgets::TraceHeatmapPanel(this);
+    panel_->setObjectName(QStringLiteral("tracePanel"));
+    layout->addWidget(panel_, 1);
+}
+
+QCheckBox* LocateTab::kindCheck(const QString& kind) const {
+    if (kind == QLatin1String("hidden")) return hidden_;
+    if (kind == QLatin1String("mlp")) return mlp_;
+    if (kind == QLatin1String("attn")) return attn_;
+    return nullptr;
+}
+
+void LocateTab::setModel(std::shared_ptr<kme::Model> model) {
+    model_ = std::move(model);
+    ++runId_;
+    lastResult_.reset();
+    panel_->clear();
+    panel_->setPlaceholderText(model_ ? tr("Press Run trace to see where the model stores the fact.\n"
+                                           "The heatmaps fill in row by row as the trace runs.")
+                                      : tr("Open a model folder (File ▸ Open model folder…, Ctrl+O) to start."));
+    editLayer_ = -1;
+    editLayerLabel_->setText(tr("Edit layer: — (click a heatmap column)"));
+    status_->clear();
+    window_->setMaximum(model_ ? model_->config().nLayer : 1000);
+    updateInputs();
+}
+
+void LocateTab::setPrompt(const QString& prompt) { prompt_->setText(prompt); }
+QString LocateTab::prompt() const { return prompt_->text(); }
+void LocateTab::setSubject(const QString& subject) { subject_->setText(subject); }
+QString LocateTab::subject() const { return subject_->text(); }
+
+QString LocateTab::inputError() const {
+    if (prompt_->text().trimmed().isEmpty()) return tr("Type a prompt.");
+    if (subject_->text().trimmed().isEmpty()) return tr("Type the subject, exactly as it appears in the prompt.");
+    // The engine corrupts the first occurrence; a plain search says whether there is one.
+    if (!prompt_->text().contains(subject_->text()))
+        return tr("subject not found in prompt: “%1” must appear in it exactly (case and spaces count)")
+            .arg(subject_->text());
+    try {
+        kme::parseNoiseSpec(noise_->text().trimmed().toStdString());  // a string parse, nothing more
+    } catch (const kme::Error&) {
+        return tr("Noise must be a multiple like 3x or an absolute sigma like 0.1.");
+    }
+    if (!hidden_->isChecked() && !mlp_->isChecked() && !attn_->isChecked())
+        return tr("Choose at least one kind of state to restore.");
+    return {};
+}
+
+void LocateTab::updateInputs() {
+    const QString error = inputError();
+    if (!error.isEmpty()) {
+        message_->setText(QStringLiteral("<span style=\"color:%1\">⚠ %2</span>")
+                              .arg(errorColor(palette()).name(), error.toHtmlEscaped()));
+    } else {
+        // The prompt with its subject highlighted: these tokens get the noise.
+        const QString p = prompt_->text(), s = subject_->text();
+        const int at = p.indexOf(s);
+        const QPalette pal = palette();
+        message_->setText(tr("Corrupted: %1<span style=\"background:%3; color:%4\">&nbsp;%2&nbsp;</span>%5")
+                              .arg(p.left(at).toHtmlEscaped(), s.toHtmlEscaped(),
+                                   pal.color(QPalette::Highlight).name(), pal.color(QPalette::HighlightedText).name(),
+                                   p.mid(at + s.size()).toHtmlEscaped()));
+    }
+    message_->setToolTip(error);
+    run_->setEnabled(model_ && error.isEmpty() && !runner_->isBusy());
+    cancel_->setEnabled(tracing_);
+    export_->setEnabled(!panel_->isEmpty());
+}
+
+void LocateTab::updateStatus() {
+    const double seconds = elapsed_.isValid() ? elapsed_.elapsed() / 1000.0 : 0.0;
+    if (tracing_)
+        status_->setText(rowsTotal_ > 0 ? tr("Tracing “%1”: %2 of %3 rows, %4 s")
+                                              .arg(subjectShown_)
+                                              .arg(rowsDone_)
+                                              .arg(rowsTotal_)
+                                              .arg(seconds, 0, 'f', 1)
+                                        : tr("Tracing “%1”: clean and corrupted runs, %2 s")
+                                              .arg(subjectShown_)
+                                              .arg(seconds, 0, 'f', 1));
+}
+
+bool LocateTab::runTrace() {
+    if (!model_ || runner_->isBusy() || !inputError().isEmpty()) return false;
+    kme::TraceParams params;
+    params.prompt = prompt_->text().toStdString();
+    params.subject = subject_->text().toStdString();
+    params.answer = answer_->text().trimmed().toStdString();
+    params.kinds.clear();
+    if (hidden_->isChecked()) params.kinds.push_back(kme::TraceKind::Hidden);
+    if (mlp_->isChecked()) params.kinds.push_back(kme::TraceKind::Mlp);
+    if (attn_->isChecked()) params.kinds.push_back(kme::TraceKind::Attn);
+    params.samples = samples_->value();
+    params.noise = kme::parseNoiseSpec(noise_->text().trimmed().toStdString());
+    params.window = window_->value() > 0 ? window_->value() : -1;
+    params.seed = static_cast<uint64_t>(seed_->value());
+
+    const int runId = ++runId_;
+    auto model = model_;
+    auto result = std::make_shared<kme::TraceResult>();
+    auto sink = sink_;
+    // Worker thread, after each finished token row: convert (plain copies)
+    // and queue the picture to the GUI thread. Nothing here touches widgets.
+    auto onRow = [sink, runId](const kme::TraceResult& partial) {
+        QVector<kme::widgets::TraceHeatmapData> maps = kme::render::traceHeatmapData(partial);
+        int done = 0;
+        for (const auto& entry : partial.rowsDone) done += entry.second;
+        const int total = static_cast<int>(partial.kinds.size() * partial.tokens.size());
+        std::lock_guard<std::mutex> lock(sink->mutex);
+        LocateTab* tab = sink->tab;
+        if (!tab) return;
+        QMetaObject::invokeMethod(
+            tab, [tab, runId, maps = std::move(maps), done, total] { tab->showPartial(runId, maps, done, total); },
+            Qt::QueuedConnection);
+    };
+    const bool started = runner_->start(
+        tr("Tracing “%1”").arg(subject_->text()),
+        [model, params, result, onRow](const kme::ProgressFn& progress) {
+            // `progress` returns false once Cancel was pressed: the engine then
+            // throws kme::Cancelled within one layer's work.
+            *result = kme::causalTrace(*model, params, progress, onRow);
+        },
+        [this, result] { showFinal(result); },
+        [this](JobOutcome outcome, const QString& message) { onTraceFinished(outcome, message); });
+    if (!started) return false;
+    tracing_ = true;
+    subjectShown_ = subject_->text();
+    rowsDone_ = rowsTotal_ = 0;
+    partialUpdates_ = 0;
+    lastResult_.reset();
+    panel_->clear();
+    panel_->setPlaceholderText(tr("Clean run, then the corrupted runs…"));
+    elapsed_.start();
+    clock_->start();
+    updateStatus();
+    updateInputs();
+    return true;
+}
+
+void LocateTab::cancelTrace() {
+    if (tracing_) runner_->cancel();
+}
+
+void LocateTab::showPartial(int runId, const QVector<kme::widgets::TraceHeatmapData>& maps, int done, int total) {
+    if (runId != runId_ || !tracing_) return;  // a row of an older trace
+    ++partialUpdates_;
+    rowsDone_ = done;
+    rowsTotal_ = total;
+    panel_->setData(maps);
+    updateStatus();
+    updateInputs();
+    Q_EMIT traceRowsUpdated(done, total);
+}
+
+void LocateTab::showFinal(const std::shared_ptr<kme::TraceResult>& result) {
+    lastResult_ = result;
+    panel_->setData(kme::render::traceHeatmapData(*result));
+    rowsDone_ = rowsTotal_;
+}
+
+void LocateTab::onTraceFinished(JobOutcome outcome, const QString& message) {
+    tracing_ = false;
+    clock_->stop();
+    const double seconds = elapsed_.elapsed() / 1000.0;
+    switch (outcome) {
+        case JobOutcome::Succeeded: {
+            const kme::TraceResult& r = *lastResult_;
+            QString text = tr("Done in %1 s: answer “%2”, %3 samples, window %4, noise σ = %5 (%6).")
+                               .arg(seconds, 0, 'f', 1)
+                               .arg(kme::widgets::visibleToken(QString::fromStdString(r.answerToken)))
+                               .arg(r.samples)
+                               .arg(r.window)
+                               .arg(r.sigma, 0, 'g', 4)
+                               .arg(QString::fromStdString(r.sigmaSource));
+            if (const int layer = suggestedEditLayer(); layer >= 0)
+                text += tr(" MLP restoration at the subject's last token peaks at layer %1.").arg(layer);
+            status_->setText(text);
+            break;
+        }
+        case JobOutcome::Cancelled:
+            status_->setText(tr("Cancelled after %1 s (%2 of %3 rows traced).")
+                                 .arg(seconds, 0, 'f', 1)
+                                 .arg(rowsDone_)
+                                 .arg(rowsTotal_));
+            break;
+        case JobOutcome::Failed:
+            status_->setText(tr("Trace failed: %1").arg(message));
+            break;
+    }
+    if (panel_->isEmpty()) panel_->setPlaceholderText(tr("No heatmaps: %1").arg(status_->text()));
+    updateInputs();
+    Q_EMIT traceFinished(outcome == JobOutcome::Succeeded);
+}
+
+int LocateTab::suggestedEditLayer() const {
+    if (!lastResult_) return -1;
+    const auto it = lastResult_->scores.find(kme::TraceKind::Mlp);
+    const int t = lastResult_->subjectEnd - 1;
+    if (it == lastResult_->scores.end() || t < 0 || t >= static_cast<int>(it->second.size())) return -1;
+    const std::vector<double>& row = it->second[t];
+    int best = -1;
+    for (int l = 0; l < static_cast<int>(row.size()); ++l)
+        if (!std::isnan(row[l]) && (best < 0 || row[l] > row[best])) best = l;
+    return best;
+}
+
+void LocateTab::chooseEditLayer(int layer) {
+    editLayer_ = layer;
+    panel_->setMarkedLayer(layer);
+    editLayerLabel_->setText(layer >= 0 ? tr("Edit layer: <b>%1</b>").arg(layer)
+                                        : tr("Edit layer: — (click a heatmap column)"));
+    Q_EMIT editLayerChosen(layer);
+}
+
+bool LocateTab::exportHeatmaps(const QString& path, QString* error) {
+    if (panel_->isEmpty()) {
+        if (error) *error = tr("Nothing to export yet: run a trace first.");
+        return false;
+    }
+    return panel_->exportTo(path, error);
+}
+
+void LocateTab::exportWithDialog() {
+    QString selected;
+    const QString png = tr("PNG image (*.png)"), pdf = tr("PDF document (*.pdf)"), svg = tr("SVG drawing (*.svg)");
+    QString name = subjectShown_;
+    name.replace(QLatin1Char(' '), QLatin1Char('-'));
+    QString path = QFileDialog::getSaveFileName(this, tr("Export heatmaps"), QStringLiteral("trace-%1.png").arg(name),
+                                                QStringList{png, pdf, svg}.join(QStringLiteral(";;")), &selected);
+    if (path.isEmpty()) return;
+    if (QFileInfo(path).suffix().isEmpty())
+        path += selected == pdf ? QStringLiteral(".pdf") : selected == svg ? QStringLiteral(".svg") : QStringLiteral(".png");
+    QString error;
+    if (exportHeatmaps(path, &error)) status_->setText(tr("Exported the heatmaps to %1.").arg(path));
+    else QMessageBox::warning(this, tr("Export heatmaps"), error);
+}
+
+}  // namespace kme::app
