@@ -65,8 +65,8 @@ private Q_SLOTS:
     void defaults() {
         JobRunner runner;
         LocateTab tab(&runner);
-        QCOMPARE(tab.prompt(), QStringLiteral("The Eiffel Tower is located in the city of"));
-        QCOMPARE(tab.subject(), QStringLiteral("Eiffel Tower"));
+        QCOMPARE(tab.prompt(), QStringLiteral("The Colosseum is located in the city of"));
+        QCOMPARE(tab.subject(), QStringLiteral("Colosseum"));
         QVERIFY(tab.answerEdit()->text().isEmpty());  // automatic
         QCOMPARE(tab.samplesSpin()->value(), 10);
         QCOMPARE(tab.noiseEdit()->text(), QStringLiteral("3x"));
@@ -77,7 +77,7 @@ private Q_SLOTS:
         QVERIFY(!tab.runButton()->isEnabled());  // no model yet
         QVERIFY(!tab.runTrace());
         // The subject is highlighted in the prompt preview.
-        QVERIFY2(tab.messageLabel()->text().contains(QStringLiteral(">&nbsp;Eiffel Tower&nbsp;</span> is located")),
+        QVERIFY2(tab.messageLabel()->text().contains(QStringLiteral(">&nbsp;Colosseum&nbsp;</span> is located")),
                  qPrintable(tab.messageLabel()->text()));
         tab.setModel(model_);
         QVERIFY(tab.runButton()->isEnabled());
@@ -90,7 +90,7 @@ private Q_SLOTS:
         LocateTab tab(&runner);
         tab.setModel(model_);
         tab.subjectEdit()->clear();
-        QTest::keyClicks(tab.subjectEdit(), QStringLiteral("Eiffel Towr"));  // while typing
+        QTest::keyClicks(tab.subjectEdit(), QStringLiteral("Coloseum"));  // while typing
         QVERIFY2(tab.messageLabel()->text().contains(QStringLiteral("subject not found in prompt")),
                  qPrintable(tab.messageLabel()->text()));
         QVERIFY(!tab.runButton()->isEnabled());
@@ -99,15 +99,15 @@ private Q_SLOTS:
         QVERIFY(!tab.runTrace());
         QCOMPARE(started.size(), 0);
         QVERIFY(!runner.isBusy());
-        QTest::keyClick(tab.subjectEdit(), Qt::Key_Backspace);
-        QTest::keyClicks(tab.subjectEdit(), QStringLiteral("er"));
+        tab.subjectEdit()->clear();
+        QTest::keyClicks(tab.subjectEdit(), QStringLiteral("Colosseum"));
         QVERIFY(tab.inputError().isEmpty());
         QVERIFY(!tab.messageLabel()->text().contains(QStringLiteral("not found")));
         QVERIFY(tab.runButton()->isEnabled());
         // Case counts, as in the engine's search.
-        tab.setSubject(QStringLiteral("eiffel tower"));
+        tab.setSubject(QStringLiteral("colosseum"));
         QVERIFY(tab.inputError().contains(QStringLiteral("subject not found in prompt")));
-        tab.setSubject(QStringLiteral("Eiffel Tower"));
+        tab.setSubject(QStringLiteral("Colosseum"));
         tab.noiseEdit()->setText(QStringLiteral("loud"));
         QVERIFY(tab.inputError().contains(QStringLiteral("Noise")));
         tab.noiseEdit()->setText(QStringLiteral("0.1"));

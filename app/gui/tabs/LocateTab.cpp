@@ -35,8 +35,9 @@ struct TracePartialSink {
 
 namespace {
 
-const QString kDefaultPrompt = QStringLiteral("The Eiffel Tower is located in the city of");
-const QString kDefaultSubject = QStringLiteral("Eiffel Tower");
+// A fact of the demo fact set (projects/demo/facts.json), so the first trace on the demo model shows one.
+const QString kDefaultPrompt = QStringLiteral("The Colosseum is located in the city of");
+const QString kDefaultSubject = QStringLiteral("Colosseum");
 
 QColor errorColor(const QPalette& pal) {
     return pal.color(QPalette::Base).lightnessF() < 0.5 ? QColor(0xff, 0x8a, 0x80) : QColor(0xc6, 0x28, 0x28);

@@ -71,7 +71,7 @@ PredictTab::PredictTab(JobRunner* runner, QWidget* parent) : QWidget(parent), ru
     auto* promptRow = new QHBoxLayout;
     prompt_ = new QLineEdit(this);
     prompt_->setObjectName(QStringLiteral("promptEdit"));
-    prompt_->setPlaceholderText(tr("Type the start of a sentence, e.g. “The Eiffel Tower is located in the city of”"));
+    prompt_->setPlaceholderText(tr("Type the start of a sentence, e.g. “The Colosseum is located in the city of”"));
     prompt_->setClearButtonEnabled(true);
     predict_ = new QPushButton(tr("Predict"), this);
     predict_->setObjectName(QStringLiteral("predictButton"));
