@@ -248,7 +248,7 @@ private Q_SLOTS:
         LocateTab tab(&runner);
         tab.setModel(model_);
         // Longer than the tiny model's 32-token context: the engine refuses it.
-        tab.setPrompt(QStringLiteral("Long ago and far away, the Eiffel Tower was said to be located in the city of"));
+        tab.setPrompt(QStringLiteral("Long ago and far away, the Colosseum was said to be located in the city of"));
         QVERIFY(tab.inputError().isEmpty());  // the plain check passes; the engine decides
         QVERIFY(!traceAndWait(tab));
         QVERIFY2(tab.statusLabel()->text().startsWith(QStringLiteral("Trace failed")),
