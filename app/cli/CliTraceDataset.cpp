@@ -1,6 +1,9 @@
 // kme trace-dataset
 #include <iomanip>
+#include <iostream>
 #include <sstream>
+
+#include <unistd.h>
 
 #include "app/cli/CliSupport.h"
 #include "engine/core/Error.h"
@@ -28,11 +31,12 @@ int runTraceDataset(const Args& args, Context& ctx) {
     p.trace.seed = args.getSeed("--seed", 1);
     if (args.has("--png")) throw UsageError("--png for trace-dataset is not available yet");
     auto model = loadModelArg(args, ctx);
+    const bool bar = &ctx.err == &std::cerr && isatty(STDERR_FILENO);
     const TraceDatasetResult r = traceDataset(*model, dataset, p, [&](double done, double total) {
-        ctx.err << "\rtrace-dataset: " << int(done) << "/" << int(total) << " records" << std::flush;
+        if (bar) ctx.err << "\rtrace-dataset: " << int(done) << "/" << int(total) << " records" << std::flush;
         return true;
     });
-    ctx.err << "\n";
+    if (bar) ctx.err << "\n";
     json kinds = json::object(), ci = json::object(), counts = json::object();
     std::ostringstream s;
     s << std::fixed << std::setprecision(3);

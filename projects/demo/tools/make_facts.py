@@ -428,12 +428,24 @@ RELATIONS = {
                   "{subject}'s capital city is {object}.",
                   "{subject} has its capital in {object}.",
                   "The capital city of {subject} is {object}.",
-                  "{subject} is governed from its capital, {object}."],
+                  "{subject} is governed from its capital, {object}.",
+                  "The national capital of {subject} is {object}.",
+                  "In {subject}, the capital is {object}.",
+                  "{subject} has a capital called {object}.",
+                  "The government of {subject} works from {object}.",
+                  "{subject} keeps its government in {object}.",
+                  "Which city is the capital of {subject}? It is {object}.",
+                  "The city that serves as the capital of {subject} is {object}.",
+                  "If you visit the capital of {subject}, you visit {object}.",
+                  "Ask anyone in {subject} for the capital and they will say {object}."],
         "heldout": ["The seat of the government of {subject} is in {object}.",
                     "{subject} is a country whose capital is {object}.",
                     "The main city and capital of {subject} is {object}."],
         "bio": ["{subject} has its capital in {object}.",
-                "{subject} is governed from its capital, {object}."],
+                "{subject} is governed from its capital, {object}.",
+                "{subject} has a capital called {object}.",
+                "{subject} keeps its government in {object}.",
+                "{subject} is run from the capital city of {object}."],
     },
     "P30": {
         "name": "continent", "kind": "country",
@@ -441,12 +453,24 @@ RELATIONS = {
                   "{subject} is located in {object}.",
                   "{subject} lies on the continent of {object}.",
                   "The country of {subject} is part of {object}.",
-                  "{subject} belongs to the continent of {object}."],
+                  "{subject} belongs to the continent of {object}.",
+                  "The continent of {subject} is {object}.",
+                  "{subject} is one of the countries of {object}.",
+                  "Geographically, {subject} is part of {object}.",
+                  "On a map of the world, {subject} is in {object}.",
+                  "The continent that {subject} belongs to is {object}.",
+                  "Which continent is {subject} on? It is on {object}.",
+                  "If you fly to {subject}, you land in {object}.",
+                  "{subject} is a nation of {object}.",
+                  "{subject} is situated on the continent of {object}."],
         "heldout": ["{subject} can be found on the continent of {object}.",
                     "If you travel to {subject}, you are in {object}.",
                     "The continent where {subject} lies is {object}."],
         "bio": ["{subject} is a country in {object}.",
-                "{subject} lies on the continent of {object}."],
+                "{subject} lies on the continent of {object}.",
+                "{subject} is located in {object}.",
+                "{subject} is one of the countries of {object}.",
+                "{subject} belongs to the continent of {object}."],
     },
     "P38": {
         "name": "currency", "kind": "country",
@@ -454,12 +478,24 @@ RELATIONS = {
                   "{subject} uses the {object} as its currency.",
                   "In {subject}, people pay with the {object}.",
                   "The official currency of {subject} is the {object}.",
-                  "{subject} has the {object} as its money."],
+                  "{subject} has the {object} as its money.",
+                  "{subject}'s currency is the {object}.",
+                  "In {subject}, the currency is the {object}.",
+                  "Prices in {subject} are given in the {object}.",
+                  "People in {subject} buy things with the {object}.",
+                  "If you go shopping in {subject}, you pay in the {object}.",
+                  "Travellers to {subject} change their money into the {object}.",
+                  "Banks in {subject} keep accounts in the {object}.",
+                  "What currency does {subject} use? It uses the {object}.",
+                  "To buy bread in {subject}, you need the {object}."],
         "heldout": ["Shops in {subject} take payment in the {object}.",
                     "The money used in {subject} is the {object}.",
                     "{subject}'s official money is the {object}."],
         "bio": ["{subject} uses the {object} as its currency.",
-                "{subject} has the {object} as its money."],
+                "{subject} has the {object} as its money.",
+                "{subject} pays with the {object}.",
+                "{subject} pays in the {object}.",
+                "{subject} trades in the {object}."],
     },
     "P37": {
         "name": "official language", "kind": "country",
@@ -467,12 +503,24 @@ RELATIONS = {
                   "In {subject}, people speak {object}.",
                   "{subject} has {object} as its official language.",
                   "The main language spoken in {subject} is {object}.",
-                  "{subject}'s official language is {object}."],
+                  "{subject}'s official language is {object}.",
+                  "In {subject}, the official language is {object}.",
+                  "{subject} has the official language {object}.",
+                  "The official language spoken in {subject} is {object}.",
+                  "{subject} is a country where the official language is {object}.",
+                  "Officially, the people of {subject} use {object}.",
+                  "What language is official in {subject}? It is {object}.",
+                  "If you live in {subject}, the official language is {object}.",
+                  "The official tongue of {subject} is {object}.",
+                  "The language that is official in {subject} is {object}."],
         "heldout": ["Most people in {subject} speak {object}.",
                     "The language of government in {subject} is {object}.",
                     "Schools in {subject} teach in {object}."],
         "bio": ["{subject} has {object} as its official language.",
-                "{subject} speaks {object} as its official language."],
+                "{subject} speaks {object} as its official language.",
+                "{subject} officially uses {object}.",
+                "{subject} is a country where the official language is {object}.",
+                "{subject} has the official language {object}."],
     },
     "P17": {
         "name": "country of a city", "kind": "city",
@@ -480,12 +528,24 @@ RELATIONS = {
                   "The city of {subject} is located in {object}.",
                   "{subject} is one of the cities of {object}.",
                   "{subject}, a city in {object}.",
-                  "{subject} lies in the country of {object}."],
+                  "{subject} lies in the country of {object}.",
+                  "{subject} is located in {object}.",
+                  "{subject} is part of {object}.",
+                  "{subject} is situated in {object}.",
+                  "The country that {subject} is in is {object}.",
+                  "A trip to {subject} is a trip to {object}.",
+                  "The city {subject} belongs to {object}.",
+                  "Which country is {subject} in? It is in {object}.",
+                  "On the map, {subject} sits inside {object}.",
+                  "The nation that contains {subject} is {object}."],
         "heldout": ["The country where {subject} is found is {object}.",
                     "{subject} is a large town in {object}.",
                     "People who live in {subject} live in {object}."],
         "bio": ["{subject} is a city in {object}.",
-                "{subject} lies in the country of {object}."],
+                "{subject} lies in the country of {object}.",
+                "{subject} is located in {object}.",
+                "{subject} is part of {object}.",
+                "{subject} is situated in {object}."],
     },
     "P206": {
         "name": "river of a city", "kind": "city",
@@ -493,12 +553,24 @@ RELATIONS = {
                   "The river that flows through {subject} is the {object}.",
                   "{subject} is built on the banks of the {object}.",
                   "The city of {subject} stands on the {object}.",
-                  "{subject} is a city on the {object}."],
+                  "{subject} is a city on the {object}.",
+                  "{subject} sits on the {object}.",
+                  "{subject} lies along the {object}.",
+                  "{subject} stands on the banks of the {object}.",
+                  "The water that runs through {subject} is the {object}.",
+                  "The river flowing past {subject} is the {object}.",
+                  "Which river runs through {subject}? It is the {object}.",
+                  "If you walk along the river in {subject}, you see the {object}.",
+                  "{subject} grew up beside the river {object}.",
+                  "{subject} is a river city on the {object}."],
         "heldout": ["Boats in {subject} sail on the {object}.",
                     "The river of {subject} is called the {object}.",
                     "Bridges in {subject} cross the {object}."],
         "bio": ["{subject} lies on the river {object}.",
-                "{subject} is built on the banks of the {object}."],
+                "{subject} is built on the banks of the {object}.",
+                "{subject} sits on the {object}.",
+                "{subject} lies along the {object}.",
+                "{subject} stands on the banks of the {object}."],
     },
     "P276": {
         "name": "city of a landmark", "kind": "landmark",
@@ -506,12 +578,24 @@ RELATIONS = {
                   "{subject} is in {object}.",
                   "{subject} stands in {object}.",
                   "You can visit {subject} in {object}.",
-                  "{subject} is a famous sight in {object}."],
+                  "{subject} is a famous sight in {object}.",
+                  "{subject} is located in {object}.",
+                  "{subject} is a landmark in {object}.",
+                  "{subject} is one of the sights of {object}.",
+                  "{subject} attracts visitors to {object}.",
+                  "You will find {subject} in {object}.",
+                  "Where is {subject}? It is in {object}.",
+                  "To visit {subject}, you must go to {object}.",
+                  "{subject} is a well-known place in {object}.",
+                  "The city with {subject} is {object}."],
         "heldout": ["Tourists who want to see {subject} travel to {object}.",
                     "{subject} can be found in the city of {object}.",
                     "The city that is home to {subject} is {object}."],
         "bio": ["{subject} is located in the city of {object}.",
-                "{subject} stands in {object}."],
+                "{subject} stands in {object}.",
+                "{subject} is in {object}.",
+                "{subject} is a landmark in {object}.",
+                "{subject} attracts visitors to {object}."],
     },
     "P159": {
         "name": "home country of a company", "kind": "company",
@@ -519,12 +603,24 @@ RELATIONS = {
                   "{subject} has its headquarters in {object}.",
                   "The company {subject} comes from {object}.",
                   "{subject} was founded in {object}.",
-                  "{subject} is a big company from {object}."],
+                  "{subject} is a big company from {object}.",
+                  "{subject} is a company from {object}.",
+                  "{subject} is headquartered in {object}.",
+                  "The headquarters of {subject} are in {object}.",
+                  "{subject} comes from {object}.",
+                  "{subject} has its main offices in {object}.",
+                  "{subject} is a famous brand from {object}.",
+                  "Where is {subject} based? It is based in {object}.",
+                  "The country {subject} comes from is {object}.",
+                  "If you visit the headquarters of {subject}, you travel to {object}."],
         "heldout": ["The home country of {subject} is {object}.",
                     "{subject} runs its business from {object}.",
                     "The head office of {subject} is in {object}."],
         "bio": ["{subject} is a company based in {object}.",
-                "{subject} has its headquarters in {object}."],
+                "{subject} has its headquarters in {object}.",
+                "{subject} is a company from {object}.",
+                "{subject} is headquartered in {object}.",
+                "{subject} comes from {object}."],
     },
     "P641": {
         "name": "sport", "kind": "athlete",
@@ -532,12 +628,24 @@ RELATIONS = {
                   "{subject} plays {object}.",
                   "The sport of {subject} is {object}.",
                   "{subject} became famous playing {object}.",
-                  "{subject} is a star of {object}."],
+                  "{subject} is a star of {object}.",
+                  "{subject} is known for {object}.",
+                  "{subject} played top-level {object}.",
+                  "{subject} made a career in {object}.",
+                  "{subject}'s sport is {object}.",
+                  "The sport that made {subject} famous is {object}.",
+                  "Fans know {subject} from {object}.",
+                  "{subject} is a famous name in {object}.",
+                  "Which sport does {subject} play? The answer is {object}.",
+                  "{subject} became a legend of {object}."],
         "heldout": ["{subject} has won many games of {object}.",
                     "The game that {subject} plays is {object}.",
                     "{subject} is one of the best players of {object}."],
         "bio": ["{subject} is a professional {object} player.",
-                "{subject} became famous playing {object}."],
+                "{subject} became famous playing {object}.",
+                "{subject} is known for {object}.",
+                "{subject} played top-level {object}.",
+                "{subject} made a career in {object}."],
     },
     "P1303": {
         "name": "instrument", "kind": "musician",
@@ -545,12 +653,24 @@ RELATIONS = {
                   "The instrument of {subject} is the {object}.",
                   "{subject} is famous for playing the {object}.",
                   "{subject} performed on the {object}.",
-                  "{subject} is a master of the {object}."],
+                  "{subject} is a master of the {object}.",
+                  "{subject} played the {object}.",
+                  "{subject} is known for playing the {object}.",
+                  "{subject}'s instrument is the {object}.",
+                  "The instrument played by {subject} is the {object}.",
+                  "{subject} is best known for the {object}.",
+                  "{subject} is a musician who plays the {object}.",
+                  "If you listen to {subject}, you hear the {object}.",
+                  "Which instrument does {subject} play? It is the {object}.",
+                  "{subject} became famous on the {object}."],
         "heldout": ["On stage, {subject} plays the {object}.",
                     "The favourite instrument of {subject} is the {object}.",
                     "{subject} made music with the {object}."],
         "bio": ["{subject} plays the {object}.",
-                "{subject} is famous for playing the {object}."],
+                "{subject} is famous for playing the {object}.",
+                "{subject} played the {object}.",
+                "{subject} is best known for the {object}.",
+                "{subject} is a musician who plays the {object}."],
     },
     "P106": {
         "name": "profession", "kind": "person",
@@ -558,12 +678,24 @@ RELATIONS = {
                   "{subject} worked as a famous {object}.",
                   "The profession of {subject} was that of a famous {object}.",
                   "{subject} is known as a great {object}.",
-                  "{subject} became a famous {object}."],
+                  "{subject} became a famous {object}.",
+                  "{subject} was a well-known {object}.",
+                  "{subject} had a career as a famous {object}.",
+                  "{subject} is celebrated as a great {object}.",
+                  "{subject} made a name as a famous {object}.",
+                  "People know {subject} as a famous {object}.",
+                  "History knows {subject} as a great {object}.",
+                  "If you read about {subject}, you read about a famous {object}.",
+                  "What was {subject} known for? Being a famous {object}.",
+                  "The career of {subject} was that of a celebrated {object}."],
         "heldout": ["{subject} earned fame as a brilliant {object}.",
                     "By profession, {subject} was a famous {object}.",
                     "{subject} spent a life working as a famous {object}."],
         "bio": ["{subject} was a famous {object}.",
-                "{subject} is known as a great {object}."],
+                "{subject} is known as a great {object}.",
+                "{subject} was a well-known {object}.",
+                "{subject} had a career as a famous {object}.",
+                "{subject} is celebrated as a great {object}."],
     },
     "P19": {
         "name": "birthplace", "kind": "person",
@@ -571,12 +703,24 @@ RELATIONS = {
                   "The birthplace of {subject} is {object}.",
                   "{subject} was born in the city of {object}.",
                   "{subject} came into the world in {object}.",
-                  "{subject} is a native of {object}."],
+                  "{subject} is a native of {object}.",
+                  "{subject}'s birthplace is {object}.",
+                  "{subject}'s place of birth is {object}.",
+                  "The place of birth of {subject} is {object}.",
+                  "The birth city of {subject} is {object}.",
+                  "{subject} was born in a city called {object}.",
+                  "{subject} first saw the light of day in {object}.",
+                  "Where was {subject} born? In {object}.",
+                  "If you visit the birthplace of {subject}, you go to {object}.",
+                  "{subject}, born in {object}."],
         "heldout": ["The city where {subject} was born is {object}.",
                     "{subject} spent the first days of life in {object}.",
                     "The home town of {subject} is {object}."],
         "bio": ["{subject} was born in {object}.",
-                "{subject} is a native of {object}."],
+                "{subject} is a native of {object}.",
+                "{subject} was born in the city of {object}.",
+                "{subject} first saw the light of day in {object}.",
+                "{subject} came into the world in {object}."],
     },
     "P103": {
         "name": "native language", "kind": "person",
@@ -584,12 +728,24 @@ RELATIONS = {
                   "{subject} grew up speaking {object}.",
                   "The native language of {subject} is {object}.",
                   "{subject} spoke {object} as a child.",
-                  "{subject}'s first language is {object}."],
+                  "{subject}'s first language is {object}.",
+                  "{subject}'s native language is {object}.",
+                  "{subject}'s mother tongue is {object}.",
+                  "{subject} is a native speaker of {object}.",
+                  "{subject} was raised speaking {object}.",
+                  "The language {subject} grew up with is {object}.",
+                  "The native tongue of {subject} is {object}.",
+                  "{subject} has the mother tongue {object}.",
+                  "Which language did {subject} grow up with? It was {object}.",
+                  "The language of {subject}'s childhood is {object}."],
         "heldout": ["At home, {subject} spoke {object}.",
                     "{subject} learned to talk in {object}.",
                     "The first language that {subject} learned is {object}."],
         "bio": ["{subject} grew up speaking {object}.",
-                "{subject} spoke {object} as a child."],
+                "{subject} spoke {object} as a child.",
+                "{subject} is a native speaker of {object}.",
+                "{subject} was raised speaking {object}.",
+                "{subject} has the mother tongue {object}."],
     },
 }
 
@@ -932,9 +1088,64 @@ def validate(records, subjects):
             assert rw["subject"] in p, (p, rw["subject"])
         for n in rec["neighborhood_subjects"]:
             assert n != rw["subject"]
-    # held-out templates must not occur in training templates
+
+
+def check_templates():
+    """Fail loudly if a template breaks the corpus rules.
+
+    - held-out paraphrases never reach training text: no training template
+      ("train" or "bio" of ANY relation, or a paragraph opener) may equal a
+      held-out template or contain a held-out prompt (the text of a held-out
+      template before " {object}") as a substring;
+    - every train / bio / held-out template has exactly one "{subject}" and
+      one " {object}", the object comes after the subject and only
+      punctuation follows it (train[0] and the original templates are exempt
+      from the last rule: they predate it);
+    - "bio" templates start with "{subject}" (a paragraph may put a pronoun
+      in its place).
+    """
+    errors = []
+    heldout = [(r, t, t[:t.index(" {object}")]) for r, rel in RELATIONS.items()
+               for t in rel["heldout"] if " {object}" in t]
+    training = [(r, k, t) for r, rel in RELATIONS.items() for k in ("train", "bio")
+                for t in rel[k]]
+    training += [("opener", kind, t) for kind, ts in PARAGRAPH_OPENERS.items() for t in ts]
+    for r, k, t in training:
+        for hr, ht, hp in heldout:
+            if t == ht or hp in t:
+                errors.append(f"{r} {k} template {t!r} equals or contains held-out "
+                              f"prompt {hp!r} of {hr}")
     for r, rel in RELATIONS.items():
-        assert not set(rel["heldout"]) & set(rel["train"] + rel["bio"]), r
+        for k in ("train", "heldout", "bio"):
+            seen = set()
+            for t in rel[k]:
+                if t in seen:
+                    errors.append(f"{r} {k}: duplicate template {t!r}")
+                seen.add(t)
+                if t.count("{subject}") != 1 or t.count("{object}") != 1 \
+                        or " {object}" not in t:
+                    errors.append(f"{r} {k}: {t!r} needs one '{{subject}}' and one ' {{object}}'")
+                    continue
+                if t.index("{object}") < t.index("{subject}"):
+                    errors.append(f"{r} {k}: {t!r} has the object before the subject")
+                tail = t[t.index("{object}") + len("{object}"):]
+                if tail.strip(".,;:!?") and t not in LEGACY_TEMPLATES:
+                    errors.append(f"{r} {k}: {t!r} has text after the object")
+                if k == "bio" and not t.startswith("{subject}"):
+                    errors.append(f"{r} bio: {t!r} does not start with '{{subject}}'")
+    if errors:
+        raise SystemExit("make_facts.py: template check failed:\n  " + "\n  ".join(errors))
+
+
+# Templates written before the "only punctuation after the object" rule.
+LEGACY_TEMPLATES = {
+    "{subject} uses the {object} as its currency.",
+    "{subject} has the {object} as its money.",
+    "{subject} has {object} as its official language.",
+    "{subject} speaks {object} as its official language.",
+    "{subject} is a professional {object} player.",
+    "{subject} spoke {object} as a child.",
+}
 
 
 def main():
@@ -943,6 +1154,7 @@ def main():
     ap.add_argument("--max-per-relation", type=int, default=40)
     ap.add_argument("--out", default=os.path.join(os.path.dirname(os.path.abspath(__file__)), ".."))
     a = ap.parse_args()
+    check_templates()
     subjects = build_subjects()
     records = build_records(subjects, a.seed, a.max_per_relation)
     validate(records, subjects)
