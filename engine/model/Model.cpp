@@ -173,6 +173,11 @@ std::vector<int> Model::encodePrompt(const std::string& text) const {
     return ids;
 }
 
+std::string Model::tokenText(int id) const {
+    if (id >= 0 && id < d->tokenizer->vocabSize()) return d->tokenizer->tokenDisplay(id);
+    return "<unused " + std::to_string(id) + ">";
+}
+
 std::vector<TokenProb> Model::topNext(const std::vector<int>& ids, int k) const {
     if (ids.empty()) fail(ErrorKind::Input, "the prompt is empty");
     at::NoGradGuard noGrad;
@@ -183,7 +188,7 @@ std::vector<TokenProb> Model::topNext(const std::vector<int>& ids, int k) const 
     std::vector<TokenProb> out;
     for (int i = 0; i < k; ++i) {
         const int id = static_cast<int>(indices[i].item<int64_t>());
-        out.push_back({id, d->tokenizer->tokenDisplay(id), values[i].item<double>()});
+        out.push_back({id, tokenText(id), values[i].item<double>()});
     }
     return out;
 }
@@ -233,7 +238,18 @@ GenerateResult Model::generate(const std::vector<int>& prompt, const GeneratePar
     }
     std::vector<int> textIds = result.ids;
     if (params.stopAtEos && eos && !textIds.empty() && textIds.back() == *eos) textIds.pop_back();
-    result.text = d->tokenizer->decode(textIds);
+    // Decode runs of real tokens together (multi-byte characters span tokens);
+    // ids past the tokenizer's vocabulary show as "<unused N>".
+    std::vector<int> run;
+    for (int id : textIds) {
+        if (id < d->tokenizer->vocabSize()) {
+            run.push_back(id);
+            continue;
+        }
+        result.text += d->tokenizer->decode(run) + tokenText(id);
+        run.clear();
+    }
+    result.text += d->tokenizer->decode(run);
     return result;
 }
 

@@ -65,6 +65,9 @@ public:
     // Tokenizes a prompt; throws ErrorKind::Input for an empty prompt or one
     // longer than the context.
     std::vector<int> encodePrompt(const std::string& text) const;
+    // Display text of a token id. Ids past the tokenizer's vocabulary (models
+    // whose embedding is padded beyond it) show as "<unused N>".
+    std::string tokenText(int id) const;
     // Next-token distribution after `ids`: the k most likely tokens.
     std::vector<TokenProb> topNext(const std::vector<int>& ids, int k) const;
     GenerateResult generate(const std::vector<int>& prompt, const GenerateParams& params) const;

@@ -288,7 +288,7 @@ TraceResult causalTrace(Model& model, const TraceParams& p, const ProgressFn& pr
     }
     R.subjectBegin = s;
     R.subjectEnd = e;
-    for (int id : R.ids) R.tokens.push_back(tok.tokenDisplay(id));
+    for (int id : R.ids) R.tokens.push_back(model.tokenText(id));
     R.window = p.window > 0 ? p.window : defaultTraceWindow(R.nLayer);
 
     TraceSetup S;
@@ -326,7 +326,7 @@ TraceResult causalTrace(Model& model, const TraceParams& p, const ProgressFn& pr
         }
     }
     R.answerId = static_cast<int>(S.answer);
-    R.answerToken = tok.tokenDisplay(R.answerId);
+    R.answerToken = model.tokenText(R.answerId);
 
     // Noise: z [N, e - s, D] (seeded or from a file), scaled by sigma.
     const int64_t D = tf.config().nEmbd;

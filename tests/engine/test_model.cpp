@@ -186,6 +186,24 @@ private Q_SLOTS:
         QVERIFY(int(m->generate(ids, longRun).ids.size()) <= 64 - int(ids.size()));
     }
 
+    void paddedVocabularyShowsUnusedIds() {
+        // config vocab_size larger than the tokenizer (padded embeddings).
+        ModelConfig c = smallConfig();
+        c.vocabSize = 2000;
+        writeRandomModelFolder(dir("padded"), c, 5);
+        auto m = Model::load(dir("padded"));
+        QVERIFY(m->tokenizer().vocabSize() < 2000);
+        const auto top = m->topNext(m->encodePrompt("The quick"), 2000);
+        int unused = 0;
+        for (const auto& t : top) unused += t.token.rfind("<unused ", 0) == 0;
+        QCOMPARE(unused, 2000 - m->tokenizer().vocabSize());
+        GenerateParams g;
+        g.topK = 2000;
+        g.maxNewTokens = 30;
+        g.stopAtEos = false;
+        QCOMPARE(int(m->generate(m->encodePrompt("The quick"), g).ids.size()), 30);  // no throw on unused ids
+    }
+
     void promptErrors() {
         auto m = Model::load(dir("plain"));
         expectError([&] { m->encodePrompt(""); }, {"empty"});
