@@ -84,6 +84,7 @@ std::vector<Command> allCommands() {
     addModelCommands(commands);
     addTraceCommands(commands);
     addTraceDatasetCommands(commands);
+    addEditCommands(commands);
     addSessionCommands(commands);
     addDemoCommands(commands);
     addBenchCommands(commands);

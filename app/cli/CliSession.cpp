@@ -125,15 +125,7 @@ ReplayOutcome replay(const SessionStore& store, Context& ctx) {
     });
     r.model = loaded.at(r.resolved.folder);
 
-    EditApplier applier;
-    if (const EditApplierFactory factory = editApplierFactory()) applier = factory(*r.model);
-    // Without a factory: the model was just loaded (its weights are the
-    // originals) and no delta can be applied; replaySession refuses enabled
-    // edits with "this build cannot apply edits yet".
-    if (!applier.currentHash) {
-        Model* m = r.model.get();
-        applier.currentHash = [m] { return m->weightsHash(); };
-    }
+    const EditApplier applier = makeEditApplier(*r.model);
     r.report = replaySession(store, applier, {}, [&](double done, double total) {
         if (total > 0) ctx.err << "\rkme: applying edits " << int(done) << "/" << int(total) << std::flush;
         if (total > 0 && done >= total) ctx.err << "\n";

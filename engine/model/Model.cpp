@@ -64,7 +64,8 @@ struct Model::Impl {
     bool sharded = false;
     mutable std::mutex hashMutex;
     mutable std::string hashCache;                      // weights hash of hashFor
-    mutable std::vector<const void*> hashFor;           // tensor storages the cache was computed on
+    mutable const Transformer* hashTransformer = nullptr;  // the cache was computed on this transformer ...
+    mutable uint64_t hashVersion = 0;                      // ... at this version
 };
 
 Model::Model() : d(std::make_unique<Impl>()) {}
@@ -149,9 +150,8 @@ at::Tensor asStored(const at::Tensor& live, DType dtype) {
 
 std::string Model::weightsHash() const {
     std::lock_guard<std::mutex> lock(d->hashMutex);
-    std::vector<const void*> now;
-    for (const auto& [name, info] : d->stored) now.push_back(d->transformer->tensor(name).data_ptr());
-    if (!d->hashCache.empty() && now == d->hashFor) return d->hashCache;
+    const Transformer* now = d->transformer.get();
+    if (!d->hashCache.empty() && now == d->hashTransformer && now->version() == d->hashVersion) return d->hashCache;
     std::vector<at::Tensor> keep;  // converted copies must outlive the hash
     std::vector<TensorData> data;
     for (const auto& [name, info] : d->stored) {
@@ -160,7 +160,8 @@ std::string Model::weightsHash() const {
         data.push_back(TensorData{name, info.dtype, t.sizes().vec(), t.data_ptr(), t.nbytes()});
     }
     d->hashCache = kme::weightsHash(std::move(data));
-    d->hashFor = now;
+    d->hashTransformer = now;
+    d->hashVersion = now->version();
     return d->hashCache;
 }
 

@@ -257,6 +257,7 @@ void Transformer::toDType(at::ScalarType dtype) {
     for (auto& [name, t] : tensors_)
         if (at::isFloatingType(t.scalar_type())) t = t.to(dtype).contiguous();
     dtype_ = dtype;
+    ++version_;
     bind();
 }
 
@@ -277,6 +278,7 @@ void Transformer::setTensor(const std::string& name, at::Tensor value) {
         fail(ErrorKind::Internal, "setTensor('" + name + "'): shape " + shapeString(value.sizes()) +
                                       " != " + shapeString(it->second.sizes()));
     it->second = value;
+    ++version_;
     bind();
 }
 

@@ -112,6 +112,10 @@ public:
     const at::Tensor& weight(TensorRole role, int layer = -1) const;
     const at::Tensor& tensor(const std::string& canonicalName) const;
     void setTensor(const std::string& canonicalName, at::Tensor value);
+    // Increases whenever a tensor is replaced or converted; caches of derived
+    // values (the weights hash) key on it, not on storage addresses, which
+    // the allocator may reuse.
+    uint64_t version() const { return version_; }
     const std::map<std::string, at::Tensor>& tensors() const { return tensors_; }
     Orientation orientation(TensorRole role) const;
     int64_t parameterCount() const;
@@ -127,6 +131,7 @@ private:
     ModelConfig config_;
     std::map<std::string, at::Tensor> tensors_;
     at::ScalarType dtype_ = at::kFloat;
+    uint64_t version_ = 0;
     std::vector<Block> blocks_;
     at::Tensor wte_, wpe_, lnfW_, lnfB_, lmHead_;
 };

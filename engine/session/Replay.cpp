@@ -1,23 +1,15 @@
 #include "engine/session/Replay.h"
 
-#include <mutex>
+#include <memory>
 #include <optional>
 
 #include "engine/core/Error.h"
+#include "engine/edit/WeightDelta.h"
+#include "engine/model/Model.h"
 
 namespace kme {
 
 namespace {
-
-std::mutex& factoryMutex() {
-    static std::mutex m;
-    return m;
-}
-
-EditApplierFactory& factorySlot() {
-    static EditApplierFactory f;
-    return f;
-}
 
 std::string label(const EditRecord& e) {
     std::string s = "edit #" + std::to_string(e.position);
@@ -49,14 +41,29 @@ WhatIfNote makeNote(const EditRecord& e, const std::string& appliedOn, const std
 
 }  // namespace
 
-void setEditApplierFactory(EditApplierFactory factory) {
-    std::lock_guard<std::mutex> lock(factoryMutex());
-    factorySlot() = std::move(factory);
+EditApplier stackEditApplier(EditStack& stack) {
+    EditApplier a;
+    EditStack* st = &stack;
+    a.restoreOriginals = [st] { st->revertAll(); };
+    a.applyEdit = [st](const EditRecord& edit) {
+        WeightDelta delta;
+        try {
+            delta = WeightDelta::deserialize(edit.delta);
+        } catch (const Error& e) {
+            fail(ErrorKind::Database, label(edit) + ": its stored weight delta is unreadable: " + e.what());
+        }
+        st->apply(delta);
+    };
+    a.currentHash = [st] { return st->model().weightsHash(); };
+    return a;
 }
 
-EditApplierFactory editApplierFactory() {
-    std::lock_guard<std::mutex> lock(factoryMutex());
-    return factorySlot();
+EditApplier makeEditApplier(Model& model) {
+    auto stack = std::make_shared<EditStack>(model);
+    EditApplier a = stackEditApplier(*stack);
+    // Keep the stack alive as long as any copy of the applier.
+    a.restoreOriginals = [stack, f = a.restoreOriginals] { f(); };
+    return a;
 }
 
 std::vector<WhatIfNote> whatIfNotes(const std::vector<EditRecord>& edits, const std::string& baseHash) {

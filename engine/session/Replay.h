@@ -2,8 +2,8 @@
 // Replaying a session's edits: restore the original weights, apply the
 // enabled deltas in order, verify the resulting weights hash.
 //
-// The session layer does not know how a delta is applied: the edit engine
-// supplies an EditApplier (restore / apply / hash) for a model. Undo and redo
+// A replay goes through an EditApplier (restore / apply / hash);
+// stackEditApplier / makeEditApplier wrap the edit engine's EditStack. Undo and redo
 // are `SessionStore::setEditEnabled` followed by a replay.
 //
 // What-if: disabling (or reordering) an edit in the middle of the history
@@ -23,7 +23,8 @@ namespace kme {
 
 class Model;
 
-// How a replay touches the live weights. Wired by the edit engine (EditStack).
+// How a replay touches the live weights (normally an EditStack; tests may
+// supply their own).
 struct EditApplier {
     // Restores the checkpoint's original weights bit for bit. Empty: the
     // weights already are the originals (a freshly loaded model).
@@ -36,12 +37,15 @@ struct EditApplier {
     std::function<std::string()> currentHash;
 };
 
-// Makes an applier for a loaded model. The edit engine installs one with
-// setEditApplierFactory at start-up (kme, kme-studio, tests).
-using EditApplierFactory = std::function<EditApplier(Model& model)>;
-void setEditApplierFactory(EditApplierFactory factory);
-// The installed factory, or an empty function.
-EditApplierFactory editApplierFactory();
+class EditStack;
+// The applier of an EditStack on its model (restore = revertAll, apply =
+// deserialize the delta and apply it, hash = the model's weights hash). The
+// stack must outlive the applier. Use this where the caller already keeps a
+// stack on the model (the app).
+EditApplier stackEditApplier(EditStack& stack);
+// An applier owning a fresh EditStack on `model` (the model must outlive it
+// and must not be edited through another stack): the command line, tests.
+EditApplier makeEditApplier(Model& model);
 
 struct ReplayOptions {
     // Hash the weights after restoring the originals and require the

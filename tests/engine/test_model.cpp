@@ -7,6 +7,7 @@
 
 #include <filesystem>
 #include <fstream>
+#include <set>
 
 #include "engine/core/Error.h"
 #include "engine/model/Model.h"
@@ -139,6 +140,20 @@ private Q_SLOTS:
         QVERIFY(m->weightsHash() != before);
         m->transformer().setTensor(name, original);
         QCOMPARE(m->weightsHash(), before);
+        // Many replacements in a row: the allocator reuses freed storage, so a
+        // cache keyed on addresses would go stale; each hash must match a
+        // fresh load of the same bytes.
+        at::Tensor current = original;
+        std::set<std::string> seen = {before};
+        for (int i = 1; i <= 12; ++i) {
+            current = current.clone();
+            current.view(-1)[i] = current.view(-1)[i] + 0.25;
+            m->transformer().setTensor(name, current);
+            const std::string h = m->weightsHash();
+            QVERIFY2(seen.insert(h).second, ("hash repeated after change " + std::to_string(i)).c_str());
+        }
+        m->save(dir("hash-after-changes"));
+        QCOMPARE(Model::load(dir("hash-after-changes"))->weightsHash(), m->weightsHash());
     }
 
     void topNextIsTheFullSoftmax() {

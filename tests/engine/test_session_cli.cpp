@@ -151,14 +151,16 @@ private Q_SLOTS:
         QVERIFY2(r.out.find("2 edit(s)") != std::string::npos, r.out.c_str());
     }
 
-    void replayWithoutAnEditEngineRefusesEnabledEdits() {
+    // The sample edits carry pattern bytes, not weight deltas: the replay
+    // names the first edit it cannot read and writes nothing.
+    void replayOfAnUnreadableDeltaFailsNamingTheEdit() {
         const Project p = makeProject();
         const std::string out = p.dir + "/replayed";
         const Run r =
             kme({"session", "replay", QString::fromStdString(p.session), "--out", QString::fromStdString(out)});
         QCOMPARE(r.rc, 1);
-        QVERIFY2(r.err.find("this build cannot apply edits yet") != std::string::npos, r.err.c_str());
-        QVERIFY2(r.err.find(p.session) != std::string::npos, r.err.c_str());
+        QVERIFY2(r.err.find("edit #1 'edit 1': its stored weight delta is unreadable") != std::string::npos,
+                 r.err.c_str());
         QCOMPARE(std::count(r.err.begin(), r.err.end(), '\n'), long(1));
         QVERIFY(!fs::exists(out));
         // export --out needs the same replay.

@@ -297,14 +297,6 @@ private Q_SLOTS:
         QCOMPARE(w.appliedNames.size(), size_t(2));
     }
 
-    void applierFactoryRegistry() {
-        QVERIFY(!kme::editApplierFactory());
-        kme::setEditApplierFactory([](kme::Model&) { return kme::EditApplier{}; });
-        QVERIFY(bool(kme::editApplierFactory()));
-        kme::setEditApplierFactory(nullptr);
-        QVERIFY(!kme::editApplierFactory());
-    }
-
     // ------------------------------------------------------------ model location
 
     void resolvesTheModelFolder() {

@@ -1,0 +1,260 @@
+// kme edit: ROME / MEMIT / FT-L on a model, probabilities before and after,
+// optionally the edited model written as a complete model folder.
+#include <cmath>
+#include <fstream>
+#include <iomanip>
+#include <optional>
+#include <iostream>
+#include <sstream>
+
+#include <unistd.h>
+
+#include "app/cli/CliSupport.h"
+#include "engine/core/Error.h"
+#include "engine/edit/EditDefaults.h"
+#include "engine/edit/EditMethod.h"
+#include "engine/model/Model.h"
+#include "engine/session/SessionEdits.h"
+#include "engine/session/SessionStore.h"
+
+namespace kme::cli {
+namespace {
+
+using json = nlohmann::json;
+
+// "12" or "13-17" (inclusive).
+std::vector<int> parseLayers(const std::string& flag, const std::string& text) {
+    auto number = [&](const std::string& s) {
+        if (s.empty() || s.find_first_not_of("0123456789") != std::string::npos || s.size() > 6)
+            throw UsageError(flag + " expects a layer number or a range A-B, got '" + text + "'");
+        return std::stoi(s);
+    };
+    const auto dash = text.find('-');
+    if (dash == std::string::npos) return {number(text)};
+    const int a = number(text.substr(0, dash)), b = number(text.substr(dash + 1));
+    if (b < a) throw UsageError(flag + " range " + text + " is empty (A must be <= B)");
+    std::vector<int> out;
+    for (int l = a; l <= b; ++l) out.push_back(l);
+    return out;
+}
+
+std::string readFile(const std::string& path, const std::string& what) {
+    std::ifstream in(path, std::ios::binary);
+    if (!in) fail(ErrorKind::Io, path + ": cannot open the " + what);
+    std::stringstream ss;
+    ss << in.rdbuf();
+    return ss.str();
+}
+
+struct Probabilities {
+    double pNew = 0;
+    std::optional<double> pTrue;
+};
+
+Probabilities probabilities(const Model& m, const EditRequest& r) {
+    Probabilities p;
+    p.pNew = targetProbability(m, r.filledPrompt(), r.targetNew);
+    if (!r.targetTrue.empty()) p.pTrue = targetProbability(m, r.filledPrompt(), r.targetTrue);
+    return p;
+}
+
+json toJson(const Probabilities& p) {
+    return {{"p_new", p.pNew}, {"p_true", p.pTrue ? json(*p.pTrue) : json(nullptr)}};
+}
+
+int runEdit(const Args& args, Context& ctx) {
+    const std::string methodName = args.get("--method", "rome");
+    const auto method = parseEditMethod(methodName);
+    if (!method) throw UsageError("--method must be rome, memit or ft-l, got '" + methodName + "'");
+    const bool single = args.has("--prompt") || args.has("--subject") || args.has("--target");
+    if (single && args.has("--requests")) throw UsageError("give either --prompt/--subject/--target or --requests, not both");
+    if (!single && !args.has("--requests"))
+        throw UsageError("missing the edit: --prompt T --subject S --target T, or --requests F");
+    if (args.has("--stats-corpus") && args.has("--no-mom2"))
+        throw UsageError("--stats-corpus and --no-mom2 exclude each other");
+    if (args.has("--layer") && args.has("--layers")) throw UsageError("give --layer or --layers, not both");
+
+    std::vector<EditRequest> given;
+    if (single) {
+        EditRequest r;
+        r.prompt = args.require("--prompt");
+        r.subject = args.require("--subject");
+        r.targetNew = args.require("--target");
+        r.targetTrue = args.get("--target-true");
+        given = {normalizedRequest(r)};
+    } else {
+        given = loadEditRequests(args.get("--requests"));
+        if (args.has("--target-true")) throw UsageError("--target-true goes with --prompt; --requests files carry target_true");
+    }
+    const int statsSamples = args.getInt("--stats-samples", -1, 1, 100000000);
+    const int statsTokens = args.getInt("--stats-tokens", -1, 0, 2000000000);
+    const uint64_t seed = args.getSeed("--seed", 0);
+
+    auto model = loadModelArg(args, ctx);
+    // Defaults: the model table, then kme_edit_defaults.json in the model folder.
+    EditParams params = defaultEditParams(*model, *method);
+    params.requests = given;
+    params.seed = seed;
+    if (args.has("--hparams")) {
+        const std::string file = args.get("--hparams");
+        applyHparamsJson(params.hparams, readFile(file, "hyper-parameters"), file);
+    }
+    if (args.has("--layer")) params.hparams.layers = parseLayers("--layer", args.get("--layer"));
+    if (args.has("--layers")) params.hparams.layers = parseLayers("--layers", args.get("--layers"));
+    if (args.has("--no-mom2")) {
+        params.hparams.mom2Adjustment = false;
+        params.statsTexts.clear();
+        params.statsLabel.clear();
+    }
+    if (statsSamples > 0) params.hparams.mom2Samples = statsSamples;
+    if (statsTokens >= 0) params.hparams.mom2Tokens = statsTokens;
+    if (args.has("--stats-corpus")) {
+        params.statsLabel = args.get("--stats-corpus");
+        params.statsTexts = loadTextCorpus(params.statsLabel);
+    }
+    for (const auto& r : params.requests) validateRequest(*model, r);
+
+    // One stack for the session's earlier edits and this one.
+    EditStack stack(*model);
+    std::optional<SessionStore> session;
+    std::string replaySummary;
+    if (args.has("--session")) {
+        session.emplace(args.get("--session"));
+        attachModel(*session, *model, model->weightsHash());
+        const ReplayReport replayed = bringToSessionState(*session, stack);
+        if (replayed.applied > 0) replaySummary = replayed.summary;
+    }
+
+    const std::string hashBefore = model->weightsHash();
+    std::vector<Probabilities> before;
+    for (const auto& r : params.requests) before.push_back(probabilities(*model, r));
+
+    const bool bar = &ctx.err == &std::cerr && isatty(STDERR_FILENO);
+    const EditResult result = computeEdit(*model, params, [&](double done, double total) {
+        if (bar) ctx.err << "\rediting: " << int(100 * done / std::max(total, 1e-9)) << "%" << std::flush;
+        return true;
+    });
+    if (bar) ctx.err << "\n";
+    stack.apply(result.delta);
+    std::vector<Probabilities> after;
+    for (const auto& r : params.requests) after.push_back(probabilities(*model, r));
+    const std::string hashAfter = model->weightsHash();
+    if (args.has("--out")) model->save(args.get("--out"));
+    int64_t editId = 0;
+    if (session) {
+        editId = session->addEdit(makeEditRecord(result, params.requests, hashBefore, hashAfter));
+        PreviewRecord preview;
+        preview.editId = editId;
+        preview.prompt = params.requests.front().filledPrompt();
+        preview.kind = "probability";
+        preview.beforeText = params.requests.front().targetTrue;
+        preview.afterText = params.requests.front().targetNew;
+        preview.beforeProbsJson = toJson(before.front()).dump();
+        preview.afterProbsJson = toJson(after.front()).dump();
+        session->addPreview(preview);
+    }
+
+    json changed = json::array();
+    for (const auto& part : result.delta.parts)
+        changed.push_back({{"tensor", part.tensor},
+                           {"rank", part.rank()},
+                           {"norm", part.norm()},
+                           {"kind", part.kind == TensorDelta::Kind::LowRank ? "low_rank" : "dense"}});
+    json stats = json::array();
+    for (const auto& s : result.stats)
+        stats.push_back({{"layer", s.layer},
+                         {"samples", s.samples},
+                         {"tokens", s.tokens},
+                         {"seconds", s.seconds},
+                         {"compute_seconds", s.computeSeconds},
+                         {"cached", s.fromCache},
+                         {"corpus_sha256", s.corpusHash}});
+    json requests = json::array();
+    for (size_t i = 0; i < params.requests.size(); ++i) {
+        const auto& r = params.requests[i];
+        const auto& rep = result.requests.at(i);
+        requests.push_back({{"prompt", r.prompt},
+                            {"subject", r.subject},
+                            {"target_new", r.targetNew},
+                            {"target_true", r.targetTrue.empty() ? json(nullptr) : json(r.targetTrue)},
+                            {"before", toJson(before[i])},
+                            {"after", toJson(after[i])},
+                            {"losses", rep.losses}});
+    }
+    json j = {{"method", editMethodName(*method)},
+              {"layer", result.layers.front()},
+              {"layers", result.layers},
+              {"changed", changed},
+              {"before", toJson(before.front())},
+              {"after", toJson(after.front())},
+              {"requests", requests},
+              {"statistics", stats},
+              {"mom2", params.hparams.mom2Adjustment},
+              {"hparams", json::parse(hparamsToJson(result.hparams, *method))},
+              {"context_templates", result.contextTemplates},
+              {"weights_hash_before", hashBefore},
+              {"weights_hash", hashAfter},
+              {"seconds", result.seconds}};
+    if (args.has("--out")) j["out"] = args.get("--out");
+    if (session) j["session"] = {{"path", session->path()}, {"edit_id", editId}};
+    if (!params.statsLabel.empty()) j["stats_corpus"] = params.statsLabel;
+
+    std::ostringstream s;
+    s << std::setprecision(4);
+    s << editMethodName(*method) << " edit of layer" << (result.layers.size() > 1 ? "s " : " ");
+    for (size_t i = 0; i < result.layers.size(); ++i) s << (i ? "," : "") << result.layers[i];
+    s << " in " << std::fixed << std::setprecision(2) << result.seconds << " s" << std::defaultfloat
+      << std::setprecision(4) << "\n";
+    for (size_t i = 0; i < params.requests.size() && i < 10; ++i) {
+        const auto& r = params.requests[i];
+        s << "  " << json(r.filledPrompt()).dump() << ": p(" << json(r.targetNew).dump() << ") " << before[i].pNew
+          << " -> " << after[i].pNew;
+        if (before[i].pTrue) s << ", p(" << json(r.targetTrue).dump() << ") " << *before[i].pTrue << " -> " << *after[i].pTrue;
+        s << "\n";
+    }
+    if (params.requests.size() > 10) s << "  (" << params.requests.size() - 10 << " more requests in the JSON)\n";
+    for (const auto& part : result.delta.parts)
+        s << "  changed " << part.tensor << " (rank " << part.rank() << ", norm " << part.norm() << ")\n";
+    for (const auto& st : result.stats)
+        s << "  key statistics of layer " << st.layer << ": " << st.samples << " texts, " << st.tokens << " tokens, "
+          << (st.fromCache ? "cached (computed in " + std::to_string(int(std::lround(st.computeSeconds))) + " s)"
+                           : "computed in " + std::to_string(int(std::lround(st.seconds))) + " s")
+          << "\n";
+    if (!params.hparams.mom2Adjustment && *method != EditMethod::FtL) s << "  key statistics: identity (--no-mom2)\n";
+    if (!params.statsLabel.empty() && !result.stats.empty()) s << "  statistics corpus: " << params.statsLabel << "\n";
+    s << "  weights hash " << hashAfter << "\n";
+    if (!replaySummary.empty()) s << "  on top of the session's edits (" << replaySummary << ")\n";
+    if (session) s << "  recorded as edit " << editId << " in " << session->path() << "\n";
+    if (args.has("--out")) s << "  edited model written to " << args.get("--out") << "\n";
+    emit(args, ctx, j, s.str());
+    return 0;
+}
+
+}  // namespace
+
+void addEditCommands(std::vector<Command>& commands) {
+    commands.push_back(
+        {"edit",
+         "[MODEL] --method rome|memit|ft-l (--prompt T --subject S --target T | --requests F) [--layer L | --layers A-B] "
+         "[--stats-corpus F | --no-mom2] [--hparams F] [--seed S] [--out DIR] [--session DB]",
+         "edit a fact (ROME, MEMIT or constrained fine-tuning) and report p(target) before and after",
+         {{"--method", true, "rome (default) | memit | ft-l"},
+          {"--prompt", true, "prompt template with {} where the subject goes: '{} is located in the city of'"},
+          {"--subject", true, "the subject that fills {}"},
+          {"--target", true, "the new object (a leading space is added: Rome -> ' Rome')"},
+          {"--target-true", true, "the current object, to report its probability"},
+          {"--requests", true, "JSON list of {prompt, subject, target_new[, target_true]} or CounterFact records"},
+          {"--layer", true, "layer to edit (ROME, FT-L; default from the model table or kme_edit_defaults.json)"},
+          {"--layers", true, "layer range A-B (MEMIT; default from the model table or kme_edit_defaults.json)"},
+          {"--stats-corpus", true, "text for the key statistics: UTF-8 (paragraphs or lines), .jsonl or .json (default: the model folder's kme_edit_defaults.json)"},
+          {"--no-mom2", false, "use the identity instead of key statistics"},
+          {"--stats-samples", true, "corpus texts used at most (10000)"},
+          {"--stats-tokens", true, "corpus tokens used at most (100000; 0 = no limit)"},
+          {"--hparams", true, "JSON overriding hyper-parameters (ROME / MEMIT / FT hparams files accepted)"},
+          {"--seed", true, "seed of the context-template generation (0)"},
+          {"--out", true, "write the edited model as a complete model folder"},
+          {"--session", true, "record the edit in this session file (created if missing), on top of its enabled edits"}},
+         runEdit});
+}
+
+}  // namespace kme::cli

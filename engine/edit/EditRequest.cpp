@@ -1,0 +1,155 @@
+#include "engine/edit/EditRequest.h"
+
+#include <fstream>
+#include <sstream>
+
+#include <nlohmann/json.hpp>
+
+#include "engine/core/Error.h"
+#include "engine/eval/Dataset.h"
+#include "engine/model/Model.h"
+
+namespace kme {
+
+namespace {
+
+size_t countOf(const std::string& s, const std::string& what) {
+    size_t n = 0;
+    for (size_t at = s.find(what); at != std::string::npos; at = s.find(what, at + what.size())) ++n;
+    return n;
+}
+
+bool blank(const std::string& s) { return s.find_first_not_of(" \t\r\n") == std::string::npos; }
+
+std::vector<int> tokens(const Model& model, const std::string& text, const std::string& what) {
+    try {
+        return model.tokenizer().encode(text);
+    } catch (const Error& e) {
+        fail(ErrorKind::Input, what + ": " + e.what());
+    }
+}
+
+}  // namespace
+
+std::string EditRequest::filledPrompt() const {
+    std::string out = prompt;
+    const auto at = out.find("{}");
+    if (at != std::string::npos) out.replace(at, 2, subject);
+    return out;
+}
+
+std::string withTargetSpace(const std::string& target) {
+    return target.empty() || target[0] == ' ' ? target : " " + target;
+}
+
+EditRequest normalizedRequest(EditRequest r) {
+    r.targetNew = withTargetSpace(r.targetNew);
+    r.targetTrue = withTargetSpace(r.targetTrue);
+    return r;
+}
+
+void validateRequest(const Model& model, const EditRequest& r) {
+    const size_t holes = countOf(r.prompt, "{}");
+    if (holes == 0) {
+        std::string hint;
+        const auto at = r.subject.empty() ? std::string::npos : r.prompt.find(r.subject);
+        if (at != std::string::npos) {
+            std::string t = r.prompt;
+            t.replace(at, r.subject.size(), "{}");
+            hint = "; write it as '" + t + "'";
+        }
+        fail(ErrorKind::Input, "the prompt template '" + r.prompt +
+                                   "' has no '{}' where the subject goes (e.g. '{} is located in')" + hint);
+    }
+    if (holes > 1)
+        fail(ErrorKind::Input, "the prompt template '" + r.prompt + "' has " + std::to_string(holes) +
+                                   " '{}'; exactly one marks where the subject goes");
+    if (r.subject.empty() || blank(r.subject))
+        fail(ErrorKind::Input, "the subject is empty (it fills '{}' in '" + r.prompt + "')");
+    if (r.subject.find("{}") != std::string::npos)
+        fail(ErrorKind::Input, "the subject '" + r.subject + "' must not contain '{}'");
+    if (tokens(model, r.subject, "subject '" + r.subject + "'").empty())
+        fail(ErrorKind::Input, "the subject '" + r.subject + "' is not tokenizable (no tokens)");
+    if (r.targetNew.empty() || blank(r.targetNew))
+        fail(ErrorKind::Input, "the new target (target_new) of '" + r.filledPrompt() + "' is empty");
+    const auto target = tokens(model, withTargetSpace(r.targetNew), "target_new '" + r.targetNew + "'");
+    if (!r.targetTrue.empty()) tokens(model, withTargetSpace(r.targetTrue), "target_true '" + r.targetTrue + "'");
+    const auto prompt = tokens(model, r.filledPrompt(), "prompt '" + r.filledPrompt() + "'");
+    const size_t total = prompt.size() + target.size();
+    if (static_cast<int>(total) > model.config().nPositions)
+        fail(ErrorKind::Input, "the prompt '" + r.filledPrompt() + "' and its target are " + std::to_string(total) +
+                                   " tokens long; the model's context holds " +
+                                   std::to_string(model.config().nPositions));
+}
+
+void validateLayers(const Model& model, const std::vector<int>& layers) {
+    const int n = model.config().nLayer;
+    if (layers.empty()) fail(ErrorKind::Input, "no layer to edit was given");
+    for (int l : layers)
+        if (l < 0 || l >= n)
+            fail(ErrorKind::Input, "layer " + std::to_string(l) + " is out of range: the model has " +
+                                       std::to_string(n) + " layers (0.." + std::to_string(n - 1) + ")");
+}
+
+EditRequest requestFromFact(const FactRecord& f) {
+    EditRequest r;
+    r.prompt = f.prompt;
+    r.subject = f.subject;
+    r.targetNew = f.targetNew;
+    r.targetTrue = f.targetTrue;
+    return normalizedRequest(r);
+}
+
+std::vector<EditRequest> parseEditRequests(const std::string& text, const std::string& source) {
+    using json = nlohmann::json;
+    json j;
+    try {
+        j = json::parse(text);
+    } catch (const json::parse_error& e) {
+        fail(ErrorKind::Format, source + ": not valid JSON (" + e.what() + ")");
+    }
+    if (!j.is_array()) fail(ErrorKind::Format, source + ": expected a JSON list of edit requests");
+    // CounterFact (requested_rewrite) and zsRE (src) records go through the dataset reader.
+    if (!j.empty() && j.at(0).is_object() && (j.at(0).contains("requested_rewrite") || j.at(0).contains("src"))) {
+        std::vector<EditRequest> out;
+        for (const auto& f : parseDataset(text, source).records) out.push_back(requestFromFact(f));
+        return out;
+    }
+    std::vector<EditRequest> out;
+    for (size_t i = 0; i < j.size(); ++i) {
+        const std::string where = source + ": request " + std::to_string(i) + ": ";
+        const json& r = j[i];
+        if (!r.is_object()) fail(ErrorKind::Format, where + "expected an object {prompt, subject, target_new}");
+        auto str = [&](const char* key, bool required) -> std::string {
+            if (!r.contains(key)) {
+                if (required) fail(ErrorKind::Format, where + "missing field '" + key + "'");
+                return {};
+            }
+            const json& v = r.at(key);
+            if (v.is_string()) return v.get<std::string>();
+            if (v.is_object() && v.contains("str") && v.at("str").is_string()) return v.at("str").get<std::string>();
+            fail(ErrorKind::Format, where + "field '" + key + "' must be a string (or {\"str\": ...})");
+        };
+        EditRequest e;
+        e.prompt = str("prompt", true);
+        e.subject = str("subject", true);
+        e.targetNew = str("target_new", true);
+        e.targetTrue = str("target_true", false);
+        if (e.prompt.find("{}") == std::string::npos)
+            fail(ErrorKind::Format, where + "prompt '" + e.prompt + "' has no '{}' for the subject");
+        if (e.targetNew.empty()) fail(ErrorKind::Format, where + "empty target_new");
+        out.push_back(normalizedRequest(e));
+    }
+    if (out.empty()) fail(ErrorKind::Format, source + ": the list of edit requests is empty");
+    return out;
+}
+
+std::vector<EditRequest> loadEditRequests(const std::string& path) {
+    std::ifstream in(path, std::ios::binary);
+    if (!in) fail(ErrorKind::Io, path + ": cannot open the edit requests");
+    std::stringstream ss;
+    ss << in.rdbuf();
+    return parseEditRequests(ss.str(), path);
+}
+
+}  // namespace kme
