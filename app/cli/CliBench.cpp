@@ -2,6 +2,7 @@
 #include <iomanip>
 #include <sstream>
 
+#include "app/cli/CliBenchEdit.h"
 #include "app/cli/CliSupport.h"
 #include "engine/model/Benchmark.h"
 #include "engine/core/Paths.h"
@@ -106,22 +107,24 @@ int runBenchTrace(Context& ctx, const Args& args) {
 }
 
 int runBench(const Args& args, Context& ctx) {
-    if (args.positional().empty()) throw UsageError("bench needs a target: forward or trace");
+    if (args.positional().empty()) throw UsageError("bench needs a target: forward, trace or edit");
     const std::string what = args.positional()[0];
     if (what == "forward") return runBenchForward(ctx, args);
     if (what == "trace") return runBenchTrace(ctx, args);
-    throw UsageError("unknown benchmark '" + what + "' (available: forward, trace)");
+    if (what == "edit") return runBenchEdit(ctx, args);
+    throw UsageError("unknown benchmark '" + what + "' (available: forward, trace, edit)");
 }
 
 }  // namespace
 
 void addBenchCommands(std::vector<Command>& commands) {
     commands.push_back({"bench",
-                        "forward [--repeats 5] | trace [--samples 10] [--skip-gpt2]",
+                        "forward [--repeats 5] | trace [--samples 10] [--skip-gpt2] | edit [--skip-gpt2] [--stats-tokens N]",
                         "measured benchmarks, each side by side with a plain matmul in the same run",
                         {{"--repeats", true, "timed runs per case, best kept (5)"},
                          {"--samples", true, "trace: corrupted copies (10)"},
-                         {"--skip-gpt2", false, "trace: only the demo model"}},
+                         {"--skip-gpt2", false, "trace, edit: only the demo model"},
+                         {"--stats-tokens", true, "edit: key-statistics tokens per layer (100000)"}},
                         runBench});
 }
 

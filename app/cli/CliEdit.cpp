@@ -126,6 +126,8 @@ int runEdit(const Args& args, Context& ctx) {
     }
 
     const std::string hashBefore = model->weightsHash();
+    const std::string firstPrompt = params.requests.front().filledPrompt();
+    const TokenProb answerBefore = model->topNext(model->encodePrompt(firstPrompt), 1).front();
     std::vector<Probabilities> before;
     for (const auto& r : params.requests) before.push_back(probabilities(*model, r));
 
@@ -145,12 +147,16 @@ int runEdit(const Args& args, Context& ctx) {
         editId = session->addEdit(makeEditRecord(result, params.requests, hashBefore, hashAfter));
         PreviewRecord preview;
         preview.editId = editId;
-        preview.prompt = params.requests.front().filledPrompt();
         preview.kind = "probability";
-        preview.beforeText = params.requests.front().targetTrue;
-        preview.afterText = params.requests.front().targetNew;
-        preview.beforeProbsJson = toJson(before.front()).dump();
-        preview.afterProbsJson = toJson(after.front()).dump();
+        const TokenProb answerAfter = model->topNext(model->encodePrompt(firstPrompt), 1).front();
+        preview.prompt = firstPrompt;
+        preview.beforeText = answerBefore.token;
+        preview.afterText = answerAfter.token;
+        json pb = toJson(before.front()), pa = toJson(after.front());
+        pb["top1"] = answerBefore.prob;
+        pa["top1"] = answerAfter.prob;
+        preview.beforeProbsJson = pb.dump();
+        preview.afterProbsJson = pa.dump();
         session->addPreview(preview);
     }
 

@@ -34,9 +34,8 @@ std::string defaultEditName(EditMethod method, const std::vector<EditRequest>& r
     };
     if (requests.size() == 1) {
         const EditRequest& r = requests.front();
-        std::string s = r.subject + ": ";
-        if (!r.targetTrue.empty()) s += trim(r.targetTrue) + " \u2192 ";
-        return s + trim(r.targetNew);
+        if (r.targetTrue.empty()) return r.subject + " \u2192 " + trim(r.targetNew);
+        return r.subject + ": " + trim(r.targetTrue) + " \u2192 " + trim(r.targetNew);
     }
     std::string s = std::string(editMethodName(method)) + ", " + std::to_string(requests.size()) + " requests (";
     for (size_t i = 0; i < requests.size() && i < 3; ++i) s += (i ? ", " : "") + requests[i].subject;

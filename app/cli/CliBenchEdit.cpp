@@ -1,0 +1,147 @@
+#include "app/cli/CliBenchEdit.h"
+
+#include <chrono>
+#include <cstdlib>
+#include <filesystem>
+#include <iomanip>
+#include <sstream>
+
+#include <unistd.h>
+
+#include "app/cli/CliSupport.h"
+#include "engine/core/Error.h"
+#include "engine/core/Paths.h"
+#include "engine/edit/EditDefaults.h"
+#include "engine/edit/EditMethod.h"
+#include "engine/edit/KeyStatistics.h"
+#include "engine/eval/Dataset.h"
+#include "engine/model/Model.h"
+#include "engine/model/RandomModel.h"
+
+namespace kme::cli {
+namespace {
+
+using json = nlohmann::json;
+namespace fs = std::filesystem;
+
+struct Timing {
+    double seconds = 0;       // whole computeEdit
+    double statsSeconds = 0;  // of which statistics (computed or loaded)
+    int64_t statsTokens = 0;
+    bool statsCached = false;
+};
+
+// Points the cache at `folder` (fresh when `empty`) and drops the in-memory
+// statistics, so that the next edit computes or loads them from disk.
+void useCache(const fs::path& folder, bool empty) {
+    if (empty) fs::remove_all(folder);
+    fs::create_directories(folder);
+    setenv("KME_CACHE_DIR", folder.c_str(), 1);
+    clearKeyStatisticsMemoryCache();
+}
+
+Timing timeEdit(Model& model, const EditParams& params) {
+    const EditResult r = computeEdit(model, params);
+    Timing t;
+    t.seconds = r.seconds;
+    for (const auto& s : r.stats) {
+        t.statsSeconds += s.seconds;
+        t.statsTokens += s.tokens;
+        t.statsCached = s.fromCache;
+    }
+    return t;
+}
+
+json timingJson(const Timing& t) {
+    return {{"seconds", t.seconds}, {"statistics_seconds", t.statsSeconds}, {"statistics_tokens", t.statsTokens},
+            {"statistics_cached", t.statsCached}};
+}
+
+}  // namespace
+
+int runBenchEdit(Context& ctx, const Args& args) {
+    const int statsTokens = args.getInt("--stats-tokens", 100000, 1000, 100000000);
+    const std::string demoFolder = demoModelFolder();
+    if (demoFolder.empty()) fail(ErrorKind::Io, "bench edit needs the demo project (projects/demo) for its facts and corpus");
+    auto demo = Model::load(demoFolder);
+    const Dataset facts = loadDataset(demoProjectFolder() + "/facts.json");
+    // Ten requests from ten different subjects, spread over the fact set.
+    std::vector<EditRequest> requests;
+    for (size_t i = 0; i < facts.records.size() && requests.size() < 10; i += facts.records.size() / 10)
+        requests.push_back(requestFromFact(facts.records[i]));
+    const StatsCorpus corpus = defaultStatsCorpus(*demo);
+
+    const char* oldCache = std::getenv("KME_CACHE_DIR");
+    const std::string restoreCache = oldCache ? oldCache : "";
+    const fs::path cacheRoot = fs::temp_directory_path() / ("kme-bench-edit-" + std::to_string(::getpid()));
+
+    struct Case {
+        std::string model, method;
+        std::vector<int> layers;
+        int requests = 0;
+        Timing uncached, cached;
+    };
+    std::vector<Case> cases;
+    auto run = [&](Model& model, const std::string& label, EditMethod method, std::vector<int> layers, int n) {
+        EditParams p = defaultEditParams(model, method);
+        p.hparams.layers = std::move(layers);
+        p.hparams.mom2Adjustment = true;
+        p.hparams.mom2Tokens = statsTokens;
+        p.statsTexts = corpus.texts;
+        p.statsLabel = corpus.label;
+        p.requests.assign(requests.begin(), requests.begin() + n);
+        Case c{label, editMethodName(method), p.hparams.layers, n, {}, {}};
+        ctx.err << "bench edit: " << label << ", " << c.method << ", " << n << " request(s), statistics not cached...\n";
+        useCache(cacheRoot / label, true);
+        c.uncached = timeEdit(model, p);
+        ctx.err << "bench edit: " << label << ", " << c.method << ", statistics cached...\n";
+        useCache(cacheRoot / label, false);
+        c.cached = timeEdit(model, p);
+        cases.push_back(c);
+    };
+    try {
+        run(*demo, "demo", EditMethod::Rome, editDefaults(*demo, EditMethod::Rome).hparams.layers, 1);
+        run(*demo, "demo", EditMethod::Memit, editDefaults(*demo, EditMethod::Memit).hparams.layers, 10);
+        if (!args.has("--skip-gpt2")) {
+            ctx.err << "bench edit: writing a random model of GPT-2 small's shape (124M)...\n";
+            const std::string dir = (cacheRoot / "gpt2-small-random-model").string();
+            writeRandomModelFolder(dir, gpt2SmallConfig(), 1234);
+            auto m = Model::load(dir);
+            // GPT-2 small is not in ROME's table: a middle layer, and MEMIT's
+            // five-layer window scaled from XL's 13-17 of 48 to 12 layers.
+            run(*m, "gpt2-small-random", EditMethod::Rome, {5}, 1);
+            run(*m, "gpt2-small-random", EditMethod::Memit, {3, 4, 5}, 10);
+        }
+    } catch (...) {
+        setenv("KME_CACHE_DIR", restoreCache.c_str(), 1);
+        fs::remove_all(cacheRoot);
+        throw;
+    }
+    setenv("KME_CACHE_DIR", restoreCache.c_str(), 1);
+    fs::remove_all(cacheRoot);
+
+    json list = json::array();
+    std::ostringstream s;
+    s << std::fixed << std::setprecision(2) << "edit benchmark (statistics corpus: " << corpus.label << ", at most "
+      << statsTokens << " tokens per layer)\n";
+    for (const auto& c : cases) {
+        std::string layers;
+        for (size_t i = 0; i < c.layers.size(); ++i) layers += (i ? "," : "") + std::to_string(c.layers[i]);
+        list.push_back({{"model", c.model},
+                        {"method", c.method},
+                        {"layers", c.layers},
+                        {"requests", c.requests},
+                        {"uncached", timingJson(c.uncached)},
+                        {"cached", timingJson(c.cached)},
+                        {"ratio", c.uncached.seconds / std::max(c.cached.seconds, 1e-9)}});
+        s << "  " << std::left << std::setw(18) << c.model << std::setw(6) << c.method << " layer(s) " << std::setw(6)
+          << layers << std::right << c.requests << " request(s): statistics not cached " << c.uncached.seconds
+          << " s (of which statistics " << c.uncached.statsSeconds << " s, " << c.uncached.statsTokens
+          << " tokens), cached " << c.cached.seconds << " s = " << c.uncached.seconds / std::max(c.cached.seconds, 1e-9)
+          << "x\n";
+    }
+    emit(args, ctx, {{"benchmark", "edit"}, {"statistics_corpus", corpus.label}, {"cases", list}}, s.str());
+    return 0;
+}
+
+}  // namespace kme::cli
