@@ -85,6 +85,7 @@ std::vector<Command> allCommands() {
     addTraceCommands(commands);
     addTraceDatasetCommands(commands);
     addEditCommands(commands);
+    addEvalCommands(commands);
     addSessionCommands(commands);
     addDemoCommands(commands);
     addBenchCommands(commands);

@@ -30,6 +30,7 @@ void addTraceCommands(std::vector<Command>& commands);
 void addDemoCommands(std::vector<Command>& commands);
 void addTraceDatasetCommands(std::vector<Command>& commands);
 void addEditCommands(std::vector<Command>& commands);
+void addEvalCommands(std::vector<Command>& commands);
 void addSessionCommands(std::vector<Command>& commands);
 
 // Returns the exit status: 0 ok, 1 error, 2 usage.

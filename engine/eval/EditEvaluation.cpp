@@ -1,0 +1,365 @@
+#include "engine/eval/EditEvaluation.h"
+
+#include <algorithm>
+#include <chrono>
+#include <cmath>
+#include <numeric>
+#include <random>
+
+#include "engine/core/Error.h"
+#include "engine/edit/EditRequest.h"
+#include "engine/edit/WeightDelta.h"
+#include "engine/model/Model.h"
+
+namespace kme {
+
+// ---------------------------------------------------------------- selection
+
+const char* recordSelectionName(RecordSelection s) {
+    switch (s) {
+    case RecordSelection::First: return "first";
+    case RecordSelection::Spread: return "spread";
+    case RecordSelection::Random: return "random";
+    }
+    return "?";
+}
+
+std::optional<RecordSelection> parseRecordSelection(const std::string& name) {
+    if (name == "first") return RecordSelection::First;
+    if (name == "spread") return RecordSelection::Spread;
+    if (name == "random") return RecordSelection::Random;
+    return std::nullopt;
+}
+
+std::vector<size_t> selectRecords(const Dataset& dataset, const SelectionParams& params) {
+    const size_t size = dataset.records.size();
+    if (size == 0) fail(ErrorKind::Input, dataset.source + ": the fact set has no records");
+    if (params.limit < 0) fail(ErrorKind::Input, "the record limit must not be negative");
+    if (static_cast<size_t>(params.limit) > size)
+        fail(ErrorKind::Input, "limit " + std::to_string(params.limit) + " exceeds the " + std::to_string(size) +
+                                   " records of " + dataset.source);
+    const size_t n = params.limit == 0 ? size : static_cast<size_t>(params.limit);
+    std::vector<size_t> out;
+    switch (params.how) {
+    case RecordSelection::First:
+        for (size_t i = 0; i < n; ++i) out.push_back(i);
+        break;
+    case RecordSelection::Spread:
+        for (size_t i = 0; i < n; ++i) out.push_back(i * size / n);
+        break;
+    case RecordSelection::Random: {
+        std::vector<size_t> all(size);
+        std::iota(all.begin(), all.end(), size_t(0));
+        std::mt19937_64 rng(params.seed);
+        // Partial Fisher-Yates with our own index draw (std::shuffle's
+        // distribution differs between standard libraries).
+        for (size_t i = 0; i < n; ++i) {
+            const size_t j = i + static_cast<size_t>(rng() % (size - i));
+            std::swap(all[i], all[j]);
+        }
+        out.assign(all.begin(), all.begin() + static_cast<long>(n));
+        std::sort(out.begin(), out.end());
+        break;
+    }
+    }
+    return out;
+}
+
+const char* evalModeName(EvalMode mode) { return mode == EvalMode::Fresh ? "fresh" : "sequential"; }
+
+// ---------------------------------------------------------------- summaries
+
+const MetricStat* MetricSummary::find(const std::string& name) const {
+    for (const auto& [n, s] : values)
+        if (n == name) return &s;
+    return nullptr;
+}
+
+const std::vector<std::string>& metricNames() {
+    static const std::vector<std::string> names = {
+        "efficacy_score",         "efficacy_magnitude",        "paraphrase_score",  "paraphrase_magnitude",
+        "neighborhood_score",     "neighborhood_magnitude",    "score",             "fluency",
+        "other_attributes_score", "other_attributes_accuracy", "efficacy_accuracy", "paraphrase_accuracy",
+        "neighborhood_accuracy"};
+    return names;
+}
+
+namespace {
+
+MetricStat statOf(const std::vector<double>& v) {
+    MetricStat s;
+    s.count = static_cast<int>(v.size());
+    if (v.empty()) return s;
+    s.mean = std::accumulate(v.begin(), v.end(), 0.0) / static_cast<double>(v.size());
+    if (v.size() > 1) {
+        double ss = 0;
+        for (double x : v) ss += (x - s.mean) * (x - s.mean);
+        const double sd = std::sqrt(ss / static_cast<double>(v.size() - 1));
+        s.ci95 = 1.96 * sd / std::sqrt(static_cast<double>(v.size()));
+    }
+    return s;
+}
+
+using Getter = std::optional<double> (RecordMetrics::*)() const;
+
+}  // namespace
+
+MetricSummary summarizeMetrics(const std::vector<RecordMetrics>& records,
+                               const std::vector<std::optional<double>>& efficacyAtEdit) {
+    const std::vector<std::pair<std::string, Getter>> getters = {
+        {"efficacy_score", &RecordMetrics::efficacyScore},
+        {"efficacy_magnitude", &RecordMetrics::efficacyMagnitude},
+        {"paraphrase_score", &RecordMetrics::paraphraseScore},
+        {"paraphrase_magnitude", &RecordMetrics::paraphraseMagnitude},
+        {"neighborhood_score", &RecordMetrics::neighborhoodScore},
+        {"neighborhood_magnitude", &RecordMetrics::neighborhoodMagnitude},
+        {"score", nullptr},
+        {"fluency", &RecordMetrics::fluency},
+        {"other_attributes_score", &RecordMetrics::otherAttributesScore},
+        {"other_attributes_accuracy", &RecordMetrics::otherAttributesAccuracy},
+        {"efficacy_accuracy", &RecordMetrics::efficacyAccuracy},
+        {"paraphrase_accuracy", &RecordMetrics::paraphraseAccuracy},
+        {"neighborhood_accuracy", &RecordMetrics::neighborhoodAccuracy}};
+    MetricSummary out;
+    for (const auto& [name, get] : getters) {
+        if (!get) {
+            out.values.emplace_back(name, MetricStat{});
+            continue;
+        }
+        std::vector<double> v;
+        for (const auto& r : records)
+            if (const auto x = (r.*get)()) v.push_back(*x);
+        out.values.emplace_back(name, statOf(v));
+    }
+    // The score: the harmonic mean of the three mean scores, as kmeng01/memit's
+    // experiments/summarize.py (a version of kmeng01/rome's used paraphrase and
+    // neighbourhood only).
+    std::vector<double> parts;
+    int count = 0;
+    for (const char* name : {"efficacy_score", "paraphrase_score", "neighborhood_score"}) {
+        const MetricStat* s = out.find(name);
+        if (s->count == 0) continue;
+        parts.push_back(s->mean);
+        count = count == 0 ? s->count : std::min(count, s->count);
+    }
+    for (auto& [name, s] : out.values)
+        if (name == "score" && !parts.empty()) {
+            s.mean = *harmonicMean(parts);
+            s.count = count;
+        }
+    if (!efficacyAtEdit.empty()) {
+        std::vector<double> v;
+        for (const auto& x : efficacyAtEdit)
+            if (x) v.push_back(*x);
+        out.values.emplace_back("efficacy_at_edit_score", statOf(v));
+    }
+    return out;
+}
+
+// ---------------------------------------------------------------- the run
+
+namespace {
+
+// Reverts every applied edit when the run ends, however it ends.
+struct RevertOnExit {
+    EditStack& stack;
+    ~RevertOnExit() {
+        try {
+            stack.revertAll();
+        } catch (...) {
+        }
+    }
+};
+
+// Work units for progress: an edit is worth several measurements.
+constexpr double kEditUnits = 4;
+
+class WorkMeter {
+public:
+    WorkMeter(const ProgressFn& fn, double total) : fn_(fn), total_(total) {}
+    void step(double units) {
+        done_ += units;
+        if (!reportProgress(fn_, std::min(done_, total_), total_)) throw Cancelled();
+    }
+    // A callback for a sub-job worth `units`.
+    ProgressFn sub(double units) {
+        const double start = done_;
+        return [this, start, units](double done, double total) {
+            const double f = total > 0 ? std::clamp(done / total, 0.0, 1.0) : 0.0;
+            return reportProgress(fn_, std::min(start + f * units, total_), total_);
+        };
+    }
+
+private:
+    const ProgressFn& fn_;
+    double total_, done_ = 0;
+};
+
+double deltaNorm(const WeightDelta& d) {
+    double ss = 0;
+    for (const auto& p : d.parts) ss += p.norm() * p.norm();
+    return std::sqrt(ss);
+}
+
+CoEdited coEditedOf(const Dataset& dataset, const std::vector<size_t>& indices) {
+    CoEdited c;
+    for (size_t i : indices) {
+        const FactRecord& r = dataset.records[i];
+        c.prompts.push_back(r.filledPrompt());
+        c.prompts.insert(c.prompts.end(), r.paraphrasePrompts.begin(), r.paraphrasePrompts.end());
+        if (!r.relationId.empty()) c.subjectRelations.emplace_back(r.subject, r.relationId);
+    }
+    return c;
+}
+
+}  // namespace
+
+EvalResult evaluateEdits(Model& model, const Dataset& dataset, const std::vector<size_t>& indices,
+                         const EvalParams& params, const ProgressFn& progress) {
+    const auto t0 = std::chrono::steady_clock::now();
+    auto since = [](std::chrono::steady_clock::time_point t) {
+        return std::chrono::duration<double>(std::chrono::steady_clock::now() - t).count();
+    };
+    EvalResult result;
+    result.mode = params.mode;
+    result.method = params.edit.method;
+    result.batchSize = params.batchSize;
+    result.metrics = resolveMetricSet(params.metrics, dataset);
+    if (indices.empty()) fail(ErrorKind::Input, "no records to evaluate");
+    if (params.batchSize < 1) fail(ErrorKind::Input, "the batch size must be at least 1");
+    std::vector<FactRecord> selected;
+    for (size_t i : indices) {
+        if (i >= dataset.records.size())
+            fail(ErrorKind::Input, "record index " + std::to_string(i) + " is past the end of " + dataset.source);
+        selected.push_back(dataset.records[i]);
+    }
+    validateForMetrics(selected, result.metrics, dataset.source);
+    // Everything the edits need, checked before any work.
+    std::vector<EditRequest> requests;
+    for (size_t k = 0; k < selected.size(); ++k) {
+        requests.push_back(normalizedRequest(requestFromFact(selected[k])));
+        try {
+            validateRequest(model, requests.back());
+        } catch (const Error& e) {
+            fail(e.kind(), dataset.source + ": record " + std::to_string(indices[k]) + ": " + e.what());
+        }
+    }
+    if (params.edit.hparams.layers.empty())
+        fail(ErrorKind::Input, std::string("no default ") + editMethodName(params.edit.method) +
+                                   " layer for this model: choose the layer(s) to edit");
+    validateLayers(model, params.edit.hparams.layers);
+    if (params.edit.method != EditMethod::FtL && params.edit.hparams.mom2Adjustment && params.edit.statsTexts.empty())
+        fail(ErrorKind::Input, "key statistics need a text corpus: give one (--stats-corpus FILE), or use the identity (--no-mom2)");
+
+    // Batches of consecutive selected records.
+    std::vector<std::vector<size_t>> batches;  // positions in `selected`
+    for (size_t k = 0; k < selected.size(); k += static_cast<size_t>(params.batchSize)) {
+        std::vector<size_t> b;
+        for (size_t j = k; j < std::min(selected.size(), k + static_cast<size_t>(params.batchSize)); ++j) b.push_back(j);
+        batches.push_back(b);
+    }
+    // As kmeng01/rome: the context templates and the key statistics come from
+    // the unedited model, also for sequential edits (computed once; without
+    // this every edit of a sequential run would recompute both).
+    EditParams editBase = params.edit;
+    if (editBase.method != EditMethod::FtL && editBase.contextTemplates.empty())
+        editBase.contextTemplates = contextTemplates(model, editBase.hparams, editBase.seed);
+    if (editBase.statsModelKey.empty()) editBase.statsModelKey = model.weightsHash();
+
+    const double n = static_cast<double>(selected.size());
+    WorkMeter meter(progress, (params.baseline ? n : 0) + n * kEditUnits + n);
+
+    std::vector<RecordEvaluation> evals(selected.size());
+    std::vector<bool> done(selected.size(), false);
+    EditStack stack(model);
+    RevertOnExit revert{stack};
+    try {
+        if (params.baseline) {
+            const auto tm = std::chrono::steady_clock::now();
+            for (size_t k = 0; k < selected.size(); ++k) {
+                evals[k].baseline = computeRecordMetrics(model, selected[k], result.metrics, params.generation,
+                                                         static_cast<int>(indices[k]));
+                meter.step(1);
+            }
+            result.metricSeconds += since(tm);
+        }
+        for (size_t b = 0; b < batches.size(); ++b) {
+            EditParams ep = editBase;
+            ep.requests.clear();
+            EditBatchReport report;
+            for (size_t k : batches[b]) {
+                ep.requests.push_back(requests[k]);
+                report.datasetIndices.push_back(indices[k]);
+                evals[k].datasetIndex = indices[k];
+                evals[k].batch = static_cast<int>(b);
+            }
+            const double units = kEditUnits * static_cast<double>(batches[b].size());
+            const EditResult edit = computeEdit(model, ep, meter.sub(units));
+            meter.step(units);
+            report.layers = edit.layers;
+            report.seconds = edit.seconds;
+            report.deltaNorm = deltaNorm(edit.delta);
+            result.editSeconds += edit.seconds;
+            if (b == 0) {
+                result.layers = edit.layers;
+                result.hparams = edit.hparams;
+            }
+            result.batches.push_back(report);
+            stack.apply(edit.delta);
+            const auto tm = std::chrono::steady_clock::now();
+            if (params.mode == EvalMode::Fresh) {
+                std::vector<size_t> batchIndices;
+                for (size_t k : batches[b]) batchIndices.push_back(indices[k]);
+                const CoEdited co = coEditedOf(dataset, batchIndices);
+                for (size_t k : batches[b]) {
+                    evals[k].edited = computeRecordMetrics(model, selected[k], result.metrics, params.generation,
+                                                           static_cast<int>(indices[k]), co);
+                    done[k] = true;
+                    meter.step(1);
+                }
+                stack.revertAll();
+            } else {
+                // Efficacy right after the record's own batch (retention is the
+                // difference to the final measurement).
+                std::vector<ScoreQuery> queries;
+                for (size_t k : batches[b])
+                    queries.push_back({selected[k].filledPrompt(), {selected[k].targetNew, selected[k].targetTrue}});
+                const auto scores = scoreTargets(model, queries);
+                for (size_t q = 0; q < batches[b].size(); ++q)
+                    evals[batches[b][q]].efficacyAtEdit = scores[q][0].nll < scores[q][1].nll ? 1.0 : 0.0;
+            }
+            result.metricSeconds += since(tm);
+        }
+        if (params.mode == EvalMode::Sequential) {
+            const auto tm = std::chrono::steady_clock::now();
+            const CoEdited co = coEditedOf(dataset, indices);
+            for (size_t k = 0; k < selected.size(); ++k) {
+                evals[k].edited = computeRecordMetrics(model, selected[k], result.metrics, params.generation,
+                                                       static_cast<int>(indices[k]), co);
+                done[k] = true;
+                meter.step(1);
+            }
+            result.metricSeconds += since(tm);
+        }
+    } catch (const Cancelled&) {
+        result.cancelled = true;
+    }
+    stack.revertAll();
+
+    std::vector<RecordMetrics> edited, baseline;
+    std::vector<std::optional<double>> atEdit;
+    for (size_t k = 0; k < selected.size(); ++k) {
+        if (!done[k]) continue;
+        result.records.push_back(evals[k]);
+        edited.push_back(evals[k].edited);
+        if (params.baseline) baseline.push_back(evals[k].baseline);
+        atEdit.push_back(evals[k].efficacyAtEdit);
+    }
+    result.edited = summarizeMetrics(edited, params.mode == EvalMode::Sequential ? atEdit
+                                                                                 : std::vector<std::optional<double>>{});
+    if (params.baseline) result.baseline = summarizeMetrics(baseline);
+    result.seconds = since(t0);
+    return result;
+}
+
+}  // namespace kme
