@@ -18,8 +18,12 @@
 
 #include "app/gui/JobStatusWidget.h"
 #include "app/gui/RecentModels.h"
+#include "app/gui/SessionController.h"
+#include "app/gui/docks/HistoryDock.h"
 #include "app/gui/docks/LearnDock.h"
 #include "app/gui/docks/ModelDock.h"
+#include "app/gui/tabs/CompareTab.h"
+#include "app/gui/tabs/EditTab.h"
 #include "app/gui/tabs/LocateTab.h"
 #include "app/gui/tabs/PlaceholderTab.h"
 #include "app/gui/tabs/PredictTab.h"
@@ -38,14 +42,22 @@ const char* const kStateKey = "window/state";
 const char* const kTabKey = "window/tab";
 const char* const kTabIdProperty = "kmeTabId";
 const char* const kLastFolderKey = "recent/lastOpenDir";
+const char* const kLastSessionDirKey = "recent/lastSessionDir";
+const QString kSessionFilter = QStringLiteral("KME sessions (*.kmes);;All files (*)");
 // Bump when docks are added or renamed, so an old saved state is not applied.
-constexpr int kLayoutVersion = 1;
+constexpr int kLayoutVersion = 2;
+
+QString withSessionSuffix(QString path) {
+    if (!path.isEmpty() && QFileInfo(path).suffix().isEmpty()) path += QStringLiteral(".kmes");
+    return path;
+}
 }  // namespace
 
 MainWindow::MainWindow(QWidget* parent) : QMainWindow(parent) {
     initKmeResources();
     setObjectName(QStringLiteral("mainWindow"));
     runner_ = new JobRunner(this);
+    session_ = new SessionController(runner_, this);
     createTabs();
     createDocks();
     createActions();
@@ -63,8 +75,24 @@ MainWindow::MainWindow(QWidget* parent) : QMainWindow(parent) {
     connect(runner_, &JobRunner::busyChanged, this, [this](bool busy) {
         openAction_->setEnabled(!busy);
         recentMenu_->setEnabled(!busy);
+        recentSessionsMenu_->setEnabled(!busy);
+        for (QAction* a : sessionActions_) a->setEnabled(!busy);
         cancelAction_->setEnabled(busy);
     });
+    connect(session_, &SessionController::modelChanged, this, &MainWindow::onModelChanged);
+    connect(session_, &SessionController::modelLoadFinished, this, &MainWindow::onModelLoadFinished);
+    connect(session_, &SessionController::sessionChanged, this, [this] {
+        updateTitle();
+        rebuildRecentSessionsMenu();
+    });
+    connect(session_, &SessionController::message, this, [this](const QString& text, bool error) {
+        statusBar()->showMessage(error ? tr("Error: %1").arg(text) : text, error ? 0 : 8000);
+    });
+    // Locate -> Edit: a clicked heatmap column prefills the edit; a finished
+    // trace is saved in the session.
+    connect(locateTab_, &LocateTab::editLayerChosen, this, &MainWindow::prefillEditFromLocate);
+    connect(locateTab_, &LocateTab::traceRecorded, session_, &SessionController::recordTrace);
+    connect(editTab_, &EditTab::factFileLoaded, compareTab_, &CompareTab::addFactFile);
 
     resize(1400, 900);
     restoreLayout();
@@ -87,12 +115,11 @@ void MainWindow::createTabs() {
     add(predictTab_, QStringLiteral("predict"), tr("Predict"), tr("What the model expects next"));
     locateTab_ = new LocateTab(runner_, tabs_);
     add(locateTab_, QStringLiteral("locate"), tr("Locate"), tr("Where a fact is stored: causal-tracing heatmaps"));
-    add(new PlaceholderTab(tr("Edit"),
-                           tr("Authoring ROME, MEMIT and fine-tuning edits arrives with the editing engine."), tabs_),
-        QStringLiteral("edit"), tr("Edit"), tr("Change a fact in the weights"));
-    add(new PlaceholderTab(tr("Compare"),
-                           tr("Before-and-after answers of an edited model arrive with the editing engine."), tabs_),
-        QStringLiteral("compare"), tr("Compare"), tr("The model's answers before and after each edit"));
+    editTab_ = new EditTab(runner_, session_, tabs_);
+    add(editTab_, QStringLiteral("edit"), tr("Edit"), tr("Change a fact in the weights (ROME, MEMIT, FT-L)"));
+    compareTab_ = new CompareTab(runner_, session_, tabs_);
+    add(compareTab_, QStringLiteral("compare"), tr("Compare"),
+        tr("The model's answers at two points of the edit history, side by side"));
     add(new PlaceholderTab(tr("Evaluate"),
                            tr("Efficacy, paraphrase and neighbourhood scores over a fact set arrive with the "
                               "evaluation engine."),
@@ -103,16 +130,32 @@ void MainWindow::createTabs() {
 
 void MainWindow::createDocks() {
     modelDock_ = new ModelDock(this);
+    historyDock_ = new HistoryDock(session_, runner_, this);
     learnDock_ = new LearnDock(this);
     addDockWidget(Qt::LeftDockWidgetArea, modelDock_);
+    splitDockWidget(modelDock_, historyDock_, Qt::Vertical);
     addDockWidget(Qt::RightDockWidgetArea, learnDock_);
-    resizeDocks({modelDock_, learnDock_}, {280, 380}, Qt::Horizontal);
+    resizeDocks({modelDock_, learnDock_}, {300, 360}, Qt::Horizontal);
+    resizeDocks({modelDock_, historyDock_}, {330, 500}, Qt::Vertical);
     connect(tabs_, &QTabWidget::currentChanged, this, [this](int index) { learnDock_->showPage(tabId(index)); });
     learnDock_->showPage(tabId(tabs_->currentIndex()));
 }
 
 void MainWindow::createActions() {
     QMenu* file = menuBar()->addMenu(tr("&File"));
+    QAction* newSession = file->addAction(tr("&New session…"), this, &MainWindow::chooseNewSession);
+    newSession->setShortcut(QKeySequence::New);
+    newSession->setStatusTip(tr("Start an empty session file (*.kmes) for the loaded model"));
+    QAction* openSession = file->addAction(tr("Open &session…"), this, &MainWindow::chooseSessionToOpen);
+    openSession->setShortcut(QKeySequence(Qt::CTRL | Qt::SHIFT | Qt::Key_O));
+    openSession->setStatusTip(tr("Open a session: its model, its edits (replayed and verified), its comparisons"));
+    QAction* saveAs = file->addAction(tr("Save session &as…"), this, &MainWindow::chooseSaveSessionAs);
+    saveAs->setShortcut(QKeySequence::SaveAs);
+    saveAs->setStatusTip(tr("Copy the session to another file and continue there (everything is saved as you go)"));
+    sessionActions_ = {newSession, openSession, saveAs};
+    recentSessionsMenu_ = file->addMenu(tr("Recent s&essions"));
+    rebuildRecentSessionsMenu();
+    file->addSeparator();
     openAction_ = file->addAction(tr("&Open model folder…"), this, &MainWindow::chooseModelFolder);
     openAction_->setShortcut(QKeySequence::Open);
     openAction_->setStatusTip(tr("Load a Hugging Face model folder (config.json, model.safetensors, tokenizer)"));
@@ -122,6 +165,13 @@ void MainWindow::createActions() {
     QAction* quit = file->addAction(tr("&Quit"), this, &QWidget::close);
     quit->setShortcut(QKeySequence::Quit);
     quit->setMenuRole(QAction::QuitRole);
+
+    QMenu* edit = menuBar()->addMenu(tr("&Edit"));
+    edit->addAction(historyDock_->undoAction());
+    edit->addAction(historyDock_->redoAction());
+    edit->addSeparator();
+    edit->addAction(historyDock_->renameAction());
+    edit->addAction(historyDock_->deleteAction());
 
     QMenu* run = menuBar()->addMenu(tr("&Run"));
     QAction* predict = run->addAction(tr("&Predict next token"), this, [this] {
@@ -139,6 +189,16 @@ void MainWindow::createActions() {
         locateTab_->runTrace();
     });
     trace->setShortcut(QKeySequence(Qt::CTRL | Qt::Key_T));
+    QAction* runEdit = run->addAction(tr("Run the &edit"), this, [this] {
+        tabs_->setCurrentWidget(editTab_);
+        editTab_->runEdit();
+    });
+    runEdit->setShortcut(QKeySequence(Qt::CTRL | Qt::Key_E));
+    QAction* compare = run->addAction(tr("&Compare history points"), this, [this] {
+        tabs_->setCurrentWidget(compareTab_);
+        compareTab_->compare();
+    });
+    compare->setShortcut(QKeySequence(Qt::CTRL | Qt::Key_R));
     run->addSeparator();
     cancelAction_ = run->addAction(tr("&Cancel job"), runner_, &JobRunner::cancel);
     cancelAction_->setShortcut(QKeySequence(Qt::Key_Escape));
@@ -146,6 +206,7 @@ void MainWindow::createActions() {
 
     QMenu* view = menuBar()->addMenu(tr("&View"));
     view->addAction(modelDock_->toggleViewAction());
+    view->addAction(historyDock_->toggleViewAction());
     QAction* learn = learnDock_->toggleViewAction();
     learn->setShortcut(QKeySequence::HelpContents);
     view->addAction(learn);
@@ -207,53 +268,145 @@ void MainWindow::rebuildRecentMenu() {
 
 void MainWindow::chooseModelFolder() {
     QSettings settings;
-    const QString start = settings.value(kLastFolderKey, model_ ? facts_.folder : QDir::homePath()).toString();
+    const QString start = settings.value(kLastFolderKey, session_->model() ? session_->facts().folder : QDir::homePath()).toString();
     const QString folder = QFileDialog::getExistingDirectory(this, tr("Open model folder"), start);
     if (folder.isEmpty()) return;
     settings.setValue(kLastFolderKey, QFileInfo(folder).absolutePath());
     openModelFolder(folder);
 }
 
-bool MainWindow::openModelFolder(const QString& folder) {
-    const QString absolute = QDir::cleanPath(QDir(folder).absolutePath());
-    auto result = std::make_shared<LoadedModel>();
-    const std::string path = QFile::encodeName(absolute).toStdString();
-    return runner_->start(
-        tr("Loading %1").arg(modelDisplayName(absolute)),
-        [result, path](const kme::ProgressFn&) {
-            // Model::load maps the weights and builds the transformer; the
-            // facts hash every weight. Both can take seconds: worker thread.
-            result->model = kme::Model::load(path);
-            result->facts = gatherModelFacts(*result->model);
-        },
-        [this, result, absolute] {
-            setLoadedModel(*result);
-            RecentModels::add(absolute);
-            rebuildRecentMenu();
-        },
-        [this](JobOutcome outcome, const QString&) {
-            if (outcome == JobOutcome::Succeeded)
-                statusBar()->showMessage(tr("Loaded %1: %2 layers × %3, %4 parameters.")
-                                             .arg(facts_.name)
-                                             .arg(facts_.nLayer)
-                                             .arg(facts_.nEmbd)
-                                             .arg(formatParameterCount(facts_.parameters)));
-            Q_EMIT modelLoadFinished(outcome == JobOutcome::Succeeded);
-        });
+bool MainWindow::openModelFolder(const QString& folder) { return session_->loadModelFolder(folder); }
+
+std::shared_ptr<kme::Model> MainWindow::model() const { return session_->model(); }
+const ModelFacts& MainWindow::modelFacts() const { return session_->facts(); }
+
+void MainWindow::onModelLoadFinished(bool ok) {
+    if (ok) {
+        const ModelFacts& f = session_->facts();
+        RecentModels::add(QDir::cleanPath(f.folder));
+        rebuildRecentMenu();
+        statusBar()->showMessage(tr("Loaded %1: %2 layers × %3, %4 parameters.")
+                                     .arg(f.name)
+                                     .arg(f.nLayer)
+                                     .arg(f.nEmbd)
+                                     .arg(formatParameterCount(f.parameters)));
+    }
+    Q_EMIT modelLoadFinished(ok);
 }
 
-void MainWindow::setLoadedModel(const LoadedModel& loaded) {
-    model_ = loaded.model;
-    facts_ = loaded.facts;
-    modelDock_->setFacts(facts_);
-    predictTab_->setModel(model_);
-    locateTab_->setModel(model_);
+void MainWindow::onModelChanged() {
+    const auto model = session_->model();
+    if (model) modelDock_->setFacts(session_->facts());
+    else modelDock_->clearFacts();
+    predictTab_->setModel(model);
+    locateTab_->setModel(model);
+    editTab_->setModel(model);
+    compareTab_->setModel(model);
     updateTitle();
 }
 
 void MainWindow::updateTitle() {
-    setWindowTitle(model_ ? tr("KME Studio — %1").arg(facts_.name) : tr("KME Studio"));
+    QString title = tr("KME Studio");
+    if (session_->model()) title += QStringLiteral(" — ") + session_->facts().name;
+    if (session_->hasSession()) title += QStringLiteral(" — ") + session_->sessionName();
+    setWindowTitle(title);
+    setWindowFilePath(session_->sessionPath());
 }
+
+// ---- sessions ----------------------------------------------------------------
+
+bool MainWindow::openSession(const QString& path) { return session_->openSession(path); }
+
+bool MainWindow::newSession(const QString& path) {
+    QString error;
+    if (session_->newSession(path, &error)) {
+        statusBar()->showMessage(tr("New session %1: everything is saved as you go.").arg(session_->sessionName()), 8000);
+        return true;
+    }
+    showSessionError(tr("The session could not be created."), error);
+    return false;
+}
+
+void MainWindow::showSessionError(const QString& title, const QString& message) {
+    statusBar()->showMessage(tr("Error: %1").arg(message));
+    // Window-modal but not blocking (open()): the event loop keeps running.
+    auto* box = new QMessageBox(QMessageBox::Warning, tr("KME Studio"), title, QMessageBox::Ok, this);
+    box->setObjectName(QStringLiteral("sessionErrorBox"));
+    box->setInformativeText(message);
+    box->setAttribute(Qt::WA_DeleteOnClose);
+    box->open();
+}
+
+void MainWindow::chooseNewSession() {
+    QSettings settings;
+    const QString start = settings.value(kLastSessionDirKey, SessionController::autosaveFolder()).toString();
+    const QString path =
+        withSessionSuffix(QFileDialog::getSaveFileName(this, tr("New session"), start, kSessionFilter));
+    if (path.isEmpty()) return;
+    settings.setValue(kLastSessionDirKey, QFileInfo(path).absolutePath());
+    newSession(path);
+}
+
+void MainWindow::chooseSessionToOpen() {
+    QSettings settings;
+    const QString start = settings.value(kLastSessionDirKey, SessionController::autosaveFolder()).toString();
+    const QString path = QFileDialog::getOpenFileName(this, tr("Open session"), start, kSessionFilter);
+    if (path.isEmpty()) return;
+    settings.setValue(kLastSessionDirKey, QFileInfo(path).absolutePath());
+    openSession(path);
+}
+
+void MainWindow::chooseSaveSessionAs() {
+    if (!session_->hasSession()) {
+        statusBar()->showMessage(tr("No session is open yet: the first edit or trace starts one."), 8000);
+        return;
+    }
+    QSettings settings;
+    const QString start = settings.value(kLastSessionDirKey, QFileInfo(session_->sessionPath()).absolutePath()).toString();
+    const QString path =
+        withSessionSuffix(QFileDialog::getSaveFileName(this, tr("Save session as"), start, kSessionFilter));
+    if (path.isEmpty()) return;
+    settings.setValue(kLastSessionDirKey, QFileInfo(path).absolutePath());
+    QString error;
+    if (session_->saveSessionAs(path, &error))
+        statusBar()->showMessage(tr("Saved as %1; continuing there.").arg(QDir::toNativeSeparators(path)), 8000);
+    else
+        showSessionError(tr("The session could not be saved."), error);
+}
+
+void MainWindow::rebuildRecentSessionsMenu() {
+    recentSessionsMenu_->clear();
+    const QStringList files = SessionController::recentSessions();
+    for (int i = 0; i < files.size(); ++i) {
+        const QString& file = files[i];
+        QAction* a = recentSessionsMenu_->addAction(
+            QStringLiteral("&%1 %2").arg(i + 1).arg(QFileInfo(file).completeBaseName()), this,
+            [this, file] { openSession(file); });
+        a->setStatusTip(file);
+        a->setToolTip(file);
+    }
+    if (files.isEmpty()) recentSessionsMenu_->addAction(tr("(none yet)"))->setEnabled(false);
+    recentSessionsMenu_->addSeparator();
+    QAction* clear = recentSessionsMenu_->addAction(tr("&Clear list"), this, [this] {
+        SessionController::clearRecentSessions();
+        rebuildRecentSessionsMenu();
+    });
+    clear->setEnabled(!files.isEmpty());
+}
+
+// ---- Locate -> Edit ------------------------------------------------------------------
+
+void MainWindow::prefillEditFromLocate(int layer) {
+    if (layer < 0) return;  // the choice was cleared (a new model), not made
+    const QString prompt = locateTab_->prompt(), subject = locateTab_->subject();
+    const int at = subject.isEmpty() ? -1 : prompt.indexOf(subject);
+    if (at < 0) return;
+    // The template is the prompt with its (first) subject replaced by {}.
+    const QString templ = prompt.left(at) + QStringLiteral("{}") + prompt.mid(at + subject.size());
+    editTab_->prefill(templ, subject, layer);
+    statusBar()->showMessage(tr("Edit tab: layer %1 for “%2”.").arg(layer).arg(subject), 6000);
+}
+
 
 void MainWindow::showRuntimeWarning(const QString& warning) {
     warning_->setVisible(!warning.isEmpty());

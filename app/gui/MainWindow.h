@@ -1,7 +1,8 @@
 #pragma once
-// KME Studio's main window: model dock (left), centre tabs, Learn dock
-// (right), the job runner's progress in the status bar. It wires the parts
-// together; each view lives in its own file (tabs/, docks/).
+// KME Studio's main window: model and history docks (left), centre tabs,
+// Learn dock (right), the job runner's progress in the status bar. It wires
+// the parts together; each view lives in its own file (tabs/, docks/), the
+// session and the live model in SessionController.
 #include <QMainWindow>
 #include <QElapsedTimer>
 #include <memory>
@@ -20,11 +21,15 @@ class Model;
 
 namespace kme::app {
 
+class CompareTab;
+class EditTab;
+class HistoryDock;
 class JobStatusWidget;
 class LearnDock;
 class LocateTab;
 class ModelDock;
 class PredictTab;
+class SessionController;
 
 class MainWindow final : public QMainWindow {
     Q_OBJECT
@@ -36,17 +41,27 @@ public:
     // Loads a model folder on the worker thread: what File ▸ Open model folder
     // and Recent models do. Returns false when another job is running.
     bool openModelFolder(const QString& folder);
+    // File ▸ Open session / New session, without dialogs. openSession runs a
+    // job (sessionOpenFinished on the controller); newSession is immediate
+    // and shows its error in a message box.
+    bool openSession(const QString& path);
+    bool newSession(const QString& path);
 
-    std::shared_ptr<kme::Model> model() const { return model_; }
-    const ModelFacts& modelFacts() const { return facts_; }
+    std::shared_ptr<kme::Model> model() const;
+    const ModelFacts& modelFacts() const;
+    SessionController* session() const { return session_; }
     JobRunner* jobRunner() const { return runner_; }
     JobStatusWidget* jobStatus() const { return jobStatus_; }
     PredictTab* predictTab() const { return predictTab_; }
     LocateTab* locateTab() const { return locateTab_; }
+    EditTab* editTab() const { return editTab_; }
+    CompareTab* compareTab() const { return compareTab_; }
     QTabWidget* tabs() const { return tabs_; }
     ModelDock* modelDock() const { return modelDock_; }
+    HistoryDock* historyDock() const { return historyDock_; }
     LearnDock* learnDock() const { return learnDock_; }
     QMenu* recentMenu() const { return recentMenu_; }
+    QMenu* recentSessionsMenu() const { return recentSessionsMenu_; }
     // The stable id of tab `index` ("predict", "locate", ...): Learn page and screenshot name.
     QString tabId(int index) const;
 
@@ -68,26 +83,37 @@ private:
     void createActions();
     void restoreLayout();
     void rebuildRecentMenu();
+    void rebuildRecentSessionsMenu();
     void chooseModelFolder();
-    void setLoadedModel(const LoadedModel& loaded);
+    void chooseNewSession();
+    void chooseSessionToOpen();
+    void chooseSaveSessionAs();
+    void onModelChanged();
+    void onModelLoadFinished(bool ok);
+    void prefillEditFromLocate(int layer);
+    void showSessionError(const QString& title, const QString& message);
     void updateTitle();
     void onJobFinished(const QString& title, JobOutcome outcome, const QString& message);
     void showAbout();
     void showPredictTab();
 
     JobRunner* runner_ = nullptr;
+    SessionController* session_ = nullptr;
     JobStatusWidget* jobStatus_ = nullptr;
     QLabel* warning_ = nullptr;
     QTabWidget* tabs_ = nullptr;
     PredictTab* predictTab_ = nullptr;
     LocateTab* locateTab_ = nullptr;
+    EditTab* editTab_ = nullptr;
+    CompareTab* compareTab_ = nullptr;
     ModelDock* modelDock_ = nullptr;
+    HistoryDock* historyDock_ = nullptr;
     LearnDock* learnDock_ = nullptr;
     QMenu* recentMenu_ = nullptr;
+    QMenu* recentSessionsMenu_ = nullptr;
     QAction* openAction_ = nullptr;
+    QList<QAction*> sessionActions_;  // disabled while a job runs
     QAction* cancelAction_ = nullptr;
-    std::shared_ptr<kme::Model> model_;
-    ModelFacts facts_;
     QElapsedTimer jobClock_;  // how long the current job took, for the status bar
 };
 

@@ -6,6 +6,7 @@
 #include <QTabWidget>
 
 #include "app/gui/MainWindow.h"
+#include "app/gui/docks/HistoryDock.h"
 
 namespace kme::app {
 
@@ -42,6 +43,10 @@ QStringList saveScreenshots(MainWindow& window, const QString& dir, QString* err
         if (!savePixmap(tabs->grab(), QDir(dir).filePath(window.tabId(i) + QStringLiteral(".png")), written, error))
             return written;
     }
+    // The history dock (the session's edits), as it sits in the window.
+    if (window.historyDock()->isVisible() &&
+        !savePixmap(window.historyDock()->grab(), QDir(dir).filePath(QStringLiteral("history.png")), written, error))
+        return written;
     tabs->setCurrentIndex(0);
     settle();
     savePixmap(window.grab(), QDir(dir).filePath(QStringLiteral("window.png")), written, error);

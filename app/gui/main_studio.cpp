@@ -36,14 +36,28 @@ int main(int argc, char** argv) {
         QStringLiteral("Locate: trace SUBJECT in --prompt (or in the Locate tab's default prompt) once the model "
                        "has loaded."),
         QStringLiteral("SUBJECT"));
+    // Not "--session": Qt itself takes -session/--session (X11 session management).
+    const QCommandLineOption session(
+        QStringLiteral("session-file"),
+        QStringLiteral("Session file (*.kmes) to open: its model, its edits (replayed and verified), its comparisons "
+                       "(a new file is created for --model). Default: the session of the last run, else a new "
+                       "autosave session."),
+        QStringLiteral("FILE"));
+    const QCommandLineOption edit(
+        QStringLiteral("edit"),
+        QStringLiteral("Run this edit once the model has loaded, then compare: \"template|subject|target_new"
+                       "[|target_true]\", e.g. \"The {} is located in the city of|Colosseum|Paris\". Repeat for "
+                       "several edits, run in order."),
+        QStringLiteral("SPEC"));
     const QCommandLineOption screenshot(
         QStringLiteral("screenshot"),
-        QStringLiteral("Predict, generate and trace first, write DIR/<tab>.png and DIR/window.png, then quit."),
+        QStringLiteral("Predict, generate, trace (and --edit) first in a temporary session, write DIR/<tab>.png, "
+                       "DIR/history.png and DIR/window.png, then quit."),
         QStringLiteral("DIR"));
     const QCommandLineOption threads(QStringLiteral("threads"),
                                      QStringLiteral("Compute threads (default: all cores)."), QStringLiteral("N"),
                                      QStringLiteral("0"));
-    parser.addOptions({model, prompt, traceSubject, screenshot, threads});
+    parser.addOptions({model, session, prompt, traceSubject, edit, screenshot, threads});
     parser.process(app);
 
     bool threadsOk = false;
@@ -58,6 +72,10 @@ int main(int argc, char** argv) {
 
     kme::app::StartupOptions options;
     options.modelFolder = parser.isSet(model) ? parser.value(model) : QString::fromStdString(kme::demoModelFolder());
+    options.sessionFile = parser.value(session);
+    // A plain start reopens the last session or saves into a new one.
+    options.autoSession = !parser.isSet(model) && !parser.isSet(session);
+    options.editSpecs = parser.values(edit);
     options.prompt = parser.value(prompt);
     options.traceSubject = parser.value(traceSubject);
     options.screenshotDir = parser.value(screenshot);

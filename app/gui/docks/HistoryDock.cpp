@@ -1,0 +1,245 @@
+#include "app/gui/docks/HistoryDock.h"
+
+#include <QAction>
+#include <QFileInfo>
+#include <QHBoxLayout>
+#include <QHeaderView>
+#include <QLabel>
+#include <QMessageBox>
+#include <QToolButton>
+#include <QTreeWidget>
+#include <QVBoxLayout>
+#include <map>
+
+#include "app/gui/JobRunner.h"
+#include "app/gui/SessionController.h"
+
+namespace kme::app {
+
+namespace {
+
+QString methodLabel(const std::string& method) {
+    if (method == "rome") return QStringLiteral("ROME");
+    if (method == "memit") return QStringLiteral("MEMIT");
+    if (method == "ft-l") return QStringLiteral("FT-L");
+    return QString::fromStdString(method);
+}
+
+QString layersLabel(const std::vector<int>& layers) {
+    if (layers.empty()) return QStringLiteral("?");
+    if (layers.size() > 2 && layers.back() - layers.front() == int(layers.size()) - 1)
+        return QStringLiteral("%1–%2").arg(layers.front()).arg(layers.back());
+    QStringList parts;
+    for (int l : layers) parts << QString::number(l);
+    return parts.join(QLatin1Char(','));
+}
+
+QToolButton* toolButton(QAction* action, QWidget* parent) {
+    auto* b = new QToolButton(parent);
+    b->setDefaultAction(action);
+    b->setToolButtonStyle(Qt::ToolButtonTextOnly);
+    b->setAutoRaise(true);
+    return b;
+}
+
+}  // namespace
+
+HistoryDock::HistoryDock(SessionController* session, JobRunner* runner, QWidget* parent)
+    : QDockWidget(tr("History"), parent), session_(session), runner_(runner) {
+    setObjectName(QStringLiteral("historyDock"));
+    auto* body = new QWidget(this);
+    auto* layout = new QVBoxLayout(body);
+    layout->setContentsMargins(4, 4, 4, 4);
+
+    undo_ = new QAction(tr("&Undo edit"), this);
+    undo_->setObjectName(QStringLiteral("undoEditAction"));
+    undo_->setShortcut(QKeySequence(Qt::CTRL | Qt::Key_Z));
+    undo_->setToolTip(tr("Switch off the last edit that is on (Ctrl+Z); the weights go back exactly"));
+    redo_ = new QAction(tr("&Redo edit"), this);
+    redo_->setObjectName(QStringLiteral("redoEditAction"));
+    redo_->setShortcut(QKeySequence(Qt::CTRL | Qt::SHIFT | Qt::Key_Z));
+    redo_->setToolTip(tr("Switch the next edit back on (Ctrl+Shift+Z)"));
+    delete_ = new QAction(tr("&Delete edit"), this);
+    delete_->setObjectName(QStringLiteral("deleteEditAction"));
+    delete_->setShortcut(QKeySequence::Delete);
+    delete_->setShortcutContext(Qt::WidgetWithChildrenShortcut);  // not while typing elsewhere
+    delete_->setToolTip(tr("Remove the selected edit from the session for good (Del)"));
+    rename_ = new QAction(tr("Re&name edit"), this);
+    rename_->setShortcut(QKeySequence(Qt::Key_F2));
+    rename_->setShortcutContext(Qt::WidgetWithChildrenShortcut);
+
+    auto* buttons = new QHBoxLayout;
+    buttons->setSpacing(2);
+    buttons->addWidget(toolButton(undo_, body));
+    buttons->addWidget(toolButton(redo_, body));
+    buttons->addStretch(1);
+    buttons->addWidget(toolButton(delete_, body));
+    layout->addLayout(buttons);
+
+    tree_ = new QTreeWidget(body);
+    tree_->setObjectName(QStringLiteral("historyTree"));
+    tree_->setColumnCount(kColumnCount);
+    tree_->setHeaderLabels({tr("#"), tr("Edit"), tr("Method"), tr("Layer"), QString()});
+    tree_->setRootIsDecorated(false);
+    tree_->setUniformRowHeights(true);
+    tree_->setEditTriggers(QAbstractItemView::NoEditTriggers);  // the name only, see below
+    tree_->setSelectionMode(QAbstractItemView::SingleSelection);
+    tree_->header()->setStretchLastSection(false);
+    tree_->header()->setSectionResizeMode(kNameCol, QHeaderView::Stretch);
+    for (int c : {kEnabledCol, kMethodCol, kLayerCol, kWhatIfCol})
+        tree_->header()->setSectionResizeMode(c, QHeaderView::ResizeToContents);
+    tree_->headerItem()->setToolTip(kEnabledCol, tr("On: the edit is applied. Off: undone (its weights are restored)."));
+    tree_->headerItem()->setToolTip(kWhatIfCol, tr("⚠: a what-if (an edit before it is off)"));
+    tree_->addAction(delete_);
+    tree_->addAction(rename_);
+    layout->addWidget(tree_, 1);
+
+    footer_ = new QLabel(body);
+    footer_->setObjectName(QStringLiteral("historyFooter"));
+    footer_->setWordWrap(true);
+    footer_->setTextFormat(Qt::RichText);
+    layout->addWidget(footer_);
+    setWidget(body);
+
+    connect(undo_, &QAction::triggered, session_, &SessionController::undo);
+    connect(redo_, &QAction::triggered, session_, &SessionController::redo);
+    connect(delete_, &QAction::triggered, this, &HistoryDock::deleteSelected);
+    connect(rename_, &QAction::triggered, this, [this] {
+        if (QTreeWidgetItem* item = tree_->currentItem()) tree_->editItem(item, kNameCol);
+    });
+    connect(tree_, &QTreeWidget::itemDoubleClicked, this, [this](QTreeWidgetItem* item, int column) {
+        if (column == kNameCol) tree_->editItem(item, kNameCol);
+    });
+    connect(tree_, &QTreeWidget::itemChanged, this, &HistoryDock::onItemChanged);
+    connect(tree_, &QTreeWidget::currentItemChanged, this, &HistoryDock::updateActions);
+    connect(session_, &SessionController::editsChanged, this, &HistoryDock::refresh);
+    connect(session_, &SessionController::sessionChanged, this, &HistoryDock::refresh);
+    connect(session_, &SessionController::weightsChanged, this, &HistoryDock::updateFooter);
+    connect(runner_, &JobRunner::busyChanged, this, &HistoryDock::updateActions);
+    refresh();
+}
+
+QTreeWidgetItem* HistoryDock::itemFor(int64_t editId) const {
+    for (int i = 0; i < tree_->topLevelItemCount(); ++i)
+        if (tree_->topLevelItem(i)->data(kEnabledCol, kEditIdRole).toLongLong() == editId) return tree_->topLevelItem(i);
+    return nullptr;
+}
+
+int64_t HistoryDock::selectedEditId() const {
+    const QTreeWidgetItem* item = tree_->currentItem();
+    return item ? item->data(kEnabledCol, kEditIdRole).toLongLong() : 0;
+}
+
+void HistoryDock::refresh() {
+    const int64_t selected = selectedEditId();
+    updating_ = true;
+    tree_->clear();
+    std::map<int64_t, QString> whatIf;
+    for (const auto& note : session_->whatIfNotes()) whatIf[note.editId] = QString::fromStdString(note.message);
+    const QColor off = palette().color(QPalette::Disabled, QPalette::Text);
+    for (const kme::EditRecord& e : session_->edits()) {
+        auto* item = new QTreeWidgetItem(tree_);
+        item->setFlags(Qt::ItemIsSelectable | Qt::ItemIsEnabled | Qt::ItemIsUserCheckable | Qt::ItemIsEditable);
+        item->setData(kEnabledCol, kEditIdRole, qlonglong(e.id));
+        item->setText(kEnabledCol, QString::number(e.position));
+        item->setCheckState(kEnabledCol, e.enabled ? Qt::Checked : Qt::Unchecked);
+        item->setText(kNameCol, QString::fromStdString(e.name));
+        item->setText(kMethodCol, methodLabel(e.method));
+        item->setText(kLayerCol, layersLabel(SessionController::editLayers(e)));
+        QString tip = tr("#%1 %2\n%3, layer %4\ncreated %5\ndelta %6 bytes")
+                          .arg(e.position)
+                          .arg(QString::fromStdString(e.name), methodLabel(e.method),
+                               layersLabel(SessionController::editLayers(e)), QString::fromStdString(e.created))
+                          .arg(e.deltaBytes);
+        if (!e.enabled) {
+            tip += tr("\nOff: undone; its weights are the originals again.");
+            for (int c = kNameCol; c < kColumnCount; ++c) item->setForeground(c, off);
+        }
+        auto it = whatIf.find(e.id);
+        if (it != whatIf.end()) {
+            item->setText(kWhatIfCol, tr("⚠ what-if"));
+            item->setToolTip(kWhatIfCol, it->second);
+            tip += QLatin1Char('\n') + it->second;
+        }
+        for (int c = 0; c < kWhatIfCol; ++c) item->setToolTip(c, tip);
+        if (e.id == selected) tree_->setCurrentItem(item);
+    }
+    tree_->setColumnHidden(kWhatIfCol, whatIf.empty());  // room for the names while there is no what-if
+    updating_ = false;
+    updateActions();
+    updateFooter();
+}
+
+void HistoryDock::updateActions() {
+    const bool idle = !runner_->isBusy();
+    const int64_t u = session_->undoTarget(), r = session_->redoTarget();
+    undo_->setEnabled(idle && u != 0);
+    redo_->setEnabled(idle && r != 0);
+    auto name = [this](int64_t id) {
+        const kme::EditRecord* e = session_->edit(id);
+        return e ? QString::fromStdString(e->name) : QString();
+    };
+    // The menu names the edit; the dock's buttons stay short (iconText).
+    undo_->setText(u ? tr("&Undo “%1”").arg(name(u)) : tr("&Undo edit"));
+    redo_->setText(r ? tr("&Redo “%1”").arg(name(r)) : tr("&Redo edit"));
+    undo_->setIconText(tr("Undo"));
+    redo_->setIconText(tr("Redo"));
+    delete_->setIconText(tr("Delete"));
+    delete_->setEnabled(idle && selectedEditId() != 0);
+    rename_->setEnabled(selectedEditId() != 0);
+    tree_->setEnabled(session_->hasSession());
+}
+
+void HistoryDock::updateFooter() {
+    QString text;
+    if (!session_->hasSession()) {
+        text = tr("No session yet: the first edit or trace starts one, or use File ▸ New session….");
+    } else {
+        text = tr("Session <b>%1</b>").arg(session_->sessionName().toHtmlEscaped());
+        if (session_->edits().empty()) text += tr("<br>No edits yet: run one in the Edit tab.");
+        const QString hash = session_->currentHash();
+        if (session_->live()) {
+            QString state;
+            if (hash.isEmpty()) state = tr("being rebuilt");
+            else if (hash == session_->baseHash()) state = tr("the original weights");
+            else if (!session_->whatIfNotes().empty()) state = tr("a what-if state");
+            else state = tr("as recorded");
+            text += tr("<br>Weights <tt>%1</tt>: %2").arg(hash.left(12), state);
+        }
+    }
+    footer_->setText(text);
+    footer_->setToolTip(session_->hasSession() ? session_->sessionPath() + QLatin1Char('\n') + session_->currentHash()
+                                               : QString());
+}
+
+void HistoryDock::onItemChanged(QTreeWidgetItem* item, int column) {
+    if (updating_) return;
+    const int64_t id = item->data(kEnabledCol, kEditIdRole).toLongLong();
+    const kme::EditRecord* e = session_->edit(id);
+    if (!e) return;
+    bool ok = true;
+    if (column == kEnabledCol) {
+        const bool on = item->checkState(kEnabledCol) == Qt::Checked;
+        if (on != e->enabled) ok = session_->setEnabled(id, on);
+    } else if (column == kNameCol) {
+        const QString name = item->text(kNameCol).trimmed();
+        if (name != QString::fromStdString(e->name)) ok = !name.isEmpty() && session_->renameEdit(id, name);
+    }
+    // Refused (a job runs, an empty name): show what the session holds.
+    if (!ok) QMetaObject::invokeMethod(this, &HistoryDock::refresh, Qt::QueuedConnection);
+}
+
+void HistoryDock::deleteSelected() {
+    const int64_t id = selectedEditId();
+    const kme::EditRecord* e = session_->edit(id);
+    if (!e) return;
+    const auto answer = QMessageBox::question(
+        this, tr("Delete edit"),
+        tr("Delete #%1 “%2” from the session? Its weight change is removed for good; switching it off instead "
+           "(its box) keeps it.")
+            .arg(e->position)
+            .arg(QString::fromStdString(e->name)));
+    if (answer == QMessageBox::Yes) session_->deleteEdit(id);
+}
+
+}  // namespace kme::app

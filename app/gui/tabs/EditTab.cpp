@@ -1,0 +1,756 @@
+#include "app/gui/tabs/EditTab.h"
+
+#include <QCheckBox>
+#include <QComboBox>
+#include <QDoubleSpinBox>
+#include <QFileDialog>
+#include <QFileInfo>
+#include <QFormLayout>
+#include <QGroupBox>
+#include <QHBoxLayout>
+#include <QHeaderView>
+#include <QLabel>
+#include <QLineEdit>
+#include <QProgressBar>
+#include <QPushButton>
+#include <QSettings>
+#include <QSpinBox>
+#include <QTableWidget>
+#include <QTextBrowser>
+#include <QTimer>
+#include <QToolButton>
+#include <QVBoxLayout>
+#include <algorithm>
+#include <cmath>
+#include <functional>
+#include <limits>
+
+#include "app/gui/JobRunner.h"
+#include "app/gui/SessionController.h"
+#include "engine/core/Error.h"
+#include "engine/edit/EditDefaults.h"
+#include "engine/model/Model.h"
+
+namespace kme::app {
+
+namespace {
+
+const char* const kLastBatchDirKey = "edit/lastBatchDir";
+const char* const kAdvancedOpenKey = "edit/advancedOpen";
+constexpr double kNaN = std::numeric_limits<double>::quiet_NaN();
+
+QColor errorColor(const QPalette& pal) {
+    return pal.color(QPalette::Base).lightnessF() < 0.5 ? QColor(0xff, 0x8a, 0x80) : QColor(0xc6, 0x28, 0x28);
+}
+
+// p(target_new), p(target_true) of one request; NaN for an unknown target_true.
+struct RequestProbs {
+    double pNew = kNaN;
+    double pTrue = kNaN;
+};
+
+RequestProbs requestProbs(const kme::Model& model, const kme::EditRequest& r) {
+    RequestProbs p;
+    p.pNew = kme::targetProbability(model, r.filledPrompt(), r.targetNew);
+    if (!r.targetTrue.empty()) p.pTrue = kme::targetProbability(model, r.filledPrompt(), r.targetTrue);
+    return p;
+}
+
+QString prob(double p) {
+    if (std::isnan(p)) return QStringLiteral("—");
+    if (p != 0 && p < 1e-4) return QString::number(p, 'e', 1);
+    return QString::number(p, 'f', 4);
+}
+
+// The model's answer in a greedy continuation: up to the first punctuation
+// or line break (" San Francisco." -> " San Francisco").
+std::string answerOf(const std::string& continuation) {
+    std::string out;
+    for (char c : continuation) {
+        if (c == '.' || c == ',' || c == ';' || c == ':' || c == '!' || c == '?' || c == '\n' || c == '<') break;
+        out += c;
+    }
+    while (!out.empty() && (out.back() == ' ' || out.back() == '\t')) out.pop_back();
+    return out.find_first_not_of(' ') == std::string::npos ? std::string() : out;
+}
+
+QString htmlToken(const std::string& s) { return QString::fromStdString(s).trimmed().toHtmlEscaped(); }
+
+QDoubleSpinBox* doubleSpin(QWidget* parent, double min, double max, int decimals, double step, const QString& tip) {
+    auto* s = new QDoubleSpinBox(parent);
+    s->setRange(min, max);
+    s->setDecimals(decimals);
+    s->setSingleStep(step);
+    s->setToolTip(tip);
+    return s;
+}
+
+enum BatchColumn { kTemplateCol, kSubjectCol, kNewCol, kTrueCol, kBatchCols };
+
+}  // namespace
+
+// One Run: what the compute job and the apply job hand to the summary.
+struct EditRun {
+    kme::EditMethod method = kme::EditMethod::Rome;
+    std::vector<kme::EditRequest> requests;  // normalized
+    std::shared_ptr<kme::EditResult> result;
+    std::vector<RequestProbs> before, after;
+    QString hashBefore;
+    std::string statsLabel;
+};
+
+EditTab::EditTab(JobRunner* runner, SessionController* session, QWidget* parent)
+    : QWidget(parent), runner_(runner), session_(session) {
+    buildUi();
+    answerTimer_ = new QTimer(this);
+    answerTimer_->setSingleShot(true);
+    answerTimer_->setInterval(400);
+    connect(answerTimer_, &QTimer::timeout, this, &EditTab::readCurrentAnswer);
+    connect(runner_, &JobRunner::busyChanged, this, [this](bool busy) {
+        updateInputs();
+        // Not from inside busyChanged: whoever just finished may chain a job.
+        if (!busy && answerPending_) QTimer::singleShot(300, this, &EditTab::readCurrentAnswer);
+    });
+    connect(runner_, &JobRunner::progress, this, [this](double done, double total) {
+        if (!editing_) return;
+        progress_->setRange(0, total > 0 ? 1000 : 0);
+        if (total > 0) progress_->setValue(int(1000 * done / total));
+    });
+    setModel(nullptr);
+}
+
+EditTab::~EditTab() { QSettings().setValue(kAdvancedOpenKey, advancedToggle_->isChecked()); }
+
+void EditTab::buildUi() {
+    auto* layout = new QVBoxLayout(this);
+
+    auto* requestBox = new QGroupBox(tr("Fact to change"), this);
+    auto* form = new QFormLayout(requestBox);
+    template_ = new QLineEdit(requestBox);
+    template_->setObjectName(QStringLiteral("templateEdit"));
+    template_->setPlaceholderText(tr("The prompt with {} where the subject goes: “The {} is located in the city of”"));
+    subject_ = new QLineEdit(requestBox);
+    subject_->setObjectName(QStringLiteral("subjectEdit"));
+    subject_->setPlaceholderText(tr("Colosseum"));
+    targetNew_ = new QLineEdit(requestBox);
+    targetNew_->setObjectName(QStringLiteral("targetNewEdit"));
+    targetNew_->setPlaceholderText(tr("the answer the model should give from now on, e.g. Paris"));
+    targetTrue_ = new QLineEdit(requestBox);
+    targetTrue_->setObjectName(QStringLiteral("targetTrueEdit"));
+    targetTrue_->setPlaceholderText(tr("read from the model (its greedy answer); type to override"));
+    targetTrue_->setToolTip(tr("The answer the model gives now (target_true). Only reported: p(true) should fall "
+                               "after the edit."));
+    message_ = new QLabel(requestBox);
+    message_->setObjectName(QStringLiteral("editMessage"));
+    message_->setTextFormat(Qt::RichText);
+    message_->setWordWrap(true);
+    form->addRow(tr("&Template:"), template_);
+    form->addRow(tr("&Subject:"), subject_);
+    form->addRow(tr("&New answer:"), targetNew_);
+    form->addRow(tr("C&urrent answer:"), targetTrue_);
+    form->addRow(QString(), message_);
+    layout->addWidget(requestBox);
+
+    auto* methodRow = new QHBoxLayout;
+    method_ = new QComboBox(this);
+    method_->setObjectName(QStringLiteral("methodCombo"));
+    method_->addItem(tr("ROME"), int(kme::EditMethod::Rome));
+    method_->setItemData(0, tr("Rank-one model editing: one MLP layer, one fact at a time"), Qt::ToolTipRole);
+    method_->addItem(tr("MEMIT"), int(kme::EditMethod::Memit));
+    method_->setItemData(1, tr("Mass-editing: many facts at once, spread over several MLP layers"), Qt::ToolTipRole);
+    method_->addItem(tr("FT-L"), int(kme::EditMethod::FtL));
+    method_->setItemData(2, tr("Constrained fine-tuning of one layer (a baseline)"), Qt::ToolTipRole);
+    auto* methodLabel = new QLabel(tr("&Method:"), this);
+    methodLabel->setBuddy(method_);
+    layer_ = new QSpinBox(this);
+    layer_->setObjectName(QStringLiteral("layerSpin"));
+    layer_->setToolTip(tr("The MLP layer whose down projection changes (click a heatmap column in Locate to choose)"));
+    lastLayer_ = new QSpinBox(this);
+    lastLayer_->setObjectName(QStringLiteral("lastLayerSpin"));
+    lastLayer_->setToolTip(tr("MEMIT: the last layer of the range (it receives the optimised value z)"));
+    layerLabel_ = new QLabel(tr("&Layer:"), this);
+    layerLabel_->setBuddy(layer_);
+    toLabel_ = new QLabel(tr("to"), this);
+    layerSource_ = new QLabel(this);
+    layerSource_->setObjectName(QStringLiteral("layerSource"));
+    layerSource_->setWordWrap(true);
+    methodRow->addWidget(methodLabel);
+    methodRow->addWidget(method_);
+    methodRow->addSpacing(16);
+    methodRow->addWidget(layerLabel_);
+    methodRow->addWidget(layer_);
+    methodRow->addWidget(toLabel_);
+    methodRow->addWidget(lastLayer_);
+    methodRow->addSpacing(8);
+    methodRow->addWidget(layerSource_, 1);
+    layout->addLayout(methodRow);
+
+    advancedToggle_ = new QToolButton(this);
+    advancedToggle_->setObjectName(QStringLiteral("advancedToggle"));
+    advancedToggle_->setText(tr("Advanced hyper-parameters"));
+    advancedToggle_->setToolButtonStyle(Qt::ToolButtonTextBesideIcon);
+    advancedToggle_->setCheckable(true);
+    advancedToggle_->setAutoRaise(true);
+    layout->addWidget(advancedToggle_);
+    layout->addWidget(buildAdvanced());
+    auto showAdvanced = [this](bool open) {
+        advanced_->setVisible(open);
+        advancedToggle_->setArrowType(open ? Qt::DownArrow : Qt::RightArrow);
+    };
+    connect(advancedToggle_, &QToolButton::toggled, this, showAdvanced);
+    advancedToggle_->setChecked(QSettings().value(kAdvancedOpenKey, false).toBool());
+    showAdvanced(advancedToggle_->isChecked());
+
+    batch_ = new QGroupBox(tr("Further requests, edited together with the one above (MEMIT)"), this);
+    batch_->setObjectName(QStringLiteral("batchBox"));
+    auto* batchLayout = new QVBoxLayout(batch_);
+    batchTable_ = new QTableWidget(0, kBatchCols, batch_);
+    batchTable_->setObjectName(QStringLiteral("batchTable"));
+    batchTable_->setHorizontalHeaderLabels({tr("Template ({} = subject)"), tr("Subject"), tr("New answer"),
+                                            tr("Current answer (optional)")});
+    batchTable_->horizontalHeader()->setSectionResizeMode(kTemplateCol, QHeaderView::Stretch);
+    batchTable_->verticalHeader()->setVisible(false);
+    batchTable_->setSelectionBehavior(QAbstractItemView::SelectRows);
+    batchTable_->setMinimumHeight(110);
+    batchLayout->addWidget(batchTable_);
+    auto* batchButtons = new QHBoxLayout;
+    auto* addRow = new QPushButton(tr("&Add row"), batch_);
+    auto* removeRows = new QPushButton(tr("&Remove selected"), batch_);
+    auto* load = new QPushButton(tr("&Load CounterFact JSON…"), batch_);
+    load->setToolTip(tr("A CounterFact or zsRE file, or a list of {prompt, subject, target_new, target_true}"));
+    batchButtons->addWidget(addRow);
+    batchButtons->addWidget(removeRows);
+    batchButtons->addWidget(load);
+    batchButtons->addStretch(1);
+    batchLayout->addLayout(batchButtons);
+    layout->addWidget(batch_);
+    connect(addRow, &QPushButton::clicked, this, [this] { addBatchRow(); });
+    connect(removeRows, &QPushButton::clicked, this, &EditTab::removeBatchRows);
+    connect(load, &QPushButton::clicked, this, [this] {
+        QSettings settings;
+        const QString path = QFileDialog::getOpenFileName(this, tr("Load edit requests"),
+                                                          settings.value(kLastBatchDirKey).toString(),
+                                                          tr("JSON files (*.json);;All files (*)"));
+        if (path.isEmpty()) return;
+        settings.setValue(kLastBatchDirKey, QFileInfo(path).absolutePath());
+        loadBatchFile(path);
+    });
+
+    auto* runRow = new QHBoxLayout;
+    run_ = new QPushButton(tr("&Run edit"), this);
+    run_->setObjectName(QStringLiteral("runEditButton"));
+    run_->setToolTip(tr("Compute the edit and apply it to the live model (Ctrl+E); undo it in the History dock"));
+    cancel_ = new QPushButton(tr("Cancel"), this);
+    cancel_->setObjectName(QStringLiteral("cancelEditButton"));
+    progress_ = new QProgressBar(this);
+    progress_->setObjectName(QStringLiteral("editProgress"));
+    progress_->setTextVisible(false);
+    progress_->setMaximumWidth(240);
+    progress_->setVisible(false);
+    runRow->addWidget(run_);
+    runRow->addWidget(cancel_);
+    runRow->addWidget(progress_);
+    runRow->addStretch(1);
+    layout->addLayout(runRow);
+
+    summary_ = new QTextBrowser(this);
+    summary_->setObjectName(QStringLiteral("editSummary"));
+    summary_->setPlaceholderText(tr("The result of an edit appears here: how likely the new and the old answer are "
+                                    "before and after, and which weights changed."));
+    summary_->setMinimumHeight(120);
+    layout->addWidget(summary_, 1);
+
+    for (QLineEdit* e : {template_, subject_, targetNew_}) connect(e, &QLineEdit::textChanged, this, &EditTab::updateInputs);
+    for (QLineEdit* e : {template_, subject_})
+        connect(e, &QLineEdit::textChanged, this, [this] {
+            if (targetTrueAuto_) answerTimer_->start();
+        });
+    connect(targetTrue_, &QLineEdit::textEdited, this, [this](const QString& text) {
+        targetTrueAuto_ = text.isEmpty();  // typed: the user's; emptied: the model's again
+        if (targetTrueAuto_) answerTimer_->start();
+    });
+    connect(targetTrue_, &QLineEdit::textChanged, this, &EditTab::updateInputs);
+    connect(batchTable_, &QTableWidget::itemChanged, this, &EditTab::updateInputs);
+    connect(method_, &QComboBox::currentIndexChanged, this, [this] {
+        applyDefaults();
+        updateMethodRows();
+        updateInputs();
+    });
+    connect(layer_, &QSpinBox::valueChanged, this, &EditTab::updateInputs);
+    connect(lastLayer_, &QSpinBox::valueChanged, this, &EditTab::updateInputs);
+    connect(run_, &QPushButton::clicked, this, &EditTab::runEdit);
+    connect(cancel_, &QPushButton::clicked, this, &EditTab::cancelEdit);
+    for (QLineEdit* e : {template_, subject_, targetNew_, targetTrue_})
+        connect(e, &QLineEdit::returnPressed, this, &EditTab::runEdit);
+}
+
+QWidget* EditTab::buildAdvanced() {
+    advanced_ = new QGroupBox(this);
+    advanced_->setObjectName(QStringLiteral("advancedBox"));
+    auto* outer = new QVBoxLayout(advanced_);
+    advancedForm_ = new QFormLayout;
+    outer->addLayout(advancedForm_);
+    vSteps_ = new QSpinBox(advanced_);
+    vSteps_->setObjectName(QStringLiteral("vStepsSpin"));
+    vSteps_->setRange(1, 1000);
+    vSteps_->setToolTip(tr("v_num_grad_steps: optimisation steps for v* (MEMIT: z) at most"));
+    vLr_ = doubleSpin(advanced_, 1e-5, 100, 5, 0.05, tr("v_lr: Adam learning rate of the v* optimisation"));
+    vWeightDecay_ = doubleSpin(advanced_, 0, 100, 5, 0.05, tr("v_weight_decay: keeps v* near the old value"));
+    klFactor_ = doubleSpin(advanced_, 0, 100, 5, 0.01,
+                           tr("kl_factor: weight of KL(edited ‖ original) on “{} is a”, which protects what else "
+                              "the model says about the subject"));
+    clamp_ = doubleSpin(advanced_, 0.01, 1000, 3, 0.25, tr("clamp_norm_factor: ‖v* − v‖ ≤ factor × ‖v‖"));
+    mom2_ = new QCheckBox(tr("use C = E[k kᵀ] from a text corpus"), advanced_);
+    mom2_->setObjectName(QStringLiteral("mom2Check"));
+    mom2_->setToolTip(tr("mom2_adjustment. Off: C is the identity (faster; edits disturb other keys more)"));
+    lambda_ = doubleSpin(advanced_, 0, 1e9, 0, 1000, tr("mom2_update_weight: MEMIT's λ in (λC + K Kᵀ)"));
+    ftSteps_ = new QSpinBox(advanced_);
+    ftSteps_->setRange(1, 10000);
+    ftSteps_->setToolTip(tr("num_steps: fine-tuning steps at most"));
+    ftLr_ = doubleSpin(advanced_, 1e-7, 10, 7, 1e-4, tr("lr: Adam learning rate of the fine-tuning"));
+    ftWeightDecay_ = doubleSpin(advanced_, 0, 10, 5, 0.01, tr("weight_decay of the fine-tuning"));
+    ftNorm_ = doubleSpin(advanced_, 0, 10, 7, 1e-4,
+                         tr("norm_constraint: no weight moves further than this from its original (L∞)"));
+    advancedForm_->addRow(tr("v* steps:"), vSteps_);
+    advancedForm_->addRow(tr("v* learning rate:"), vLr_);
+    advancedForm_->addRow(tr("v* weight decay:"), vWeightDecay_);
+    advancedForm_->addRow(tr("KL factor:"), klFactor_);
+    advancedForm_->addRow(tr("Clamp norm factor:"), clamp_);
+    advancedForm_->addRow(tr("Key statistics:"), mom2_);
+    advancedForm_->addRow(tr("λ (MEMIT):"), lambda_);
+    advancedForm_->addRow(tr("Fine-tuning steps:"), ftSteps_);
+    advancedForm_->addRow(tr("Learning rate:"), ftLr_);
+    advancedForm_->addRow(tr("Weight decay:"), ftWeightDecay_);
+    advancedForm_->addRow(tr("Norm constraint:"), ftNorm_);
+    auto* reset = new QPushButton(tr("Reset to the model's defaults"), advanced_);
+    connect(reset, &QPushButton::clicked, this, [this] {
+        chosenLayer_ = -1;
+        applyDefaults();
+    });
+    outer->addWidget(reset, 0, Qt::AlignLeft);
+    return advanced_;
+}
+
+void EditTab::setModel(std::shared_ptr<kme::Model> model) {
+    model_ = std::move(model);
+    const int n = model_ ? model_->config().nLayer : 1;
+    layer_->setRange(0, std::max(0, n - 1));
+    lastLayer_->setRange(0, std::max(0, n - 1));
+    chosenLayer_ = -1;
+    applyDefaults();
+    updateMethodRows();
+    updateInputs();
+    if (model_ && targetTrueAuto_) answerTimer_->start();
+}
+
+kme::EditMethod EditTab::method() const { return kme::EditMethod(method_->currentData().toInt()); }
+
+void EditTab::setMethod(kme::EditMethod m) { method_->setCurrentIndex(method_->findData(int(m))); }
+
+std::vector<int> EditTab::layers() const {
+    if (method() != kme::EditMethod::Memit) return {layer_->value()};
+    std::vector<int> out;
+    for (int l = layer_->value(); l <= lastLayer_->value(); ++l) out.push_back(l);
+    return out;
+}
+
+void EditTab::setLayer(int layer) {
+    chosenLayer_ = layer;
+    if (method() == kme::EditMethod::Memit) {
+        // Keep the range's width, ending at the chosen layer (MEMIT puts z there).
+        const int width = std::max(0, lastLayer_->value() - layer_->value());
+        lastLayer_->setValue(layer);
+        layer_->setValue(std::max(0, layer - width));
+    } else {
+        layer_->setValue(layer);
+    }
+    layerSource_->setText(tr("layer chosen in Locate"));
+}
+
+void EditTab::applyDefaults() {
+    const kme::EditMethod m = method();
+    QString source;
+    defaults_ = kme::EditHparams{};
+    if (model_) {
+        try {
+            const kme::EditDefaults d = kme::editDefaults(*model_, m);
+            defaults_ = d.hparams;
+            source = QString::fromStdString(d.layerSource);
+        } catch (const kme::Error& e) {
+            defaults_ = kme::defaultHparams(m, model_->config());
+            source = tr("defaults file ignored: %1").arg(QString::fromStdString(e.what()));
+        }
+    }
+    vSteps_->setValue(defaults_.vNumGradSteps);
+    vLr_->setValue(defaults_.vLr);
+    vWeightDecay_->setValue(defaults_.vWeightDecay);
+    klFactor_->setValue(defaults_.klFactor);
+    clamp_->setValue(defaults_.clampNormFactor);
+    mom2_->setChecked(defaults_.mom2Adjustment);
+    lambda_->setValue(defaults_.mom2UpdateWeight);
+    ftSteps_->setValue(defaults_.ftSteps);
+    ftLr_->setValue(defaults_.ftLr);
+    ftWeightDecay_->setValue(defaults_.ftWeightDecay);
+    ftNorm_->setValue(defaults_.ftNormConstraint);
+
+    const std::vector<int>& l = defaults_.layers;
+    if (chosenLayer_ >= 0) {
+        setLayer(chosenLayer_);
+        return;
+    }
+    if (!l.empty()) {
+        layer_->setValue(m == kme::EditMethod::Memit ? l.front() : l.back());
+        lastLayer_->setValue(l.back());
+        layerSource_->setText(tr("default from %1").arg(source));
+    } else {
+        layerSource_->setText(model_ ? tr("no default known for this model: click a heatmap column in Locate")
+                                     : QString());
+    }
+}
+
+void EditTab::updateMethodRows() {
+    const kme::EditMethod m = method();
+    const bool memit = m == kme::EditMethod::Memit, ft = m == kme::EditMethod::FtL;
+    toLabel_->setVisible(memit);
+    lastLayer_->setVisible(memit);
+    layerLabel_->setText(memit ? tr("&Layers:") : tr("&Layer:"));
+    batch_->setVisible(memit);
+    for (QWidget* w : {static_cast<QWidget*>(vSteps_), static_cast<QWidget*>(vLr_),
+                       static_cast<QWidget*>(vWeightDecay_), static_cast<QWidget*>(klFactor_),
+                       static_cast<QWidget*>(clamp_), static_cast<QWidget*>(mom2_)})
+        advancedForm_->setRowVisible(w, !ft);
+    advancedForm_->setRowVisible(lambda_, memit);
+    for (QWidget* w : {static_cast<QWidget*>(ftSteps_), static_cast<QWidget*>(ftLr_),
+                       static_cast<QWidget*>(ftWeightDecay_), static_cast<QWidget*>(ftNorm_)})
+        advancedForm_->setRowVisible(w, ft);
+}
+
+kme::EditHparams EditTab::hparamsFromControls(kme::EditHparams h) const {
+    h.layers = layers();
+    h.vNumGradSteps = vSteps_->value();
+    h.vLr = vLr_->value();
+    h.vWeightDecay = vWeightDecay_->value();
+    h.klFactor = klFactor_->value();
+    h.clampNormFactor = clamp_->value();
+    h.mom2Adjustment = mom2_->isChecked();
+    h.mom2UpdateWeight = lambda_->value();
+    h.ftSteps = ftSteps_->value();
+    h.ftLr = ftLr_->value();
+    h.ftWeightDecay = ftWeightDecay_->value();
+    h.ftNormConstraint = ftNorm_->value();
+    return h;
+}
+
+void EditTab::setRequest(const QString& templ, const QString& subject, const QString& targetNew,
+                         const QString& targetTrue) {
+    template_->setText(templ);
+    subject_->setText(subject);
+    targetNew_->setText(targetNew);
+    targetTrueAuto_ = targetTrue.isEmpty();
+    targetTrue_->setText(targetTrue);
+    if (targetTrueAuto_) answerTimer_->start();
+}
+
+void EditTab::prefill(const QString& templ, const QString& subject, int layer) {
+    template_->setText(templ);
+    subject_->setText(subject);
+    targetTrueAuto_ = true;
+    targetTrue_->clear();
+    if (layer >= 0) setLayer(layer);
+    answerTimer_->start();
+}
+
+std::vector<kme::EditRequest> EditTab::requests() const {
+    std::vector<kme::EditRequest> out;
+    auto add = [&out](const QString& t, const QString& s, const QString& n, const QString& tt) {
+        kme::EditRequest r;
+        r.prompt = t.toStdString();
+        r.subject = s.toStdString();
+        r.targetNew = n.trimmed().toStdString();
+        r.targetTrue = tt.trimmed().toStdString();
+        out.push_back(kme::normalizedRequest(r));
+    };
+    add(template_->text(), subject_->text(), targetNew_->text(), targetTrue_->text());
+    if (method() == kme::EditMethod::Memit) {
+        for (int row = 0; row < batchTable_->rowCount(); ++row) {
+            auto cell = [&](int col) {
+                const QTableWidgetItem* item = batchTable_->item(row, col);
+                return item ? item->text() : QString();
+            };
+            if (cell(kTemplateCol).isEmpty() && cell(kSubjectCol).isEmpty() && cell(kNewCol).isEmpty()) continue;
+            add(cell(kTemplateCol), cell(kSubjectCol), cell(kNewCol), cell(kTrueCol));
+        }
+    }
+    return out;
+}
+
+QString EditTab::inputError() const {
+    if (!model_) return tr("Open a model first (File ▸ Open model folder…).");
+    auto check = [this](const QString& t, const QString& s, const QString& n, const QString& where) -> QString {
+        if (t.trimmed().isEmpty()) return tr("%1Type a template: the prompt with {} where the subject goes.").arg(where);
+        if (t.count(QStringLiteral("{}")) != 1)
+            return tr("%1The template needs exactly one {} (where the subject goes).").arg(where);
+        if (s.trimmed().isEmpty()) return tr("%1Type the subject that fills {}.").arg(where);
+        if (n.trimmed().isEmpty()) return tr("%1Type the new answer.").arg(where);
+        return {};
+    };
+    QString e = check(template_->text(), subject_->text(), targetNew_->text(), QString());
+    if (!e.isEmpty()) return e;
+    const int nLayer = model_->config().nLayer;
+    for (int l : layers())
+        if (l < 0 || l >= nLayer) return tr("Layer %1 does not exist (0 to %2).").arg(l).arg(nLayer - 1);
+    if (method() == kme::EditMethod::Memit) {
+        if (lastLayer_->value() < layer_->value()) return tr("The last layer must not come before the first.");
+        for (int row = 0; row < batchTable_->rowCount(); ++row) {
+            auto cell = [&](int col) {
+                const QTableWidgetItem* item = batchTable_->item(row, col);
+                return item ? item->text() : QString();
+            };
+            if (cell(kTemplateCol).isEmpty() && cell(kSubjectCol).isEmpty() && cell(kNewCol).isEmpty()) continue;
+            e = check(cell(kTemplateCol), cell(kSubjectCol), cell(kNewCol), tr("Row %1: ").arg(row + 1));
+            if (!e.isEmpty()) return e;
+        }
+    }
+    return {};
+}
+
+void EditTab::updateInputs() {
+    const QString error = inputError();
+    const QPalette pal = palette();
+    if (!error.isEmpty()) {
+        message_->setText(QStringLiteral("<span style=\"color:%1\">⚠ %2</span>")
+                              .arg(errorColor(pal).name(), error.toHtmlEscaped()));
+    } else {
+        // The edit in one line: the prompt with its subject marked, old → new.
+        const QString t = template_->text();
+        const int at = t.indexOf(QStringLiteral("{}"));
+        QString line = t.left(at).toHtmlEscaped() +
+                       QStringLiteral("<span style=\"background:%1; color:%2\">&nbsp;%3&nbsp;</span>")
+                           .arg(pal.color(QPalette::Highlight).name(), pal.color(QPalette::HighlightedText).name(),
+                                subject_->text().toHtmlEscaped()) +
+                       t.mid(at + 2).toHtmlEscaped();
+        const QString oldAnswer = targetTrue_->text().trimmed();
+        line += QStringLiteral(" → <b>%1</b>").arg(targetNew_->text().trimmed().toHtmlEscaped());
+        if (!oldAnswer.isEmpty()) line += tr(" (instead of %1)").arg(oldAnswer.toHtmlEscaped());
+        message_->setText(line);
+    }
+    run_->setEnabled(error.isEmpty() && !runner_->isBusy() && !editing_);
+    cancel_->setEnabled(editing_);
+}
+
+bool EditTab::readCurrentAnswer() {
+    answerPending_ = false;
+    if (!model_ || !targetTrueAuto_ || editing_) return false;
+    const QString t = template_->text(), s = subject_->text();
+    if (t.count(QStringLiteral("{}")) != 1 || s.trimmed().isEmpty()) return false;
+    if (runner_->isBusy()) {
+        answerPending_ = true;
+        return false;
+    }
+    kme::EditRequest r;
+    r.prompt = t.toStdString();
+    r.subject = s.toStdString();
+    const std::string prompt = r.filledPrompt();
+    auto model = model_;
+    auto answer = std::make_shared<std::string>();
+    return runner_->start(
+        tr("Reading the model's answer"),
+        [model, prompt, answer](const kme::ProgressFn&) {
+            kme::GenerateParams g;
+            g.maxNewTokens = 4;
+            g.topK = 1;
+            *answer = answerOf(model->generate(model->encodePrompt(prompt), g).text);
+        },
+        [this, answer, t, s] {
+            // Still the same request, and still the model's to fill in.
+            if (!targetTrueAuto_ || template_->text() != t || subject_->text() != s || answer->empty()) return;
+            targetTrue_->setText(QString::fromStdString(*answer).trimmed());  // the space is added when editing
+        },
+        [this](JobOutcome outcome, const QString&) { Q_EMIT currentAnswerRead(outcome == JobOutcome::Succeeded); });
+}
+
+bool EditTab::runEdit() {
+    if (!inputError().isEmpty() || !model_ || runner_->isBusy() || editing_) return false;
+    auto run = std::make_shared<EditRun>();
+    run->method = method();
+    run->requests = requests();
+    const kme::EditHparams hparams = hparamsFromControls(defaults_);
+    auto model = model_;
+    QString layersText;
+    for (int l : hparams.layers) layersText += (layersText.isEmpty() ? QString() : QStringLiteral(",")) + QString::number(l);
+    const QString title = tr("Editing with %1, layer %2").arg(method_->currentText(), layersText);
+    const bool started = runner_->start(
+        title,
+        [run, model, hparams](const kme::ProgressFn& progress) {
+            kme::EditParams p = kme::defaultEditParams(*model, run->method);
+            p.hparams = hparams;  // the controls started from the same defaults
+            p.requests = run->requests;
+            if (run->method == kme::EditMethod::FtL || !hparams.mom2Adjustment) {
+                p.statsTexts.clear();
+                p.statsLabel.clear();
+            } else if (p.statsTexts.empty()) {
+                kme::fail(kme::ErrorKind::Input,
+                          "no text corpus for the key statistics C is known for this model (its folder has no " +
+                              std::string(kme::kEditDefaultsFile) +
+                              " naming one): switch off \"Key statistics\" under Advanced hyper-parameters to use "
+                              "the identity instead");
+            }
+            for (const auto& r : p.requests) kme::validateRequest(*model, r);
+            kme::validateLayers(*model, p.hparams.layers);
+            run->statsLabel = p.statsLabel;
+            run->hashBefore = QString::fromStdString(model->weightsHash());
+            for (const auto& r : p.requests) run->before.push_back(requestProbs(*model, r));
+            run->result = std::make_shared<kme::EditResult>(kme::computeEdit(*model, p, progress));
+        },
+        {},
+        [this, run](JobOutcome outcome, const QString& message) {
+            if (outcome != JobOutcome::Succeeded) {
+                finishEdit(false, outcome == JobOutcome::Cancelled
+                                      ? tr("Cancelled: the weights are unchanged.")
+                                      : tr("The edit failed: %1").arg(message.toHtmlEscaped()));
+                return;
+            }
+            progress_->setRange(0, 0);
+            const bool applying = session_->addEdit(
+                run->result, run->requests, run->hashBefore,
+                [run](kme::Model& m) {
+                    for (const auto& r : run->requests) run->after.push_back(requestProbs(m, r));
+                },
+                [this, run](int64_t id) {
+                    if (id == 0) {
+                        finishEdit(false, tr("The edit was computed but could not be applied and saved; the weights "
+                                             "are unchanged."));
+                        return;
+                    }
+                    lastEditId_ = id;
+                    showSummary(*run, id);
+                    finishEdit(true, {});
+                });
+            if (!applying) finishEdit(false, tr("The edit was computed but could not be applied and saved."));
+        });
+    if (!started) return false;
+    editing_ = true;
+    answerTimer_->stop();
+    answerPending_ = false;
+    progress_->setRange(0, 0);
+    progress_->setVisible(true);
+    summary_->setHtml(tr("<p>Computing the edit… (%1)</p>").arg(title.toHtmlEscaped()));
+    updateInputs();
+    return true;
+}
+
+void EditTab::cancelEdit() {
+    if (editing_) runner_->cancel();
+}
+
+void EditTab::finishEdit(bool ok, const QString& note) {
+    editing_ = false;
+    progress_->setVisible(false);
+    if (!note.isEmpty()) summary_->setHtml(QStringLiteral("<p>%1</p>").arg(note));
+    updateInputs();
+    Q_EMIT editFinished(ok);
+}
+
+void EditTab::showSummary(const EditRun& run, int64_t editId) {
+    const kme::EditResult& r = *run.result;
+    const QPalette pal = palette();
+    const QString up = pal.color(QPalette::Base).lightnessF() < 0.5 ? QStringLiteral("#7fd17f") : QStringLiteral("#1b7f2a");
+    const QString down = errorColor(pal).name();
+    QString layers;
+    for (int l : r.layers) layers += (layers.isEmpty() ? QString() : QStringLiteral(", ")) + QString::number(l);
+    QString html = tr("<h3>%1 edited layer%2 %3 in %4 s</h3>")
+                       .arg(QString::fromLatin1(kme::editMethodName(r.method)).toUpper(),
+                            r.layers.size() > 1 ? QStringLiteral("s") : QString(), layers)
+                       .arg(r.seconds, 0, 'f', 2);
+    const kme::EditRecord* record = session_->edit(editId);
+    if (record)
+        html += tr("<p>Saved in the session as #%1 “%2”. Undo it with Ctrl+Z or its box in the History dock; "
+                   "see the answers change in the Compare tab.</p>")
+                    .arg(record->position)
+                    .arg(QString::fromStdString(record->name).toHtmlEscaped());
+    auto arrow = [&](double before, double after) {
+        if (std::isnan(before)) return QStringLiteral("—");
+        const QString colour = after > before ? up : after < before ? down : pal.color(QPalette::Text).name();
+        return QStringLiteral("%1 → <b style=\"color:%3\">%2</b>").arg(prob(before), prob(after), colour);
+    };
+    html += QStringLiteral("<table cellspacing=\"0\" cellpadding=\"3\" border=\"0\"><tr><th align=\"left\">%1</th>"
+                           "<th align=\"left\">%2</th><th align=\"left\">%3</th><th align=\"left\">%4</th>"
+                           "<th align=\"left\">%5</th></tr>")
+                .arg(tr("Prompt"), tr("New answer"), tr("p(new) before → after"), tr("Old answer"),
+                     tr("p(old) before → after"));
+    const size_t shown = std::min<size_t>(run.requests.size(), 10);
+    for (size_t i = 0; i < shown; ++i) {
+        const auto& q = run.requests[i];
+        const RequestProbs b = i < run.before.size() ? run.before[i] : RequestProbs{};
+        const RequestProbs a = i < run.after.size() ? run.after[i] : RequestProbs{};
+        html += QStringLiteral("<tr><td>%1</td><td>%2</td><td>%3</td><td>%4</td><td>%5</td></tr>")
+                    .arg(QString::fromStdString(q.filledPrompt()).toHtmlEscaped(), htmlToken(q.targetNew),
+                         arrow(b.pNew, a.pNew), q.targetTrue.empty() ? QStringLiteral("?") : htmlToken(q.targetTrue),
+                         arrow(b.pTrue, a.pTrue));
+    }
+    html += QStringLiteral("</table>");
+    if (run.requests.size() > shown) html += tr("<p>… and %1 more requests.</p>").arg(run.requests.size() - shown);
+    html += QStringLiteral("<ul>");
+    for (const auto& part : r.delta.parts)
+        html += tr("<li>Changed <tt>%1</tt> %2: %3, Frobenius norm %4</li>")
+                    .arg(QString::fromStdString(part.tensor).toHtmlEscaped())
+                    .arg(QStringLiteral("[%1 × %2]").arg(part.rows()).arg(part.cols()))
+                    .arg(part.kind == kme::TensorDelta::Kind::LowRank ? tr("rank %1").arg(part.rank())
+                                                                       : tr("dense change"))
+                    .arg(part.norm(), 0, 'g', 4);
+    for (const auto& st : r.stats)
+        html += tr("<li>Key statistics C of layer %1: %2 texts, %3 tokens, %4</li>")
+                    .arg(st.layer)
+                    .arg(st.samples)
+                    .arg(st.tokens)
+                    .arg(st.fromCache ? tr("from the cache") : tr("computed in %1 s").arg(st.seconds, 0, 'f', 1));
+    if (r.method != kme::EditMethod::FtL && !r.hparams.mom2Adjustment)
+        html += tr("<li>Key statistics off: C is the identity.</li>");
+    if (!r.requests.empty() && !r.requests.front().losses.empty()) {
+        const auto& losses = r.requests.front().losses;
+        html += tr("<li>Optimisation loss %1 → %2 in %3 steps</li>")
+                    .arg(losses.front(), 0, 'g', 3)
+                    .arg(losses.back(), 0, 'g', 3)
+                    .arg(losses.size());
+    }
+    html += tr("<li>Weights hash %1 → %2</li>")
+                .arg(run.hashBefore.left(12), session_->currentHash().left(12));
+    html += QStringLiteral("</ul>");
+    summary_->setHtml(html);
+}
+
+void EditTab::addBatchRow(const kme::EditRequest& request) {
+    const int row = batchTable_->rowCount();
+    batchTable_->insertRow(row);
+    auto trimmed = [](const std::string& s) { return QString::fromStdString(s).trimmed(); };
+    batchTable_->setItem(row, kTemplateCol, new QTableWidgetItem(QString::fromStdString(request.prompt)));
+    batchTable_->setItem(row, kSubjectCol, new QTableWidgetItem(QString::fromStdString(request.subject)));
+    batchTable_->setItem(row, kNewCol, new QTableWidgetItem(trimmed(request.targetNew)));
+    batchTable_->setItem(row, kTrueCol, new QTableWidgetItem(trimmed(request.targetTrue)));
+    updateInputs();
+}
+
+void EditTab::removeBatchRows() {
+    QList<int> rows;
+    for (const QModelIndex& index : batchTable_->selectionModel()->selectedRows()) rows << index.row();
+    std::sort(rows.begin(), rows.end(), std::greater<int>());
+    for (int row : rows) batchTable_->removeRow(row);
+    updateInputs();
+}
+
+bool EditTab::loadBatchFile(const QString& path) {
+    auto loaded = std::make_shared<std::vector<kme::EditRequest>>();
+    const std::string file = QFile::encodeName(path).toStdString();
+    return runner_->start(
+        tr("Reading %1").arg(QFileInfo(path).fileName()),
+        [loaded, file](const kme::ProgressFn&) { *loaded = kme::loadEditRequests(file); },
+        [this, loaded, path] {
+            batchTable_->setUpdatesEnabled(false);
+            for (const auto& r : *loaded) addBatchRow(r);
+            batchTable_->setUpdatesEnabled(true);
+            setMethod(kme::EditMethod::Memit);
+            Q_EMIT factFileLoaded(path);
+        });
+}
+
+}  // namespace kme::app
