@@ -50,6 +50,12 @@ int runBenchForward(Context& ctx, const Args& args) {
     return 0;
 }
 
+json kindSecondsJson(const std::map<TraceKind, double>& seconds) {
+    json j = json::object();
+    for (const auto& [kind, v] : seconds) j[traceKindName(kind)] = v;
+    return j;
+}
+
 json traceCaseJson(const TraceBenchCase& c) {
     return {{"model", c.model},
             {"tokens", c.tokens},
@@ -63,7 +69,22 @@ json traceCaseJson(const TraceBenchCase& c) {
             {"fast_gflops", c.fastGflops},
             {"reference_tflop", c.referenceTflop},
             {"fast_tflop", c.fastTflop},
-            {"max_difference", c.maxDifference}};
+            {"max_difference", c.maxDifference},
+            {"window", c.window},
+            {"reference_logits_tflop", c.referenceLogitsTflop},
+            {"fast_logits_tflop", c.fastLogitsTflop},
+            {"reference_setup_seconds", c.referenceSetupSeconds},
+            {"fast_setup_seconds", c.fastSetupSeconds},
+            {"reference_kind_seconds", kindSecondsJson(c.referenceKindSeconds)},
+            {"fast_kind_seconds", kindSecondsJson(c.fastKindSeconds)}};
+}
+
+// "hidden 1.2 s, mlp 3.4 s, attn 3.3 s"
+std::string kindSecondsText(const std::map<TraceKind, double>& seconds) {
+    std::ostringstream s;
+    s << std::fixed << std::setprecision(2);
+    for (const auto& [kind, v] : seconds) s << (s.tellp() > 0 ? ", " : "") << traceKindName(kind) << " " << v << " s";
+    return s.str();
 }
 
 int runBenchTrace(Context& ctx, const Args& args) {
@@ -100,7 +121,12 @@ int runBenchTrace(Context& ctx, const Args& args) {
           << "  fast      " << c.fastSeconds << " s (" << c.fastTflop << " TFLOP, " << c.fastGflops
           << " GFLOP/s = " << c.fastGflops / matmul << " x matmul)\n"
           << "  speed-up " << c.speedup << "x, max |fast - reference| " << std::scientific << c.maxDifference
-          << std::fixed << "\n";
+          << std::fixed << "\n"
+          << "  where the time goes: reference setup " << c.referenceSetupSeconds << " s, rows "
+          << kindSecondsText(c.referenceKindSeconds) << "; fast setup " << c.fastSetupSeconds << " s, rows "
+          << kindSecondsText(c.fastKindSeconds) << "\n"
+          << "  final logits: reference " << c.referenceLogitsTflop << " of " << c.referenceTflop << " TFLOP, fast "
+          << c.fastLogitsTflop << " of " << c.fastTflop << " TFLOP (window " << c.window << ")\n";
     }
     emit(args, ctx, {{"benchmark", "trace"}, {"matmul_gflops", matmul}, {"cases", list}}, s.str());
     return 0;

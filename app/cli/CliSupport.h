@@ -11,6 +11,7 @@
 namespace kme {
 class Model;
 struct TraceResult;
+struct TraceDatasetResult;
 }
 
 namespace kme::cli {
@@ -33,5 +34,13 @@ std::string withLeadingSpace(const std::string& target);
 using TracePngRenderer = std::function<bool(const TraceResult&, const std::string& path, std::string* error)>;
 void setTracePngRenderer(TracePngRenderer renderer);
 const TracePngRenderer& tracePngRenderer();  // empty when none is registered
+
+// `kme trace-dataset --png`, the same way: kme_render's renderTraceDatasetPng
+// (result, fact-set path for the title, PNG path, error). Implemented in
+// CliTraceDataset.cpp.
+using TraceDatasetPngRenderer = std::function<bool(const TraceDatasetResult&, const std::string& source,
+                                                   const std::string& path, std::string* error)>;
+void setTraceDatasetPngRenderer(TraceDatasetPngRenderer renderer);
+const TraceDatasetPngRenderer& traceDatasetPngRenderer();  // empty when none is registered
 
 }  // namespace kme::cli

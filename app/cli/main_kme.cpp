@@ -1,16 +1,19 @@
 // kme: the command line. Everything lives in kme_cli (runCli); a GUI build
-// adds kme_render, which draws `kme trace --png` with the GUI's widgets.
+// adds kme_render, which draws `kme trace --png` and `kme trace-dataset --png`
+// with the GUI's widgets.
 #include <iostream>
 
 #include "app/cli/Cli.h"
 #ifdef KME_WITH_RENDER
 #include "app/cli/CliSupport.h"
+#include "app/render/TraceDatasetPng.h"
 #include "app/render/TracePng.h"
 #endif
 
 int main(int argc, char** argv) {
 #ifdef KME_WITH_RENDER
     kme::cli::setTracePngRenderer(kme::render::renderTracePng);
+    kme::cli::setTraceDatasetPngRenderer(kme::render::renderTraceDatasetPng);
 #endif
     std::vector<std::string> args(argv, argv + argc);
     return kme::cli::runCli(args, std::cout, std::cerr);

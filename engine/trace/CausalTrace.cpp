@@ -195,8 +195,11 @@ CorruptRun corruptRun(const TraceSetup& S) {
 
 // The least-work algorithm. Positions before t are the corrupted run's
 // (cached keys/values); a cell starts at its first restored layer (hidden:
-// the layer after, with the restored state as input); cells of one token row
-// share one growing batch, block by block; only the last position's logits.
+// the layer after, with the restored state as input); cells that are still
+// identical share one copy of the batch (mlp/attn windows that start at the
+// same layer restore the same layers until the shorter window ends: the
+// copy splits there); every copy of one token row runs in one growing batch,
+// block by block; only the last position's logits.
 void fastRow(const TraceSetup& S, const CorruptRun& C, TraceKind kind, int t, int window, std::vector<double>& out,
              const std::function<void()>& checkCancel) {
     const int N = S.N, nL = S.nLayer, len = S.T - t;
@@ -204,27 +207,61 @@ void fastRow(const TraceSetup& S, const CorruptRun& C, TraceKind kind, int t, in
     struct Cell {
         int layer, start, lo, hi;
     };
-    std::vector<std::vector<Cell>> byStart(nL + 1);
+    std::vector<Cell> cells;
+    std::vector<std::vector<int>> byStart(nL + 1);  // cell indices by the block they start at
     for (int L = 0; L < nL; ++L) {
         const auto [lo, hi] = restoredLayers(kind, L, window, nL);
         const int start = kind == TraceKind::Hidden ? L + 1 : lo;
-        byStart[start].push_back({L, start, lo, hi});
+        byStart[start].push_back(static_cast<int>(cells.size()));
+        cells.push_back({L, start, lo, hi});
     }
-    at::Tensor active;            // [cells * N, len, D]
-    std::vector<Cell> order;      // cells in row order of `active`
+    auto restoredAt = [&](int c, int l) { return kind != TraceKind::Hidden && cells[c].lo <= l && l < cells[c].hi; };
+    at::Tensor active;                    // [copies * N, len, D]: copy g holds rows g*N .. g*N+N-1
+    std::vector<std::vector<int>> copies;  // the cells each copy stands for
     for (int l = 0; l <= nL; ++l) {
         checkCancel();
-        for (const Cell& c : byStart[l]) {
+        // A copy whose cells disagree about restoring block l splits in two.
+        if (l < nL && kind != TraceKind::Hidden && !copies.empty()) {
+            std::vector<std::vector<int>> next;
+            std::vector<int64_t> source;  // the copy each new copy continues
+            bool split = false;
+            for (size_t g = 0; g < copies.size(); ++g) {
+                std::vector<int> on, off;
+                for (int c : copies[g]) (restoredAt(c, l) ? on : off).push_back(c);
+                split |= !on.empty() && !off.empty();
+                for (auto* part : {&on, &off})
+                    if (!part->empty()) {
+                        next.push_back(std::move(*part));
+                        source.push_back(static_cast<int64_t>(g));
+                    }
+            }
+            if (split) {
+                std::vector<int64_t> rows;
+                for (int64_t g : source)
+                    for (int r = 0; r < N; ++r) rows.push_back(g * N + r);
+                active = active.index_select(0, longTensor(rows));
+            }
+            copies = std::move(next);
+        }
+        // Cells that start here: one copy for each hidden cell (each restores
+        // its own layer's output), one shared copy for windows that begin here.
+        std::vector<std::vector<int>> starting;
+        if (kind == TraceKind::Hidden) {
+            for (int c : byStart[l]) starting.push_back({c});
+        } else if (!byStart[l].empty()) {
+            starting.push_back(byStart[l]);
+        }
+        for (const auto& group : starting) {
             at::Tensor input = C.blockIn[l].narrow(1, t, len);
             if (kind == TraceKind::Hidden) {  // block c.layer's output restored at token t
                 input = input.clone();
-                input.select(1, 0).copy_(clean[c.layer][t].unsqueeze(0).expand({N, -1}));
+                input.select(1, 0).copy_(clean[cells[group.front()].layer][t].unsqueeze(0).expand({N, -1}));
             }
             active = active.defined() ? at::cat({active, input}, 0) : input;
-            order.push_back(c);
+            copies.push_back(group);
         }
         if (l == nL || !active.defined()) continue;
-        const int64_t groups = active.size(0) / N;
+        const int64_t groups = static_cast<int64_t>(copies.size());
         KVCache past;
         if (t > 0) {
             past.keys.resize(nL);
@@ -240,7 +277,7 @@ void fastRow(const TraceSetup& S, const CorruptRun& C, TraceKind kind, int t, in
         if (kind != TraceKind::Hidden) {
             std::vector<int64_t> rows;
             for (int64_t g = 0; g < groups; ++g)
-                if (order[g].lo <= l && l < order[g].hi)
+                if (restoredAt(copies[g].front(), l))
                     for (int r = 0; r < N; ++r) rows.push_back(g * N + r);
             if (!rows.empty())
                 req.interventions.push_back(Intervention::atCells(Intervention::Op::Replace, siteOf(kind), l,
@@ -255,7 +292,8 @@ void fastRow(const TraceSetup& S, const CorruptRun& C, TraceKind kind, int t, in
     final.startLayer = nL;
     final.logits = LogitsMode::Last;
     const auto scores = groupScores(S.run(final).logits, S.answer, N);
-    for (size_t g = 0; g < order.size(); ++g) out[order[g].layer] = scores[g];
+    for (size_t g = 0; g < copies.size(); ++g)
+        for (int c : copies[g]) out[cells[c].layer] = scores[g];
 }
 
 }  // namespace

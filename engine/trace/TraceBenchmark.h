@@ -1,7 +1,10 @@
 #pragma once
 // `kme bench trace`: both tracing strategies on the same model and prompt in
 // one run, their ratio, and their GFLOP/s against a plain matmul.
+#include <map>
 #include <string>
+
+#include "engine/trace/CausalTrace.h"
 
 namespace kme {
 
@@ -13,10 +16,17 @@ struct TraceBenchCase {
     int subjectTokens = 0;
     int samples = 0;
     int layers = 0;
+    int window = 0;             // mlp/attn window used
     double referenceSeconds = 0, fastSeconds = 0;
     double speedup = 0;         // reference / fast
     double referenceGflops = 0, fastGflops = 0;  // achieved, counted matrix-product FLOPs / s
     double referenceTflop = 0, fastTflop = 0;    // work done, 1e12 FLOPs
+    // Of that work, the final logits (last position x vocabulary), 1e12 FLOPs.
+    double referenceLogitsTflop = 0, fastLogitsTflop = 0;
+    // Where the time goes: the clean and corrupted runs before the first row,
+    // then the token rows of each kind (seconds, measured between rows).
+    double referenceSetupSeconds = 0, fastSetupSeconds = 0;
+    std::map<TraceKind, double> referenceKindSeconds, fastKindSeconds;
     double maxDifference = 0;   // max |fast - reference| over all cells
 };
 

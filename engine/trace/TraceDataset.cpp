@@ -1,5 +1,6 @@
 #include "engine/trace/TraceDataset.h"
 
+#include <algorithm>
 #include <chrono>
 #include <cmath>
 
@@ -14,6 +15,16 @@ const std::vector<std::string>& traceBuckets() {
                                                    "last subject token",  "first subsequent token",
                                                    "further tokens",      "last token"};
     return names;
+}
+
+int TraceDatasetResult::peakLayer(TraceKind kind, int bucket) const {
+    const auto m = mean.find(kind);
+    const auto c = count.find(kind);
+    if (m == mean.end() || c == count.end() || bucket < 0 || bucket >= static_cast<int>(m->second.size())) return -1;
+    int best = -1;
+    for (int l = 0; l < static_cast<int>(m->second[bucket].size()); ++l)
+        if (c->second[bucket][l] > 0 && (best < 0 || m->second[bucket][l] > m->second[bucket][best])) best = l;
+    return best;
 }
 
 namespace {
@@ -32,64 +43,13 @@ std::vector<int> bucketsOf(int t, int s, int e, int T) {
     return b;
 }
 
-}  // namespace
+// Per kind, bucket, layer: one value per traced record (its bucket mean).
+using Samples = std::map<TraceKind, std::vector<std::vector<std::vector<double>>>>;
 
-TraceDatasetResult traceDataset(Model& model, const Dataset& dataset, const TraceDatasetParams& params,
-                                const ProgressFn& progress) {
-    const auto t0 = std::chrono::steady_clock::now();
-    TraceDatasetResult R;
-    R.buckets = traceBuckets();
-    R.nLayer = model.config().nLayer;
+// Means, 95% half-widths (normal approximation, as ROME's plots) and counts.
+void aggregate(const Samples& samples, TraceDatasetResult& R) {
     const size_t B = R.buckets.size();
-    const size_t n = params.limit > 0 ? std::min<size_t>(params.limit, dataset.records.size()) : dataset.records.size();
-    // Per kind, bucket, layer: the per-record bucket means.
-    std::map<TraceKind, std::vector<std::vector<std::vector<double>>>> samples;
-    for (TraceKind k : params.trace.kinds)
-        samples[k] = std::vector<std::vector<std::vector<double>>>(B, std::vector<std::vector<double>>(R.nLayer));
-    for (size_t i = 0; i < n; ++i) {
-        if (!reportProgress(progress, double(i), double(n))) throw Cancelled();
-        const FactRecord& r = dataset.records[i];
-        ++R.considered;
-        const std::string prompt = r.filledPrompt();
-        std::vector<int> ids;
-        try {
-            ids = model.encodePrompt(prompt);
-        } catch (const Error&) {
-            continue;  // too long for the context
-        }
-        const std::string target = r.targetTrue.empty() || r.targetTrue[0] == ' ' ? r.targetTrue : " " + r.targetTrue;
-        const auto targetIds = model.tokenizer().encode(target);
-        if (targetIds.empty() || model.topNext(ids, 1).front().id != targetIds.front()) continue;
-        TraceParams p = params.trace;
-        p.prompt = prompt;
-        p.subject = r.subject;
-        p.answer = target;
-        p.noiseIn.clear();
-        p.noiseOut.clear();
-        const TraceResult tr = causalTrace(model, p);
-        ++R.traced;
-        R.meanHigh += tr.highScore;
-        R.meanLow += tr.lowScore;
-        const int T = static_cast<int>(tr.ids.size());
-        for (const auto& [kind, rows] : tr.scores) {
-            for (int l = 0; l < R.nLayer; ++l) {
-                std::vector<double> sum(B, 0.0);
-                std::vector<int> cnt(B, 0);
-                for (int t = 0; t < T; ++t)
-                    for (int b : bucketsOf(t, tr.subjectBegin, tr.subjectEnd, T)) {
-                        sum[b] += std::max(0.0, rows[t][l] - tr.lowScore);
-                        ++cnt[b];
-                    }
-                for (size_t b = 0; b < B; ++b)
-                    if (cnt[b]) samples[kind][b][l].push_back(sum[b] / cnt[b]);
-            }
-        }
-    }
-    if (R.traced) {
-        R.meanHigh /= R.traced;
-        R.meanLow /= R.traced;
-    }
-    for (auto& [kind, buckets] : samples) {
+    for (const auto& [kind, buckets] : samples) {
         auto& mean = R.mean[kind];
         auto& ci = R.ci95[kind];
         auto& count = R.count[kind];
@@ -111,8 +71,111 @@ TraceDatasetResult traceDataset(Model& model, const Dataset& dataset, const Trac
                 ci[b][l] = 1.96 * std::sqrt(var / v.size());
             }
     }
+}
+
+}  // namespace
+
+TraceDatasetResult traceDataset(Model& model, const Dataset& dataset, const TraceDatasetParams& params,
+                                const ProgressFn& progress, const TraceDatasetRecordFn& onRecord) {
+    const auto t0 = std::chrono::steady_clock::now();
+    if (params.trace.kinds.empty()) fail(ErrorKind::Input, "no trace kind selected");
+    if (params.trace.samples < 1) fail(ErrorKind::Input, "--samples must be at least 1");
+    TraceDatasetResult R;
+    R.buckets = traceBuckets();
+    R.kinds = params.trace.kinds;
+    R.nLayer = model.config().nLayer;
+    R.window = params.trace.window > 0 ? params.trace.window : defaultTraceWindow(R.nLayer);
+    R.samples = params.trace.samples;
+    const size_t B = R.buckets.size();
+    const size_t n = params.limit > 0 ? std::min<size_t>(params.limit, dataset.records.size()) : dataset.records.size();
+    R.limit = static_cast<int>(n);
+    Samples samples;
+    for (TraceKind k : params.trace.kinds)
+        samples[k] = std::vector<std::vector<std::vector<double>>>(B, std::vector<std::vector<double>>(R.nLayer));
+    double sumHigh = 0, sumLow = 0;
+    auto seconds = [&] { return std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count(); };
+
+    TraceParams p = params.trace;
+    p.noiseIn.clear();
+    p.noiseOut.clear();
+    p.ids.clear();
+    p.subjectBegin = p.subjectEnd = -1;
+    for (size_t i = 0; i < n; ++i) {
+        if (!reportProgress(progress, double(i), double(n))) throw Cancelled();
+        const FactRecord& r = dataset.records[i];
+        ++R.considered;
+        const std::string prompt = r.filledPrompt();
+        std::vector<int> ids;
+        try {
+            ids = model.encodePrompt(prompt);
+        } catch (const Error& e) {
+            if (e.kind() != ErrorKind::Input) throw;
+            ++R.skipped;  // too long for the context
+            continue;
+        }
+        const std::string target = r.targetTrue.empty() || r.targetTrue[0] == ' ' ? r.targetTrue : " " + r.targetTrue;
+        const auto targetIds = model.tokenizer().encode(target);
+        if (targetIds.empty() || model.topNext(ids, 1).front().id != targetIds.front()) continue;
+        p.prompt = prompt;
+        p.subject = r.subject;
+        p.answer = target;
+        // Inside a record: (i + the trace's fraction) of n, and the trace
+        // itself sees a cancel within one layer's work.
+        const ProgressFn inner = [&](double done, double total) {
+            return reportProgress(progress, double(i) + (total > 0 ? done / total : 0.0), double(n));
+        };
+        TraceResult tr;
+        try {
+            tr = causalTrace(model, p, inner);
+        } catch (const Cancelled&) {
+            throw;
+        } catch (const Error& e) {
+            if (e.kind() != ErrorKind::Input) throw;
+            ++R.skipped;  // e.g. the subject does not occur in the filled prompt
+            continue;
+        }
+        if (R.traced == 0) {
+            // The noise scale of a multiple ("3x") depends only on the model
+            // and the fact set: resolve it once, as the same absolute sigma,
+            // instead of reading the fact set again for every record.
+            R.sigma = tr.sigma;
+            R.sigmaSource = tr.sigmaSource;
+            p.noise.value = tr.sigma;
+            p.noise.multiple = false;
+        }
+        ++R.traced;
+        sumHigh += tr.highScore;
+        sumLow += tr.lowScore;
+        const int T = static_cast<int>(tr.ids.size());
+        for (const auto& [kind, rows] : tr.scores) {
+            for (int l = 0; l < R.nLayer; ++l) {
+                std::vector<double> sum(B, 0.0);
+                std::vector<int> cnt(B, 0);
+                for (int t = 0; t < T; ++t)
+                    for (int b : bucketsOf(t, tr.subjectBegin, tr.subjectEnd, T)) {
+                        sum[b] += std::max(0.0, rows[t][l] - tr.lowScore);
+                        ++cnt[b];
+                    }
+                for (size_t b = 0; b < B; ++b)
+                    if (cnt[b]) samples[kind][b][l].push_back(sum[b] / cnt[b]);
+            }
+        }
+        if (onRecord) {
+            R.meanHigh = sumHigh / R.traced;
+            R.meanLow = sumLow / R.traced;
+            aggregate(samples, R);
+            R.seconds = seconds();
+            onRecord(R);
+        }
+    }
+    if (R.traced) {
+        R.meanHigh = sumHigh / R.traced;
+        R.meanLow = sumLow / R.traced;
+    }
+    aggregate(samples, R);
     reportProgress(progress, double(n), double(n));
-    R.seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
+    R.seconds = seconds();
+    R.complete = true;
     return R;
 }
 

@@ -2,6 +2,7 @@
 // Average causal effects over a fact set, bucketed by token position as in
 // ROME's Figure 2: which layers carry facts, on average, at the subject's
 // last token versus the last token of the prompt.
+#include <functional>
 #include <map>
 #include <string>
 #include <vector>
@@ -14,8 +15,13 @@ namespace kme {
 class Model;
 struct Dataset;
 
-// Bucket names, in order.
-const std::vector<std::string>& traceBuckets();  // first subject token, middle subject tokens, ...
+// Bucket names, in order: first subject token, middle subject tokens, last
+// subject token, first subsequent token, further tokens, last token.
+const std::vector<std::string>& traceBuckets();
+// Index of the "last subject token" bucket (where ROME finds the MLP effect).
+constexpr int kLastSubjectBucket = 2;
+// Index of the "last token" bucket.
+constexpr int kLastTokenBucket = 5;
 
 struct TraceDatasetParams {
     int limit = 0;      // records traced at most (0 = all)
@@ -24,18 +30,38 @@ struct TraceDatasetParams {
 
 struct TraceDatasetResult {
     std::vector<std::string> buckets;
-    // Per kind: [bucket][layer] mean indirect effect (restored - low, clipped at 0) and the 95% half-width.
+    std::vector<TraceKind> kinds;  // the kinds traced, in the order asked
+    // Per kind: [bucket][layer] mean indirect effect (restored - low, clipped
+    // at 0; a probability difference, 0..1) and the 95% half-width
+    // (1.96 x standard error). 0 where count is 0.
     std::map<TraceKind, std::vector<std::vector<double>>> mean, ci95;
     std::map<TraceKind, std::vector<std::vector<int>>> count;  // [bucket][layer] records contributing
     int nLayer = 0;
-    int considered = 0;  // records looked at
+    int window = 0;      // restored layers per mlp/attn cell (the default resolved)
+    int samples = 0;     // corrupted copies per trace
+    double sigma = 0;         // the noise scale used (resolved on the first traced record)
+    std::string sigmaSource;  // as TraceResult::sigmaSource
+    int limit = 0;       // records to look at: min(limit, records) (the progress total)
+    int considered = 0;  // records looked at so far
     int traced = 0;      // records whose clean top-1 is the true target (the ones averaged)
-    double meanHigh = 0, meanLow = 0;  // mean p(clean), mean p(corrupted) over traced records
+    int skipped = 0;     // records that could not be traced (prompt too long, subject not in prompt)
+    double meanHigh = 0, meanLow = 0;  // mean p(clean), mean p(corrupted) over traced records, 0..1
     double seconds = 0;
+    bool complete = false;  // false in the partial results passed to TraceDatasetRecordFn before the end
+
+    // The layer where the mean of (kind, bucket) is largest; -1 when nothing was averaged.
+    int peakLayer(TraceKind kind, int bucket) const;
 };
 
-// Calls `progress` with (records done, records to do).
+// Called after each traced record with the averages so far.
+using TraceDatasetRecordFn = std::function<void(const TraceDatasetResult& partial)>;
+
+// Traces the records whose clean top-1 is their true target (target_true, with
+// ROME's leading space) and averages. `progress` gets (records done, records
+// to do) with fractions inside a record; returning false throws kme::Cancelled
+// within one layer's work of the running trace. Throws kme::Error for an
+// empty kind list or samples < 1.
 TraceDatasetResult traceDataset(Model& model, const Dataset& dataset, const TraceDatasetParams& params,
-                                const ProgressFn& progress = {});
+                                const ProgressFn& progress = {}, const TraceDatasetRecordFn& onRecord = {});
 
 }  // namespace kme

@@ -1,10 +1,12 @@
 // The Locate tab with QTest: inputs and the inline error, a trace through the
 // job runner that fills the heatmaps in row by row, choosing the edit layer,
-// cancel, failure, export.
+// cancel, failure, export, the trace's JSON for the session; the "Dataset
+// average" view on a tiny model and a tiny fact file.
 #include <QtTest>
 
 #include <QCheckBox>
 #include <QDir>
+#include <QFile>
 #include <QImage>
 #include <QLabel>
 #include <QLineEdit>
@@ -18,11 +20,18 @@
 
 #include "app/gui/JobRunner.h"
 #include "app/gui/MainWindow.h"
+#include "app/gui/tabs/LocateDatasetView.h"
 #include "app/gui/tabs/LocateTab.h"
+#include "engine/core/Paths.h"
+#include "engine/eval/Dataset.h"
 #include "engine/model/Model.h"
 #include "engine/trace/CausalTrace.h"
+#include "engine/trace/TraceDataset.h"
+#include "engine/trace/TraceJson.h"
+#include "tests/app/TinyFactFile.h"
 #include "tests/app/TinyModelFolder.h"
 #include "widgets/QCustomPlotInclude.h"
+#include "widgets/TraceDatasetPlot.h"
 #include "widgets/TraceHeatmap.h"
 #include "widgets/TraceHeatmapPanel.h"
 
@@ -39,6 +48,8 @@ class TestLocateTab final : public QObject {
 private:
     QTemporaryDir tmp_;
     QString modelDir_;
+    QString factsPath_;
+    kme::testing::TinyFactFile facts_;
     std::shared_ptr<kme::Model> model_;
 
     // Runs a trace through the tab and waits for its end; returns its outcome.
@@ -60,6 +71,10 @@ private Q_SLOTS:
         QVERIFY(QDir().mkpath(modelDir_));
         kme::testing::writeTinyModelFolder(modelDir_.toStdString());
         model_ = kme::Model::load(modelDir_.toStdString());
+        factsPath_ = tmp_.filePath(QStringLiteral("facts.json"));
+        facts_ = kme::testing::writeTinyFactFile(*model_, factsPath_.toStdString());
+        QVERIFY2(facts_.known >= 3, "the tiny model predicts too few facts to average");
+        QCOMPARE(facts_.records, facts_.known + 2);
     }
 
     void defaults() {
@@ -231,7 +246,10 @@ private Q_SLOTS:
         QVERIFY(tab.runButton()->isEnabled());
         QVERIFY(!tab.cancelButton()->isEnabled());
 
-        // Cancel right after the start: never a result.
+        // Cancel right after the start: never a result. (Shown: a button on a
+        // page of the view tabs is laid out, and clickable, only on screen.)
+        tab.show();
+        QVERIFY(QTest::qWaitForWindowExposed(&tab));
         QSignalSpy again(&tab, &LocateTab::traceFinished);
         QVERIFY(tab.runTrace());
         QTest::mouseClick(tab.cancelButton(), Qt::LeftButton);
@@ -255,6 +273,255 @@ private Q_SLOTS:
                  qPrintable(tab.statusLabel()->text()));
         QVERIFY(tab.panel()->isEmpty());
         QVERIFY(tab.runButton()->isEnabled());
+    }
+
+    void traceRecordedCarriesRequestAndResult() {
+        JobRunner runner;
+        LocateTab tab(&runner);
+        tab.setModel(model_);
+        tab.samplesSpin()->setValue(2);
+        tab.seedSpin()->setValue(5);
+        QSignalSpy recorded(&tab, &LocateTab::traceRecorded);
+        QVERIFY(traceAndWait(tab));
+        QCOMPARE(recorded.size(), 1);
+        const auto request = nlohmann::json::parse(recorded.first().at(0).toString().toStdString());
+        QCOMPARE(QString::fromStdString(request.at("prompt").get<std::string>()), tab.prompt());
+        QCOMPARE(QString::fromStdString(request.at("subject").get<std::string>()), tab.subject());
+        QCOMPARE(request.at("samples").get<int>(), 2);
+        QCOMPARE(request.at("seed").get<int>(), 5);
+        QCOMPARE(request.at("noise").get<std::string>(), std::string("3x"));
+        // The request replays to the same numbers.
+        const kme::TraceResult again = kme::causalTrace(*model_, kme::traceParamsFromJson(request));
+        const kme::TraceResult saved =
+            kme::traceResultFromJson(nlohmann::json::parse(recorded.first().at(1).toString().toStdString()));
+        const kme::TraceResult& shown = *tab.lastResult();
+        QCOMPARE(saved.tokens, shown.tokens);
+        QCOMPARE(saved.subjectBegin, shown.subjectBegin);
+        QCOMPARE(saved.answerId, shown.answerId);
+        QCOMPARE(saved.scores.size(), size_t(3));
+        for (const auto& [kind, rows] : shown.scores)
+            for (size_t t = 0; t < rows.size(); ++t)
+                for (size_t l = 0; l < rows[t].size(); ++l) {
+                    QCOMPARE(saved.scores.at(kind)[t][l], rows[t][l]);
+                    QCOMPARE(again.scores.at(kind)[t][l], rows[t][l]);
+                }
+        // Cancelled and failed traces record nothing.
+        connect(&tab, &LocateTab::traceRowsUpdated, &tab, &LocateTab::cancelTrace, Qt::SingleShotConnection);
+        QVERIFY(!traceAndWait(tab));
+        QCOMPARE(recorded.size(), 1);
+    }
+
+    void datasetViewDefaults() {
+        JobRunner runner;
+        LocateTab tab(&runner);
+        QCOMPARE(tab.viewTabs()->count(), 2);
+        QCOMPARE(tab.viewTabs()->tabText(0), QStringLiteral("This prompt"));
+        QCOMPARE(tab.viewTabs()->tabText(1), QStringLiteral("Dataset average"));
+        tab.showDatasetView(true);
+        QCOMPARE(tab.viewTabs()->currentWidget(), tab.datasetView());
+        LocateDatasetView* view = tab.datasetView();
+        QCOMPARE(view->limitSpin()->value(), 40);
+        QCOMPARE(view->samplesSpin()->value(), 10);
+        // The demo's fact set, when the demo project is there.
+        const QString demoFacts = LocateDatasetView::defaultFactFile(nullptr);
+        if (!demoFacts.isEmpty()) {
+            QVERIFY2(demoFacts.endsWith(QStringLiteral("projects/demo/facts.json")), qPrintable(demoFacts));
+            QCOMPARE(view->factFile(), demoFacts);
+        }
+        QVERIFY(!view->runButton()->isEnabled());  // no model yet
+        QVERIFY(!view->runDataset());
+        tab.setModel(model_);
+        QCOMPARE(view->runButton()->isEnabled(), view->inputError().isEmpty());
+        view->setFactFile(tmp_.filePath(QStringLiteral("no-such-facts.json")));
+        QVERIFY2(view->inputError().startsWith(QStringLiteral("No such file")), qPrintable(view->inputError()));
+        QVERIFY(!view->runButton()->isEnabled());
+        QVERIFY(view->messageLabel()->text().contains(QStringLiteral("No such file")));
+        view->setFactFile(factsPath_);
+        QVERIFY(view->inputError().isEmpty());
+        QVERIFY(view->runButton()->isEnabled());
+        QVERIFY(!view->cancelButton()->isEnabled());
+        QVERIFY(!view->exportButton()->isEnabled());
+        QVERIFY(view->plot()->isEmpty());
+        QVERIFY(view->captionLabel()->text().contains(QStringLiteral("average indirect effect")));
+        // A new model keeps a fact file the user chose.
+        tab.setModel(model_);
+        QCOMPARE(view->factFile(), factsPath_);
+    }
+
+    void datasetAverageFillsInAndChoosesTheLayer() {
+        JobRunner runner;
+        LocateTab tab(&runner);
+        tab.resize(1300, 800);
+        tab.show();
+        QVERIFY(QTest::qWaitForWindowExposed(&tab));
+        tab.setModel(model_);
+        tab.showDatasetView(true);
+        LocateDatasetView* view = tab.datasetView();
+        view->setFactFile(factsPath_);
+        view->limitSpin()->setValue(0);  // all
+        view->samplesSpin()->setValue(2);
+        QSignalSpy updated(view, &LocateDatasetView::datasetUpdated);
+        QSignalSpy finished(view, &LocateDatasetView::datasetFinished);
+        QTest::mouseClick(view->runButton(), Qt::LeftButton);
+        QVERIFY(view->isRunning());
+        QVERIFY(view->cancelButton()->isEnabled());
+        QVERIFY(!view->runButton()->isEnabled());
+        QVERIFY(!tab.runButton()->isEnabled());  // one job at a time
+        QTRY_COMPARE_WITH_TIMEOUT(finished.size(), 1, kJobTimeoutMs);
+        QCOMPARE(finished.first().first().toBool(), true);
+        QVERIFY(!view->isRunning());
+        QVERIFY2(view->statusLabel()->text().startsWith(QStringLiteral("Done in")), qPrintable(view->statusLabel()->text()));
+
+        // The averages grew on screen, one traced fact at a time.
+        QCOMPARE(view->partialUpdates(), facts_.known);
+        QCOMPARE(updated.size(), facts_.known);
+        QVERIFY(view->lastResult());
+        const kme::TraceDatasetResult& r = *view->lastResult();
+        QCOMPARE(r.considered, facts_.records);
+        QCOMPARE(r.traced, facts_.known);
+
+        // The plot shows exactly the engine's numbers: the same run, directly.
+        kme::TraceDatasetParams params;
+        params.trace.samples = 2;
+        params.trace.noise.factsPath = factsPath_.toStdString();
+        const kme::TraceDatasetResult direct =
+            kme::traceDataset(*model_, kme::loadDataset(factsPath_.toStdString()), params);
+        QCOMPARE(direct.traced, r.traced);
+        auto* plot = view->plot();
+        QCOMPARE(plot->kindCount(), 3);
+        QCOMPARE(plot->plot()->graphCount(), 3 * 6 * 3);
+        const kme::TraceKind kinds[] = {kme::TraceKind::Hidden, kme::TraceKind::Mlp, kme::TraceKind::Attn};
+        for (int k = 0; k < 3; ++k)
+            for (int b = 0; b < 6; ++b)
+                for (int l = 0; l < 2; ++l) {
+                    const double v = (plot->meanGraph(k, b)->data()->constBegin() + l)->value;
+                    const double hi = (plot->bandUpperGraph(k, b)->data()->constBegin() + l)->value;
+                    if (direct.count.at(kinds[k])[b][l] == 0) {
+                        QVERIFY(std::isnan(v));
+                        continue;
+                    }
+                    QCOMPARE(v, direct.mean.at(kinds[k])[b][l]);
+                    QCOMPARE(hi, direct.mean.at(kinds[k])[b][l] + direct.ci95.at(kinds[k])[b][l]);
+                }
+        // The caption names the suggested layer.
+        const int suggested = direct.peakLayer(kme::TraceKind::Mlp, kme::kLastSubjectBucket);
+        QVERIFY(suggested >= 0);
+        QCOMPARE(view->suggestedEditLayer(), suggested);
+        QVERIFY2(view->captionLabel()->text().contains(QStringLiteral("peaks at <b>layer %1</b>").arg(suggested)),
+                 qPrintable(view->captionLabel()->text()));
+        QVERIFY(view->exportButton()->isEnabled());
+
+        // Clicking a layer chooses the edit layer, as a heatmap column does.
+        QSignalSpy chosen(&tab, &LocateTab::editLayerChosen);
+        plot->plot()->replot();
+        const QPoint at = plot->pointCenter(1, kme::kLastSubjectBucket, 1);
+        QVERIFY(at.x() >= 0);
+        QTest::mouseClick(plot->plot(), Qt::LeftButton, {}, at);
+        QCOMPARE(chosen.size(), 1);
+        QCOMPARE(chosen.first().first().toInt(), 1);
+        QCOMPARE(tab.chosenEditLayer(), 1);
+        QCOMPARE(plot->markedLayer(), 1);
+        QVERIFY(tab.editLayerLabel()->text().contains(QStringLiteral("<b>1</b>")));
+        tab.chooseEditLayer(0);  // and the other way round
+        QCOMPARE(plot->markedLayer(), 0);
+
+        const QString png = tmp_.filePath(QStringLiteral("dataset.png"));
+        QString error;
+        QVERIFY2(view->exportPlot(png, &error), qPrintable(error));
+        QVERIFY(!QImage(png).isNull());
+        const QString shots = qEnvironmentVariable("KME_SHOT_DIR");  // to look at it
+        if (!shots.isEmpty()) {
+            QTest::qWait(50);
+            tab.grab().save(shots + QStringLiteral("/locate-dataset-tab.png"));
+        }
+    }
+
+    void datasetCancelKeepsTheAveragesSoFar() {
+        JobRunner runner;
+        LocateTab tab(&runner);
+        tab.setModel(model_);
+        LocateDatasetView* view = tab.datasetView();
+        view->setFactFile(factsPath_);
+        view->limitSpin()->setValue(0);
+        view->samplesSpin()->setValue(2);
+        QSignalSpy finished(view, &LocateDatasetView::datasetFinished);
+        connect(view, &LocateDatasetView::datasetUpdated, view, &LocateDatasetView::cancelDataset,
+                Qt::SingleShotConnection);
+        QVERIFY(view->runDataset());
+        QTRY_COMPARE_WITH_TIMEOUT(finished.size(), 1, kJobTimeoutMs);
+        QCOMPARE(finished.first().first().toBool(), false);
+        QVERIFY2(view->statusLabel()->text().startsWith(QStringLiteral("Cancelled")),
+                 qPrintable(view->statusLabel()->text()));
+        QVERIFY(!view->lastResult());
+        QVERIFY(!view->plot()->isEmpty());  // the averages that arrived stay
+        QVERIFY(view->plot()->data().traced >= 1);
+        QVERIFY(view->plot()->data().traced < facts_.known);
+        QVERIFY(!view->plot()->data().complete);
+        QVERIFY(view->runButton()->isEnabled());
+        QVERIFY(!view->cancelButton()->isEnabled());
+        // And the next run goes to its end.
+        QSignalSpy again(view, &LocateDatasetView::datasetFinished);
+        QVERIFY(view->runDataset());
+        QTRY_COMPARE_WITH_TIMEOUT(again.size(), 1, kJobTimeoutMs);
+        QCOMPARE(again.first().first().toBool(), true);
+        QCOMPARE(view->plot()->data().traced, facts_.known);
+        QVERIFY(view->plot()->data().complete);
+    }
+
+    void datasetErrorsAreMessages() {
+        JobRunner runner;
+        LocateTab tab(&runner);
+        tab.setModel(model_);
+        LocateDatasetView* view = tab.datasetView();
+        const QString bad = tmp_.filePath(QStringLiteral("bad-facts.json"));
+        QFile f(bad);
+        QVERIFY(f.open(QIODevice::WriteOnly));
+        f.write("[{\"requested_rewrite\": ");
+        f.close();
+        view->setFactFile(bad);
+        QSignalSpy finished(view, &LocateDatasetView::datasetFinished);
+        QVERIFY(view->runDataset());
+        QTRY_COMPARE_WITH_TIMEOUT(finished.size(), 1, kJobTimeoutMs);
+        QCOMPARE(finished.first().first().toBool(), false);
+        QVERIFY2(view->statusLabel()->text().startsWith(QStringLiteral("Dataset trace failed")) &&
+                     view->statusLabel()->text().contains(QStringLiteral("bad-facts.json")),
+                 qPrintable(view->statusLabel()->text()));
+        QVERIFY(view->plot()->isEmpty());
+        // Facts the model does not know: nothing to average, and the view says so.
+        const QString unknown = tmp_.filePath(QStringLiteral("unknown-facts.json"));
+        QCOMPARE(kme::testing::writeTinyFactFile(*model_, unknown.toStdString(), 0, 2).records, 2);
+        view->setFactFile(unknown);
+        QSignalSpy done(view, &LocateDatasetView::datasetFinished);
+        QVERIFY(view->runDataset());
+        QTRY_COMPARE_WITH_TIMEOUT(done.size(), 1, kJobTimeoutMs);
+        QCOMPARE(done.first().first().toBool(), true);
+        QCOMPARE(view->lastResult()->traced, 0);
+        QVERIFY(view->plot()->isEmpty());
+        QVERIFY2(view->captionLabel()->text().contains(QStringLiteral("None of the facts")),
+                 qPrintable(view->captionLabel()->text()));
+        QCOMPARE(view->suggestedEditLayer(), -1);
+    }
+
+    void demoDatasetPicture() {
+        // For looking at, not for checking: the view on the demo model with
+        // its defaults (40 facts of projects/demo/facts.json, 10 samples).
+        const QString shots = qEnvironmentVariable("KME_SHOT_DIR");
+        const std::string demo = kme::demoModelFolder();
+        if (shots.isEmpty() || demo.empty()) QSKIP("only with KME_SHOT_DIR and the demo model");
+        JobRunner runner;
+        LocateTab tab(&runner);
+        tab.resize(1400, 860);
+        tab.show();
+        QVERIFY(QTest::qWaitForWindowExposed(&tab));
+        tab.setModel(kme::Model::load(demo));
+        tab.showDatasetView(true);
+        QSignalSpy finished(tab.datasetView(), &LocateDatasetView::datasetFinished);
+        QVERIFY(tab.datasetView()->runDataset());
+        QTRY_COMPARE_WITH_TIMEOUT(finished.size(), 1, 600000);
+        QVERIFY(finished.first().first().toBool());
+        tab.chooseEditLayer(tab.datasetView()->suggestedEditLayer());
+        QTest::qWait(100);
+        tab.grab().save(shots + QStringLiteral("/locate-dataset-demo.png"));
     }
 
     void mainWindowHasTheLocateTab() {

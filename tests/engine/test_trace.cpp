@@ -8,6 +8,7 @@
 #include <cmath>
 
 #include "engine/core/Error.h"
+#include "engine/core/Paths.h"
 #include "engine/model/Model.h"
 #include "engine/model/RandomModel.h"
 #include "engine/model/Transformer.h"
@@ -90,6 +91,10 @@ private Q_SLOTS:
         QTest::newRow("3 layers, w10, subject last") << 3 << 10 << "She plays the violin" << "violin";
         QTest::newRow("2 layers, w2, one-token subject") << 2 << 2 << "She plays the" << "the";
         QTest::newRow("6 layers, w4") << 6 << 4 << "The capital of France is Paris, and the capital of Italy is" << "Italy";
+        // ROME's window on a 12-layer model: windows starting at layer 0 share
+        // their first layers, then split one by one (the fast strategy's sharing).
+        QTest::newRow("12 layers, w10") << 12 << 10 << "The Eiffel Tower is in" << "Eiffel Tower";
+        QTest::newRow("12 layers, w5, odd") << 12 << 5 << "Miles Davis plays the" << "Miles Davis";
     }
 
     void fastEqualsReference() {
@@ -122,6 +127,27 @@ private Q_SLOTS:
         const TraceResult f32 = causalTrace(*m32, p);
         qInfo("float32: max |fast - reference| = %.3g", maxDiff(r32, f32));
         QVERIFY(maxDiff(r32, f32) <= 1e-4);
+    }
+
+    void fastEqualsReferenceOnTheDemoModel() {
+        const std::string demo = demoModelFolder();
+        if (demo.empty()) QSKIP("no demo model (projects/demo/model)");
+        LoadOptions o;
+        o.float64 = true;
+        auto m = Model::load(demo, o);
+        TraceParams p;
+        p.prompt = "The Colosseum is located in the city of";
+        p.subject = "Colosseum";
+        p.samples = 4;  // parity does not need ROME's 10; keeps the reference run short
+        p.strategy = TraceStrategy::Reference;
+        const TraceResult ref = causalTrace(*m, p);
+        p.strategy = TraceStrategy::Fast;
+        const TraceResult fast = causalTrace(*m, p);
+        qInfo("demo model, float64, %d layers, window %d, %zu tokens, %d samples: max |fast - reference| = %.3g; "
+              "reference %.3f s, fast %.3f s",
+              ref.nLayer, ref.window, ref.tokens.size(), ref.samples, maxDiff(ref, fast), ref.seconds, fast.seconds);
+        QVERIFY(maxDiff(ref, fast) <= 1e-5);
+        QVERIFY(ref.highScore - ref.lowScore > 0.5);  // the demo knows this fact
     }
 
     void romesInvariants() {

@@ -10,6 +10,7 @@
 #include <QMessageBox>
 #include <QPushButton>
 #include <QSpinBox>
+#include <QTabWidget>
 #include <QTimer>
 #include <QVBoxLayout>
 #include <cmath>
@@ -17,10 +18,12 @@
 #include <mutex>
 
 #include "app/gui/JobRunner.h"
+#include "app/gui/tabs/LocateDatasetView.h"
 #include "app/render/TraceHeatmapConvert.h"
 #include "engine/core/Error.h"
 #include "engine/model/Model.h"
 #include "engine/trace/CausalTrace.h"
+#include "engine/trace/TraceJson.h"
 #include "widgets/TokenText.h"
 #include "widgets/TraceHeatmapPanel.h"
 
@@ -59,6 +62,7 @@ LocateTab::LocateTab(JobRunner* runner, QWidget* parent)
     connect(cancel_, &QPushButton::clicked, this, &LocateTab::cancelTrace);
     connect(export_, &QPushButton::clicked, this, &LocateTab::exportWithDialog);
     connect(panel_, &kme::widgets::TraceHeatmapPanel::layerClicked, this, &LocateTab::chooseEditLayer);
+    connect(dataset_, &LocateDatasetView::layerClicked, this, &LocateTab::chooseEditLayer);
     connect(runner_, &JobRunner::busyChanged, this, &LocateTab::updateInputs);
     setModel(nullptr);
 }
@@ -69,7 +73,15 @@ LocateTab::~LocateTab() {
 }
 
 void LocateTab::buildUi() {
-    auto* layout = new QVBoxLayout(this);
+    auto* outer = new QVBoxLayout(this);
+    outer->setContentsMargins(0, 0, 0, 0);
+    views_ = new QTabWidget(this);
+    views_->setObjectName(QStringLiteral("locateViews"));
+    views_->setDocumentMode(true);
+    outer->addWidget(views_);
+    auto* single = new QWidget(views_);
+    single->setObjectName(QStringLiteral("locateSingleView"));
+    auto* layout = new QVBoxLayout(single);
     auto* grid = new QGridLayout;
     auto addLabel = [this, grid](const QString& text, QWidget* buddy, int row, int col) {
         auto* label = new QLabel(text, this);
@@ -163,13 +175,24 @@ void LocateTab::buildUi() {
     editLayerLabel_ = new QLabel(this);
     editLayerLabel_->setObjectName(QStringLiteral("locateEditLayer"));
     statusRow->addWidget(status_, 1);
-    statusRow->addWidget(editLayerLabel_);
     layout->addLayout(statusRow);
 
     panel_ = new kme::widgets::TraceHeatmapPanel(this);
     panel_->setObjectName(QStringLiteral("tracePanel"));
     layout->addWidget(panel_, 1);
+
+    dataset_ = new LocateDatasetView(runner_, views_);
+    dataset_->setObjectName(QStringLiteral("locateDatasetView"));
+    views_->addTab(single, tr("This prompt"));
+    views_->setTabToolTip(0, tr("Causal-tracing heatmaps of one prompt"));
+    views_->addTab(dataset_, tr("Dataset average"));
+    views_->setTabToolTip(1, tr("Causal traces averaged over a fact set (ROME's Figure 2)"));
+    // The chosen edit layer is shared by both views: shown beside their tabs.
+    editLayerLabel_->setContentsMargins(0, 0, 8, 0);
+    views_->setCornerWidget(editLayerLabel_, Qt::TopRightCorner);
 }
+
+void LocateTab::showDatasetView(bool dataset) { views_->setCurrentIndex(dataset ? 1 : 0); }
 
 QCheckBox* LocateTab::kindCheck(const QString& kind) const {
     if (kind == QLatin1String("hidden")) return hidden_;
@@ -187,9 +210,10 @@ void LocateTab::setModel(std::shared_ptr<kme::Model> model) {
                                            "The heatmaps fill in row by row as the trace runs.")
                                       : tr("Open a model folder (File ▸ Open model folder…, Ctrl+O) to start."));
     editLayer_ = -1;
-    editLayerLabel_->setText(tr("Edit layer: — (click a heatmap column)"));
+    editLayerLabel_->setText(tr("Edit layer: — (click a heatmap column or a plot layer)"));
     status_->clear();
     window_->setMaximum(model_ ? model_->config().nLayer : 1000);
+    dataset_->setModel(model_);
     updateInputs();
 }
 
@@ -268,6 +292,7 @@ bool LocateTab::runTrace() {
     auto model = model_;
     auto result = std::make_shared<kme::TraceResult>();
     auto sink = sink_;
+    auto request = std::make_shared<const kme::TraceParams>(params);
     // Worker thread, after each finished token row: convert (plain copies)
     // and queue the picture to the GUI thread. Nothing here touches widgets.
     auto onRow = [sink, runId](const kme::TraceResult& partial) {
@@ -292,6 +317,7 @@ bool LocateTab::runTrace() {
         [this, result] { showFinal(result); },
         [this](JobOutcome outcome, const QString& message) { onTraceFinished(outcome, message); });
     if (!started) return false;
+    runningParams_ = request;
     tracing_ = true;
     subjectShown_ = subject_->text();
     rowsDone_ = rowsTotal_ = 0;
@@ -344,6 +370,13 @@ void LocateTab::onTraceFinished(JobOutcome outcome, const QString& message) {
             if (const int layer = suggestedEditLayer(); layer >= 0)
                 text += tr(" MLP restoration at the subject's last token peaks at layer %1.").arg(layer);
             status_->setText(text);
+            if (runningParams_) {
+                // Replace, never throw, should a token hold invalid UTF-8.
+                const auto text = [](const nlohmann::json& j) {
+                    return QString::fromStdString(j.dump(-1, ' ', false, nlohmann::json::error_handler_t::replace));
+                };
+                Q_EMIT traceRecorded(text(kme::traceParamsToJson(*runningParams_)), text(kme::traceResultToJson(r)));
+            }
             break;
         }
         case JobOutcome::Cancelled:
@@ -376,8 +409,9 @@ int LocateTab::suggestedEditLayer() const {
 void LocateTab::chooseEditLayer(int layer) {
     editLayer_ = layer;
     panel_->setMarkedLayer(layer);
+    dataset_->setMarkedLayer(layer);
     editLayerLabel_->setText(layer >= 0 ? tr("Edit layer: <b>%1</b>").arg(layer)
-                                        : tr("Edit layer: — (click a heatmap column)"));
+                                        : tr("Edit layer: — (click a heatmap column or a plot layer)"));
     Q_EMIT editLayerChosen(layer);
 }
 

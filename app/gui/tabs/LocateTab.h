@@ -1,8 +1,12 @@
 #pragma once
-// The "Locate" tab: where does the model store a fact? Prompt, subject and
-// trace settings go in; a causal trace (ROME's method, kme::causalTrace) runs
-// on the job runner and its heatmaps (hidden / MLP / attention) fill in row
-// by row. Clicking a column chooses the layer the Edit tab will change.
+// The "Locate" tab: where does the model store a fact? Two views:
+// "This prompt": prompt, subject and trace settings go in; a causal trace
+// (ROME's method, kme::causalTrace) runs on the job runner and its heatmaps
+// (hidden / MLP / attention) fill in row by row.
+// "Dataset average": traces averaged over a fact set (ROME's Figure 2, see
+// LocateDatasetView).
+// Clicking a heatmap column or a layer of the average plot chooses the layer
+// the Edit tab will change.
 #include <QElapsedTimer>
 #include <QVector>
 #include <QWidget>
@@ -15,10 +19,12 @@ class QLabel;
 class QLineEdit;
 class QPushButton;
 class QSpinBox;
+class QTabWidget;
 class QTimer;
 
 namespace kme {
 class Model;
+struct TraceParams;
 struct TraceResult;
 }  // namespace kme
 namespace kme::widgets {
@@ -28,6 +34,7 @@ class TraceHeatmapPanel;
 namespace kme::app {
 
 class JobRunner;
+class LocateDatasetView;
 enum class JobOutcome;
 struct TracePartialSink;
 
@@ -77,6 +84,10 @@ public:
     QLabel* statusLabel() const { return status_; }
     QLabel* editLayerLabel() const { return editLayerLabel_; }
     kme::widgets::TraceHeatmapPanel* panel() const { return panel_; }
+    // "This prompt" (index 0) and "Dataset average" (index 1).
+    QTabWidget* viewTabs() const { return views_; }
+    LocateDatasetView* datasetView() const { return dataset_; }
+    void showDatasetView(bool dataset);
 
 public Q_SLOTS:
     // Starts a trace; false when the inputs are wrong, nothing is loaded or a job runs.
@@ -91,6 +102,10 @@ Q_SIGNALS:
     // During a trace, after each finished token row arrived on the GUI thread.
     void traceRowsUpdated(int rowsDone, int rowsTotal);
     void editLayerChosen(int layer);
+    // A single-prompt trace finished: its request and result as JSON
+    // (engine/trace/TraceJson.h: traceParamsToJson / traceResultToJson), e.g.
+    // for the session to keep.
+    void traceRecorded(const QString& requestJson, const QString& resultJson);
 
 private:
     void buildUi();
@@ -104,6 +119,9 @@ private:
     std::shared_ptr<kme::Model> model_;
     std::shared_ptr<TracePartialSink> sink_;  // lets the worker post rows while this tab lives
     std::shared_ptr<const kme::TraceResult> lastResult_;
+    std::shared_ptr<const kme::TraceParams> runningParams_;  // the request of the running trace
+    QTabWidget* views_ = nullptr;
+    LocateDatasetView* dataset_ = nullptr;
     QLineEdit* prompt_ = nullptr;
     QLineEdit* subject_ = nullptr;
     QLineEdit* answer_ = nullptr;

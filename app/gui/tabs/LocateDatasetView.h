@@ -1,0 +1,123 @@
+#pragma once
+// The Locate tab's "Dataset average" view: causal traces averaged over a fact
+// set (ROME's Figure 2, kme::traceDataset) on the job runner, with progress,
+// cancel and a plot that grows as facts are traced. Clicking a layer chooses
+// the edit layer, as clicking a heatmap column does.
+#include <QElapsedTimer>
+#include <QWidget>
+#include <memory>
+
+class QLabel;
+class QLineEdit;
+class QPushButton;
+class QSpinBox;
+class QTimer;
+
+namespace kme {
+class Model;
+struct TraceDatasetResult;
+}  // namespace kme
+namespace kme::widgets {
+class TraceDatasetPlot;
+struct TraceDatasetPlotData;
+}  // namespace kme::widgets
+
+namespace kme::app {
+
+class JobRunner;
+enum class JobOutcome;
+struct DatasetPartialSink;
+
+class LocateDatasetView final : public QWidget {
+    Q_OBJECT
+
+public:
+    explicit LocateDatasetView(JobRunner* runner, QWidget* parent = nullptr);
+    ~LocateDatasetView() override;
+
+    // The model runs use (nullptr: nothing loaded). Clears the plot; points
+    // the fact file at the model's project (<project>/facts.json) when the
+    // user has not chosen one.
+    void setModel(std::shared_ptr<kme::Model> model);
+
+    void setFactFile(const QString& path);
+    QString factFile() const;
+    // Where a fact file is looked for first: <model folder>/../facts.json,
+    // else the demo project's facts.json; "" when neither exists.
+    static QString defaultFactFile(const kme::Model* model);
+    // Why Run cannot start ("" = it can): plain checks, no engine call.
+    QString inputError() const;
+
+    bool isRunning() const { return running_; }
+    int partialUpdates() const { return partialUpdates_; }  // growing averages shown during the last run
+    // The last finished run (nullptr: none yet, or cancelled / failed).
+    std::shared_ptr<const kme::TraceDatasetResult> lastResult() const { return lastResult_; }
+    // ROME's edit layer from the last finished run: where the MLP effect at
+    // the last subject token peaks; -1 without one.
+    int suggestedEditLayer() const;
+    // Writes the plot as PNG, PDF or SVG (by suffix).
+    bool exportPlot(const QString& path, QString* error = nullptr);
+    // Marks the chosen edit layer in the plot (-1: none).
+    void setMarkedLayer(int layer);
+
+    QLineEdit* factFileEdit() const { return facts_; }
+    QPushButton* browseButton() const { return browse_; }
+    QSpinBox* limitSpin() const { return limit_; }
+    QSpinBox* samplesSpin() const { return samples_; }
+    QPushButton* runButton() const { return run_; }
+    QPushButton* cancelButton() const { return cancel_; }
+    QPushButton* exportButton() const { return export_; }
+    QLabel* messageLabel() const { return message_; }  // the inline error
+    QLabel* statusLabel() const { return status_; }
+    QLabel* captionLabel() const { return caption_; }  // what the plot shows, and the suggested layer
+    kme::widgets::TraceDatasetPlot* plot() const { return plot_; }
+
+public Q_SLOTS:
+    // Starts a run; false when the inputs are wrong, nothing is loaded or a job runs.
+    bool runDataset();
+    void cancelDataset();
+    void browseFactFile();
+    void exportWithDialog();
+
+Q_SIGNALS:
+    void datasetFinished(bool ok);
+    // After each traced fact, when its averages reached the GUI thread.
+    void datasetUpdated(int considered, int total);
+    void layerClicked(int layer);
+
+private:
+    void buildUi();
+    void updateInputs();
+    void updateStatus();
+    void updateCaption();
+    void showPartial(int runId, const kme::widgets::TraceDatasetPlotData& data);
+    void showFinal(const std::shared_ptr<kme::TraceDatasetResult>& result);
+    void onFinished(JobOutcome outcome, const QString& message);
+
+    JobRunner* runner_ = nullptr;
+    std::shared_ptr<kme::Model> model_;
+    std::shared_ptr<DatasetPartialSink> sink_;  // lets the worker post averages while this view lives
+    std::shared_ptr<const kme::TraceDatasetResult> lastResult_;
+    QLineEdit* facts_ = nullptr;
+    QPushButton* browse_ = nullptr;
+    QSpinBox* limit_ = nullptr;
+    QSpinBox* samples_ = nullptr;
+    QPushButton* run_ = nullptr;
+    QPushButton* cancel_ = nullptr;
+    QPushButton* export_ = nullptr;
+    QLabel* message_ = nullptr;
+    QLabel* status_ = nullptr;
+    QLabel* caption_ = nullptr;
+    kme::widgets::TraceDatasetPlot* plot_ = nullptr;
+    QTimer* clock_ = nullptr;  // refreshes the seconds while a run goes on
+    QElapsedTimer elapsed_;
+    bool running_ = false;
+    bool factsChosen_ = false;  // the user typed or browsed a fact file: keep it across models
+    int runId_ = 0;             // averages of an older run are ignored
+    double done_ = 0, total_ = 0;  // records, from the job's progress
+    int partialUpdates_ = 0;
+    int traced_ = 0;            // facts averaged so far in the running job
+    QString sourceShown_;       // the fact file of the plot on screen
+};
+
+}  // namespace kme::app
