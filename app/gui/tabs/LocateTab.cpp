@@ -143,6 +143,11 @@ void LocateTab::buildUi() {
         options->addWidget(field);
         options->addSpacing(8);
     }
+    options->addStretch(1);
+    layout->addLayout(options);
+    // Second row: what to restore and the actions (one row would make the tab
+    // over 1000 px wide and squeeze the docks on smaller screens).
+    options = new QHBoxLayout;
     options->addWidget(new QLabel(tr("Restore:"), this));
     hidden_ = new QCheckBox(tr("&hidden"), this);
     hidden_->setToolTip(tr("The residual stream after a whole layer (purple map)"));
