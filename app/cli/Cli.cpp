@@ -3,6 +3,7 @@
 #include <filesystem>
 #include <fstream>
 #include <iostream>
+#include <sstream>
 
 #include "app/cli/CliSupport.h"
 #include "engine/core/Error.h"
@@ -35,6 +36,29 @@ std::shared_ptr<Model> loadModelArg(const Args& args, Context& ctx, size_t index
             throw UsageError("no MODEL given and no demo model found (projects/demo/model; set KME_DEMO_DIR)");
     }
     return Model::load(folder);
+}
+
+std::vector<int> parseLayerArg(const std::string& flag, const std::string& text) {
+    auto number = [&](const std::string& s) {
+        if (s.empty() || s.find_first_not_of("0123456789") != std::string::npos || s.size() > 6)
+            throw UsageError(flag + " expects a layer number or a range A-B, got '" + text + "'");
+        return std::stoi(s);
+    };
+    const auto dash = text.find('-');
+    if (dash == std::string::npos) return {number(text)};
+    const int a = number(text.substr(0, dash)), b = number(text.substr(dash + 1));
+    if (b < a) throw UsageError(flag + " range " + text + " is empty (A must be <= B)");
+    std::vector<int> out;
+    for (int l = a; l <= b; ++l) out.push_back(l);
+    return out;
+}
+
+std::string readTextFile(const std::string& path, const std::string& what) {
+    std::ifstream in(path, std::ios::binary);
+    if (!in) fail(ErrorKind::Io, path + ": cannot open the " + what);
+    std::stringstream ss;
+    ss << in.rdbuf();
+    return ss.str();
 }
 
 void emit(const Args& args, Context& ctx, const nlohmann::json& j, const std::string& summary) {

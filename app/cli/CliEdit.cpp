@@ -22,30 +22,6 @@ namespace {
 
 using json = nlohmann::json;
 
-// "12" or "13-17" (inclusive).
-std::vector<int> parseLayers(const std::string& flag, const std::string& text) {
-    auto number = [&](const std::string& s) {
-        if (s.empty() || s.find_first_not_of("0123456789") != std::string::npos || s.size() > 6)
-            throw UsageError(flag + " expects a layer number or a range A-B, got '" + text + "'");
-        return std::stoi(s);
-    };
-    const auto dash = text.find('-');
-    if (dash == std::string::npos) return {number(text)};
-    const int a = number(text.substr(0, dash)), b = number(text.substr(dash + 1));
-    if (b < a) throw UsageError(flag + " range " + text + " is empty (A must be <= B)");
-    std::vector<int> out;
-    for (int l = a; l <= b; ++l) out.push_back(l);
-    return out;
-}
-
-std::string readFile(const std::string& path, const std::string& what) {
-    std::ifstream in(path, std::ios::binary);
-    if (!in) fail(ErrorKind::Io, path + ": cannot open the " + what);
-    std::stringstream ss;
-    ss << in.rdbuf();
-    return ss.str();
-}
-
 struct Probabilities {
     double pNew = 0;
     std::optional<double> pTrue;
@@ -97,10 +73,10 @@ int runEdit(const Args& args, Context& ctx) {
     params.seed = seed;
     if (args.has("--hparams")) {
         const std::string file = args.get("--hparams");
-        applyHparamsJson(params.hparams, readFile(file, "hyper-parameters"), file);
+        applyHparamsJson(params.hparams, readTextFile(file, "hyper-parameters"), file);
     }
-    if (args.has("--layer")) params.hparams.layers = parseLayers("--layer", args.get("--layer"));
-    if (args.has("--layers")) params.hparams.layers = parseLayers("--layers", args.get("--layers"));
+    if (args.has("--layer")) params.hparams.layers = parseLayerArg("--layer", args.get("--layer"));
+    if (args.has("--layers")) params.hparams.layers = parseLayerArg("--layers", args.get("--layers"));
     if (args.has("--no-mom2")) {
         params.hparams.mom2Adjustment = false;
         params.statsTexts.clear();

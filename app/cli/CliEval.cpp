@@ -24,30 +24,6 @@ namespace {
 
 using json = nlohmann::json;
 
-// "12" or "13-17" (inclusive).
-std::vector<int> parseLayerList(const std::string& flag, const std::string& text) {
-    auto number = [&](const std::string& s) {
-        if (s.empty() || s.find_first_not_of("0123456789") != std::string::npos || s.size() > 6)
-            throw UsageError(flag + " expects a layer number or a range A-B, got '" + text + "'");
-        return std::stoi(s);
-    };
-    const auto dash = text.find('-');
-    if (dash == std::string::npos) return {number(text)};
-    const int a = number(text.substr(0, dash)), b = number(text.substr(dash + 1));
-    if (b < a) throw UsageError(flag + " range " + text + " is empty (A must be <= B)");
-    std::vector<int> out;
-    for (int l = a; l <= b; ++l) out.push_back(l);
-    return out;
-}
-
-std::string readText(const std::string& path, const std::string& what) {
-    std::ifstream in(path, std::ios::binary);
-    if (!in) fail(ErrorKind::Io, path + ": cannot open the " + what);
-    std::stringstream ss;
-    ss << in.rdbuf();
-    return ss.str();
-}
-
 json opt(const std::optional<double>& v) { return v ? json(*v) : json(nullptr); }
 
 json scoreJson(const TargetScore& s) {
@@ -155,10 +131,10 @@ int runEval(const Args& args, Context& ctx) {
     p.edit.seed = args.getSeed("--seed", 0);
     if (args.has("--hparams")) {
         const std::string file = args.get("--hparams");
-        applyHparamsJson(p.edit.hparams, readText(file, "hyper-parameters"), file);
+        applyHparamsJson(p.edit.hparams, readTextFile(file, "hyper-parameters"), file);
     }
-    if (args.has("--layer")) p.edit.hparams.layers = parseLayerList("--layer", args.get("--layer"));
-    if (args.has("--layers")) p.edit.hparams.layers = parseLayerList("--layers", args.get("--layers"));
+    if (args.has("--layer")) p.edit.hparams.layers = parseLayerArg("--layer", args.get("--layer"));
+    if (args.has("--layers")) p.edit.hparams.layers = parseLayerArg("--layers", args.get("--layers"));
     if (steps > 0) {
         if (*method == EditMethod::FtL) p.edit.hparams.ftSteps = steps;
         else p.edit.hparams.vNumGradSteps = steps;

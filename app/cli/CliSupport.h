@@ -25,6 +25,10 @@ std::shared_ptr<Model> loadModelArg(const Args& args, Context& ctx, size_t index
 // Writes --json output: "-" = stdout (and no summary), a path = written
 // atomically (temp file + rename) and `summary` printed to stdout.
 void emit(const Args& args, Context& ctx, const nlohmann::json& j, const std::string& summary);
+// "12" or "13-17" (inclusive) given to option `flag`; UsageError otherwise.
+std::vector<int> parseLayerArg(const std::string& flag, const std::string& text);
+// A whole file; ErrorKind::Io "PATH: cannot open the WHAT" when unreadable.
+std::string readTextFile(const std::string& path, const std::string& what);
 // Adds ROME's leading space to a target ("Rome" -> " Rome").
 std::string withLeadingSpace(const std::string& target);
 
