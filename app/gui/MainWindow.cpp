@@ -24,8 +24,8 @@
 #include "app/gui/docks/ModelDock.h"
 #include "app/gui/tabs/CompareTab.h"
 #include "app/gui/tabs/EditTab.h"
+#include "app/gui/tabs/EvaluateTab.h"
 #include "app/gui/tabs/LocateTab.h"
-#include "app/gui/tabs/PlaceholderTab.h"
 #include "app/gui/tabs/PredictTab.h"
 #include "engine/model/Model.h"
 
@@ -120,11 +120,8 @@ void MainWindow::createTabs() {
     compareTab_ = new CompareTab(runner_, session_, tabs_);
     add(compareTab_, QStringLiteral("compare"), tr("Compare"),
         tr("The model's answers at two points of the edit history, side by side"));
-    add(new PlaceholderTab(tr("Evaluate"),
-                           tr("Efficacy, paraphrase and neighbourhood scores over a fact set arrive with the "
-                              "evaluation engine."),
-                           tabs_),
-        QStringLiteral("evaluate"), tr("Evaluate"), tr("How well edits work, measured over many facts"));
+    auto* evaluateTab = new EvaluateTab(runner_, session_, tabs_);
+    add(evaluateTab, QStringLiteral("evaluate"), tr("Evaluate"), tr("How well edits work, measured over many facts"));
     setCentralWidget(tabs_);
 }
 
@@ -302,6 +299,7 @@ void MainWindow::onModelChanged() {
     locateTab_->setModel(model);
     editTab_->setModel(model);
     compareTab_->setModel(model);
+    if (auto* evaluate = tabs_->findChild<EvaluateTab*>()) evaluate->setModel(model);
     updateTitle();
 }
 

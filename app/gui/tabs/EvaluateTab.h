@@ -1,0 +1,118 @@
+#pragma once
+// The "Evaluate" tab (issue 7, item 5): runs an edit method over records of
+// a fact set (the demo facts next to the model, or a CounterFact / zsRE
+// file) with engine/eval/EditEvaluation.h and shows ROME's metrics: a table
+// (metric rows x edited / unedited / 95% interval) of the latest run and a
+// grouped bar chart that keeps earlier runs, one colour per method run, so
+// methods can be compared. The evaluation runs on the live weights (edits
+// applied in the session included) on the job runner; the engine restores
+// every weight before it returns, and the caption names the weights hash.
+#include <QString>
+#include <QWidget>
+#include <memory>
+#include <vector>
+
+#include "engine/edit/EditMethod.h"
+
+class QCheckBox;
+class QComboBox;
+class QCustomPlot;
+class QLabel;
+class QLineEdit;
+class QProgressBar;
+class QPushButton;
+class QSpinBox;
+class QTableWidget;
+
+namespace kme {
+class Model;
+struct EvalResult;
+}  // namespace kme
+
+namespace kme::app {
+
+class JobRunner;
+class SessionController;
+
+class EvaluateTab final : public QWidget {
+    Q_OBJECT
+
+public:
+    // `session` may be nullptr (tests): the weights hash is then computed.
+    EvaluateTab(JobRunner* runner, SessionController* session, QWidget* parent = nullptr);
+    ~EvaluateTab() override;
+
+    // The model evaluated (nullptr: none). Prefills the demo fact file
+    // (<model folder>/../facts.json) when it exists.
+    void setModel(std::shared_ptr<kme::Model> model);
+
+    // Why Run cannot start ("" = it can): cheap checks, no engine call.
+    QString inputError() const;
+    bool isEvaluating() const { return evaluating_; }
+    // Runs kept for the chart (latest last).
+    int runCount() const { return int(runs_.size()); }
+    void clearResults();
+
+    QLineEdit* factFileEdit() const { return factFile_; }
+    QComboBox* methodCombo() const { return method_; }
+    QSpinBox* recordsSpin() const { return records_; }
+    QComboBox* selectionCombo() const { return selection_; }
+    QSpinBox* batchSpin() const { return batch_; }
+    QSpinBox* stepsSpin() const { return steps_; }
+    QCheckBox* fluencyCheck() const { return fluency_; }
+    QPushButton* runButton() const { return run_; }
+    QPushButton* cancelButton() const { return cancel_; }
+    QLabel* messageLabel() const { return message_; }
+    QLabel* captionLabel() const { return caption_; }
+    QTableWidget* table() const { return table_; }
+    QCustomPlot* chart() const { return plot_; }
+
+    // Table columns.
+    enum Column { kEditedCol = 0, kUneditedCol = 1, kCiCol = 2 };
+    // The table row of a metric ("efficacy_score"...), -1 when not shown.
+    int rowOf(const QString& metric) const;
+
+public Q_SLOTS:
+    // Starts the evaluation; false when the inputs are wrong, nothing is loaded or a job runs.
+    bool runEvaluation();
+    void cancelEvaluation();
+
+Q_SIGNALS:
+    // After Run: results shown (ok), or failed / cancelled (message shown).
+    void evaluationFinished(bool ok);
+
+private:
+    struct Run;
+    void buildUi();
+    void updateInputs();
+    void showMessage(const QString& text, bool error);
+    void showTable(const Run& run);
+    void updateChart();
+
+    JobRunner* runner_;
+    SessionController* session_;
+    std::shared_ptr<kme::Model> model_;
+    QString autoFactFile_;  // the prefilled default ("" none): replaced on a model change unless edited
+    QLineEdit* factFile_ = nullptr;
+    QComboBox* method_ = nullptr;
+    QSpinBox* records_ = nullptr;
+    QComboBox* selection_ = nullptr;
+    QLabel* batchLabel_ = nullptr;
+    QSpinBox* batch_ = nullptr;
+    QSpinBox* steps_ = nullptr;
+    QCheckBox* fluency_ = nullptr;
+    QPushButton* run_ = nullptr;
+    QPushButton* cancel_ = nullptr;
+    QPushButton* clear_ = nullptr;
+    QProgressBar* progress_ = nullptr;
+    QLabel* message_ = nullptr;
+    QLabel* caption_ = nullptr;
+    QTableWidget* table_ = nullptr;
+    QCustomPlot* plot_ = nullptr;
+    std::vector<std::shared_ptr<Run>> runs_;
+    bool evaluating_ = false;
+    QString note_;           // the last run's outcome, shown while the inputs are fine
+    bool noteError_ = false;
+};
+
+}  // namespace kme::app
