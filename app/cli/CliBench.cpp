@@ -50,9 +50,9 @@ int runBenchForward(Context& ctx, const Args& args) {
     return 0;
 }
 
-json kindSecondsJson(const std::map<TraceKind, double>& seconds) {
+json kindSecondsJson(const std::map<std::string, double>& seconds) {
     json j = json::object();
-    for (const auto& [kind, v] : seconds) j[traceKindName(kind)] = v;
+    for (const auto& [kind, v] : seconds) j[kind] = v;
     return j;
 }
 
@@ -75,15 +75,15 @@ json traceCaseJson(const TraceBenchCase& c) {
             {"fast_logits_tflop", c.fastLogitsTflop},
             {"reference_setup_seconds", c.referenceSetupSeconds},
             {"fast_setup_seconds", c.fastSetupSeconds},
-            {"reference_kind_seconds", kindSecondsJson(c.referenceKindSeconds)},
-            {"fast_kind_seconds", kindSecondsJson(c.fastKindSeconds)}};
+            {"reference_row_seconds", kindSecondsJson(c.referenceRowSeconds)},
+            {"fast_row_seconds", kindSecondsJson(c.fastRowSeconds)}};
 }
 
 // "hidden 1.2 s, mlp 3.4 s, attn 3.3 s"
-std::string kindSecondsText(const std::map<TraceKind, double>& seconds) {
+std::string kindSecondsText(const std::map<std::string, double>& seconds) {
     std::ostringstream s;
     s << std::fixed << std::setprecision(2);
-    for (const auto& [kind, v] : seconds) s << (s.tellp() > 0 ? ", " : "") << traceKindName(kind) << " " << v << " s";
+    for (const auto& [kind, v] : seconds) s << (s.tellp() > 0 ? ", " : "") << kind << " " << v << " s";
     return s.str();
 }
 
@@ -123,8 +123,8 @@ int runBenchTrace(Context& ctx, const Args& args) {
           << "  speed-up " << c.speedup << "x, max |fast - reference| " << std::scientific << c.maxDifference
           << std::fixed << "\n"
           << "  where the time goes: reference setup " << c.referenceSetupSeconds << " s, rows "
-          << kindSecondsText(c.referenceKindSeconds) << "; fast setup " << c.fastSetupSeconds << " s, rows "
-          << kindSecondsText(c.fastKindSeconds) << "\n"
+          << kindSecondsText(c.referenceRowSeconds) << "; fast setup " << c.fastSetupSeconds << " s, rows "
+          << kindSecondsText(c.fastRowSeconds) << "\n"
           << "  final logits: reference " << c.referenceLogitsTflop << " of " << c.referenceTflop << " TFLOP, fast "
           << c.fastLogitsTflop << " of " << c.fastTflop << " TFLOP (window " << c.window << ")\n";
     }

@@ -2,6 +2,7 @@
 
 #include <ATen/ATen.h>
 
+#include <algorithm>
 #include <chrono>
 #include <cmath>
 #include <filesystem>
@@ -91,6 +92,12 @@ double embeddingStd(const Model& model, const std::vector<std::string>& subjects
 
 namespace {
 
+// Work is cut into pieces of about this many bytes of temporaries: the
+// allocator then reuses memory instead of mapping fresh pages for every
+// product (glibc maps blocks over 32 MB anew each time, and page faults cost
+// as much as the arithmetic), and memory stays bounded on large models.
+constexpr double kDefaultPieceBytes = 16.0 * (1 << 20);
+
 at::Tensor longTensor(const std::vector<int64_t>& v) {
     return at::tensor(at::ArrayRef<int64_t>(v), at::TensorOptions().dtype(at::kLong));
 }
@@ -115,6 +122,7 @@ struct TraceSetup {
     at::Tensor noisePos;     // [N * (e - s)]
     // Clean run (batch 1): per layer [T, width] values at each site.
     std::vector<at::Tensor> cleanHidden, cleanMlp, cleanAttn;
+    double pieceBytes = kDefaultPieceBytes;  // see TraceParams::pieceBytes
     mutable double flops = 0;  // accumulated by run()
     ForwardResult run(const ForwardRequest& req) const {
         ForwardResult r = tf->forward(req);
@@ -135,10 +143,20 @@ Site siteOf(TraceKind kind) {
     return kind == TraceKind::Hidden ? Site::BlockOut : kind == TraceKind::Mlp ? Site::MlpOut : Site::AttnOut;
 }
 
-// Mean over groups of N rows of p(answer) from last-position logits [rows, V].
-std::vector<double> groupScores(const at::Tensor& logits, int64_t answer, int N) {
-    const at::Tensor p = at::softmax(logits.to(at::kDouble), -1).select(1, answer);
-    const at::Tensor m = p.view({-1, N}).mean(1);
+
+// p(answer) = exp(logit[answer] - logsumexp(logits)) per row of last-position
+// logits [rows, V], in the logits' precision (as ROME's softmax), then the
+// mean over each group of N rows (in double).
+std::vector<double> groupScores(const at::Tensor& logits, int64_t answer, int N,
+                                double pieceBytes = kDefaultPieceBytes) {
+    const int64_t rows = logits.size(0), V = logits.size(1);
+    const int64_t piece = std::max<int64_t>(1, static_cast<int64_t>(pieceBytes / (V * logits.element_size())));
+    std::vector<at::Tensor> p;
+    for (int64_t r = 0; r < rows; r += piece) {
+        const at::Tensor sub = logits.narrow(0, r, std::min(piece, rows - r));
+        p.push_back(at::exp((sub.select(1, answer) - at::logsumexp(sub, 1)).to(at::kDouble)));
+    }
+    const at::Tensor m = at::cat(p).view({-1, N}).mean(1);
     return std::vector<double>(m.data_ptr<double>(), m.data_ptr<double>() + m.numel());
 }
 
@@ -193,35 +211,42 @@ CorruptRun corruptRun(const TraceSetup& S) {
     return run;
 }
 
-// The least-work algorithm. Positions before t are the corrupted run's
-// (cached keys/values); a cell starts at its first restored layer (hidden:
-// the layer after, with the restored state as input); cells that are still
-// identical share one copy of the batch (mlp/attn windows that start at the
-// same layer restore the same layers until the shorter window ends: the
-// copy splits there); every copy of one token row runs in one growing batch,
-// block by block; only the last position's logits.
-void fastRow(const TraceSetup& S, const CorruptRun& C, TraceKind kind, int t, int window, std::vector<double>& out,
-             const std::function<void()>& checkCancel) {
+// The least-work algorithm, for one token row t of every kind at once.
+// Positions before t are the corrupted run's (cached keys/values); a cell
+// starts at its first restored layer (hidden: the layer after, with the
+// restored state as input); cells that are still identical share one copy of
+// the batch (mlp/attn windows that start at the same layer restore the same
+// layers until the shorter window ends: the copy splits there); all copies of
+// the row, of all kinds, run in one growing batch, block by block (large
+// matrix products, each block's weights read once per row); only the last
+// position's logits.
+void fastRow(const TraceSetup& S, const CorruptRun& C, const std::vector<TraceKind>& kinds, int t, int window,
+             const std::vector<std::vector<double>*>& out, const std::function<void()>& checkCancel) {
     const int N = S.N, nL = S.nLayer, len = S.T - t;
-    const auto& clean = cleanValues(S, kind);
     struct Cell {
-        int layer, start, lo, hi;
+        int kind, layer, lo, hi;  // kind: index into `kinds`; restores layers [lo, hi)
     };
     std::vector<Cell> cells;
     std::vector<std::vector<int>> byStart(nL + 1);  // cell indices by the block they start at
-    for (int L = 0; L < nL; ++L) {
-        const auto [lo, hi] = restoredLayers(kind, L, window, nL);
-        const int start = kind == TraceKind::Hidden ? L + 1 : lo;
-        byStart[start].push_back(static_cast<int>(cells.size()));
-        cells.push_back({L, start, lo, hi});
-    }
-    auto restoredAt = [&](int c, int l) { return kind != TraceKind::Hidden && cells[c].lo <= l && l < cells[c].hi; };
-    at::Tensor active;                    // [copies * N, len, D]: copy g holds rows g*N .. g*N+N-1
-    std::vector<std::vector<int>> copies;  // the cells each copy stands for
+    for (int k = 0; k < static_cast<int>(kinds.size()); ++k)
+        for (int L = 0; L < nL; ++L) {
+            const auto [lo, hi] = restoredLayers(kinds[k], L, window, nL);
+            const int start = kinds[k] == TraceKind::Hidden ? L + 1 : lo;
+            byStart[start].push_back(static_cast<int>(cells.size()));
+            cells.push_back({k, L, lo, hi});
+        }
+    auto windowed = [&](int c) { return kinds[cells[c].kind] != TraceKind::Hidden; };
+    // The widest activation per token (MLP hidden or q,k,v) and the bytes of one value.
+    const ModelConfig& cfg = S.tf->config();
+    const double widest = std::max({cfg.nInner, 4 * cfg.nEmbd, 3 * cfg.nEmbd});
+    const double elementBytes = double(at::elementSize(S.tf->dtype()));
+    auto restoredAt = [&](int c, int l) { return windowed(c) && cells[c].lo <= l && l < cells[c].hi; };
+    at::Tensor active;                     // [copies * N, len, D]: copy g holds rows g*N .. g*N+N-1
+    std::vector<std::vector<int>> copies;  // the cells each copy stands for (all of one kind)
     for (int l = 0; l <= nL; ++l) {
         checkCancel();
         // A copy whose cells disagree about restoring block l splits in two.
-        if (l < nL && kind != TraceKind::Hidden && !copies.empty()) {
+        if (l < nL && !copies.empty()) {
             std::vector<std::vector<int>> next;
             std::vector<int64_t> source;  // the copy each new copy continues
             bool split = false;
@@ -244,56 +269,82 @@ void fastRow(const TraceSetup& S, const CorruptRun& C, TraceKind kind, int t, in
             copies = std::move(next);
         }
         // Cells that start here: one copy for each hidden cell (each restores
-        // its own layer's output), one shared copy for windows that begin here.
+        // its own layer's output), one shared copy per kind for the windows
+        // that begin here.
         std::vector<std::vector<int>> starting;
-        if (kind == TraceKind::Hidden) {
-            for (int c : byStart[l]) starting.push_back({c});
-        } else if (!byStart[l].empty()) {
-            starting.push_back(byStart[l]);
+        std::vector<std::vector<int>> windowsOf(kinds.size());
+        for (int c : byStart[l]) {
+            if (windowed(c)) windowsOf[cells[c].kind].push_back(c);
+            else starting.push_back({c});
         }
+        for (auto& group : windowsOf)
+            if (!group.empty()) starting.push_back(std::move(group));
+        std::vector<at::Tensor> parts;
+        if (active.defined()) parts.push_back(active);
         for (const auto& group : starting) {
+            const Cell& first = cells[group.front()];
             at::Tensor input = C.blockIn[l].narrow(1, t, len);
-            if (kind == TraceKind::Hidden) {  // block c.layer's output restored at token t
+            if (!windowed(group.front())) {  // block first.layer's output restored at token t
                 input = input.clone();
-                input.select(1, 0).copy_(clean[cells[group.front()].layer][t].unsqueeze(0).expand({N, -1}));
+                input.select(1, 0).copy_(S.cleanHidden[first.layer][t].unsqueeze(0).expand({N, -1}));
             }
-            active = active.defined() ? at::cat({active, input}, 0) : input;
+            parts.push_back(input);
             copies.push_back(group);
         }
+        if (parts.size() > 1) active = at::cat(parts, 0);
+        else if (!parts.empty()) active = parts.front();
         if (l == nL || !active.defined()) continue;
+        // The copies run in pieces small enough for the allocator (see kDefaultPieceBytes).
         const int64_t groups = static_cast<int64_t>(copies.size());
-        KVCache past;
-        if (t > 0) {
-            past.keys.resize(nL);
-            past.values.resize(nL);
-            past.keys[l] = C.cache.keys[l].narrow(2, 0, t).repeat({groups, 1, 1, 1});
-            past.values[l] = C.cache.values[l].narrow(2, 0, t).repeat({groups, 1, 1, 1});
+        const int64_t piece =
+            std::max<int64_t>(1, static_cast<int64_t>(S.pieceBytes / (double(N) * len * widest * elementBytes)));
+        std::vector<at::Tensor> outputs;
+        for (int64_t g0 = 0; g0 < groups; g0 += piece) {
+            const int64_t n = std::min(piece, groups - g0);
+            KVCache past;
+            if (t > 0) {
+                past.keys.resize(nL);
+                past.values.resize(nL);
+                past.keys[l] = C.cache.keys[l].narrow(2, 0, t).repeat({n, 1, 1, 1});
+                past.values[l] = C.cache.values[l].narrow(2, 0, t).repeat({n, 1, 1, 1});
+            }
+            ForwardRequest req;
+            req.hidden = n == groups ? active : active.narrow(0, g0 * N, n * N);
+            req.startLayer = l;
+            req.stopAfterLayer = l;
+            req.past = t > 0 ? &past : nullptr;
+            // Per windowed kind, the rows of its copies restored at this block.
+            for (int k = 0; k < static_cast<int>(kinds.size()); ++k) {
+                if (kinds[k] == TraceKind::Hidden) continue;
+                std::vector<int64_t> rows;
+                for (int64_t g = g0; g < g0 + n; ++g)
+                    if (cells[copies[g].front()].kind == k && restoredAt(copies[g].front(), l))
+                        for (int r = 0; r < N; ++r) rows.push_back((g - g0) * N + r);
+                if (!rows.empty())
+                    req.interventions.push_back(Intervention::atCells(
+                        Intervention::Op::Replace, siteOf(kinds[k]), l, longTensor(rows),
+                        at::full({int64_t(rows.size())}, t, at::kLong), cleanValues(S, kinds[k])[l][t].unsqueeze(0)));
+            }
+            outputs.push_back(S.run(req).hidden);
         }
-        ForwardRequest req;
-        req.hidden = active;
-        req.startLayer = l;
-        req.stopAfterLayer = l;
-        req.past = t > 0 ? &past : nullptr;
-        if (kind != TraceKind::Hidden) {
-            std::vector<int64_t> rows;
-            for (int64_t g = 0; g < groups; ++g)
-                if (restoredAt(copies[g].front(), l))
-                    for (int r = 0; r < N; ++r) rows.push_back(g * N + r);
-            if (!rows.empty())
-                req.interventions.push_back(Intervention::atCells(Intervention::Op::Replace, siteOf(kind), l,
-                                                                  longTensor(rows),
-                                                                  at::full({int64_t(rows.size())}, t, at::kLong),
-                                                                  clean[l][t].unsqueeze(0)));
-        }
-        active = S.run(req).hidden;
+        active = outputs.size() == 1 ? outputs.front() : at::cat(outputs, 0);
     }
-    ForwardRequest final;
-    final.hidden = active.narrow(1, len - 1, 1);
-    final.startLayer = nL;
-    final.logits = LogitsMode::Last;
-    const auto scores = groupScores(S.run(final).logits, S.answer, N);
+    // Final logits of the last position, in pieces as well.
+    const at::Tensor last = active.select(1, len - 1);  // [copies * N, D]
+    const int64_t rows = last.size(0);
+    const int64_t logitRows = std::max<int64_t>(
+        N, static_cast<int64_t>(S.pieceBytes / (double(S.tf->config().vocabSize) * elementBytes)) / N * N);
+    std::vector<double> scores;
+    for (int64_t r = 0; r < rows; r += logitRows) {
+        ForwardRequest final;
+        final.hidden = last.narrow(0, r, std::min(logitRows, rows - r)).unsqueeze(1);
+        final.startLayer = nL;
+        final.logits = LogitsMode::Last;
+        const auto part = groupScores(S.run(final).logits, S.answer, N, S.pieceBytes);
+        scores.insert(scores.end(), part.begin(), part.end());
+    }
     for (size_t g = 0; g < copies.size(); ++g)
-        for (int c : copies[g]) out[cells[c].layer] = scores[g];
+        for (int c : copies[g]) (*out[cells[c].kind])[cells[c].layer] = scores[g];
 }
 
 }  // namespace
@@ -331,6 +382,7 @@ TraceResult causalTrace(Model& model, const TraceParams& p, const ProgressFn& pr
 
     TraceSetup S;
     S.tf = &tf;
+    if (p.pieceBytes > 0) S.pieceBytes = p.pieceBytes;
     S.nLayer = R.nLayer;
     S.T = static_cast<int>(R.ids.size());
     S.s = s;
@@ -348,15 +400,15 @@ TraceResult causalTrace(Model& model, const TraceParams& p, const ProgressFn& pr
             req.interventions.push_back(Intervention::read(Site::MlpOut, l, &m[l]));
             req.interventions.push_back(Intervention::read(Site::AttnOut, l, &a[l]));
         }
-        const at::Tensor probs = at::softmax(S.run(req).logits.squeeze(0).to(at::kDouble), -1);
+        const at::Tensor logits = S.run(req).logits;  // [1, V]
         if (p.answer.empty()) {
-            S.answer = probs.argmax().item<int64_t>();
+            S.answer = logits.squeeze(0).argmax().item<int64_t>();
         } else {
             const auto ans = tok.encode(withLeadingSpace(p.answer));
             if (ans.empty()) fail(ErrorKind::Input, "the answer '" + p.answer + "' has no tokens");
             S.answer = ans.front();
         }
-        R.highScore = probs[S.answer].item<double>();
+        R.highScore = groupScores(logits, S.answer, 1)[0];  // as every cell is scored
         for (int l = 0; l < R.nLayer; ++l) {
             S.cleanHidden.push_back(h[l].squeeze(0));
             S.cleanMlp.push_back(m[l].squeeze(0));
@@ -450,22 +502,33 @@ TraceResult causalTrace(Model& model, const TraceParams& p, const ProgressFn& pr
     auto checkCancel = [&] {
         if (!reportProgress(progress, done, total)) throw Cancelled();
     };
-    for (TraceKind k : p.kinds) {
+    if (p.strategy == TraceStrategy::Fast) {
+        // Token rows in order, every kind of a row in one batch: the maps fill
+        // in together, row by row.
         for (int t = 0; t < S.T; ++t) {
-            std::vector<double>& row = R.scores[k][t];
-            if (p.strategy == TraceStrategy::Fast && t < s) {
+            std::vector<std::vector<double>*> rows;
+            for (TraceKind k : p.kinds) rows.push_back(&R.scores[k][t]);
+            if (t < s) {
                 // Positions before the subject are identical in the clean and
                 // corrupted runs: restoring them changes nothing.
-                std::fill(row.begin(), row.end(), R.lowScore);
-            } else if (p.strategy == TraceStrategy::Fast) {
-                fastRow(S, corrupt, k, t, R.window, row, checkCancel);
+                for (auto* row : rows) std::fill(row->begin(), row->end(), R.lowScore);
             } else {
-                referenceRow(S, k, t, R.window, row, checkCancel);
+                fastRow(S, corrupt, p.kinds, t, R.window, rows, checkCancel);
             }
-            R.rowsDone[k] = t + 1;
-            ++done;
+            for (TraceKind k : p.kinds) R.rowsDone[k] = t + 1;
+            done += double(p.kinds.size());
             if (onRow) onRow(R);
             checkCancel();
+        }
+    } else {
+        for (TraceKind k : p.kinds) {
+            for (int t = 0; t < S.T; ++t) {
+                referenceRow(S, k, t, R.window, R.scores[k][t], checkCancel);
+                R.rowsDone[k] = t + 1;
+                ++done;
+                if (onRow) onRow(R);
+                checkCancel();
+            }
         }
     }
     R.seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();

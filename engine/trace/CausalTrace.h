@@ -57,6 +57,10 @@ struct TraceParams {
     // this subject token range instead of tokenizing prompt / subject.
     std::vector<int> ids;
     int subjectBegin = -1, subjectEnd = -1;
+    // Tuning: the fast strategy cuts its batches into pieces of about this
+    // many bytes of temporaries (0 = 16 MiB). The numbers do not depend on
+    // it; tests make it tiny to run the piecewise code on tiny models.
+    double pieceBytes = 0;
 };
 
 struct TraceResult {

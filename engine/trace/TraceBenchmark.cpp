@@ -12,7 +12,7 @@ namespace {
 struct Timed {
     TraceResult result;
     double setupSeconds = 0;               // until the first row's work began
-    std::map<TraceKind, double> kindSeconds;
+    std::map<std::string, double> rowSeconds;  // by kind name, or "all kinds"
 };
 
 // One trace, with the time of each token row attributed to its kind.
@@ -39,11 +39,14 @@ Timed timedTrace(Model& model, const TraceParams& p) {
         [&](const TraceResult& partial) {
             begin();
             const auto now = Clock::now();
+            std::vector<TraceKind> changed;
             for (const auto& [kind, done] : partial.rowsDone)
                 if (done != rows[kind]) {
                     rows[kind] = done;
-                    out.kindSeconds[kind] += since(last, now);
+                    changed.push_back(kind);
                 }
+            const std::string key = changed.size() == 1 ? traceKindName(changed.front()) : "all kinds";
+            out.rowSeconds[key] += since(last, now);
             last = now;
         });
     return out;
@@ -89,8 +92,8 @@ TraceBenchCase benchTrace(Model& model, const std::string& label, int samples) {
     c.fastLogitsTflop = perRow * samples * kinds * (c.tokens - p.subjectBegin) * cellsPerKind / 1e12;
     c.fastSetupSeconds = fast.setupSeconds;
     c.referenceSetupSeconds = ref.setupSeconds;
-    c.fastKindSeconds = fast.kindSeconds;
-    c.referenceKindSeconds = ref.kindSeconds;
+    c.fastRowSeconds = fast.rowSeconds;
+    c.referenceRowSeconds = ref.rowSeconds;
     for (const auto& [kind, rows] : ref.result.scores)
         for (size_t t = 0; t < rows.size(); ++t)
             for (size_t l = 0; l < rows[t].size(); ++l)
