@@ -3,14 +3,9 @@
 #include "widgets/QCustomPlotInclude.h"
 
 #include <QEvent>
-#include <QFileInfo>
 #include <QLabel>
 #include <QMouseEvent>
-#include <QPageSize>
-#include <QPdfWriter>
 #include <QResizeEvent>
-#include <QSaveFile>
-#include <QSvgGenerator>
 #include <QTimer>
 #include <QToolTip>
 #include <QVBoxLayout>
@@ -18,13 +13,13 @@
 #include <cmath>
 #include <limits>
 
+#include "widgets/PlotExport.h"
 #include "widgets/TraceHeatmap.h"
 
 namespace kme::widgets {
 
 namespace {
 
-constexpr int kExportDpi = 96;        // PDF/SVG: one logical pixel = 1/96 inch
 constexpr int kMaxScatterLayers = 24; // more layers: lines only (markers would crowd)
 constexpr int kBucketStyles = 6;      // styles cycle past six buckets
 
@@ -522,74 +517,26 @@ void TraceDatasetPlot::onMousePress(QMouseEvent* event) {
 }
 
 QImage TraceDatasetPlot::toImage(const QSize& size, double scale) {
-    scale = std::max(0.1, scale);
-    QImage image((QSizeF(size) * scale).toSize(), QImage::Format_ARGB32_Premultiplied);
-    image.setDevicePixelRatio(1.0);
-    image.fill(palette().color(QPalette::Base));
-    if (!data_.isEmpty()) {
-        QCPPainter painter(&image);
-        painter.setRenderHint(QPainter::Antialiasing);
-        painter.setRenderHint(QPainter::TextAntialiasing);
-        painter.setMode(QCPPainter::pmNoCaching);
-        painter.scale(scale, scale);
-        plot_->toPainter(&painter, size.width(), size.height());
-        painter.end();
+    return renderPlotImage(size, scale, palette().color(QPalette::Base), data_.isEmpty() ? PlotPaintFn() : paintFn());
+}
+
+PlotPaintFn TraceDatasetPlot::paintFn() {
+    return [this](QCPPainter& painter, const QRect& rect) {
+        painter.fillRect(rect, palette().color(QPalette::Base));
+        plot_->toPainter(&painter, rect.width(), rect.height());
         requestReplot();  // toPainter laid the plot out at the export size
-    }
-    return image;
+    };
 }
 
 bool TraceDatasetPlot::exportTo(const QString& path, QString* error, const QSize& requested) {
-    auto failWith = [error](const QString& message) {
-        if (error) *error = message;
+    if (data_.isEmpty()) {
+        if (error) *error = tr("%1: nothing to export yet").arg(path);
         return false;
-    };
-    if (data_.isEmpty()) return failWith(tr("%1: nothing to export yet").arg(path));
+    }
     QSize size = requested;
     if (size.isEmpty())
         size = isVisible() && !this->size().isEmpty() ? this->size() : QSize(kDefaultExportWidth, kDefaultExportHeight);
-    const QString suffix = QFileInfo(path).suffix().toLower();
-    if (suffix != QLatin1String("png") && suffix != QLatin1String("pdf") && suffix != QLatin1String("svg"))
-        return failWith(tr("%1: choose a .png, .pdf or .svg file name").arg(path));
-    QSaveFile file(path);  // written to a temporary file, renamed on commit
-    if (!file.open(QIODevice::WriteOnly)) return failWith(tr("%1: cannot write (%2)").arg(path, file.errorString()));
-    bool drawn = false;
-    auto drawVector = [&](QPaintDevice* device) {
-        QCPPainter painter;
-        if (!painter.begin(device)) return false;
-        painter.setMode(QCPPainter::pmVectorized);
-        painter.setMode(QCPPainter::pmNoCaching);
-        painter.fillRect(QRect(QPoint(0, 0), size), palette().color(QPalette::Base));
-        plot_->toPainter(&painter, size.width(), size.height());
-        const bool ok = painter.end();
-        requestReplot();
-        return ok;
-    };
-    if (suffix == QLatin1String("png")) {
-        drawn = toImage(size, 2.0).save(&file, "PNG");  // twice the pixels: sharp on high-DPI screens
-    } else if (suffix == QLatin1String("pdf")) {
-        QPdfWriter writer(&file);
-        writer.setResolution(kExportDpi);
-        writer.setPageSize(QPageSize(QSizeF(size) * 72.0 / kExportDpi, QPageSize::Point, QString(), QPageSize::ExactMatch));
-        writer.setPageMargins(QMarginsF(0, 0, 0, 0));
-        writer.setTitle(title());
-        writer.setCreator(QStringLiteral("KME Studio"));
-        drawn = drawVector(&writer);
-    } else {
-        QSvgGenerator svg;
-        svg.setOutputDevice(&file);
-        svg.setSize(size);
-        svg.setViewBox(QRect(QPoint(0, 0), size));
-        svg.setResolution(kExportDpi);
-        svg.setTitle(title());
-        drawn = drawVector(&svg);
-    }
-    if (!drawn) {
-        file.cancelWriting();
-        return failWith(tr("%1: cannot draw the plot").arg(path));
-    }
-    if (!file.commit()) return failWith(tr("%1: cannot write (%2)").arg(path, file.errorString()));
-    return true;
+    return exportPlotFile(path, size, title(), palette().color(QPalette::Base), paintFn(), tr("the plot"), error);
 }
 
 QSize TraceDatasetPlot::sizeHint() const { return {1200, 520}; }

@@ -17,6 +17,7 @@
 #include <QVector>
 #include <QWidget>
 
+#include "widgets/PlotExport.h"
 #include "widgets/TraceDatasetPlotData.h"
 
 class QCustomPlot;
@@ -117,6 +118,7 @@ private:
     void updateTitles();  // headline and subtitle (facts, scores, peak, marked layer)
     void updateMarker();
     void applyPalette();
+    PlotPaintFn paintFn();  // paints the plots (background included) for images and exports
     void onMouseMove(QMouseEvent* event);
     void onMousePress(QMouseEvent* event);
 

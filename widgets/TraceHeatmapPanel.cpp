@@ -2,17 +2,13 @@
 
 #include "widgets/QCustomPlotInclude.h"
 
-#include <QFileInfo>
 #include <QHBoxLayout>
 #include <QImage>
 #include <QLabel>
-#include <QPageSize>
-#include <QPdfWriter>
-#include <QSaveFile>
-#include <QSvgGenerator>
 #include <QVBoxLayout>
 #include <algorithm>
 
+#include "widgets/PlotExport.h"
 #include "widgets/TokenText.h"
 #include "widgets/TraceHeatmap.h"
 
@@ -20,7 +16,6 @@ namespace kme::widgets {
 
 namespace {
 
-constexpr int kExportDpi = 96;  // PDF/SVG: one logical pixel = 1/96 inch, fonts as on screen
 constexpr int kMapGap = 8;      // pixels between maps in an export
 
 QString formatP(double p) { return QString::number(p, 'f', p >= 0.01 || p <= 0 ? 3 : 4); }
@@ -135,75 +130,17 @@ void TraceHeatmapPanel::paintExport(QCPPainter& painter, const QRect& rect) {
 }
 
 QImage TraceHeatmapPanel::toImage(const QSize& size, double scale) {
-    scale = std::max(0.1, scale);
-    QImage image((QSizeF(size) * scale).toSize(), QImage::Format_ARGB32_Premultiplied);
-    image.setDevicePixelRatio(1.0);
-    image.fill(palette().color(QPalette::Base));
-    QCPPainter painter(&image);
-    painter.setRenderHint(QPainter::Antialiasing);
-    painter.setRenderHint(QPainter::TextAntialiasing);
-    painter.setMode(QCPPainter::pmNoCaching);
-    painter.scale(scale, scale);
-    paintExport(painter, QRect(QPoint(0, 0), size));
-    painter.end();
-    return image;
+    return renderPlotImage(size, scale, palette().color(QPalette::Base),
+                           [this](QCPPainter& painter, const QRect& rect) { paintExport(painter, rect); });
 }
 
 bool TraceHeatmapPanel::exportTo(const QString& path, QString* error, const QSize& requested) {
-    auto failWith = [error](const QString& message) {
-        if (error) *error = message;
-        return false;
-    };
     QSize size = requested;
     if (size.isEmpty()) size = isVisible() && !this->size().isEmpty() ? this->size()
                                                                         : QSize(kDefaultExportWidth, kDefaultExportHeight);
-    const QString suffix = QFileInfo(path).suffix().toLower();
-    if (suffix != QLatin1String("png") && suffix != QLatin1String("pdf") && suffix != QLatin1String("svg"))
-        return failWith(tr("%1: choose a .png, .pdf or .svg file name").arg(path));
-
-    // QSaveFile: written to a temporary file, renamed on commit; a failure leaves nothing behind.
-    QSaveFile file(path);
-    if (!file.open(QIODevice::WriteOnly)) return failWith(tr("%1: cannot write (%2)").arg(path, file.errorString()));
-    bool drawn = false;
-    if (suffix == QLatin1String("png")) {
-        // Twice the pixels for a sharp picture on high-DPI screens and in documents.
-        drawn = toImage(size, 2.0).save(&file, "PNG");
-    } else if (suffix == QLatin1String("pdf")) {
-        QPdfWriter writer(&file);
-        writer.setResolution(kExportDpi);
-        writer.setPageSize(QPageSize(QSizeF(size) * 72.0 / kExportDpi, QPageSize::Point, QString(),
-                                     QPageSize::ExactMatch));
-        writer.setPageMargins(QMarginsF(0, 0, 0, 0));
-        writer.setTitle(headerText_);
-        writer.setCreator(QStringLiteral("KME Studio"));
-        QCPPainter painter;
-        if (painter.begin(&writer)) {
-            painter.setMode(QCPPainter::pmVectorized);
-            painter.setMode(QCPPainter::pmNoCaching);
-            paintExport(painter, QRect(QPoint(0, 0), size));
-            drawn = painter.end();
-        }
-    } else {
-        QSvgGenerator svg;
-        svg.setOutputDevice(&file);
-        svg.setSize(size);
-        svg.setViewBox(QRect(QPoint(0, 0), size));
-        svg.setResolution(kExportDpi);
-        svg.setTitle(headerText_);
-        QCPPainter painter;
-        if (painter.begin(&svg)) {
-            painter.setMode(QCPPainter::pmVectorized);
-            painter.setMode(QCPPainter::pmNoCaching);
-            paintExport(painter, QRect(QPoint(0, 0), size));
-            drawn = painter.end();
-        }
-    }
-    if (!drawn) {
-        file.cancelWriting();
-        return failWith(tr("%1: cannot draw the heatmaps").arg(path));
-    }
-    if (!file.commit()) return failWith(tr("%1: cannot write (%2)").arg(path, file.errorString()));
-    return true;
+    return exportPlotFile(path, size, headerText_, palette().color(QPalette::Base),
+                          [this](QCPPainter& painter, const QRect& rect) { paintExport(painter, rect); },
+                          tr("the heatmaps"), error);
 }
 
 }  // namespace kme::widgets

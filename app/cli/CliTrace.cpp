@@ -11,21 +11,12 @@
 #include "engine/core/Error.h"
 #include "engine/model/Model.h"
 #include "engine/trace/CausalTrace.h"
+#include "engine/trace/TraceJson.h"
 
 namespace kme::cli {
 namespace {
 
 using json = nlohmann::json;
-
-json scoresJson(const std::vector<std::vector<double>>& rows) {
-    json out = json::array();
-    for (const auto& row : rows) {
-        json r = json::array();
-        for (double v : row) r.push_back(std::isnan(v) ? json(nullptr) : json(v));
-        out.push_back(r);
-    }
-    return out;
-}
 
 std::string csvField(const std::string& s) {
     std::string out = "\"";
@@ -116,22 +107,7 @@ int runTrace(const Args& args, Context& ctx) {
     });
     if (bar) ctx.err << "\n";
 
-    json j = {{"tokens", r.tokens},
-              {"ids", r.ids},
-              {"subject_range", {r.subjectBegin, r.subjectEnd}},
-              {"answer", {{"id", r.answerId}, {"token", r.answerToken}}},
-              {"high_score", r.highScore},
-              {"low_score", r.lowScore},
-              {"sigma", r.sigma},
-              {"sigma_source", r.sigmaSource},
-              {"samples", r.samples},
-              {"window", r.window},
-              {"seed", r.seed},
-              {"strategy", strategy},
-              {"seconds", r.seconds}};
-    json scores = json::object();
-    for (const auto& [kind, rows] : r.scores) scores[traceKindName(kind)] = scoresJson(rows);
-    j["scores"] = scores;
+    const json j = traceResultToJson(r);  // the same JSON the session stores
     if (args.has("--csv")) writeCsv(args.get("--csv"), r);
     if (args.has("--png")) {
         std::string error;
