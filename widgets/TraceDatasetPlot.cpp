@@ -60,7 +60,7 @@ protected:
 
 }  // namespace
 
-TraceDatasetPlot::TraceDatasetPlot(QWidget* parent) : QWidget(parent) {
+TraceDatasetPlot::TraceDatasetPlot(QWidget* parent) : PlotWidget(parent) {
     auto* layout = new QVBoxLayout(this);
     layout->setContentsMargins(0, 0, 0, 0);
     placeholder_ = new QLabel(tr("No dataset average yet."), this);
@@ -375,29 +375,6 @@ void TraceDatasetPlot::applyPalette() {
             fill.setAlphaF(isKeyBucket(b) ? (dark ? 0.30 : 0.24) : (dark ? 0.14 : 0.10));
             p.upper[b]->setBrush(QBrush(fill));
         }
-    }
-}
-
-void TraceDatasetPlot::requestReplot() {
-    if (plot_->isVisible() && !plot_->size().isEmpty()) {
-        plot_->replot(QCustomPlot::rpQueuedReplot);
-        stale_ = false;
-    } else {
-        stale_ = true;
-    }
-}
-
-void TraceDatasetPlot::showEvent(QShowEvent* event) {
-    QWidget::showEvent(event);
-    if (stale_) QTimer::singleShot(0, this, &TraceDatasetPlot::requestReplot);
-}
-
-void TraceDatasetPlot::changeEvent(QEvent* event) {
-    QWidget::changeEvent(event);
-    if (event->type() == QEvent::PaletteChange || event->type() == QEvent::FontChange ||
-        event->type() == QEvent::StyleChange) {
-        applyPalette();
-        requestReplot();
     }
 }
 

@@ -15,7 +15,7 @@
 #include <QColor>
 #include <QImage>
 #include <QVector>
-#include <QWidget>
+#include "widgets/PlotWidget.h"
 
 #include "widgets/PlotExport.h"
 #include "widgets/TraceDatasetPlotData.h"
@@ -31,7 +31,7 @@ class QMouseEvent;
 
 namespace kme::widgets {
 
-class TraceDatasetPlot final : public QWidget {
+class TraceDatasetPlot final : public PlotWidget {
     Q_OBJECT
 
 public:
@@ -72,9 +72,6 @@ public:
     QPoint pointCenter(int kindIndex, int bucket, int layer) const;
     // The plot and layer under a plot() pixel; false outside every plot.
     bool layerAt(const QPoint& pos, int* kindIndex, int* layer) const;
-    QCustomPlot* plot() const { return plot_; }
-    // Replots soon when on screen; otherwise once shown.
-    void requestReplot();
 
     // The drawing as an image of `size` logical pixels (scale > 1: sharper).
     QImage toImage(const QSize& size, double scale = 1.0);
@@ -98,9 +95,6 @@ public:
 Q_SIGNALS:
     void layerClicked(int layer);
 
-protected:
-    void changeEvent(QEvent* event) override;
-    void showEvent(QShowEvent* event) override;
 
 private:
     struct Panel {
@@ -117,19 +111,17 @@ private:
     void updateValues();
     void updateTitles();  // headline and subtitle (facts, scores, peak, marked layer)
     void updateMarker();
-    void applyPalette();
+    void applyPalette() override;
     PlotPaintFn paintFn();  // paints the plots (background included) for images and exports
     void onMouseMove(QMouseEvent* event);
     void onMousePress(QMouseEvent* event);
 
-    QCustomPlot* plot_ = nullptr;
     QLabel* placeholder_ = nullptr;
     QCPTextElement* title_ = nullptr;
     QCPTextElement* subtitle_ = nullptr;
     QVector<Panel> panels_;
     TraceDatasetPlotData data_;
     int markedLayer_ = -1;
-    bool stale_ = true;  // changed while not on screen: replot when shown
 };
 
 }  // namespace kme::widgets

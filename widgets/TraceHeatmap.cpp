@@ -67,7 +67,7 @@ QString rowLabel(const TraceHeatmapData& d, int t) {
 
 }  // namespace
 
-TraceHeatmap::TraceHeatmap(QWidget* parent) : QWidget(parent) {
+TraceHeatmap::TraceHeatmap(QWidget* parent) : PlotWidget(parent) {
     auto* layout = new QVBoxLayout(this);
     layout->setContentsMargins(0, 0, 0, 0);
     plot_ = new HeatmapPlot(this);
@@ -281,31 +281,6 @@ void TraceHeatmap::applyPalette() {
     }
     plot_->axisRect()->setMargins(QMargins(widest + kLabelGap + 8, 0, 0, 0));
     marker_->setPen(QPen(text, 2.5));
-}
-
-void TraceHeatmap::requestReplot() {
-    // A plot not on screen has no paint buffer to draw into (Qt warns); it
-    // replots when shown, and exports draw afresh anyway.
-    if (plot_->isVisible() && !plot_->size().isEmpty()) {
-        plot_->replot(QCustomPlot::rpQueuedReplot);
-        stale_ = false;
-    } else {
-        stale_ = true;
-    }
-}
-
-void TraceHeatmap::showEvent(QShowEvent* event) {
-    QWidget::showEvent(event);
-    if (stale_) QTimer::singleShot(0, this, &TraceHeatmap::requestReplot);
-}
-
-void TraceHeatmap::changeEvent(QEvent* event) {
-    QWidget::changeEvent(event);
-    if (event->type() == QEvent::PaletteChange || event->type() == QEvent::FontChange ||
-        event->type() == QEvent::StyleChange) {
-        applyPalette();
-        requestReplot();
-    }
 }
 
 double TraceHeatmap::cellValue(int token, int layer) const {

@@ -12,7 +12,7 @@
 // Click: marks the column and emits layerClicked(layer).
 //
 // Plain data in (TraceHeatmapData), nothing else: the widget never calls the engine.
-#include <QWidget>
+#include "widgets/PlotWidget.h"
 #include <utility>
 
 #include "widgets/TraceHeatmapData.h"
@@ -28,7 +28,7 @@ class QMouseEvent;
 
 namespace kme::widgets {
 
-class TraceHeatmap final : public QWidget {
+class TraceHeatmap final : public PlotWidget {
     Q_OBJECT
 
 public:
@@ -55,9 +55,6 @@ public:
     QPoint cellCenter(int token, int layer) const;
     // The cell under a plot() pixel; false outside the map.
     bool cellAt(const QPoint& pos, int* token, int* layer) const;
-    QCustomPlot* plot() const { return plot_; }
-    // Replots soon when on screen; otherwise once shown.
-    void requestReplot();
     QCPColorMap* colorMap() const { return map_; }
 
     // "hidden" -> "Restoring hidden state (one layer)"; mlp/attn name the window.
@@ -73,19 +70,15 @@ public:
 Q_SIGNALS:
     void layerClicked(int layer);
 
-protected:
-    void changeEvent(QEvent* event) override;
-    void showEvent(QShowEvent* event) override;
 
 private:
     void rebuildStructure();
     void updateCells();
     void updateMarker();
-    void applyPalette();
+    void applyPalette() override;
     void onMouseMove(QMouseEvent* event);
     void onMousePress(QMouseEvent* event);
 
-    QCustomPlot* plot_ = nullptr;
     QCPColorMap* map_ = nullptr;
     QCPColorScale* scale_ = nullptr;
     QCPTextElement* title_ = nullptr;
@@ -94,7 +87,6 @@ private:
     QVector<QCPItemText*> labels_;  // one per token row, left of the map
     TraceHeatmapData data_;
     int markedLayer_ = -1;
-    bool stale_ = true;  // changed while not on screen: replot when shown
 };
 
 }  // namespace kme::widgets
