@@ -17,65 +17,13 @@
 #include "engine/edit/KeyStatistics.h"
 #include "engine/eval/Dataset.h"
 #include "engine/eval/EditEvaluation.h"
+#include "engine/eval/EvalJson.h"
 #include "engine/model/Model.h"
 
 namespace kme::cli {
 namespace {
 
 using json = nlohmann::json;
-
-json opt(const std::optional<double>& v) { return v ? json(*v) : json(nullptr); }
-
-json scoreJson(const TargetScore& s) {
-    return {{"target", s.target}, {"p", s.prob}, {"nll", s.nll}, {"tokens", s.tokens}, {"tokens_correct", s.tokensCorrect}};
-}
-
-json promptsJson(const std::vector<ComparedPrompt>& prompts) {
-    json out = json::array();
-    for (const auto& p : prompts)
-        out.push_back({{"prompt", p.prompt},
-                       {"expected", scoreJson(p.expected)},
-                       {"other", scoreJson(p.other)},
-                       {"success", p.success()},
-                       {"magnitude", p.magnitude()}});
-    return out;
-}
-
-json recordJson(const RecordMetrics& m) {
-    return {{"efficacy_score", opt(m.efficacyScore())},
-            {"efficacy_magnitude", opt(m.efficacyMagnitude())},
-            {"paraphrase_score", opt(m.paraphraseScore())},
-            {"paraphrase_magnitude", opt(m.paraphraseMagnitude())},
-            {"neighborhood_score", opt(m.neighborhoodScore())},
-            {"neighborhood_magnitude", opt(m.neighborhoodMagnitude())},
-            {"fluency", opt(m.fluency())},
-            {"other_attributes_score", opt(m.otherAttributesScore())},
-            {"other_attributes_accuracy", opt(m.otherAttributesAccuracy())},
-            {"efficacy_accuracy", opt(m.efficacyAccuracy())},
-            {"paraphrase_accuracy", opt(m.paraphraseAccuracy())},
-            {"neighborhood_accuracy", opt(m.neighborhoodAccuracy())},
-            {"neighborhood_excluded", m.neighborhoodExcluded},
-            {"other_attributes_excluded", m.otherAttributesExcluded},
-            {"prompts",
-             {{"efficacy", promptsJson(m.efficacy)},
-              {"paraphrase", promptsJson(m.paraphrase)},
-              {"neighborhood", promptsJson(m.neighborhood)},
-              {"other_attributes", promptsJson(m.otherAttributes)}}},
-            {"generations", m.generations},
-            {"generation_entropy", m.generationEntropy}};
-}
-
-// {name: mean | null}, {name: ci95 | null}, {name: count}.
-void summaryJson(const MetricSummary& s, json& means, json& ci, json& counts) {
-    means = json::object();
-    ci = json::object();
-    counts = json::object();
-    for (const auto& [name, st] : s.values) {
-        means[name] = st.count > 0 ? json(st.mean) : json(nullptr);
-        ci[name] = st.count > 1 && name != "score" ? json(st.ci95) : json(nullptr);
-        counts[name] = st.count;
-    }
-}
 
 // One table cell: "98.0 ± 2.7 %" for fractions, "5.61 ± 0.05" for fluency.
 std::string cell(const MetricSummary& s, const std::string& name) {
@@ -160,64 +108,16 @@ int runEval(const Args& args, Context& ctx) {
     if (bar) ctx.err << "\n";
     if (model->weightsHash() != hash) fail(ErrorKind::Internal, "the model's weights differ after the evaluation");
 
-    json records = json::array();
-    for (const auto& e : r.records) {
-        const FactRecord& f = dataset.records[e.datasetIndex];
-        json j = {{"index", e.datasetIndex},
-                  {"case_id", f.caseId},
-                  {"relation_id", f.relationId},
-                  {"subject", f.subject},
-                  {"prompt", f.prompt},
-                  {"target_new", e.edited.targetNew},
-                  {"target_true", e.edited.targetTrue},
-                  {"batch", e.batch},
-                  {"edited", recordJson(e.edited)}};
-        if (p.baseline) j["baseline"] = recordJson(e.baseline);
-        if (r.mode == EvalMode::Sequential) j["efficacy_at_edit"] = opt(e.efficacyAtEdit);
-        records.push_back(std::move(j));
-    }
-    json metrics, metricsCi, metricsCount, baseline, baselineCi, baselineCount;
-    summaryJson(r.edited, metrics, metricsCi, metricsCount);
-    if (p.baseline) summaryJson(r.baseline, baseline, baselineCi, baselineCount);
-    json batches = json::array();
-    for (const auto& b : r.batches)
-        batches.push_back({{"records", b.datasetIndices}, {"layers", b.layers}, {"seconds", b.seconds}, {"delta_norm", b.deltaNorm}});
-    std::vector<int> excluded(2, 0);
-    for (const auto& e : r.records) {
-        excluded[0] += e.edited.neighborhoodExcluded;
-        excluded[1] += e.edited.otherAttributesExcluded;
-    }
-    json j = {{"dataset", datasetPath},
-              {"schema", dataset.schema == DatasetSchema::Zsre ? "zsre" : "counterfact"},
-              {"metric_set", metricSetName(r.metrics)},
-              {"method", editMethodName(r.method)},
-              {"layers", r.layers},
-              {"mode", evalModeName(r.mode)},
-              {"batch_size", r.batchSize},
-              {"selection",
-               {{"how", recordSelectionName(sel.how)}, {"limit", sel.limit}, {"seed", sel.seed}, {"indices", indices}}},
-              {"n_records", r.records.size()},
-              {"records", records},
-              {"metrics", metrics},
-              {"metrics_ci95", metricsCi},
-              {"metrics_count", metricsCount},
-              {"baseline", p.baseline ? baseline : json(nullptr)},
-              {"baseline_ci95", p.baseline ? baselineCi : json(nullptr)},
-              {"excluded", {{"neighborhood_prompts", excluded[0]}, {"other_attributes", excluded[1]}}},
-              {"batches", batches},
-              {"hparams", json::parse(hparamsToJson(r.hparams, r.method))},
-              {"mom2", p.edit.hparams.mom2Adjustment && r.method != EditMethod::FtL},
-              {"generation",
-               {{"enabled", p.generation.enabled && r.metrics == MetricSet::CounterFact},
-                {"max_length", std::min(p.generation.maxLength, model->config().nPositions)},
-                {"top_k", p.generation.topK},
-                {"seed", p.generation.seed}}},
-              {"model", {{"path", model->folder()}, {"weights_hash", hash}}},
-              {"cancelled", r.cancelled},
-              {"seconds", r.seconds},
-              {"edit_seconds", r.editSeconds},
-              {"metric_seconds", r.metricSeconds}};
-    if (!p.edit.statsLabel.empty()) j["stats_corpus"] = p.edit.statsLabel;
+    EvalRunContext run;
+    run.dataset = datasetPath;
+    run.selection = sel;
+    run.indices = indices;
+    run.modelPath = model->folder();
+    run.modelContext = model->config().nPositions;
+    run.weightsHash = hash;
+    const json j = evalRunToJson(r, dataset, p, run);
+    const int excludedNeighbours = j["excluded"]["neighborhood_prompts"].get<int>();
+    const int excludedAttributes = j["excluded"]["other_attributes"].get<int>();
 
     std::ostringstream s;
     s << editMethodName(r.method) << " on " << r.records.size() << " record" << (r.records.size() == 1 ? "" : "s")
@@ -251,9 +151,9 @@ int runEval(const Args& args, Context& ctx) {
         s << "  " << std::setw(32) << label << std::setw(20) << a << b << "\n";
     }
     s << std::right;
-    if (excluded[0] + excluded[1] > 0)
-        s << "  left out as rewritten by another applied edit: " << excluded[0] << " neighbourhood prompts, "
-          << excluded[1] << " other attributes\n";
+    if (excludedNeighbours + excludedAttributes > 0)
+        s << "  left out as rewritten by another applied edit: " << excludedNeighbours << " neighbourhood prompts, "
+          << excludedAttributes << " other attributes\n";
     if (r.cancelled) s << "  cancelled: " << r.records.size() << " records finished\n";
     emit(args, ctx, j, s.str());
     return 0;

@@ -12,6 +12,7 @@
 #include <QMenu>
 #include <QMenuBar>
 #include <QMessageBox>
+#include <QSaveFile>
 #include <QSettings>
 #include <QStatusBar>
 #include <QTabWidget>
@@ -19,15 +20,18 @@
 #include "app/gui/JobStatusWidget.h"
 #include "app/gui/RecentModels.h"
 #include "app/gui/SessionController.h"
+#include "app/gui/tabs/LocateDatasetView.h"
 #include "app/gui/docks/HistoryDock.h"
 #include "app/gui/docks/LearnDock.h"
 #include "app/gui/docks/ModelDock.h"
+#include "app/gui/docks/WalkthroughDock.h"
 #include "app/gui/tabs/CompareTab.h"
 #include "app/gui/tabs/EditTab.h"
 #include "app/gui/tabs/EvaluateTab.h"
 #include "app/gui/tabs/LocateTab.h"
 #include "app/gui/tabs/PredictTab.h"
 #include "engine/model/Model.h"
+#include "engine/session/SessionJson.h"
 
 // resources.qrc is compiled into the static kme_app library, whose resource
 // initialiser the linker may drop: register it explicitly. Q_INIT_RESOURCE
@@ -45,7 +49,8 @@ const char* const kLastFolderKey = "recent/lastOpenDir";
 const char* const kLastSessionDirKey = "recent/lastSessionDir";
 const QString kSessionFilter = QStringLiteral("KME sessions (*.kmes);;All files (*)");
 // Bump when docks are added or renamed, so an old saved state is not applied.
-constexpr int kLayoutVersion = 2;
+constexpr int kLayoutVersion = 3;
+const char* const kWalkthroughOfferedKey = "walkthrough/offered";
 
 QString withSessionSuffix(QString path) {
     if (!path.isEmpty() && QFileInfo(path).suffix().isEmpty()) path += QStringLiteral(".kmes");
@@ -113,7 +118,7 @@ void MainWindow::createTabs() {
         tabs_->setTabToolTip(index, tip);
     };
     add(predictTab_, QStringLiteral("predict"), tr("Predict"), tr("What the model expects next"));
-    locateTab_ = new LocateTab(runner_, tabs_);
+    locateTab_ = new LocateTab(runner_, session_, tabs_);
     add(locateTab_, QStringLiteral("locate"), tr("Locate"), tr("Where a fact is stored: causal-tracing heatmaps"));
     editTab_ = new EditTab(runner_, session_, tabs_);
     add(editTab_, QStringLiteral("edit"), tr("Edit"), tr("Change a fact in the weights (ROME, MEMIT, FT-L)"));
@@ -129,9 +134,13 @@ void MainWindow::createDocks() {
     modelDock_ = new ModelDock(this);
     historyDock_ = new HistoryDock(session_, runner_, this);
     learnDock_ = new LearnDock(this);
+    walkthroughDock_ = new WalkthroughDock(this);
     addDockWidget(Qt::LeftDockWidgetArea, modelDock_);
     splitDockWidget(modelDock_, historyDock_, Qt::Vertical);
-    addDockWidget(Qt::RightDockWidgetArea, learnDock_);
+    // The walk-through sits above the Learn panel, which explains the tab it opens.
+    addDockWidget(Qt::RightDockWidgetArea, walkthroughDock_);
+    splitDockWidget(walkthroughDock_, learnDock_, Qt::Vertical);
+    walkthroughDock_->hide();
     resizeDocks({modelDock_, learnDock_}, {300, 360}, Qt::Horizontal);
     resizeDocks({modelDock_, historyDock_}, {330, 500}, Qt::Vertical);
     connect(tabs_, &QTabWidget::currentChanged, this, [this](int index) { learnDock_->showPage(tabId(index)); });
@@ -158,6 +167,7 @@ void MainWindow::createActions() {
     openAction_->setStatusTip(tr("Load a Hugging Face model folder (config.json, model.safetensors, tokenizer)"));
     recentMenu_ = file->addMenu(tr("&Recent models"));
     rebuildRecentMenu();
+    createExportMenu(file);
     file->addSeparator();
     QAction* quit = file->addAction(tr("&Quit"), this, &QWidget::close);
     quit->setShortcut(QKeySequence::Quit);
@@ -207,8 +217,12 @@ void MainWindow::createActions() {
     QAction* learn = learnDock_->toggleViewAction();
     learn->setShortcut(QKeySequence::HelpContents);
     view->addAction(learn);
+    view->addAction(walkthroughDock_->toggleViewAction());
 
     QMenu* help = menuBar()->addMenu(tr("&Help"));
+    QAction* walk = help->addAction(tr("&Guided walk-through"), this, &MainWindow::startWalkthrough);
+    walk->setStatusTip(tr("Locate a fact, edit it with ROME, compare before and after, undo: step by step on the loaded model"));
+    help->addSeparator();
     help->addAction(tr("&About KME Studio"), this, &MainWindow::showAbout);
     help->addAction(tr("About &Qt"), qApp, &QApplication::aboutQt);
 }
@@ -390,6 +404,110 @@ void MainWindow::rebuildRecentSessionsMenu() {
         rebuildRecentSessionsMenu();
     });
     clear->setEnabled(!files.isEmpty());
+}
+
+// ---- walk-through -------------------------------------------------------------
+
+void MainWindow::startWalkthrough() {
+    QSettings().setValue(kWalkthroughOfferedKey, true);
+    walkthroughDock_->start();
+    // Room for the step's text above the Learn panel.
+    resizeDocks({walkthroughDock_, learnDock_}, {430, 470}, Qt::Vertical);
+}
+
+void MainWindow::offerWalkthroughOnce() {
+    if (QSettings().value(kWalkthroughOfferedKey, false).toBool()) return;
+    startWalkthrough();
+}
+
+// ---- export -------------------------------------------------------------------
+
+void MainWindow::createExportMenu(QMenu* file) {
+    QMenu* menu = file->addMenu(tr("E&xport"));
+    menu->setObjectName(QStringLiteral("exportMenu"));
+    QAction* session = menu->addAction(tr("Session as &JSON…"), this, [this] {
+        if (!session_->hasSession()) {
+            statusBar()->showMessage(tr("No session is open yet: the first edit or trace starts one."), 8000);
+            return;
+        }
+        const QString start = QFileInfo(session_->sessionPath()).absolutePath() + QLatin1Char('/') +
+                              QFileInfo(session_->sessionPath()).completeBaseName() + QStringLiteral(".json");
+        const QString path = QFileDialog::getSaveFileName(this, tr("Export session as JSON"), start,
+                                                          tr("JSON (*.json);;All files (*)"));
+        if (path.isEmpty()) return;
+        QString error;
+        if (exportSessionJson(path, &error))
+            statusBar()->showMessage(tr("Exported the session to %1.").arg(QDir::toNativeSeparators(path)), 8000);
+        else
+            showSessionError(tr("The session could not be exported."), error);
+    });
+    session->setStatusTip(tr("Everything in the session but the weight deltas' bytes: model, edits, traces, "
+                             "comparisons, metric runs (what `kme session export` prints)"));
+    QAction* model = menu->addAction(tr("Edited &model folder…"), this, [this] {
+        if (!session_->model()) {
+            statusBar()->showMessage(tr("No model is loaded."), 8000);
+            return;
+        }
+        const QString folder = QFileDialog::getExistingDirectory(this, tr("Export the edited model into a folder"),
+                                                                 QFileInfo(session_->facts().folder).absolutePath());
+        if (folder.isEmpty()) return;
+        QString error;
+        if (!exportEditedModel(folder, &error)) showSessionError(tr("The model could not be exported."), error);
+    });
+    model->setStatusTip(tr("The live weights (the enabled edits applied) as a complete Hugging Face model folder"));
+    menu->addSeparator();
+    menu->addAction(tr("&Heatmaps (PNG, PDF, SVG)…"), locateTab_, &LocateTab::exportWithDialog);
+    menu->addAction(tr("&Dataset average plot…"), locateTab_->datasetView(), &LocateDatasetView::exportWithDialog);
+    sessionActions_ << session << model;
+}
+
+bool MainWindow::exportSessionJson(const QString& path, QString* error) {
+    kme::SessionStore* store = session_->store();
+    if (!store) {
+        if (error) *error = tr("No session is open.");
+        return false;
+    }
+    std::string text;
+    try {
+        text = kme::sessionToJson(*store, kme::SessionJsonDetail::Export)
+                   .dump(1, ' ', false, nlohmann::json::error_handler_t::replace);
+    } catch (const std::exception& e) {
+        if (error) *error = QString::fromStdString(e.what());
+        return false;
+    }
+    // Written whole or not at all: an existing file survives a failed export.
+    QSaveFile out(path);
+    if (!out.open(QIODevice::WriteOnly) || out.write(text.data(), qint64(text.size())) != qint64(text.size()) ||
+        !out.commit()) {
+        if (error) *error = tr("Cannot write %1: %2").arg(QDir::toNativeSeparators(path), out.errorString());
+        return false;
+    }
+    return true;
+}
+
+bool MainWindow::exportEditedModel(const QString& folder, QString* error) {
+    const auto live = session_->live();
+    if (!live) {
+        if (error) *error = tr("No model is loaded.");
+        return false;
+    }
+    const QString source = QDir::cleanPath(QFileInfo(session_->facts().folder).absoluteFilePath());
+    if (QDir::cleanPath(QFileInfo(folder).absoluteFilePath()) == source) {
+        if (error) *error = tr("That is the loaded model's own folder: choose another one, the checkpoint stays as it is.");
+        return false;
+    }
+    const std::string target = folder.toStdString();
+    const QString hash = session_->currentHash();
+    const bool started = runner_->start(
+        tr("Exporting the edited model"), [live, target](const kme::ProgressFn&) { live->model->save(target); },
+        [this, folder, hash] {
+            statusBar()->showMessage(tr("Wrote the edited model (weights hash %1) to %2.")
+                                         .arg(hash.left(12), QDir::toNativeSeparators(folder)),
+                                     8000);
+        },
+        [this](JobOutcome outcome, const QString&) { Q_EMIT exportFinished(outcome == JobOutcome::Succeeded); });
+    if (!started && error) *error = tr("Another job is running: wait for it or cancel it.");
+    return started;
 }
 
 // ---- Locate -> Edit ------------------------------------------------------------------

@@ -30,6 +30,7 @@ class LocateTab;
 class ModelDock;
 class PredictTab;
 class SessionController;
+class WalkthroughDock;
 
 class MainWindow final : public QMainWindow {
     Q_OBJECT
@@ -60,6 +61,7 @@ public:
     ModelDock* modelDock() const { return modelDock_; }
     HistoryDock* historyDock() const { return historyDock_; }
     LearnDock* learnDock() const { return learnDock_; }
+    WalkthroughDock* walkthroughDock() const { return walkthroughDock_; }
     QMenu* recentMenu() const { return recentMenu_; }
     QMenu* recentSessionsMenu() const { return recentSessionsMenu_; }
     // The stable id of tab `index` ("predict", "locate", ...): Learn page and screenshot name.
@@ -69,10 +71,23 @@ public:
     void showRuntimeWarning(const QString& warning);
     // Writes geometry, dock layout and the current tab to QSettings.
     void saveLayout() const;
+    // Opens the guided walk-through at its first step (Help ▸ Guided walk-through).
+    void startWalkthrough();
+    // The first start on a model offers the walk-through once (QSettings "walkthrough/offered").
+    void offerWalkthroughOnce();
+
+    // File ▸ Export, without dialogs. Session: the JSON of `kme session export`
+    // (everything but delta blobs). Model: the live weights (the enabled edits
+    // applied) as a complete model folder, on the worker thread
+    // (exportFinished). False with *error when it cannot start or write.
+    bool exportSessionJson(const QString& path, QString* error = nullptr);
+    bool exportEditedModel(const QString& folder, QString* error = nullptr);
 
 Q_SIGNALS:
     // After every load attempt started by openModelFolder.
     void modelLoadFinished(bool ok);
+    // After exportEditedModel's job.
+    void exportFinished(bool ok);
 
 protected:
     void closeEvent(QCloseEvent* event) override;
@@ -96,6 +111,7 @@ private:
     void onJobFinished(const QString& title, JobOutcome outcome, const QString& message);
     void showAbout();
     void showPredictTab();
+    void createExportMenu(QMenu* file);
 
     JobRunner* runner_ = nullptr;
     SessionController* session_ = nullptr;
@@ -109,6 +125,7 @@ private:
     ModelDock* modelDock_ = nullptr;
     HistoryDock* historyDock_ = nullptr;
     LearnDock* learnDock_ = nullptr;
+    WalkthroughDock* walkthroughDock_ = nullptr;
     QMenu* recentMenu_ = nullptr;
     QMenu* recentSessionsMenu_ = nullptr;
     QAction* openAction_ = nullptr;

@@ -747,4 +747,15 @@ bool SessionController::addPreview(kme::PreviewRecord preview, QString* error) {
     }
 }
 
+bool SessionController::addMetricRun(kme::MetricRunRecord run, QString* error) {
+    if (!ensureSession(error)) return false;
+    try {
+        store_->addMetricRun(std::move(run));
+        return true;
+    } catch (const std::exception& e) {
+        if (error) *error = QString::fromStdString(e.what());
+        return false;
+    }
+}
+
 }  // namespace kme::app

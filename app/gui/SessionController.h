@@ -148,6 +148,10 @@ public:
     // Adds a preview to the session (creating an autosave session when none
     // is open); false with *error when it cannot be written.
     bool addPreview(kme::PreviewRecord preview, QString* error = nullptr);
+    // Adds an evaluation run (Evaluate tab) to the session, creating an
+    // autosave session when none is open; false with *error when it cannot
+    // be written.
+    bool addMetricRun(kme::MetricRunRecord run, QString* error = nullptr);
 
 public Q_SLOTS:
     // Saves a trace (request and result as JSON, engine/trace/TraceJson.h)

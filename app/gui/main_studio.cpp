@@ -57,7 +57,11 @@ int main(int argc, char** argv) {
     const QCommandLineOption threads(QStringLiteral("threads"),
                                      QStringLiteral("Compute threads (default: all cores)."), QStringLiteral("N"),
                                      QStringLiteral("0"));
-    parser.addOptions({model, session, prompt, traceSubject, edit, screenshot, threads});
+    const QCommandLineOption walkthrough(
+        QStringLiteral("walkthrough"),
+        QStringLiteral("Open the guided walk-through (locate -> edit -> compare -> undo) at its first step. A plain "
+                       "first start opens it by itself, once."));
+    parser.addOptions({model, session, prompt, traceSubject, edit, screenshot, threads, walkthrough});
     parser.process(app);
 
     bool threadsOk = false;
@@ -84,6 +88,8 @@ int main(int argc, char** argv) {
     if (!options.screenshotDir.isEmpty()) window.resize(1400, 900);  // same pictures whatever was saved
     window.showRuntimeWarning(blasWarning);
     window.show();
+    if (parser.isSet(walkthrough)) window.startWalkthrough();
+    else if (options.autoSession && options.screenshotDir.isEmpty()) window.offerWalkthroughOnce();
 
     kme::app::StartupScript script(&window, options);
     QObject::connect(&script, &kme::app::StartupScript::done, &app, [](int code) { QCoreApplication::exit(code); });

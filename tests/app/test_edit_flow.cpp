@@ -39,9 +39,12 @@
 #include "app/gui/tabs/LocateTab.h"
 #include "engine/core/Paths.h"
 #include "engine/model/Model.h"
+#include "tests/app/AppTestSupport.h"
 #include "tests/app/TinyModelFolder.h"
 
 using namespace kme::app;
+using kme::testing::loadModel;
+using kme::testing::waitIdle;
 
 namespace {
 constexpr int kJobTimeoutMs = 120000;  // an edit computes key statistics the first time; shared CI cores
@@ -57,19 +60,7 @@ private:
     QString demoModel_;
     QString tinyModel_;
 
-    static bool waitIdle(MainWindow& w) {
-        QElapsedTimer clock;
-        clock.start();
-        while (w.jobRunner()->isBusy() && clock.elapsed() < kJobTimeoutMs) QTest::qWait(20);
-        return !w.jobRunner()->isBusy();
-    }
 
-    static bool loadModel(MainWindow& w, const QString& folder) {
-        QSignalSpy done(&w, &MainWindow::modelLoadFinished);
-        if (!w.openModelFolder(folder)) return false;
-        if (!done.wait(kJobTimeoutMs) && done.isEmpty()) return false;
-        return done.first().first().toBool();
-    }
 
     static bool openSession(MainWindow& w, const QString& path) {
         QSignalSpy done(w.session(), &SessionController::sessionOpenFinished);
@@ -115,10 +106,7 @@ private:
 
 private Q_SLOTS:
     void initTestCase() {
-        QStandardPaths::setTestModeEnabled(true);
-        QCoreApplication::setOrganizationName(QStringLiteral("KME-tests"));
-        QCoreApplication::setApplicationName(QStringLiteral("test_edit_flow"));
-        QSettings().clear();
+        kme::testing::isolateSettings("test_edit_flow");
         QVERIFY(tmp_.isValid());
         demoModel_ = QString::fromStdString(kme::demoModelFolder());
         QVERIFY2(!demoModel_.isEmpty() && QFileInfo::exists(demoModel_ + QStringLiteral("/model.safetensors")),

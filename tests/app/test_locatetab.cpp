@@ -290,6 +290,7 @@ private Q_SLOTS:
         QCOMPARE(request.at("samples").get<int>(), 2);
         QCOMPARE(request.at("seed").get<int>(), 5);
         QCOMPARE(request.at("noise").get<std::string>(), std::string("3x"));
+        QCOMPARE(request.at("type").get<std::string>(), std::string("prompt"));  // a dataset run says "dataset"
         // The request replays to the same numbers.
         const kme::TraceResult again = kme::causalTrace(*model_, kme::traceParamsFromJson(request));
         const kme::TraceResult saved =
@@ -362,6 +363,7 @@ private Q_SLOTS:
         view->samplesSpin()->setValue(2);
         QSignalSpy updated(view, &LocateDatasetView::datasetUpdated);
         QSignalSpy finished(view, &LocateDatasetView::datasetFinished);
+        QSignalSpy recorded(view, &LocateDatasetView::datasetRecorded);
         QTest::mouseClick(view->runButton(), Qt::LeftButton);
         QVERIFY(view->isRunning());
         QVERIFY(view->cancelButton()->isEnabled());
@@ -379,6 +381,17 @@ private Q_SLOTS:
         const kme::TraceDatasetResult& r = *view->lastResult();
         QCOMPARE(r.considered, facts_.records);
         QCOMPARE(r.traced, facts_.known);
+        // The run goes out as JSON for the session: a dataset request and its result.
+        QCOMPARE(recorded.size(), 1);
+        const auto request = nlohmann::json::parse(recorded.first().at(0).toString().toStdString());
+        QCOMPARE(request.at("type").get<std::string>(), std::string("dataset"));
+        QCOMPARE(QString::fromStdString(request.at("facts").get<std::string>()), factsPath_);
+        QCOMPARE(request.at("limit").get<int>(), 0);
+        QCOMPARE(request.at("samples").get<int>(), 2);
+        const kme::TraceDatasetResult saved =
+            kme::traceDatasetResultFromJson(nlohmann::json::parse(recorded.first().at(1).toString().toStdString()));
+        QCOMPARE(saved.traced, r.traced);
+        QCOMPARE(saved.mean, r.mean);
 
         // The plot shows exactly the engine's numbers: the same run, directly.
         kme::TraceDatasetParams params;

@@ -21,6 +21,7 @@
 #include <QTableWidget>
 #include <QVBoxLayout>
 #include <algorithm>
+#include <nlohmann/json.hpp>
 #include <utility>
 
 #include "app/gui/JobRunner.h"
@@ -29,6 +30,7 @@
 #include "engine/edit/EditDefaults.h"
 #include "engine/eval/Dataset.h"
 #include "engine/eval/EditEvaluation.h"
+#include "engine/eval/EvalJson.h"
 #include "engine/model/Model.h"
 #include "widgets/QCustomPlotInclude.h"
 
@@ -74,6 +76,38 @@ const std::vector<MetricRow>& metricRows() {
     return rows;
 }
 
+// Batched and sequential runs: prompts left out because another applied
+// edit rewrote them (counts, edited column only), shown when the group the
+// count belongs to was measured.
+struct ExcludedRow {
+    const char* key;
+    const char* label;
+    const char* measuredKey;  // the metric the count belongs to
+    int kme::EvalRunSummary::*count;
+};
+const std::vector<ExcludedRow>& excludedRows() {
+    static const std::vector<ExcludedRow> rows = {
+        {"neighborhood_excluded", QT_TRANSLATE_NOOP("EvaluateTab", "neighbour prompts left out (rewritten by an edit)"),
+         "neighborhood_score", &kme::EvalRunSummary::neighborhoodExcluded},
+        {"other_attributes_excluded", QT_TRANSLATE_NOOP("EvaluateTab", "other attributes left out (edited too)"),
+         "other_attributes_score", &kme::EvalRunSummary::otherAttributesExcluded}};
+    return rows;
+}
+
+// The mode's key in a saved run's parameters.
+const char* modeKey(int mode) {
+    switch (mode) {
+    case EvaluateTab::kOneBatchMode: return "one_batch";
+    case EvaluateTab::kSequentialMode: return "sequential";
+    default: return "fresh";
+    }
+}
+
+// Fresh runs whose batch holds every record are "one batch".
+bool oneBatch(const kme::EvalRunSummary& s) {
+    return s.mode == kme::EvalMode::Fresh && s.batchSize > 1 && s.batchSize >= s.recordCount;
+}
+
 const char* chartLabel(const std::string& key) {
     if (key == "efficacy_score") return QT_TRANSLATE_NOOP("EvaluateTab", "efficacy");
     if (key == "paraphrase_score") return QT_TRANSLATE_NOOP("EvaluateTab", "paraphrase");
@@ -90,19 +124,26 @@ bool measured(const kme::MetricSummary& s, const std::string& key) {
     return st && st->count > 0;
 }
 
+QTableWidgetItem* cellItem(const QString& text) {
+    auto* item = new QTableWidgetItem(text);
+    item->setTextAlignment(Qt::AlignRight | Qt::AlignVCenter);
+    return item;
+}
+
 }  // namespace
 
-// One finished evaluation, kept for the chart.
+// One finished evaluation, kept for the chart (and saved in the session).
 struct EvaluateTab::Run {
-    QString label;       // "ROME" (a second ROME run of other settings: "ROME #2")
+    QString label;       // "ROME", "ROME, sequential" (a second alike: "ROME #2")
     QString methodText;  // "ROME"
     QString factFile;
-    QString selection;
-    int requested = 0;
+    int requested = 0;       // records asked for
     QString hash;            // the live weights evaluated (full hash)
     bool editsApplied = false;
-    QString statsNote;       // key statistics used
-    std::shared_ptr<kme::EvalResult> result = std::make_shared<kme::EvalResult>();
+    QString created;         // ISO 8601 UTC when saved in the session ("" not saved)
+    nlohmann::json params;   // the tab's settings (MetricRunRecord::paramsJson)
+    std::string resultsJson; // kme::evalRunToJson (MetricRunRecord::resultsJson)
+    kme::EvalRunSummary summary;  // read back from resultsJson: what the table and the chart show
 };
 
 EvaluateTab::EvaluateTab(JobRunner* runner, SessionController* session, QWidget* parent)
@@ -114,7 +155,9 @@ EvaluateTab::EvaluateTab(JobRunner* runner, SessionController* session, QWidget*
         progress_->setRange(0, total > 0 ? 1000 : 0);
         if (total > 0) progress_->setValue(int(1000 * done / total));
     });
+    if (session_) connect(session_, &SessionController::sessionChanged, this, &EvaluateTab::showSaved);
     setModel(nullptr);
+    if (session_ && session_->hasSession()) showSaved();
 }
 
 EvaluateTab::~EvaluateTab() = default;
@@ -156,7 +199,8 @@ void EvaluateTab::buildUi() {
     batch_->setObjectName(QStringLiteral("batchSpin"));
     batch_->setRange(1, 10000);
     batch_->setValue(1);
-    batch_->setToolTip(tr("MEMIT: requests solved together in one edit (each batch on the unedited model)"));
+    batch_->setToolTip(tr("MEMIT: requests solved together in one edit (fresh: each batch on the unedited weights; "
+                          "sequential: on the weights with the earlier batches applied)"));
     batchLabel_ = new QLabel(tr("MEMIT &batch:"), box);
     batchLabel_->setBuddy(batch_);
     auto* methodLabel = new QLabel(tr("&Method:"), box);
@@ -168,11 +212,37 @@ void EvaluateTab::buildUi() {
     methodRow->addWidget(recordsLabel);
     methodRow->addWidget(records_);
     methodRow->addWidget(selection_);
-    methodRow->addSpacing(12);
-    methodRow->addWidget(batchLabel_);
-    methodRow->addWidget(batch_);
     methodRow->addStretch(1);
     form->addRow(methodLabel, methodRow);
+
+    auto* modeRow = new QHBoxLayout;
+    mode_ = new QComboBox(box);
+    mode_->setObjectName(QStringLiteral("evalModeCombo"));
+    const QString freshTip = tr("Fresh: each record (MEMIT: each batch) is edited on the unedited weights, "
+                                "measured and reverted before the next — ROME's protocol.");
+    const QString batchTip = tr("One batch: all records are edited together in one edit (MEMIT solves them in one "
+                                "step; ROME and FT-L apply them within the one edit) and measured with all of them "
+                                "in place, then reverted. Neighbour prompts another record rewrote are left out.");
+    const QString sequentialTip =
+        tr("Sequential: the edits accumulate — each record (MEMIT: each batch) is computed on the weights with the "
+           "earlier edits applied, and every record is measured once all are in place (MEMIT's protocol). Also "
+           "measures each record's efficacy right after its own edit, so you see what later edits undo. The weights "
+           "are restored at the end.");
+    mode_->addItem(tr("one at a time (fresh)"), int(kFreshMode));
+    mode_->addItem(tr("one batch"), int(kOneBatchMode));
+    mode_->addItem(tr("sequential"), int(kSequentialMode));
+    mode_->setItemData(0, freshTip, Qt::ToolTipRole);
+    mode_->setItemData(1, batchTip, Qt::ToolTipRole);
+    mode_->setItemData(2, sequentialTip, Qt::ToolTipRole);
+    mode_->setToolTip(freshTip + QStringLiteral("\n\n") + batchTip + QStringLiteral("\n\n") + sequentialTip);
+    auto* modeLabel = new QLabel(tr("M&ode:"), box);
+    modeLabel->setBuddy(mode_);
+    modeRow->addWidget(mode_);
+    modeRow->addSpacing(12);
+    modeRow->addWidget(batchLabel_);
+    modeRow->addWidget(batch_);
+    modeRow->addStretch(1);
+    form->addRow(modeLabel, modeRow);
 
     auto* optionRow = new QHBoxLayout;
     steps_ = new QSpinBox(box);
@@ -201,7 +271,8 @@ void EvaluateTab::buildUi() {
     cancel_ = new QPushButton(tr("Cancel"), this);
     cancel_->setObjectName(QStringLiteral("cancelEvaluationButton"));
     clear_ = new QPushButton(tr("Clear results"), this);
-    clear_->setToolTip(tr("Forget the runs kept for the chart"));
+    clear_->setToolTip(tr("Clear the table and the chart (the runs stay saved in the session: reopening it shows "
+                          "them again)"));
     progress_ = new QProgressBar(this);
     progress_->setTextVisible(false);
     progress_->setMaximumWidth(240);
@@ -272,6 +343,7 @@ void EvaluateTab::buildUi() {
     });
     connect(factFile_, &QLineEdit::returnPressed, this, &EvaluateTab::runEvaluation);
     connect(method_, &QComboBox::currentIndexChanged, this, &EvaluateTab::updateInputs);
+    connect(mode_, &QComboBox::currentIndexChanged, this, &EvaluateTab::updateInputs);
     connect(run_, &QPushButton::clicked, this, &EvaluateTab::runEvaluation);
     connect(cancel_, &QPushButton::clicked, this, &EvaluateTab::cancelEvaluation);
     connect(clear_, &QPushButton::clicked, this, &EvaluateTab::clearResults);
@@ -313,8 +385,9 @@ void EvaluateTab::showMessage(const QString& text, bool error) {
 
 void EvaluateTab::updateInputs() {
     const bool memit = kme::EditMethod(method_->currentData().toInt()) == kme::EditMethod::Memit;
-    batchLabel_->setVisible(memit);
-    batch_->setVisible(memit);
+    const bool batches = memit && mode_->currentData().toInt() != kOneBatchMode;
+    batchLabel_->setVisible(batches);
+    batch_->setVisible(batches);
     const QString error = inputError();
     // A missing model is said once, quietly; a wrong path is an error.
     if (!evaluating_) {
@@ -336,9 +409,9 @@ bool EvaluateTab::runEvaluation() {
 
     auto run = std::make_shared<Run>();
     const auto method = kme::EditMethod(method_->currentData().toInt());
+    const int mode = mode_->currentData().toInt();
     run->methodText = method_->currentText();
     run->factFile = factFile_->text().trimmed();
-    run->selection = selection_->currentText();
     run->requested = records_->value();
     if (session_) {
         run->hash = session_->currentHash();
@@ -347,16 +420,28 @@ bool EvaluateTab::runEvaluation() {
     kme::SelectionParams sel;
     sel.limit = records_->value();
     sel.how = kme::RecordSelection(selection_->currentData().toInt());
-    const int batch = method == kme::EditMethod::Memit ? batch_->value() : 1;
+    // One batch: every selected record (known on the worker, 0 until then).
+    const int batch = mode == kOneBatchMode ? 0 : method == kme::EditMethod::Memit ? batch_->value() : 1;
+    const auto evalMode = mode == kSequentialMode ? kme::EvalMode::Sequential : kme::EvalMode::Fresh;
     const int steps = steps_->value();
     const bool fluency = fluency_->isChecked();
     const std::string file = QFile::encodeName(run->factFile).toStdString();
+    run->params = {{"dataset", file},
+                   {"method", kme::editMethodName(method)},
+                   {"mode", modeKey(mode)},
+                   {"batch_size", batch},
+                   {"records", run->requested},
+                   {"selection", kme::recordSelectionName(sel.how)},
+                   {"steps", steps},
+                   {"fluency", fluency},
+                   {"edits_applied", run->editsApplied}};
     auto model = model_;
 
-    const QString title = tr("Evaluating %1 on %2 records").arg(run->methodText).arg(run->requested);
+    const QString title =
+        tr("Evaluating %1 on %2 records, %3").arg(run->methodText).arg(run->requested).arg(mode_->currentText());
     const bool started = runner_->start(
         title,
-        [run, model, file, sel, method, batch, steps, fluency](const kme::ProgressFn& progress) {
+        [run, model, file, sel, method, evalMode, batch, steps, fluency](const kme::ProgressFn& progress) {
             const kme::Dataset dataset = kme::loadDataset(file);
             kme::SelectionParams s = sel;
             s.limit = std::min<int>(s.limit, int(dataset.records.size()));  // "20" on a 10-record file: all
@@ -375,23 +460,33 @@ bool EvaluateTab::runEvaluation() {
                 // No corpus known for C: the identity (as --no-mom2), said in the caption.
                 p.edit.hparams.mom2Adjustment = false;
                 p.edit.statsLabel.clear();
-                run->statsNote = QStringLiteral("key statistics: none known for this model, C = identity");
-            } else if (method != kme::EditMethod::FtL && p.edit.hparams.mom2Adjustment) {
-                run->statsNote = QStringLiteral("key statistics: ") + QString::fromStdString(p.edit.statsLabel);
             }
-            p.mode = kme::EvalMode::Fresh;
-            p.batchSize = batch;
+            p.mode = evalMode;
+            p.batchSize = batch > 0 ? batch : int(indices.size());
             p.baseline = true;
             p.generation.enabled = fluency;
             if (run->hash.isEmpty()) run->hash = QString::fromStdString(model->weightsHash());
-            *run->result = kme::evaluateEdits(*model, dataset, indices, p, progress);
+            const kme::EvalResult result = kme::evaluateEdits(*model, dataset, indices, p, progress);
+            kme::EvalRunContext context;
+            context.dataset = file;
+            context.selection = s;
+            context.indices = indices;
+            context.modelPath = model->folder();
+            context.modelContext = model->config().nPositions;
+            context.weightsHash = run->hash.toStdString();
+            kme::EvalJsonOptions options;
+            options.promptDetails = false;  // a session keeps the summaries and each record's values
+            options.baselineCounts = true;
+            const nlohmann::json report = kme::evalRunToJson(result, dataset, p, context, options);
+            run->resultsJson = report.dump();
+            // What the tab shows is what the session keeps: the same numbers when it is reopened.
+            run->summary = kme::evalRunSummaryFromJson(report);
         },
         [this, run] {
-            // Same method again: a new colour with a number, so runs stay comparable.
-            int same = 0;
-            for (const auto& r : runs_) same += r->methodText == run->methodText;
-            run->label = same ? QStringLiteral("%1 #%2").arg(run->methodText).arg(same + 1) : run->methodText;
-            runs_.push_back(run);
+            run->params["weights_hash"] = run->hash.toStdString();
+            run->params["batch_size"] = run->summary.batchSize;
+            keepRun(run);
+            saveRun(*run);
             showTable(*run);
             updateChart();
         },
@@ -399,10 +494,14 @@ bool EvaluateTab::runEvaluation() {
             evaluating_ = false;
             progress_->setVisible(false);
             noteError_ = outcome == JobOutcome::Failed;
-            if (outcome == JobOutcome::Succeeded) note_.clear();
-            else if (outcome == JobOutcome::Cancelled)
+            if (outcome == JobOutcome::Succeeded) {
+                note_ = saveNote_;
+                noteError_ = saveError_;
+            } else if (outcome == JobOutcome::Cancelled) {
                 note_ = tr("Cancelled: no results kept; the weights are unchanged.");
-            else note_ = tr("The evaluation failed: %1").arg(message);
+            } else {
+                note_ = tr("The evaluation failed: %1").arg(message);
+            }
             updateInputs();
             Q_EMIT evaluationFinished(outcome == JobOutcome::Succeeded);
         });
@@ -410,9 +509,120 @@ bool EvaluateTab::runEvaluation() {
     evaluating_ = true;
     progress_->setRange(0, 0);
     progress_->setVisible(true);
-    showMessage(tr("%1… (each record: edit, measure, restore)").arg(title), false);
+    showMessage(mode == kFreshMode ? tr("%1… (each record: edit, measure, restore)").arg(title)
+                                   : tr("%1… (the weights are restored at the end)").arg(title),
+                false);
     updateInputs();
     return true;
+}
+
+void EvaluateTab::saveRun(Run& run) {
+    saveError_ = false;
+    if (!session_) {
+        saveNote_ = tr("Not saved: no session.");
+        return;
+    }
+    kme::MetricRunRecord record;
+    record.created = kme::isoTimeNow();
+    record.method = kme::editMethodName(run.summary.method);
+    record.dataset = QFile::encodeName(run.factFile).toStdString();
+    record.paramsJson = run.params.dump();
+    record.resultsJson = run.resultsJson;
+    QString error;
+    // Without a session one is created first; its sessionChanged must not replace the runs shown.
+    saving_ = true;
+    const bool saved = session_->addMetricRun(record, &error);
+    saving_ = false;
+    if (saved) {
+        run.created = QString::fromStdString(record.created);
+        saveNote_ = tr("Saved in session “%1”.").arg(session_->sessionName());
+    } else {
+        saveError_ = true;
+        saveNote_ = tr("The results are shown but could not be saved in the session: %1").arg(error);
+    }
+}
+
+void EvaluateTab::keepRun(std::shared_ptr<Run> run) {
+    const kme::EvalRunSummary& s = run->summary;
+    QString base = run->methodText;
+    if (s.mode == kme::EvalMode::Sequential) base = tr("%1, sequential").arg(base);
+    else if (oneBatch(s)) base = tr("%1, one batch").arg(base);
+    // Alike runs: a new colour with a number, so runs stay comparable.
+    int same = 0;
+    for (const auto& r : runs_) same += r->label == base || r->label.startsWith(base + QStringLiteral(" #"));
+    run->label = same ? QStringLiteral("%1 #%2").arg(base).arg(same + 1) : base;
+    runs_.push_back(std::move(run));
+}
+
+QString EvaluateTab::methodText(int method) const {
+    const int at = method_->findData(method);
+    return at >= 0 ? method_->itemText(at) : QString::fromLatin1(kme::editMethodName(kme::EditMethod(method)));
+}
+
+std::shared_ptr<EvaluateTab::Run> EvaluateTab::runFromRecord(const kme::MetricRunRecord& record) const {
+    auto run = std::make_shared<Run>();
+    run->summary = kme::evalRunSummaryFromJson(record.resultsJson);
+    const kme::EvalRunSummary& s = run->summary;
+    nlohmann::json params = nlohmann::json::parse(record.paramsJson, nullptr, false);
+    if (!params.is_object()) params = nlohmann::json::object();  // runs saved by other tools: their results alone
+    run->params = params;
+    run->methodText = methodText(int(s.method));
+    run->factFile = QFile::decodeName(QByteArray::fromStdString(record.dataset.empty() ? s.dataset : record.dataset));
+    const auto number = [&](const char* key, int fallback) {
+        const auto it = params.find(key);
+        return it != params.end() && it->is_number_integer() ? it->get<int>() : fallback;
+    };
+    run->requested = number("records", s.recordCount);
+    const auto applied = params.find("edits_applied");
+    run->editsApplied = applied != params.end() && applied->is_boolean() && applied->get<bool>();
+    run->hash = QString::fromStdString(s.weightsHash);
+    run->created = QString::fromStdString(record.created);
+    run->resultsJson = record.resultsJson;
+    return run;
+}
+
+void EvaluateTab::showSaved() {
+    if (saving_) return;
+    runs_.clear();
+    int skipped = 0;
+    QString firstProblem;
+    kme::SessionStore* store = session_ ? session_->store() : nullptr;
+    std::vector<kme::MetricRunRecord> records;
+    if (store) {
+        try {
+            records = store->listMetricRuns();
+        } catch (const std::exception& e) {
+            skipped = -1;
+            firstProblem = QString::fromStdString(e.what());
+        }
+    }
+    for (const kme::MetricRunRecord& record : records) {
+        try {
+            keepRun(runFromRecord(record));
+        } catch (const std::exception& e) {
+            if (skipped++ == 0)
+                firstProblem = tr("run %1 of %2: %3").arg(record.id).arg(QString::fromStdString(record.created),
+                                                                         QString::fromStdString(e.what()));
+        }
+    }
+    if (runs_.empty()) {
+        table_->setRowCount(0);
+        caption_->setText(tr("No results yet."));
+    } else {
+        showTable(*runs_.back());
+    }
+    updateChart();
+    noteError_ = skipped != 0;
+    if (skipped < 0) note_ = tr("The session's evaluation runs could not be read: %1").arg(firstProblem);
+    else if (skipped > 0)
+        note_ = tr("%n saved evaluation run(s) could not be read and were skipped (%1).", nullptr, skipped)
+                    .arg(firstProblem);
+    else if (!runs_.empty())
+        note_ = tr("%n evaluation run(s) saved in session “%1”.", nullptr, int(runs_.size())).arg(session_->sessionName());
+    else note_.clear();
+    // Also under the results: the message line gives way to input errors (no model yet, ...).
+    if (noteError_) caption_->setText(caption_->text() + QStringLiteral("\n⚠ ") + note_);
+    updateInputs();
 }
 
 void EvaluateTab::cancelEvaluation() {
@@ -428,16 +638,25 @@ int EvaluateTab::rowOf(const QString& metric) const {
 }
 
 void EvaluateTab::showTable(const Run& run) {
-    const kme::EvalResult& r = *run.result;
+    const kme::EvalRunSummary& r = run.summary;
     table_->setRowCount(0);
+    auto addRow = [this](const char* key, const char* label) {
+        const int at = table_->rowCount();
+        table_->insertRow(at);
+        auto* header = new QTableWidgetItem(tr(label));
+        header->setData(Qt::UserRole, QString::fromLatin1(key));
+        table_->setVerticalHeaderItem(at, header);
+        return at;
+    };
     for (const MetricRow& row : metricRows()) {
         const bool e = measured(r.edited, row.key), b = measured(r.baseline, row.key);
         if (!e && !b) continue;
-        const int at = table_->rowCount();
-        table_->insertRow(at);
-        auto* header = new QTableWidgetItem(tr(row.label));
-        header->setData(Qt::UserRole, QString::fromLatin1(row.key));
-        table_->setVerticalHeaderItem(at, header);
+        const int at = addRow(row.key, row.label);
+        if (std::string(row.key) == "efficacy_at_edit_score")
+            table_->verticalHeaderItem(at)->setToolTip(
+                tr("Sequential: each record's efficacy right after its own edit, before the later ones; the "
+                   "efficacy score above is measured once all edits are in place (the gap is what later edits "
+                   "undid)."));
         const double k = row.percent ? 100 : 1;
         const int decimals = row.percent ? 1 : 3;
         auto put = [&](int col, const kme::MetricSummary& s, bool ci) {
@@ -448,8 +667,7 @@ void EvaluateTab::showTable(const Run& run) {
                 else if (st->count > 1 && std::string(row.key) != "score")
                     text = QString::number(st->ci95 * k, 'f', decimals);
             }
-            auto* item = new QTableWidgetItem(text);
-            item->setTextAlignment(Qt::AlignRight | Qt::AlignVCenter);
+            QTableWidgetItem* item = cellItem(text);
             if (st && st->count > 0) item->setToolTip(tr("%n record(s)", nullptr, st->count));
             table_->setItem(at, col, item);
         };
@@ -457,28 +675,52 @@ void EvaluateTab::showTable(const Run& run) {
         put(kUneditedCol, r.baseline, false);
         put(kCiCol, r.edited, true);
     }
+    // Edits applied together leave out what another of them rewrote.
+    if (r.mode == kme::EvalMode::Sequential || r.batchSize > 1)
+        for (const ExcludedRow& row : excludedRows()) {
+            if (!measured(r.edited, row.measuredKey) && !measured(r.baseline, row.measuredKey)) continue;
+            const int at = addRow(row.key, row.label);
+            table_->verticalHeaderItem(at)->setToolTip(
+                tr("Prompts another edit applied at the same time rewrote on purpose: not counted in the scores"));
+            table_->setItem(at, kEditedCol, cellItem(QString::number(r.*row.count)));
+            table_->setItem(at, kUneditedCol, cellItem(QStringLiteral("—")));
+            table_->setItem(at, kCiCol, cellItem(QStringLiteral("—")));
+        }
 
     QString layers;
     for (int l : r.layers) layers += (layers.isEmpty() ? QString() : QStringLiteral(",")) + QString::number(l);
+    const int at = selection_->findData(int(r.selection));
+    const QString selection =
+        at >= 0 ? selection_->itemText(at) : QString::fromLatin1(kme::recordSelectionName(r.selection));
     QString caption = tr("%1 on %2 record(s) of %3 (%4), layer%5 %6: %7 s (editing %8 s, measuring %9 s).")
                           .arg(run.methodText)
-                          .arg(r.records.size())
-                          .arg(QFileInfo(run.factFile).fileName(), run.selection,
+                          .arg(r.recordCount)
+                          .arg(QFileInfo(run.factFile).fileName(), selection,
                                r.layers.size() > 1 ? QStringLiteral("s") : QString(), layers)
                           .arg(r.seconds, 0, 'f', 1)
                           .arg(r.editSeconds, 0, 'f', 1)
                           .arg(r.metricSeconds, 0, 'f', 1);
-    if (r.batchSize > 1) caption += tr(" Batches of %1.").arg(r.batchSize);
+    caption += QLatin1Char(' ');
+    if (r.mode == kme::EvalMode::Sequential)
+        caption += (r.batchSize > 1 ? tr("Sequential, batches of %1: ").arg(r.batchSize) : tr("Sequential: ")) +
+                   tr("the edits accumulated and every record was measured with all of them applied.");
+    else if (oneBatch(r))
+        caption += tr("One batch: all records were edited in one edit and measured together.");
+    else if (r.batchSize > 1)
+        caption += tr("Batches of %1, each on the weights without the other batches.").arg(r.batchSize);
+    else caption += tr("Each record was edited on its own.");
     caption += QLatin1Char(' ');
     caption += run.editsApplied
                    ? tr("Weights evaluated: the live weights %1, with the session's edits applied (the “unedited” "
-                        "column is these weights before each evaluation edit).")
+                        "column is these weights before the evaluation's edits).")
                          .arg(run.hash.left(12))
                    : tr("Weights evaluated: %1 (the model as loaded).").arg(run.hash.left(12));
-    caption += tr(" The weights are restored after every record.");
-    if (!run.statsNote.isEmpty()) caption += QLatin1Char(' ') + run.statsNote + QLatin1Char('.');
-    if (int(r.records.size()) < run.requested)
-        caption += tr(" The file has only %1 record(s).").arg(r.records.size());
+    caption += r.mode == kme::EvalMode::Fresh && !oneBatch(r) ? tr(" The weights are restored after every edit.")
+                                                              : tr(" The weights were restored at the end.");
+    if (r.mom2) caption += tr(" Key statistics: %1.").arg(QString::fromStdString(r.statsCorpus));
+    else if (r.method != kme::EditMethod::FtL) caption += tr(" Key statistics: none (C = identity).");
+    if (r.recordCount < run.requested) caption += tr(" The file has only %1 record(s).").arg(r.recordCount);
+    if (!run.created.isEmpty()) caption += tr(" Saved in the session (%1).").arg(run.created);
     caption_->setText(caption);
 }
 
@@ -505,13 +747,13 @@ void EvaluateTab::updateChart() {
     // else the token accuracies (zsRE).
     std::vector<std::string> keys;
     bool counterFact = false;
-    for (const auto& run : runs_) counterFact = counterFact || measured(run->result->edited, "efficacy_score");
+    for (const auto& run : runs_) counterFact = counterFact || measured(run->summary.edited, "efficacy_score");
     for (const MetricRow& row : metricRows()) {
         if (!row.chart) continue;
         const bool accuracy = std::string(row.key).find("_accuracy") != std::string::npos;
         if (counterFact == accuracy) continue;
         for (const auto& run : runs_)
-            if (measured(run->result->edited, row.key)) {
+            if (measured(run->summary.edited, row.key)) {
                 keys.emplace_back(row.key);
                 break;
             }
@@ -536,10 +778,11 @@ void EvaluateTab::updateChart() {
         QColor colour;
     };
     std::vector<Series> series;
-    series.push_back({tr("unedited"), &runs_.back()->result->baseline, mix(base, text, 0.45)});
+    if (!runs_.back()->summary.baseline.values.empty())
+        series.push_back({tr("unedited"), &runs_.back()->summary.baseline, mix(base, text, 0.45)});
     static const int hues[] = {210, 28, 130, 280, 0, 50, 180, 320};
     for (size_t i = 0; i < runs_.size(); ++i)
-        series.push_back({runs_[i]->label, &runs_[i]->result->edited,
+        series.push_back({runs_[i]->label, &runs_[i]->summary.edited,
                           QColor::fromHsl(hues[i % 8], 170, dark ? 150 : 110)});
 
     // One group for the plot's life (clearPlottables() takes the bars out of it).

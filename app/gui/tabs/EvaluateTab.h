@@ -4,9 +4,17 @@
 // file) with engine/eval/EditEvaluation.h and shows ROME's metrics: a table
 // (metric rows x edited / unedited / 95% interval) of the latest run and a
 // grouped bar chart that keeps earlier runs, one colour per method run, so
-// methods can be compared. The evaluation runs on the live weights (edits
-// applied in the session included) on the job runner; the engine restores
-// every weight before it returns, and the caption names the weights hash.
+// methods can be compared. Three modes: each record on the unedited weights
+// (fresh), all records in one edit (one batch), or the edits accumulated
+// (sequential, which adds the efficacy right after each edit). The
+// evaluation runs on the live weights (edits applied in the session
+// included) on the job runner; the engine restores every weight before it
+// returns, and the caption names the weights hash.
+//
+// Every finished run is saved in the session (a MetricRunRecord whose
+// results are engine/eval/EvalJson.h's JSON, creating an autosave session
+// when none is open); when another session becomes current the tab shows
+// that session's runs instead, so a reopened session shows its evaluations.
 #include <QString>
 #include <QWidget>
 #include <memory>
@@ -26,7 +34,7 @@ class QTableWidget;
 
 namespace kme {
 class Model;
-struct EvalResult;
+struct MetricRunRecord;
 }  // namespace kme
 
 namespace kme::app {
@@ -57,6 +65,7 @@ public:
     QComboBox* methodCombo() const { return method_; }
     QSpinBox* recordsSpin() const { return records_; }
     QComboBox* selectionCombo() const { return selection_; }
+    QComboBox* modeCombo() const { return mode_; }
     QSpinBox* batchSpin() const { return batch_; }
     QSpinBox* stepsSpin() const { return steps_; }
     QCheckBox* fluencyCheck() const { return fluency_; }
@@ -69,13 +78,22 @@ public:
 
     // Table columns.
     enum Column { kEditedCol = 0, kUneditedCol = 1, kCiCol = 2 };
-    // The table row of a metric ("efficacy_score"...), -1 when not shown.
+    // The table row of a metric ("efficacy_score"...; batched and sequential
+    // runs add "neighborhood_excluded", "other_attributes_excluded"), -1 when
+    // not shown.
     int rowOf(const QString& metric) const;
+    // The modes of modeCombo() (its item data).
+    enum Mode { kFreshMode = 0, kOneBatchMode = 1, kSequentialMode = 2 };
 
 public Q_SLOTS:
     // Starts the evaluation; false when the inputs are wrong, nothing is loaded or a job runs.
     bool runEvaluation();
     void cancelEvaluation();
+    // Replaces the runs shown with the session's saved runs (latest in the
+    // table, all on the chart); none without a session. Runs that cannot be
+    // read are skipped, and the message says so. Connected to
+    // SessionController::sessionChanged (ignored while a run is being saved).
+    void showSaved();
 
 Q_SIGNALS:
     // After Run: results shown (ok), or failed / cancelled (message shown).
@@ -88,6 +106,10 @@ private:
     void showMessage(const QString& text, bool error);
     void showTable(const Run& run);
     void updateChart();
+    void keepRun(std::shared_ptr<Run> run);  // labels it ("ROME #2") and appends it to runs_
+    void saveRun(Run& run);                  // in the session; saveNote_ says how it went
+    std::shared_ptr<Run> runFromRecord(const kme::MetricRunRecord& record) const;  // throws on a damaged record
+    QString methodText(int method) const;    // "ROME"
 
     JobRunner* runner_;
     SessionController* session_;
@@ -97,6 +119,7 @@ private:
     QComboBox* method_ = nullptr;
     QSpinBox* records_ = nullptr;
     QComboBox* selection_ = nullptr;
+    QComboBox* mode_ = nullptr;
     QLabel* batchLabel_ = nullptr;
     QSpinBox* batch_ = nullptr;
     QSpinBox* steps_ = nullptr;
@@ -113,6 +136,9 @@ private:
     bool evaluating_ = false;
     QString note_;           // the last run's outcome, shown while the inputs are fine
     bool noteError_ = false;
+    QString saveNote_;       // how saving the last run went (becomes note_ when it finishes)
+    bool saveError_ = false;
+    bool saving_ = false;    // a run is being written: a session created for it must not replace runs_
 };
 
 }  // namespace kme::app

@@ -1,5 +1,6 @@
 #include "app/gui/tabs/LocateDatasetView.h"
 
+#include <QComboBox>
 #include <QDir>
 #include <QFileDialog>
 #include <QFileInfo>
@@ -20,6 +21,7 @@
 #include "engine/eval/Dataset.h"
 #include "engine/model/Model.h"
 #include "engine/trace/TraceDataset.h"
+#include "engine/trace/TraceJson.h"
 #include "widgets/TraceDatasetPlot.h"
 
 namespace kme::app {
@@ -49,6 +51,42 @@ QString factCount(int n) {
 
 }  // namespace
 
+QComboBox* addSavedCombo(QWidget* parent, QBoxLayout* row, const QString& label, const QString& objectName,
+                         const QString& toolTip) {
+    auto* combo = new QComboBox(parent);
+    combo->setObjectName(objectName);
+    combo->setSizeAdjustPolicy(QComboBox::AdjustToMinimumContentsLengthWithIcon);
+    combo->setMinimumContentsLength(28);
+    combo->setPlaceholderText(LocateDatasetView::tr("none shown"));  // no saved one on screen
+    combo->setToolTip(toolTip);
+    combo->setEnabled(false);
+    auto* buddy = new QLabel(label, parent);
+    buddy->setBuddy(combo);
+    // Label and box centred on each other, the pair at the top of a status that wraps.
+    auto* pair = new QHBoxLayout;
+    pair->addWidget(buddy);
+    pair->addWidget(combo);
+    pair->setAlignment(Qt::AlignTop);
+    row->addLayout(pair);
+    return combo;
+}
+
+void selectSaved(QComboBox* combo, qint64 id) {
+    const QSignalBlocker block(combo);
+    combo->setCurrentIndex(id ? combo->findData(id) : -1);
+}
+
+void fillSavedCombo(QComboBox* combo, const QVector<SavedTraceItem>& items, qint64 shown) {
+    const QSignalBlocker block(combo);
+    combo->clear();
+    for (const SavedTraceItem& item : items) {
+        combo->addItem(item.label, item.id);
+        combo->setItemData(combo->count() - 1, item.toolTip, Qt::ToolTipRole);
+    }
+    selectSaved(combo, shown);
+    combo->setEnabled(!items.isEmpty());
+}
+
 LocateDatasetView::LocateDatasetView(JobRunner* runner, QWidget* parent)
     : QWidget(parent), runner_(runner), sink_(std::make_shared<DatasetPartialSink>()) {
     sink_->view = this;
@@ -65,6 +103,9 @@ LocateDatasetView::LocateDatasetView(JobRunner* runner, QWidget* parent)
     connect(export_, &QPushButton::clicked, this, &LocateDatasetView::exportWithDialog);
     connect(plot_, &kme::widgets::TraceDatasetPlot::layerClicked, this, &LocateDatasetView::layerClicked);
     connect(runner_, &JobRunner::busyChanged, this, &LocateDatasetView::updateInputs);
+    connect(saved_, &QComboBox::currentIndexChanged, this, [this](int index) {
+        if (const qint64 id = saved_->itemData(index).toLongLong(); id > 0) Q_EMIT savedRunChosen(id);
+    });
     connect(runner_, &JobRunner::progress, this, [this](double done, double total) {
         if (!running_) return;  // another job's progress
         done_ = done;
@@ -131,11 +172,16 @@ void LocateDatasetView::buildUi() {
     message_->setTextFormat(Qt::RichText);
     message_->setWordWrap(true);
     layout->addWidget(message_);
+    // The status, and beside it the runs saved in the session.
+    auto* statusRow = new QHBoxLayout;
     status_ = new QLabel(this);
     status_->setObjectName(QStringLiteral("datasetStatus"));
     status_->setTextFormat(Qt::PlainText);
     status_->setWordWrap(true);
-    layout->addWidget(status_);
+    statusRow->addWidget(status_, 1);
+    saved_ = addSavedCombo(this, statusRow, tr("Save&d runs:"), QStringLiteral("datasetSavedRuns"),
+                           tr("Dataset runs saved in this session, newest first: choose one to show it again"));
+    layout->addLayout(statusRow);
     caption_ = new QLabel(this);
     caption_->setObjectName(QStringLiteral("datasetCaption"));
     caption_->setTextFormat(Qt::RichText);
@@ -162,17 +208,23 @@ QString LocateDatasetView::defaultFactFile(const kme::Model* model) {
 
 void LocateDatasetView::setModel(std::shared_ptr<kme::Model> model) {
     model_ = std::move(model);
-    ++runId_;
-    lastResult_.reset();
-    plot_->clear();
-    plot_->setPlaceholderText(model_ ? tr("Press Run dataset trace to average causal traces over the fact file.\n"
-                                          "The curves grow as facts are traced.")
-                                     : tr("Open a model folder (File ▸ Open model folder…, Ctrl+O) to start."));
     if (!factsChosen_) {
         const QString path = defaultFactFile(model_.get());
         if (!path.isEmpty()) facts_->setText(path);
     }
+    clearRun();
+}
+
+void LocateDatasetView::clearRun() {
+    ++runId_;
+    lastResult_.reset();
+    shownSavedRun_ = 0;
+    plot_->clear();
+    plot_->setPlaceholderText(model_ ? tr("Press Run dataset trace to average causal traces over the fact file.\n"
+                                          "The curves grow as facts are traced.")
+                                     : tr("Open a model folder (File ▸ Open model folder…, Ctrl+O) to start."));
     status_->clear();
+    selectSaved(saved_, 0);  // no saved run on screen
     updateCaption();
     updateInputs();
 }
@@ -200,6 +252,7 @@ void LocateDatasetView::updateInputs() {
     run_->setEnabled(model_ && error.isEmpty() && !runner_->isBusy());
     cancel_->setEnabled(running_);
     export_->setEnabled(!plot_->isEmpty());
+    saved_->setEnabled(saved_->count() > 0 && !running_);
 }
 
 void LocateDatasetView::updateStatus() {
@@ -258,6 +311,12 @@ bool LocateDatasetView::runDataset() {
     params.limit = limit_->value();
     params.trace.samples = samples_->value();
     params.trace.noise.factsPath = path;  // 3x the std of this fact set's subject embeddings, as `kme trace-dataset`
+    // The request as the session keeps it: the trace settings without a
+    // prompt of their own, the fact file ("facts") and the limit.
+    nlohmann::json request = kme::traceParamsToJson(params.trace);
+    for (const char* key : {"prompt", "subject", "answer"}) request.erase(key);
+    request["type"] = "dataset";
+    request["limit"] = params.limit;
 
     const int runId = ++runId_;
     auto model = model_;
@@ -286,6 +345,9 @@ bool LocateDatasetView::runDataset() {
         [this](JobOutcome outcome, const QString& message) { onFinished(outcome, message); });
     if (!started) return false;
     running_ = true;
+    runningRequest_ = QString::fromStdString(request.dump(-1, ' ', false, nlohmann::json::error_handler_t::replace));
+    shownSavedRun_ = 0;
+    selectSaved(saved_, 0);
     sourceShown_ = source;
     done_ = total_ = 0;
     traced_ = 0;
@@ -331,17 +393,14 @@ void LocateDatasetView::onFinished(JobOutcome outcome, const QString& message) {
     switch (outcome) {
         case JobOutcome::Succeeded: {
             const kme::TraceDatasetResult& r = *lastResult_;
-            QString text = tr("Done in %1 s: %2 of %3 facts traced (the model's top-1 is the true answer)")
-                               .arg(seconds, 0, 'f', 1)
-                               .arg(r.traced)
-                               .arg(r.considered);
-            if (r.skipped) text += tr(", %n skipped (prompt too long or subject not in the prompt)", nullptr, r.skipped);
-            text += tr("; %1 samples, window %2, noise σ = %3.").arg(r.samples).arg(r.window).arg(r.sigma, 0, 'g', 4);
-            status_->setText(text);
+            status_->setText(tr("Done in %1 s: %2").arg(seconds, 0, 'f', 1).arg(summary(r)));
             if (r.traced == 0)
                 plot_->setPlaceholderText(tr("Nothing to average: the model answered none of the %1 looked at "
                                              "correctly.")
                                               .arg(factCount(r.considered)));
+            Q_EMIT datasetRecorded(runningRequest_,
+                                   QString::fromStdString(kme::traceDatasetResultToJson(r).dump(
+                                       -1, ' ', false, nlohmann::json::error_handler_t::replace)));
             break;
         }
         case JobOutcome::Cancelled:
@@ -361,6 +420,63 @@ void LocateDatasetView::onFinished(JobOutcome outcome, const QString& message) {
     updateCaption();
     updateInputs();
     Q_EMIT datasetFinished(outcome == JobOutcome::Succeeded);
+}
+
+QString LocateDatasetView::summary(const kme::TraceDatasetResult& r) const {
+    QString text = tr("%1 of %2 facts traced (the model's top-1 is the true answer)").arg(r.traced).arg(r.considered);
+    if (r.skipped) text += tr(", %n skipped (prompt too long or subject not in the prompt)", nullptr, r.skipped);
+    return text + tr("; %1 samples, window %2, noise σ = %3.").arg(r.samples).arg(r.window).arg(r.sigma, 0, 'g', 4);
+}
+
+bool LocateDatasetView::showSavedRun(qint64 id, const QString& requestJson, const QString& resultJson,
+                                     const QString& when, QString* error) {
+    // Refused: the view stays as it is, and so does the combo box's choice.
+    const auto refuse = [this, error](const QString& why) {
+        if (error) *error = why;
+        selectSaved(saved_, shownSavedRun_);
+        return false;
+    };
+    if (running_) return refuse(tr("a dataset trace is running"));
+    std::shared_ptr<kme::TraceDatasetResult> result;
+    kme::TraceParams trace;
+    int limit = 0;
+    try {
+        const nlohmann::json request = nlohmann::json::parse(requestJson.toStdString());
+        trace = kme::traceParamsFromJson(request);
+        limit = request.contains("limit") ? request.at("limit").get<int>() : 0;
+        result = std::make_shared<kme::TraceDatasetResult>(
+            kme::traceDatasetResultFromJson(nlohmann::json::parse(resultJson.toStdString())));
+    } catch (const std::exception& e) {  // kme::Error (shapes, keys) or nlohmann::json's parse / type errors
+        return refuse(QString::fromStdString(e.what()));
+    }
+    if (model_ && result->nLayer != model_->config().nLayer)
+        return refuse(tr("it has %1 layers, the loaded model %2").arg(result->nLayer).arg(model_->config().nLayer));
+    const QString path = QString::fromStdString(trace.noise.factsPath);
+    if (!path.isEmpty() && QFileInfo(path).isFile()) setFactFile(path);
+    limit_->setValue(limit);
+    samples_->setValue(trace.samples);
+    ++runId_;
+    lastResult_ = result;
+    shownSavedRun_ = id;
+    sourceShown_ = QFileInfo(path).fileName();
+    if (result->traced == 0) {
+        plot_->clear();
+        plot_->setPlaceholderText(tr("Nothing to average: the model answered none of the %1 looked at correctly.")
+                                      .arg(factCount(result->considered)));
+    } else {
+        plot_->setData(kme::render::traceDatasetPlotData(*result, sourceShown_));
+    }
+    status_->setText(tr("Saved run of %1 on %2 (not recomputed): %3").arg(when, sourceShown_, summary(*result)));
+    selectSaved(saved_, id);
+    updateCaption();
+    updateInputs();
+    return true;
+}
+
+void LocateDatasetView::setSavedRuns(const QVector<SavedTraceItem>& runs, qint64 shown) {
+    shownSavedRun_ = shown;
+    fillSavedCombo(saved_, runs, shown);
+    updateInputs();
 }
 
 int LocateDatasetView::suggestedEditLayer() const {

@@ -2,11 +2,17 @@
 // The Locate tab's "Dataset average" view: causal traces averaged over a fact
 // set (ROME's Figure 2, kme::traceDataset) on the job runner, with progress,
 // cancel and a plot that grows as facts are traced. Clicking a layer chooses
-// the edit layer, as clicking a heatmap column does.
+// the edit layer, as clicking a heatmap column does. A finished run goes out
+// as JSON (datasetRecorded) for the session; runs saved in the session are
+// shown again without recomputing (showSavedRun, the "Saved" combo box; the
+// Locate tab reads them from the session).
 #include <QElapsedTimer>
+#include <QVector>
 #include <QWidget>
 #include <memory>
 
+class QBoxLayout;
+class QComboBox;
 class QLabel;
 class QLineEdit;
 class QPushButton;
@@ -27,6 +33,26 @@ namespace kme::app {
 class JobRunner;
 enum class JobOutcome;
 struct DatasetPartialSink;
+
+// A trace saved in the session, as a "Saved" combo box lists it.
+struct SavedTraceItem {
+    qint64 id = 0;    // kme::TraceRecord::id
+    QString label;    // "prompt — subject — 14:05", newest first in the list
+    QString toolTip;  // the full text and the date
+};
+
+// Adds a "Saved" combo box of `parent`, behind its label (`label`, with its
+// mnemonic), to `row`; kept narrow (long prompts do not widen the window) and
+// empty until fillSavedCombo.
+QComboBox* addSavedCombo(QWidget* parent, QBoxLayout* row, const QString& label, const QString& objectName,
+                         const QString& toolTip);
+// Selects the entry of saved trace `id` (0 or not listed: none, the
+// placeholder), without emitting.
+void selectSaved(QComboBox* combo, qint64 id);
+// Fills a "Saved" combo box with `items` (in that order) and selects `shown`
+// (0 or not listed: none, the placeholder), without emitting its signals.
+// Disabled when empty.
+void fillSavedCombo(QComboBox* combo, const QVector<SavedTraceItem>& items, qint64 shown);
 
 class LocateDatasetView final : public QWidget {
     Q_OBJECT
@@ -60,6 +86,23 @@ public:
     // Marks the chosen edit layer in the plot (-1: none).
     void setMarkedLayer(int layer);
 
+    // Shows a run saved in the session (request and result as written by
+    // datasetRecorded): plot, caption and status, and its fact file (when it
+    // exists), limit and samples in the fields; nothing is recomputed.
+    // `when` is the time it was saved, as shown. False with *error, and the
+    // view unchanged, when the JSON does not read as a dataset run or its
+    // layers differ from the loaded model's, or a run is going on.
+    bool showSavedRun(qint64 id, const QString& requestJson, const QString& resultJson, const QString& when,
+                      QString* error = nullptr);
+    // The saved run on screen (0: a live run, or none).
+    qint64 shownSavedRun() const { return shownSavedRun_; }
+    // Back to the empty plot (a session without dataset runs).
+    void clearRun();
+    // The session's saved runs for the "Saved" combo box, newest first;
+    // `shown` is the one on screen (0: none).
+    void setSavedRuns(const QVector<SavedTraceItem>& runs, qint64 shown);
+    QComboBox* savedRunsCombo() const { return saved_; }
+
     QLineEdit* factFileEdit() const { return facts_; }
     QPushButton* browseButton() const { return browse_; }
     QSpinBox* limitSpin() const { return limit_; }
@@ -84,12 +127,19 @@ Q_SIGNALS:
     // After each traced fact, when its averages reached the GUI thread.
     void datasetUpdated(int considered, int total);
     void layerClicked(int layer);
+    // A run finished: its request ({"type": "dataset", "facts", "limit",
+    // "samples", "noise", "window", "seed", "kinds", "strategy"}) and result
+    // (traceDatasetResultToJson) as JSON, for the session to keep.
+    void datasetRecorded(const QString& requestJson, const QString& resultJson);
+    // The user chose a saved run in the "Saved" combo box.
+    void savedRunChosen(qint64 id);
 
 private:
     void buildUi();
     void updateInputs();
     void updateStatus();
     void updateCaption();
+    QString summary(const kme::TraceDatasetResult& r) const;  // "3 of 5 facts traced …; samples, window, noise."
     void showPartial(int runId, const kme::widgets::TraceDatasetPlotData& data);
     void showFinal(const std::shared_ptr<kme::TraceDatasetResult>& result);
     void onFinished(JobOutcome outcome, const QString& message);
@@ -108,6 +158,7 @@ private:
     QLabel* message_ = nullptr;
     QLabel* status_ = nullptr;
     QLabel* caption_ = nullptr;
+    QComboBox* saved_ = nullptr;
     kme::widgets::TraceDatasetPlot* plot_ = nullptr;
     QTimer* clock_ = nullptr;  // refreshes the seconds while a run goes on
     QElapsedTimer elapsed_;
@@ -118,6 +169,8 @@ private:
     int partialUpdates_ = 0;
     int traced_ = 0;            // facts averaged so far in the running job
     QString sourceShown_;       // the fact file of the plot on screen
+    QString runningRequest_;    // the request JSON of the running job
+    qint64 shownSavedRun_ = 0;  // the saved run on screen (0: none)
 };
 
 }  // namespace kme::app

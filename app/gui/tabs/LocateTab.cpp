@@ -1,6 +1,8 @@
 #include "app/gui/tabs/LocateTab.h"
 
 #include <QCheckBox>
+#include <QComboBox>
+#include <QDateTime>
 #include <QFileDialog>
 #include <QFileInfo>
 #include <QGridLayout>
@@ -13,15 +15,19 @@
 #include <QTabWidget>
 #include <QTimer>
 #include <QVBoxLayout>
+#include <algorithm>
 #include <cmath>
+#include <functional>
 #include <limits>
 #include <mutex>
 
 #include "app/gui/JobRunner.h"
+#include "app/gui/SessionController.h"
 #include "app/gui/tabs/LocateDatasetView.h"
 #include "app/render/TraceHeatmapConvert.h"
 #include "engine/core/Error.h"
 #include "engine/model/Model.h"
+#include "engine/session/SessionStore.h"
 #include "engine/trace/CausalTrace.h"
 #include "engine/trace/TraceJson.h"
 #include "widgets/TokenText.h"
@@ -36,7 +42,51 @@ struct TracePartialSink {
     LocateTab* tab = nullptr;
 };
 
+// A trace record of the session, as listed (request only).
+struct LocateTab::SavedEntry {
+    qint64 id = 0;
+    std::string created;     // ISO 8601 UTC
+    nlohmann::json request;  // null when it does not parse
+    bool dataset = false;    // "type": "dataset" (LocateDatasetView); else a single-prompt trace
+};
+
 namespace {
+
+using json = nlohmann::json;
+
+// Replaces, never throws, should a token hold invalid UTF-8.
+QString jsonText(const json& j) {
+    return QString::fromStdString(j.dump(-1, ' ', false, json::error_handler_t::replace));
+}
+
+// A string / whole number of a saved request ("" / 0 when absent or of another type).
+QString textOf(const json& j, const char* key) {
+    return j.is_object() && j.contains(key) && j.at(key).is_string()
+               ? QString::fromStdString(j.at(key).get<std::string>())
+               : QString();
+}
+int numberOf(const json& j, const char* key) {
+    return j.is_object() && j.contains(key) && j.at(key).is_number_integer() ? j.at(key).get<int>() : 0;
+}
+
+// ROME's edit layer: where restoring the MLP output at the subject's last
+// token brings the answer back most; -1 without an MLP trace.
+int peakMlpLayer(const kme::TraceResult& r) {
+    const auto it = r.scores.find(kme::TraceKind::Mlp);
+    const int t = r.subjectEnd - 1;
+    if (it == r.scores.end() || t < 0 || t >= static_cast<int>(it->second.size())) return -1;
+    const std::vector<double>& row = it->second[t];
+    int best = -1;
+    for (int l = 0; l < static_cast<int>(row.size()); ++l)
+        if (!std::isnan(row[l]) && (best < 0 || row[l] > row[best])) best = l;
+    return best;
+}
+
+// A stored time (ISO 8601 UTC) in local time, as `format`; the stored text when it does not read.
+QString localTime(const std::string& iso, const QString& format) {
+    const QDateTime t = QDateTime::fromString(QString::fromStdString(iso), Qt::ISODate);
+    return t.isValid() ? t.toLocalTime().toString(format) : QString::fromStdString(iso);
+}
 
 // A fact of the demo fact set (projects/demo/facts.json), so the first trace on the demo model shows one.
 const QString kDefaultPrompt = QStringLiteral("The Colosseum is located in the city of");
@@ -48,8 +98,8 @@ QColor errorColor(const QPalette& pal) {
 
 }  // namespace
 
-LocateTab::LocateTab(JobRunner* runner, QWidget* parent)
-    : QWidget(parent), runner_(runner), sink_(std::make_shared<TracePartialSink>()) {
+LocateTab::LocateTab(JobRunner* runner, SessionController* session, QWidget* parent)
+    : QWidget(parent), runner_(runner), session_(session), sink_(std::make_shared<TracePartialSink>()) {
     sink_->tab = this;
     buildUi();
     clock_ = new QTimer(this);
@@ -64,7 +114,14 @@ LocateTab::LocateTab(JobRunner* runner, QWidget* parent)
     connect(panel_, &kme::widgets::TraceHeatmapPanel::layerClicked, this, &LocateTab::chooseEditLayer);
     connect(dataset_, &LocateDatasetView::layerClicked, this, &LocateTab::chooseEditLayer);
     connect(runner_, &JobRunner::busyChanged, this, &LocateTab::updateInputs);
+    connect(saved_, &QComboBox::currentIndexChanged, this, [this](int index) {
+        if (const qint64 id = saved_->itemData(index).toLongLong(); id > 0) showSavedTrace(id);
+    });
+    connect(dataset_, &LocateDatasetView::savedRunChosen, this, &LocateTab::showSavedDatasetRun);
+    connect(dataset_, &LocateDatasetView::datasetRecorded, this, &LocateTab::saveDatasetRun);
+    if (session_) connect(session_, &SessionController::sessionChanged, this, &LocateTab::showSaved);
     setModel(nullptr);
+    if (session_ && session_->hasSession()) showSaved();
 }
 
 LocateTab::~LocateTab() {
@@ -180,6 +237,8 @@ void LocateTab::buildUi() {
     editLayerLabel_ = new QLabel(this);
     editLayerLabel_->setObjectName(QStringLiteral("locateEditLayer"));
     statusRow->addWidget(status_, 1);
+    saved_ = addSavedCombo(this, statusRow, tr("Save&d traces:"), QStringLiteral("locateSavedTraces"),
+                           tr("Traces saved in this session, newest first: choose one to show it again"));
     layout->addLayout(statusRow);
 
     panel_ = new kme::widgets::TraceHeatmapPanel(this);
@@ -208,17 +267,23 @@ QCheckBox* LocateTab::kindCheck(const QString& kind) const {
 
 void LocateTab::setModel(std::shared_ptr<kme::Model> model) {
     model_ = std::move(model);
+    editLayer_ = -1;
+    editLayerLabel_->setText(tr("Edit layer: — (click a heatmap column or a plot layer)"));
+    window_->setMaximum(model_ ? model_->config().nLayer : 1000);
+    dataset_->setModel(model_);
+    clearTrace();
+}
+
+void LocateTab::clearTrace() {
     ++runId_;
     lastResult_.reset();
+    shownSavedTrace_ = 0;
     panel_->clear();
     panel_->setPlaceholderText(model_ ? tr("Press Run trace to see where the model stores the fact.\n"
                                            "The heatmaps fill in row by row as the trace runs.")
                                       : tr("Open a model folder (File ▸ Open model folder…, Ctrl+O) to start."));
-    editLayer_ = -1;
-    editLayerLabel_->setText(tr("Edit layer: — (click a heatmap column or a plot layer)"));
     status_->clear();
-    window_->setMaximum(model_ ? model_->config().nLayer : 1000);
-    dataset_->setModel(model_);
+    selectSaved(saved_, 0);  // no saved trace on screen
     updateInputs();
 }
 
@@ -263,6 +328,7 @@ void LocateTab::updateInputs() {
     run_->setEnabled(model_ && error.isEmpty() && !runner_->isBusy());
     cancel_->setEnabled(tracing_);
     export_->setEnabled(!panel_->isEmpty());
+    saved_->setEnabled(saved_->count() > 0 && !tracing_);
 }
 
 void LocateTab::updateStatus() {
@@ -324,6 +390,8 @@ bool LocateTab::runTrace() {
     if (!started) return false;
     runningParams_ = request;
     tracing_ = true;
+    shownSavedTrace_ = 0;
+    selectSaved(saved_, 0);
     subjectShown_ = subject_->text();
     rowsDone_ = rowsTotal_ = 0;
     partialUpdates_ = 0;
@@ -365,22 +433,13 @@ void LocateTab::onTraceFinished(JobOutcome outcome, const QString& message) {
     switch (outcome) {
         case JobOutcome::Succeeded: {
             const kme::TraceResult& r = *lastResult_;
-            QString text = tr("Done in %1 s: answer “%2”, %3 samples, window %4, noise σ = %5 (%6).")
-                               .arg(seconds, 0, 'f', 1)
-                               .arg(kme::widgets::visibleToken(QString::fromStdString(r.answerToken)))
-                               .arg(r.samples)
-                               .arg(r.window)
-                               .arg(r.sigma, 0, 'g', 4)
-                               .arg(QString::fromStdString(r.sigmaSource));
-            if (const int layer = suggestedEditLayer(); layer >= 0)
-                text += tr(" MLP restoration at the subject's last token peaks at layer %1.").arg(layer);
-            status_->setText(text);
+            status_->setText(tr("Done in %1 s: %2").arg(seconds, 0, 'f', 1).arg(summary(r)));
             if (runningParams_) {
-                // Replace, never throw, should a token hold invalid UTF-8.
-                const auto text = [](const nlohmann::json& j) {
-                    return QString::fromStdString(j.dump(-1, ' ', false, nlohmann::json::error_handler_t::replace));
-                };
-                Q_EMIT traceRecorded(text(kme::traceParamsToJson(*runningParams_)), text(kme::traceResultToJson(r)));
+                json request = kme::traceParamsToJson(*runningParams_);
+                request["type"] = "prompt";  // a dataset run says "dataset"
+                const QString requestJson = jsonText(request), resultJson = jsonText(kme::traceResultToJson(r));
+                // MainWindow connects traceRecorded to SessionController::recordTrace.
+                saveGuarded(false, [&] { Q_EMIT traceRecorded(requestJson, resultJson); });
             }
             break;
         }
@@ -399,17 +458,201 @@ void LocateTab::onTraceFinished(JobOutcome outcome, const QString& message) {
     Q_EMIT traceFinished(outcome == JobOutcome::Succeeded);
 }
 
-int LocateTab::suggestedEditLayer() const {
-    if (!lastResult_) return -1;
-    const auto it = lastResult_->scores.find(kme::TraceKind::Mlp);
-    const int t = lastResult_->subjectEnd - 1;
-    if (it == lastResult_->scores.end() || t < 0 || t >= static_cast<int>(it->second.size())) return -1;
-    const std::vector<double>& row = it->second[t];
-    int best = -1;
-    for (int l = 0; l < static_cast<int>(row.size()); ++l)
-        if (!std::isnan(row[l]) && (best < 0 || row[l] > row[best])) best = l;
-    return best;
+QString LocateTab::summary(const kme::TraceResult& r) const {
+    QString text = tr("answer “%1”, %2 samples, window %3, noise σ = %4 (%5).")
+                       .arg(kme::widgets::visibleToken(QString::fromStdString(r.answerToken)))
+                       .arg(r.samples)
+                       .arg(r.window)
+                       .arg(r.sigma, 0, 'g', 4)
+                       .arg(QString::fromStdString(r.sigmaSource));
+    if (const int layer = peakMlpLayer(r); layer >= 0)
+        text += tr(" MLP restoration at the subject's last token peaks at layer %1.").arg(layer);
+    return text;
 }
+
+// ---------------------------------------------------------------- saved in the session
+
+std::vector<LocateTab::SavedEntry> LocateTab::savedEntries(QString* error) const {
+    std::vector<SavedEntry> out;
+    kme::SessionStore* store = session_ ? session_->store() : nullptr;
+    if (!store) return out;
+    try {
+        const std::vector<kme::TraceRecord> records = store->listTraces(false);
+        for (auto it = records.rbegin(); it != records.rend(); ++it) {
+            SavedEntry e;
+            e.id = it->id;
+            e.created = it->created;
+            e.request = json::parse(it->requestJson, nullptr, false);  // discarded (null) when it does not parse
+            if (e.request.is_discarded()) e.request = nullptr;
+            e.dataset = e.request.is_object() && e.request.contains("type") && e.request.at("type") == "dataset";
+            out.push_back(std::move(e));
+        }
+    } catch (const std::exception& e) {  // a damaged session file
+        if (error) *error = QString::fromStdString(e.what());
+    }
+    return out;
+}
+
+void LocateTab::refreshSaved(const std::vector<SavedEntry>& entries, qint64 datasetShown) {
+    QVector<SavedTraceItem> traces, runs;
+    for (const SavedEntry& e : entries) {
+        const QString when = localTime(e.created, QStringLiteral("HH:mm"));
+        const QString date = localTime(e.created, QStringLiteral("yyyy-MM-dd HH:mm"));
+        if (e.dataset) {
+            const QString facts = textOf(e.request, "facts");
+            const int limit = numberOf(e.request, "limit");
+            runs.push_back({e.id,
+                            QStringLiteral("%1 — %2 — %3")
+                                .arg(QFileInfo(facts).fileName(),
+                                     limit > 0 ? tr("first %1 facts").arg(limit) : tr("all facts"), when),
+                            tr("%1\nSaved %2").arg(facts, date)});
+        } else {
+            const QString prompt = textOf(e.request, "prompt"), subject = textOf(e.request, "subject");
+            traces.push_back({e.id, QStringLiteral("%1 — %2 — %3").arg(prompt, subject, when),
+                              tr("%1\nSubject: %2\nSaved %3").arg(prompt, subject, date)});
+        }
+    }
+    fillSavedCombo(saved_, traces, shownSavedTrace_);
+    dataset_->setSavedRuns(runs, datasetShown);
+    updateInputs();
+}
+
+bool LocateTab::showRecord(qint64 id, bool dataset, QString* error) {
+    kme::SessionStore* store = session_ ? session_->store() : nullptr;
+    if (!store) {
+        *error = tr("no session is open");
+        return false;
+    }
+    if (!dataset && tracing_) {
+        *error = tr("a trace is running");
+        return false;
+    }
+    kme::TraceRecord record;
+    json request;
+    kme::TraceParams params;
+    std::shared_ptr<kme::TraceResult> result;
+    try {
+        record = store->getTrace(id);
+        request = json::parse(record.requestJson);
+        if (!dataset) {
+            params = kme::traceParamsFromJson(request);
+            result = std::make_shared<kme::TraceResult>(kme::traceResultFromJson(json::parse(record.resultJson)));
+        }
+    } catch (const std::exception& e) {  // kme::Error (keys, shapes, the file) or nlohmann::json's parse / type errors
+        *error = QString::fromStdString(e.what());
+        return false;
+    }
+    const QString when = localTime(record.created, QStringLiteral("yyyy-MM-dd HH:mm"));
+    QLabel* status = status_;
+    if (dataset) {
+        if (!dataset_->showSavedRun(id, QString::fromStdString(record.requestJson),
+                                    QString::fromStdString(record.resultJson), when, error))
+            return false;
+        status = dataset_->statusLabel();
+    } else {
+        if (model_ && result->nLayer != model_->config().nLayer) {
+            *error = tr("it has %1 layers, the loaded model %2").arg(result->nLayer).arg(model_->config().nLayer);
+            return false;
+        }
+        // The request's settings in the fields, as if typed: Run traces it again.
+        prompt_->setText(QString::fromStdString(params.prompt));
+        subject_->setText(QString::fromStdString(params.subject));
+        answer_->setText(QString::fromStdString(params.answer));
+        noise_->setText(QString::fromStdString(kme::formatNoiseSpec(params.noise)));
+        samples_->setValue(params.samples);
+        window_->setValue(std::max(params.window, 0));  // -1 (default) shows as "auto"
+        seed_->setValue(static_cast<int>(std::min<uint64_t>(params.seed, std::numeric_limits<int>::max())));
+        const auto has = [&params](kme::TraceKind k) {
+            return std::find(params.kinds.begin(), params.kinds.end(), k) != params.kinds.end();
+        };
+        hidden_->setChecked(has(kme::TraceKind::Hidden));
+        mlp_->setChecked(has(kme::TraceKind::Mlp));
+        attn_->setChecked(has(kme::TraceKind::Attn));
+        ++runId_;
+        lastResult_ = result;
+        shownSavedTrace_ = id;
+        subjectShown_ = subject_->text();
+        panel_->setData(kme::render::traceHeatmapData(*result));
+        panel_->setMarkedLayer(editLayer_);
+        status_->setText(tr("Saved trace of %1 (not recomputed): %2").arg(when, summary(*result)));
+        selectSaved(saved_, id);
+        updateInputs();
+    }
+    // The live weights may differ: an edit made or undone since, or another model of the same shape.
+    const QString hash = textOf(request, "weights_hash");
+    if (!hash.isEmpty() && !session_->currentHash().isEmpty() && hash != session_->currentHash())
+        status->setText(status->text() + tr(" It ran on other weights than the live ones."));
+    return true;
+}
+
+void LocateTab::showLatest(const std::vector<SavedEntry>& entries, bool dataset) {
+    QStringList skipped;
+    bool shown = false;
+    for (const SavedEntry& e : entries) {
+        if (e.dataset != dataset) continue;
+        QString error;
+        if ((shown = showRecord(e.id, dataset, &error))) break;
+        skipped << tr("#%1 (%2)").arg(e.id).arg(error);
+    }
+    if (!shown) {
+        if (dataset) dataset_->clearRun();
+        else clearTrace();
+    }
+    if (skipped.isEmpty()) return;
+    QLabel* status = dataset ? dataset_->statusLabel() : status_;
+    const QString note = dataset ? tr("Skipped saved dataset runs that cannot be shown: %1.")
+                                 : tr("Skipped saved traces that cannot be shown: %1.");
+    status->setText((status->text().isEmpty() ? QString() : status->text() + QLatin1Char(' ')) +
+                    note.arg(skipped.join(QStringLiteral("; "))));
+}
+
+void LocateTab::showSaved() {
+    if (saving_) return;  // the autosave session our own save created: keep the views
+    QString error;
+    const std::vector<SavedEntry> entries = savedEntries(&error);
+    refreshSaved(entries, 0);
+    if (!tracing_) showLatest(entries, false);
+    if (!dataset_->isRunning()) showLatest(entries, true);
+    if (!error.isEmpty()) status_->setText(tr("The session's saved traces cannot be read: %1").arg(error));
+}
+
+bool LocateTab::showSavedTrace(qint64 id) {
+    QString error;
+    if (showRecord(id, false, &error)) return true;
+    status_->setText(tr("Saved trace #%1 cannot be shown: %2").arg(id).arg(error));
+    selectSaved(saved_, shownSavedTrace_);
+    return false;
+}
+
+bool LocateTab::showSavedDatasetRun(qint64 id) {
+    QString error;
+    if (showRecord(id, true, &error)) return true;
+    dataset_->statusLabel()->setText(tr("Saved dataset run #%1 cannot be shown: %2").arg(id).arg(error));
+    return false;
+}
+
+qint64 LocateTab::saveGuarded(bool dataset, const std::function<void()>& save) {
+    const auto newest = [dataset](const std::vector<SavedEntry>& entries) -> qint64 {
+        for (const SavedEntry& e : entries)
+            if (e.dataset == dataset) return e.id;
+        return 0;
+    };
+    const qint64 before = newest(savedEntries());
+    saving_ = true;
+    save();
+    saving_ = false;
+    const std::vector<SavedEntry> entries = savedEntries();
+    const qint64 saved = newest(entries) > before ? newest(entries) : 0;  // 0: nothing was saved
+    if (!dataset) shownSavedTrace_ = saved;
+    refreshSaved(entries, dataset ? saved : dataset_->shownSavedRun());
+    return saved;
+}
+
+void LocateTab::saveDatasetRun(const QString& requestJson, const QString& resultJson) {
+    if (session_) saveGuarded(true, [&] { session_->recordTrace(requestJson, resultJson); });
+}
+
+int LocateTab::suggestedEditLayer() const { return lastResult_ ? peakMlpLayer(*lastResult_) : -1; }
 
 void LocateTab::chooseEditLayer(int layer) {
     editLayer_ = layer;

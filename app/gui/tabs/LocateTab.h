@@ -7,14 +7,23 @@
 // LocateDatasetView).
 // Clicking a heatmap column or a layer of the average plot chooses the layer
 // the Edit tab will change.
+// With a session: finished traces and dataset runs are saved in it (traces
+// through traceRecorded, which MainWindow connects to
+// SessionController::recordTrace; dataset runs directly), and when another
+// session becomes current its latest saved trace and dataset run are shown
+// again, as saved (no recomputation); a "Saved" combo box in each view lists
+// the others.
 #include <QElapsedTimer>
 #include <QVector>
 #include <QWidget>
+#include <functional>
 #include <memory>
+#include <vector>
 
 #include "widgets/TraceHeatmapData.h"
 
 class QCheckBox;
+class QComboBox;
 class QLabel;
 class QLineEdit;
 class QPushButton;
@@ -35,6 +44,7 @@ namespace kme::app {
 
 class JobRunner;
 class LocateDatasetView;
+class SessionController;
 enum class JobOutcome;
 struct TracePartialSink;
 
@@ -42,7 +52,8 @@ class LocateTab final : public QWidget {
     Q_OBJECT
 
 public:
-    explicit LocateTab(JobRunner* runner, QWidget* parent = nullptr);
+    // `session` may be nullptr (tests): traces are then neither saved nor restored.
+    explicit LocateTab(JobRunner* runner, SessionController* session = nullptr, QWidget* parent = nullptr);
     ~LocateTab() override;
 
     // The model traces run on (nullptr: nothing loaded). Clears the heatmaps
@@ -83,6 +94,10 @@ public:
     QLabel* messageLabel() const { return message_; }   // subject preview or the inline error
     QLabel* statusLabel() const { return status_; }
     QLabel* editLayerLabel() const { return editLayerLabel_; }
+    // The session's saved single-prompt traces, newest first ("prompt — subject — 14:05").
+    QComboBox* savedTracesCombo() const { return saved_; }
+    // The saved trace on screen (0: a live trace, or none).
+    qint64 shownSavedTrace() const { return shownSavedTrace_; }
     kme::widgets::TraceHeatmapPanel* panel() const { return panel_; }
     // "This prompt" (index 0) and "Dataset average" (index 1).
     QTabWidget* viewTabs() const { return views_; }
@@ -96,6 +111,15 @@ public Q_SLOTS:
     // What clicking a heatmap column does: stores the layer, marks it, emits editLayerChosen.
     void chooseEditLayer(int layer);
     void exportWithDialog();
+    // Shows the session's latest saved single-prompt trace and dataset run,
+    // or clears the views when it has none (on sessionChanged). Saved JSON
+    // that does not read, or does not fit the loaded model, is skipped with a
+    // message in the status label.
+    void showSaved();
+    // Shows one saved trace / dataset run of the session by its id; false,
+    // with the reason in the status label, when it cannot be shown.
+    bool showSavedTrace(qint64 id);
+    bool showSavedDatasetRun(qint64 id);
 
 Q_SIGNALS:
     void traceFinished(bool ok);
@@ -103,19 +127,37 @@ Q_SIGNALS:
     void traceRowsUpdated(int rowsDone, int rowsTotal);
     void editLayerChosen(int layer);
     // A single-prompt trace finished: its request and result as JSON
-    // (engine/trace/TraceJson.h: traceParamsToJson / traceResultToJson), e.g.
-    // for the session to keep.
+    // (engine/trace/TraceJson.h: traceParamsToJson plus "type": "prompt" /
+    // traceResultToJson), e.g. for the session to keep. Connect it directly
+    // (MainWindow: to SessionController::recordTrace): the autosave session
+    // a save may create must arrive while the tab knows it is saving.
     void traceRecorded(const QString& requestJson, const QString& resultJson);
 
 private:
+    struct SavedEntry;
     void buildUi();
     void updateInputs();
     void updateStatus();
     void showPartial(int runId, const QVector<kme::widgets::TraceHeatmapData>& maps, int done, int total);
     void showFinal(const std::shared_ptr<kme::TraceResult>& result);
     void onTraceFinished(JobOutcome outcome, const QString& message);
+    QString summary(const kme::TraceResult& r) const;  // answer, samples, window, noise, suggested layer
+    void clearTrace();                                 // empty heatmaps, no result, no status
+    // The session's saved traces, newest first (requests only); [] without a session.
+    std::vector<SavedEntry> savedEntries(QString* error = nullptr) const;
+    // Fills both "Saved" combo boxes; the dataset view's shows `datasetShown`.
+    void refreshSaved(const std::vector<SavedEntry>& entries, qint64 datasetShown);
+    // Shows a saved record of either kind; false with *error.
+    bool showRecord(qint64 id, bool dataset, QString* error);
+    // The newest record of the kind that shows; the others skipped are named in the status.
+    void showLatest(const std::vector<SavedEntry>& entries, bool dataset);
+    // Runs `save`, which writes one record of the kind into the session,
+    // with saving_ set; refreshes the lists. Returns the new record's id (0: none).
+    qint64 saveGuarded(bool dataset, const std::function<void()>& save);
+    void saveDatasetRun(const QString& requestJson, const QString& resultJson);
 
     JobRunner* runner_ = nullptr;
+    SessionController* session_ = nullptr;
     std::shared_ptr<kme::Model> model_;
     std::shared_ptr<TracePartialSink> sink_;  // lets the worker post rows while this tab lives
     std::shared_ptr<const kme::TraceResult> lastResult_;
@@ -138,6 +180,7 @@ private:
     QLabel* message_ = nullptr;
     QLabel* status_ = nullptr;
     QLabel* editLayerLabel_ = nullptr;
+    QComboBox* saved_ = nullptr;
     kme::widgets::TraceHeatmapPanel* panel_ = nullptr;
     QTimer* clock_ = nullptr;   // refreshes the seconds while a trace runs
     QElapsedTimer elapsed_;
@@ -147,6 +190,11 @@ private:
     int partialUpdates_ = 0;
     int editLayer_ = -1;
     QString subjectShown_;      // the subject of the heatmaps on screen
+    qint64 shownSavedTrace_ = 0;  // the saved trace on screen (0: none)
+    // True while this tab saves into the session: the autosave session that
+    // saving may create fires sessionChanged, which must not replace the
+    // views the user is looking at.
+    bool saving_ = false;
 };
 
 }  // namespace kme::app
