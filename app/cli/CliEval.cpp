@@ -1,11 +1,15 @@
 // kme eval: an edit method over records of a CounterFact / zsRE file, each
 // edit on a fresh model or all of them accumulated, measured with ROME's
-// metrics (engine/eval/Metrics.h) against the unedited model.
+// metrics (engine/eval/Metrics.h) against the unedited model. With
+// --session the run measures the session's weights (its enabled edits
+// applied) and is recorded there as a metric run, as the Evaluate tab saves.
 #include <algorithm>
 #include <cmath>
+#include <filesystem>
 #include <fstream>
 #include <iomanip>
 #include <iostream>
+#include <optional>
 #include <sstream>
 
 #include <unistd.h>
@@ -19,6 +23,8 @@
 #include "engine/eval/EditEvaluation.h"
 #include "engine/eval/EvalJson.h"
 #include "engine/model/Model.h"
+#include "engine/session/SessionEdits.h"
+#include "engine/session/SessionStore.h"
 
 namespace kme::cli {
 namespace {
@@ -37,6 +43,56 @@ std::string cell(const MetricSummary& s, const std::string& name) {
     if (name != "score" && st->count > 1) o << " ± " << st->ci95 * k;
     if (percent) o << " %";
     return o.str();
+}
+
+// --session DB: an existing file is opened now, before anything is computed
+// (a file that is not a session is refused, untouched); a missing one is only
+// created when a finished run is recorded, so a failed run leaves no file.
+std::optional<SessionStore> openSessionForRun(const std::string& path) {
+    namespace fs = std::filesystem;
+    std::error_code ec;
+    if (fs::exists(path, ec)) {
+        if (fs::is_directory(path, ec)) fail(ErrorKind::Io, path + ": is a folder, not a session file");
+        return SessionStore(path);
+    }
+    const fs::path folder = fs::path(path).parent_path();
+    if (!folder.empty() && !fs::is_directory(folder, ec))
+        fail(ErrorKind::Io, path + ": the folder " + folder.string() + " does not exist");
+    return std::nullopt;
+}
+
+// The run's settings as the session keeps them (MetricRunRecord::paramsJson;
+// the keys the Evaluate tab writes, and "tool").
+// `steps` <= 0: not given.
+json paramsJson(const EvalParams& p, const EvalRunContext& run, int steps, bool editsApplied) {
+    json j = {{"dataset", run.dataset},
+              {"method", editMethodName(p.edit.method)},
+              {"records", run.indices.size()},
+              {"mode", evalModeName(p.mode)},
+              {"batch_size", p.batchSize},
+              {"selection", recordSelectionName(run.selection.how)},
+              {"fluency", p.generation.enabled},
+              {"baseline", p.baseline},
+              {"weights_hash", run.weightsHash},
+              {"edits_applied", editsApplied},
+              {"tool", "kme eval"}};
+    if (steps > 0) j["steps"] = steps;
+    return j;
+}
+
+// Saves a finished run in the session: the compact JSON the Evaluate tab
+// saves (per-record values, no prompt details), so the tab shows it.
+int64_t recordMetricRun(SessionStore& session, const EvalResult& r, const Dataset& dataset, const EvalParams& p,
+                        const EvalRunContext& run, const json& params) {
+    EvalJsonOptions compact;
+    compact.promptDetails = false;
+    compact.baselineCounts = true;
+    MetricRunRecord m;
+    m.method = editMethodName(r.method);
+    m.dataset = run.dataset;
+    m.paramsJson = params.dump();
+    m.resultsJson = evalRunToJson(r, dataset, p, run, compact).dump();
+    return session.addMetricRun(m);
 }
 
 int runEval(const Args& args, Context& ctx) {
@@ -73,6 +129,11 @@ int runEval(const Args& args, Context& ctx) {
 
     const Dataset dataset = loadDataset(datasetPath);
     const std::vector<size_t> indices = selectRecords(dataset, sel);
+    const bool toSession = args.has("--session");
+    const std::string sessionPath = args.get("--session");
+    if (toSession && sessionPath.empty()) throw UsageError("--session needs a session file");
+    std::optional<SessionStore> session;
+    if (toSession) session = openSessionForRun(sessionPath);
     auto model = loadModelArg(args, ctx);
 
     p.edit = defaultEditParams(*model, *method);
@@ -98,7 +159,15 @@ int runEval(const Args& args, Context& ctx) {
         p.edit.statsLabel = args.get("--stats-corpus");
         p.edit.statsTexts = loadTextCorpus(p.edit.statsLabel);
     }
-    const std::string hash = model->weightsHash();
+    // The weights evaluated: the model's, or the session's state of them.
+    const std::string baseHash = model->weightsHash();
+    EditStack stack(*model);
+    ReplayReport replayed;
+    if (session) {
+        attachModel(*session, *model, baseHash);
+        replayed = bringToSessionState(*session, stack);
+    }
+    const std::string hash = replayed.applied > 0 ? replayed.finalHash : baseHash;
 
     const bool bar = &ctx.err == &std::cerr && isatty(STDERR_FILENO);
     const EvalResult r = evaluateEdits(*model, dataset, indices, p, [&](double done, double total) {
@@ -115,7 +184,16 @@ int runEval(const Args& args, Context& ctx) {
     run.modelPath = model->folder();
     run.modelContext = model->config().nPositions;
     run.weightsHash = hash;
-    const json j = evalRunToJson(r, dataset, p, run);
+    json j = evalRunToJson(r, dataset, p, run);
+    int64_t metricRunId = 0;
+    if (toSession && !r.cancelled) {
+        if (!session) {
+            session.emplace(sessionPath);
+            attachModel(*session, *model, baseHash);
+        }
+        metricRunId = recordMetricRun(*session, r, dataset, p, run, paramsJson(p, run, steps, replayed.applied > 0));
+        j["session"] = {{"path", session->path()}, {"metric_run_id", metricRunId}};
+    }
     const int excludedNeighbours = j["excluded"]["neighborhood_prompts"].get<int>();
     const int excludedAttributes = j["excluded"]["other_attributes"].get<int>();
 
@@ -155,6 +233,8 @@ int runEval(const Args& args, Context& ctx) {
         s << "  left out as rewritten by another applied edit: " << excludedNeighbours << " neighbourhood prompts, "
           << excludedAttributes << " other attributes\n";
     if (r.cancelled) s << "  cancelled: " << r.records.size() << " records finished\n";
+    if (replayed.applied > 0) s << "  on the session's weights (" << replayed.summary << ")\n";
+    if (metricRunId > 0) s << "  recorded as metric run " << metricRunId << " in " << session->path() << "\n";
     emit(args, ctx, j, s.str());
     return 0;
 }
@@ -165,7 +245,7 @@ void addEvalCommands(std::vector<Command>& commands) {
     commands.push_back(
         {"eval",
          "[MODEL] --dataset F --method rome|memit|ft-l [--limit N] [--select first|spread|random] [--sequential] "
-         "[--batch B] [--layer L | --layers A-B] [--stats-corpus F | --no-mom2] [--hparams F]",
+         "[--batch B] [--layer L | --layers A-B] [--stats-corpus F | --no-mom2] [--hparams F] [--session DB]",
          "edit records of a CounterFact / zsRE file and report ROME's metrics against the unedited model (JSON: fractions 0..1)",
          {{"--dataset", true, "CounterFact or zsRE JSON file"},
           {"--method", true, "rome (default) | memit | ft-l"},
@@ -187,7 +267,10 @@ void addEvalCommands(std::vector<Command>& commands) {
           {"--no-baseline", false, "skip measuring the unedited model"},
           {"--no-generation", false, "skip generation (no fluency)"},
           {"--gen-length", true, "tokens of prompt + generated text for fluency (100, capped by the context)"},
-          {"--gen-seed", true, "seed of the sampled generations (0)"}},
+          {"--gen-seed", true, "seed of the sampled generations (0)"},
+          {"--session", true,
+           "session file (created if missing): evaluate its current weights (enabled edits applied) and record the "
+           "run as a metric run"}},
          runEval});
 }
 

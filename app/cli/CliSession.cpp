@@ -1,6 +1,7 @@
 // kme session list | show | replay | export DB [--out DIR]
 #include <unistd.h>
 
+#include <cctype>
 #include <filesystem>
 #include <iomanip>
 #include <map>
@@ -8,6 +9,7 @@
 
 #include "app/cli/CliSupport.h"
 #include "engine/core/Error.h"
+#include "engine/eval/EvalJson.h"
 #include "engine/model/Model.h"
 #include "engine/session/Replay.h"
 #include "engine/session/SessionJson.h"
@@ -26,6 +28,78 @@ SessionStore openReadOnly(const std::string& path) {
     SessionOpenOptions o;
     o.readOnly = true;
     return SessionStore(path, o);
+}
+
+// A member of a JSON object, null when absent (or not an object).
+const json& memberOf(const json& o, const char* key) {
+    static const json none;
+    const auto it = o.is_object() ? o.find(key) : o.end();
+    return it != o.end() ? *it : none;
+}
+
+// A string member of a JSON object, "" when absent or not a string.
+std::string textOf(const json& o, const char* key) {
+    const json& v = memberOf(o, key);
+    return v.is_string() ? v.get<std::string>() : std::string();
+}
+
+// "  trace 3 (created): dataset facts.json, 60 records" for a dataset trace
+// ("type": "dataset"); single-prompt traces ("type": "prompt", or none in
+// older sessions) name their prompt and subject.
+std::string traceLine(const json& t) {
+    std::ostringstream s;
+    s << "  trace " << memberOf(t, "id") << " (" << textOf(t, "created") << ")";
+    const json& r = memberOf(t, "request");
+    if (textOf(r, "type") == "dataset") {
+        const json& limit = memberOf(r, "limit");
+        const int n = limit.is_number_integer() ? limit.get<int>() : 0;
+        s << ": dataset " << textOf(r, "facts") << ", "
+          << (n > 0 ? std::to_string(n) + (n == 1 ? " record" : " records") : std::string("all records"));
+    } else {
+        if (r.is_object() && r.contains("prompt")) s << " prompt " << r["prompt"].dump();
+        if (r.is_object() && r.contains("subject")) s << ", subject " << r["subject"].dump();
+    }
+    return s.str() + "\n";
+}
+
+// "42.0%" of a summary's statistic; a score falls back to its token
+// accuracy (zsRE runs), "-" where neither was measured.
+std::string percentOf(const MetricSummary& summary, const std::string& group) {
+    for (const std::string& name : {group + "_score", group + "_accuracy"}) {
+        const MetricStat* st = summary.find(name);
+        if (!st || st->count == 0) continue;
+        std::ostringstream o;
+        o << std::fixed << std::setprecision(1) << st->mean * 100 << "%";
+        return o.str();
+    }
+    return "-";
+}
+
+// "  metric run 1 (created): ROME on facts.json, 10 records — efficacy
+// 90.0%, paraphrase 70.0%, neighbourhood 85.0%". A row that is not an
+// evaluation run (damaged, or another tool's) says why instead.
+std::string metricRunLine(const json& m) {
+    std::ostringstream s;
+    s << "  metric run " << memberOf(m, "id") << " (" << textOf(m, "created") << "): ";
+    std::string dataset = textOf(m, "dataset");
+    EvalRunSummary r;
+    try {
+        const json& results = memberOf(m, "results");
+        r = results.is_string() ? evalRunSummaryFromJson(results.get<std::string>()) : evalRunSummaryFromJson(results);
+    } catch (const std::exception& e) {
+        s << textOf(m, "method") << " on " << dataset << " \u2014 unreadable: " << e.what() << "\n";
+        return s.str();
+    }
+    std::string method = editMethodName(r.method);
+    for (char& c : method) c = char(std::toupper(static_cast<unsigned char>(c)));
+    if (dataset.empty()) dataset = r.dataset;
+    s << method << " on " << dataset << ", " << r.recordCount << (r.recordCount == 1 ? " record" : " records");
+    const json& applied = memberOf(memberOf(m, "params"), "edits_applied");
+    if (applied.is_boolean() && applied.get<bool>()) s << ", on edited weights";
+    if (r.cancelled) s << " (cancelled)";
+    s << " \u2014 efficacy " << percentOf(r.edited, "efficacy") << ", paraphrase " << percentOf(r.edited, "paraphrase")
+      << ", neighbourhood " << percentOf(r.edited, "neighborhood") << "\n";
+    return s.str();
 }
 
 // The human-readable listing of a session JSON (list / show / export).
@@ -62,13 +136,7 @@ std::string describe(const json& j, bool detailed) {
     const json& c = j["counts"];
     s << "traces: " << c["traces"] << ", previews: " << c["previews"] << ", metric runs: " << c["metric_runs"] << "\n";
     if (detailed) {
-        for (const auto& t : j["traces"]) {
-            s << "  trace " << t["id"] << " (" << t["created"].get<std::string>() << ")";
-            const json& r = t["request"];
-            if (r.is_object() && r.contains("prompt")) s << " prompt " << r["prompt"].dump();
-            if (r.is_object() && r.contains("subject")) s << ", subject " << r["subject"].dump();
-            s << "\n";
-        }
+        for (const auto& t : j["traces"]) s << traceLine(t);
         if (j.contains("previews"))
             for (const auto& p : j["previews"]) {
                 s << "  preview " << p["id"] << " (" << p["kind"].get<std::string>() << ", edit "
@@ -76,9 +144,7 @@ std::string describe(const json& j, bool detailed) {
                   << ": " << p["before_text"].dump() << " -> " << p["after_text"].dump() << "\n";
             }
         if (j.contains("metric_runs"))
-            for (const auto& m : j["metric_runs"])
-                s << "  metric run " << m["id"] << " (" << m["created"].get<std::string>()
-                  << "): " << m["method"].get<std::string>() << " on " << m["dataset"].get<std::string>() << "\n";
+            for (const auto& m : j["metric_runs"]) s << metricRunLine(m);
     }
     return s.str();
 }

@@ -76,6 +76,7 @@ void StartupScript::startAutosaveSession() {
 }
 
 void StartupScript::onSessionOpened(bool ok) {
+    reopened_ = ok;
     if (ok && window_->model()) {
         onLoaded(true);  // the session's model is loaded, its edits replayed
         return;
@@ -134,7 +135,7 @@ void StartupScript::trace() {
     // Locate tab's own defaults serve when they fit (the subject is in the prompt).
     const bool asked = !options_.traceSubject.isEmpty();
     LocateTab* locate = window_->locateTab();
-    if (window_->model() && (asked || !options_.screenshotDir.isEmpty())) {
+    if (window_->model() && (asked || (!options_.screenshotDir.isEmpty() && !reopened_))) {
         const QString error = locate->inputError();
         if (error.isEmpty()) {
             connect(locate, &LocateTab::traceFinished, this, &StartupScript::onTraced, Qt::SingleShotConnection);

@@ -25,7 +25,9 @@ struct StartupOptions {
     QStringList editSpecs;  // "template|subject|target_new[|target_true]" each: run these edits in order, then Compare
     QString screenshotDir;  // non-empty: also generate and trace (the Locate tab's defaults when
                             // no subject is given), grab every tab, then emit done(). Without
-                            // --session the pictures use a fresh temporary session.
+                            // --session the pictures use a fresh temporary session; with an
+                            // existing session nothing is traced unless asked: the pictures
+                            // show what the session restored.
 };
 
 class StartupScript final : public QObject {
@@ -62,6 +64,7 @@ private:
     std::unique_ptr<QTemporaryDir> tmp_;  // the screenshot session's folder
     int nextEdit_ = 0;     // index into options_.editSpecs
     bool failed_ = false;  // a step failed (its message is in the status bar)
+    bool reopened_ = false;  // an existing session was opened: its pictures show what it restored
 };
 
 }  // namespace kme::app

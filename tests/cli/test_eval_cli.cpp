@@ -1,6 +1,7 @@
 // `kme eval` (shared/CLI.md) run as a process ($KME_CLI): the JSON keys of
 // the contract and the additions, fresh / sequential / batched runs, zsRE
-// files, the demo model, exit codes and one-line errors.
+// files, the demo model, exit codes and one-line errors; --session (the run
+// recorded as a metric run, on the session's weights) and its listing.
 #include <QtTest>
 
 #include <nlohmann/json.hpp>
@@ -9,8 +10,10 @@
 #include <filesystem>
 #include <fstream>
 
+#include "engine/eval/EvalJson.h"
 #include "engine/model/Config.h"
 #include "engine/model/RandomModel.h"
+#include "engine/session/SessionStore.h"
 
 using json = nlohmann::json;
 namespace fs = std::filesystem;
@@ -60,6 +63,18 @@ const char* kZsre = R"([
  {"subject": "Danube", "src": "Which river is the Danube?", "rephrase": "What is the Danube?", "alt": "Rhine",
   "answers": ["Thames"], "loc": "nq question: where is the fox", "loc_ans": "over the dog"}
 ])";
+
+std::string fileText(const std::string& path) {
+    std::ifstream in(path, std::ios::binary);
+    return std::string(std::istreambuf_iterator<char>(in), {});
+}
+
+// A session's metric runs, read as a second program would.
+std::vector<kme::MetricRunRecord> metricRuns(const QString& session) {
+    kme::SessionOpenOptions o;
+    o.readOnly = true;
+    return kme::SessionStore(session.toStdString(), o).listMetricRuns();
+}
 
 const char* kContractKeys[] = {"efficacy_score",     "efficacy_magnitude",     "paraphrase_score", "paraphrase_magnitude",
                                "neighborhood_score", "neighborhood_magnitude", "score",            "fluency"};
@@ -189,6 +204,144 @@ private Q_SLOTS:
         QVERIFY(j["metrics"]["paraphrase_score"].get<double>() > j["baseline"]["paraphrase_score"].get<double>());
         QVERIFY(j["metrics"]["fluency"].get<double>() > 0);
         QVERIFY(j["metrics"]["other_attributes_score"].is_number());
+    }
+
+    // A fast FT-L run of the first `limit` records, recorded in `session`.
+    QStringList sessionEval(const QString& session, const QString& limit) const {
+        return {"eval", model_, "--dataset", path("facts.json"), "--method", "ft-l", "--layer", "0", "--limit", limit,
+                "--steps", "3", "--no-generation", "--threads", "1", "--session", session};
+    }
+
+    void sessionRecordsTheRun() {
+        const QString session = path("eval.kmes");
+        const Run r = kmeRun(sessionEval(session, "2") << "--json" << "-");
+        QVERIFY2(r.rc == 0, r.err.c_str());
+        const json j = json::parse(r.out);
+        QCOMPARE(j["session"]["path"].get<std::string>(), session.toStdString());
+        const int64_t id = j["session"]["metric_run_id"].get<int64_t>();
+
+        const auto runs = metricRuns(session);
+        QCOMPARE(runs.size(), size_t(1));
+        QCOMPARE(runs[0].id, id);
+        QCOMPARE(runs[0].method, std::string("ft-l"));
+        QCOMPARE(runs[0].dataset, path("facts.json").toStdString());
+        // What the Evaluate tab reads back: the same numbers as --json, exactly.
+        const kme::EvalRunSummary s = kme::evalRunSummaryFromJson(runs[0].resultsJson);
+        QCOMPARE(s.recordCount, 2);
+        QCOMPARE(s.edited.find("efficacy_score")->mean, j["metrics"]["efficacy_score"].get<double>());
+        QCOMPARE(s.edited.find("paraphrase_score")->mean, j["metrics"]["paraphrase_score"].get<double>());
+        QCOMPARE(s.baseline.find("efficacy_score")->mean, j["baseline"]["efficacy_score"].get<double>());
+        QCOMPARE(s.weightsHash, j["model"]["weights_hash"].get<std::string>());
+        // The compact form: each record's values, no prompt details.
+        const json results = json::parse(runs[0].resultsJson);
+        QVERIFY(results.contains("baseline_count"));
+        QVERIFY(!results["records"][0]["edited"].contains("prompts"));
+        const json params = json::parse(runs[0].paramsJson);
+        QCOMPARE(params["records"].get<int>(), 2);
+        QCOMPARE(params["mode"].get<std::string>(), std::string("fresh"));
+        QCOMPARE(params["selection"].get<std::string>(), std::string("first"));
+        QCOMPARE(params["steps"].get<int>(), 3);
+        QCOMPARE(params["fluency"].get<bool>(), false);
+        QCOMPARE(params["edits_applied"].get<bool>(), false);
+        QCOMPARE(params["weights_hash"].get<std::string>(), j["model"]["weights_hash"].get<std::string>());
+        QCOMPARE(params["tool"].get<std::string>(), std::string("kme eval"));
+
+        // Text output names the run; `session show` lists both runs with their values.
+        const Run text = kmeRun(sessionEval(session, "1"));
+        QVERIFY2(text.rc == 0, text.err.c_str());
+        QVERIFY2(text.out.find("recorded as metric run " + std::to_string(id + 1) + " in " + session.toStdString()) !=
+                     std::string::npos,
+                 text.out.c_str());
+        const Run show = kmeRun({"session", "show", session});
+        QVERIFY2(show.rc == 0, show.err.c_str());
+        qInfo("%s", show.out.c_str());
+        QString efficacy;
+        efficacy.setNum(100 * j["metrics"]["efficacy_score"].get<double>(), 'f', 1);
+        const std::string line = "  metric run " + std::to_string(id) + " (" + runs[0].created + "): FT-L on " +
+                                 path("facts.json").toStdString() + ", 2 records \u2014 efficacy " +
+                                 efficacy.toStdString() + "%, paraphrase ";
+        QVERIFY2(show.out.find(line) != std::string::npos, show.out.c_str());
+        QVERIFY2(show.out.find("  metric run " + std::to_string(id + 1) + " (") != std::string::npos, show.out.c_str());
+        QCOMPARE(metricRuns(session).size(), size_t(2));
+    }
+
+    void sessionEditsAreEvaluated() {
+        // An edit recorded with `kme edit --session`, then an evaluation on top of it.
+        const QString session = path("edited.kmes");
+        std::ofstream(path("steps.json").toStdString()) << R"({"v_num_grad_steps": 3})";
+        const Run edit = kmeRun({"edit", model_, "--method", "rome", "--layer", "0", "--no-mom2", "--hparams",
+                                 path("steps.json"), "--prompt", "The capital of {} is", "--subject", "France",
+                                 "--target", "Rome", "--threads", "1", "--session", session, "--json", "-"});
+        QVERIFY2(edit.rc == 0, edit.err.c_str());
+        const std::string edited = json::parse(edit.out)["weights_hash"].get<std::string>();
+        QVERIFY(edited != json::parse(edit.out)["weights_hash_before"].get<std::string>());
+
+        const Run r = kmeRun(sessionEval(session, "2") << "--json" << "-");
+        QVERIFY2(r.rc == 0, r.err.c_str());
+        const json j = json::parse(r.out);
+        QCOMPARE(j["model"]["weights_hash"].get<std::string>(), edited);
+        kme::SessionOpenOptions o;
+        o.readOnly = true;
+        const kme::SessionStore store(session.toStdString(), o);
+        const auto edits = store.listEdits();
+        QCOMPARE(edits.size(), size_t(1));
+        const auto runs = store.listMetricRuns();
+        QCOMPARE(runs.size(), size_t(1));
+        const json params = json::parse(runs[0].paramsJson);
+        QCOMPARE(params["weights_hash"].get<std::string>(), edits[0].weightsHashAfter);
+        QCOMPARE(params["edits_applied"].get<bool>(), true);
+        QCOMPARE(kme::evalRunSummaryFromJson(runs[0].resultsJson).weightsHash, edits[0].weightsHashAfter);
+        QCOMPARE(store.listEdits().size(), size_t(1));  // evaluating adds no edit
+
+        const Run show = kmeRun({"session", "show", session});
+        QVERIFY2(show.out.find("FT-L on " + path("facts.json").toStdString() + ", 2 records, on edited weights") !=
+                     std::string::npos,
+                 show.out.c_str());
+    }
+
+    void sessionErrors() {
+        // Not a session: refused before anything runs, the file untouched.
+        const std::string notes = path("notes.txt").toStdString();
+        std::ofstream(notes) << "my notes about the run\n";
+        Run r = kmeRun(sessionEval(path("notes.txt"), "1"));
+        QCOMPARE(r.rc, 1);
+        QVERIFY2(QString::fromStdString(r.err).contains(path("notes.txt")), r.err.c_str());
+        QCOMPARE(std::count(r.err.begin(), r.err.end(), '\n'), 1L);
+        QCOMPARE(fileText(notes), std::string("my notes about the run\n"));
+        QVERIFY(!fs::exists(notes + "-wal") && !fs::exists(notes + "-journal"));
+
+        // Another model's session: refused naming both weights hashes.
+        const QString other = path("other-model");
+        kme::ModelConfig c;
+        c.nLayer = 3;
+        c.nHead = 2;
+        c.nEmbd = 32;
+        c.nInner = 64;
+        c.nPositions = 48;
+        c.vocabSize = 500;
+        kme::writeRandomModelFolder(other.toStdString(), c, 6);
+        const Run first = kmeRun(sessionEval(path("mine.kmes"), "1") << "--json" << "-");
+        QVERIFY2(first.rc == 0, first.err.c_str());
+        const std::string mine = json::parse(first.out)["model"]["weights_hash"].get<std::string>();
+        const Run info = kmeRun({"info", other, "--json", "-"});
+        QCOMPARE(info.rc, 0);
+        const std::string theirs = json::parse(info.out)["weights_hash"].get<std::string>();
+        QStringList args = sessionEval(path("mine.kmes"), "1");
+        args[1] = other;
+        r = kmeRun(args);
+        QCOMPARE(r.rc, 1);
+        QVERIFY2(r.err.find(mine) != std::string::npos && r.err.find(theirs) != std::string::npos, r.err.c_str());
+        QCOMPARE(metricRuns(path("mine.kmes")).size(), size_t(1));
+
+        // A failed run creates no session file; a missing folder is named.
+        QStringList badLayer = sessionEval(path("new.kmes"), "1");
+        badLayer[badLayer.indexOf("--layer") + 1] = "9";
+        r = kmeRun(badLayer);
+        QCOMPARE(r.rc, 1);
+        QVERIFY2(!fs::exists(path("new.kmes").toStdString()), r.err.c_str());
+        r = kmeRun(sessionEval(path("no/such/dir/s.kmes"), "1"));
+        QCOMPARE(r.rc, 1);
+        QVERIFY2(QString::fromStdString(r.err).contains("no/such/dir/s.kmes"), r.err.c_str());
     }
 
     void errorsAndUsage() {

@@ -15,6 +15,7 @@
 #include <QTableWidget>
 #include <QTimer>
 #include <QVBoxLayout>
+#include <QEvent>
 #include <algorithm>
 #include <cmath>
 #include <limits>
@@ -247,11 +248,11 @@ CompareTab::CompareTab(JobRunner* runner, SessionController* session, QWidget* p
     table_->setWordWrap(true);
     table_->setAlternatingRowColors(false);
     table_->horizontalHeader()->setSectionResizeMode(QHeaderView::Interactive);
-    table_->horizontalHeader()->setSectionResizeMode(kPromptCol, QHeaderView::Stretch);
     table_->horizontalHeader()->setStretchLastSection(false);
     table_->horizontalHeader()->setDefaultAlignment(Qt::AlignLeft | Qt::AlignVCenter);
     table_->setSelectionBehavior(QAbstractItemView::SelectRows);
     table_->verticalHeader()->setSectionResizeMode(QHeaderView::ResizeToContents);
+    table_->viewport()->installEventFilter(this);
 
     auto* detail = new QWidget(this);
     auto* detailLayout = new QVBoxLayout(detail);
@@ -383,6 +384,23 @@ void CompareTab::updateEnabled() {
     if (shown_ && isStale() && !computing_)
         status_->setText(tr("The edit history or your prompts changed since this table was computed: press "
                             "Compare to bring it up to date."));
+}
+
+void CompareTab::fitPromptColumn() {
+    constexpr int kMinPromptWidth = 220;
+    int others = 0;
+    for (int c = 0; c < kColumnCount; ++c)
+        if (c != kPromptCol) others += table_->columnWidth(c);
+    const int width = std::max(kMinPromptWidth, table_->viewport()->width() - others);
+    if (table_->columnWidth(kPromptCol) != width) {
+        table_->setColumnWidth(kPromptCol, width);
+        table_->resizeRowsToContents();
+    }
+}
+
+bool CompareTab::eventFilter(QObject* watched, QEvent* event) {
+    if (watched == table_->viewport() && event->type() == QEvent::Resize) fitPromptColumn();
+    return QWidget::eventFilter(watched, event);
 }
 
 void CompareTab::showEvent(QShowEvent* event) {
@@ -583,6 +601,7 @@ void CompareTab::fillTable(const QString& beforeLabel, const QString& afterLabel
     for (int c : {kContBeforeCol, kContAfterCol}) table_->setColumnWidth(c, 130);
     for (int c : {kNewBeforeCol, kNewAfterCol, kTrueBeforeCol, kTrueAfterCol}) table_->setColumnWidth(c, 74);
     for (int c : {kTopBeforeCol, kTopAfterCol}) table_->setColumnWidth(c, 104);
+    fitPromptColumn();
     table_->resizeRowsToContents();
     table_->setCurrentCell(0, kPromptCol);
     showDetail(0);

@@ -116,12 +116,16 @@ Q_SIGNALS:
 
 protected:
     void showEvent(QShowEvent* event) override;
+    bool eventFilter(QObject* watched, QEvent* event) override;
 
 private:
     void refreshPoints();
     void fillTable(const QString& beforeLabel, const QString& afterLabel);
     void savePreviews(const QString& beforeLabel, const QString& afterLabel, int beforePos, int afterPos);
     void updateEnabled();
+    // The prompt column takes the table's free width, but never less than a readable minimum
+    // (narrow windows scroll sideways instead of squeezing the prompts).
+    void fitPromptColumn();
     void maybeAutoCompare();
     std::vector<int64_t> pointEdits(int position) const;
 
