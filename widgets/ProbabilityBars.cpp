@@ -10,6 +10,7 @@
 #include <cmath>
 
 #include "widgets/TokenText.h"
+#include "widgets/Colours.h"
 
 namespace kme::widgets {
 
@@ -21,11 +22,6 @@ constexpr int kValueLabelMargin = 64;
 constexpr double kBarWidth = 0.7;         // in rows (a row is 1.0)
 constexpr double kCompareOffset = 0.2;    // rows between a main bar and its comparison bar
 constexpr int kMinRows = 6;               // the row pitch of a chart with fewer bars
-
-QColor mix(const QColor& a, const QColor& b, double t) {
-    return QColor::fromRgbF(a.redF() * (1 - t) + b.redF() * t, a.greenF() * (1 - t) + b.greenF() * t,
-                            a.blueF() * (1 - t) + b.blueF() * t);
-}
 
 double sanitize(double p) { return std::isfinite(p) ? std::clamp(p, 0.0, 1.0) : 0.0; }
 

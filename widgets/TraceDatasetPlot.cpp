@@ -15,6 +15,7 @@
 
 #include "widgets/PlotExport.h"
 #include "widgets/TraceHeatmap.h"
+#include "widgets/Colours.h"
 
 namespace kme::widgets {
 
@@ -22,11 +23,6 @@ namespace {
 
 constexpr int kMaxScatterLayers = 24; // more layers: lines only (markers would crowd)
 constexpr int kBucketStyles = 6;      // styles cycle past six buckets
-
-QColor mix(const QColor& a, const QColor& b, double t) {
-    return QColor::fromRgbF(a.redF() * (1 - t) + b.redF() * t, a.greenF() * (1 - t) + b.greenF() * t,
-                            a.blueF() * (1 - t) + b.blueF() * t);
-}
 
 QString formatP(double p) { return QString::number(p, 'f', p >= 0.01 || p <= 0 ? 3 : 4); }
 

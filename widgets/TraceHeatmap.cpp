@@ -13,6 +13,7 @@
 #include <limits>
 
 #include "widgets/TokenText.h"
+#include "widgets/Colours.h"
 
 namespace kme::widgets {
 
@@ -20,11 +21,6 @@ namespace {
 
 constexpr int kLabelGap = 6;        // pixels between a row label and the map
 constexpr int kMaxLabelChars = 18;  // longer tokens are elided (the tooltip has them whole)
-
-QColor mix(const QColor& a, const QColor& b, double t) {
-    return QColor::fromRgbF(a.redF() * (1 - t) + b.redF() * t, a.greenF() * (1 - t) + b.greenF() * t,
-                            a.blueF() * (1 - t) + b.blueF() * t);
-}
 
 // matplotlib's sequential colour maps (ColorBrewer), which ROME's figures use,
 // with the first stop replaced by pure white.

@@ -126,12 +126,12 @@ int runEval(const Args& args, Context& ctx) {
     const int statsSamples = args.getInt("--stats-samples", -1, 1, 100000000);
     const int statsTokens = args.getInt("--stats-tokens", -1, 0, 2000000000);
     const int steps = args.getInt("--steps", -1, 1, 100000);
-
-    const Dataset dataset = loadDataset(datasetPath);
-    const std::vector<size_t> indices = selectRecords(dataset, sel);
     const bool toSession = args.has("--session");
     const std::string sessionPath = args.get("--session");
     if (toSession && sessionPath.empty()) throw UsageError("--session needs a session file");
+
+    const Dataset dataset = loadDataset(datasetPath);
+    const std::vector<size_t> indices = selectRecords(dataset, sel);
     std::optional<SessionStore> session;
     if (toSession) session = openSessionForRun(sessionPath);
     auto model = loadModelArg(args, ctx);
@@ -269,8 +269,8 @@ void addEvalCommands(std::vector<Command>& commands) {
           {"--gen-length", true, "tokens of prompt + generated text for fluency (100, capped by the context)"},
           {"--gen-seed", true, "seed of the sampled generations (0)"},
           {"--session", true,
-           "session file (created if missing): evaluate its current weights (enabled edits applied) and record the "
-           "run as a metric run"}},
+           "session file DB (created if missing): evaluate the session's current weights (its enabled edits applied) "
+           "and record the run there as a metric run"}},
          runEval});
 }
 

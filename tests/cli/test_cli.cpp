@@ -11,6 +11,7 @@
 #include "app/cli/Cli.h"
 #include "engine/model/Config.h"
 #include "engine/model/RandomModel.h"
+#include "engine/session/SessionStore.h"
 
 using json = nlohmann::json;
 namespace fs = std::filesystem;
@@ -174,6 +175,52 @@ private Q_SLOTS:
         QVERIFY2(QString::fromStdString(r.err).contains(fragment), r.err.c_str());
         // One clear line (usage errors may add the command list).
         if (rc == 1) QCOMPARE(std::count(r.err.begin(), r.err.end(), '\n'), long(1));
+    }
+
+    void sessionShowListsTracesAndMetricRuns() {
+        // Dataset traces, single-prompt traces (typed, and untyped as older
+        // sessions saved them) and metric runs that are not evaluation runs.
+        const std::string db = path("show.kmes");
+        {
+            kme::SessionStore s(db);
+            for (const char* request :
+                 {R"({"type": "dataset", "facts": "facts.json", "limit": 60, "samples": 10, "noise": "3x"})",
+                  R"({"type": "dataset", "facts": "cf.json", "limit": 0})",
+                  R"({"type": "prompt", "prompt": "Rome is the capital of", "subject": "Rome"})",
+                  R"({"prompt": "The Eiffel Tower is in", "subject": "Eiffel Tower"})"}) {
+                kme::TraceRecord t;
+                t.requestJson = request;
+                s.addTrace(t);
+            }
+            kme::MetricRunRecord m;
+            m.method = "rome";
+            m.dataset = "facts.json";
+            m.resultsJson = R"({"method": "rome"})";
+            s.addMetricRun(m);
+            m.resultsJson = "[1, 2]";
+            s.addMetricRun(m);
+        }
+        kme::SessionOpenOptions o;
+        o.readOnly = true;
+        const auto traces = kme::SessionStore(db, o).listTraces(false);
+        const auto runs = kme::SessionStore(db, o).listMetricRuns();
+        const Run r = runKme({"session", "show", db});
+        QVERIFY2(r.rc == 0, r.err.c_str());
+        const std::vector<std::string> lines = {
+            "  trace 1 (" + traces[0].created + "): dataset facts.json, 60 records\n",
+            "  trace 2 (" + traces[1].created + "): dataset cf.json, all records\n",
+            "  trace 3 (" + traces[2].created + ") prompt \"Rome is the capital of\", subject \"Rome\"\n",
+            "  trace 4 (" + traces[3].created + ") prompt \"The Eiffel Tower is in\", subject \"Eiffel Tower\"\n",
+            "  metric run 1 (" + runs[0].created + "): rome on facts.json \u2014 unreadable: not an evaluation run: "
+            "\"dataset\" is missing\n",
+            "  metric run 2 (" + runs[1].created + "): rome on facts.json \u2014 unreadable: not an evaluation run: "
+            "not a JSON object\n"};
+        for (const auto& line : lines) QVERIFY2(r.out.find(line) != std::string::npos, (line + r.out).c_str());
+        // The JSON keeps its shape: requests and results as stored.
+        const json j = json::parse(runKme({"session", "show", db, "--json", "-"}).out);
+        QCOMPARE(j["traces"][0]["request"]["limit"].get<int>(), 60);
+        QCOMPARE(j["metric_runs"][1]["results"], json({1, 2}));
+        QCOMPARE(j["counts"]["metric_runs"].get<int>(), 2);
     }
 
     void realProcessExitCodes() {

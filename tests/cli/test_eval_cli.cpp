@@ -64,6 +64,18 @@ const char* kZsre = R"([
   "answers": ["Thames"], "loc": "nq question: where is the fox", "loc_ans": "over the dog"}
 ])";
 
+// A random 3-layer GPT-2 folder; another `seed`, other weights.
+void writeTinyModel(const QString& folder, uint64_t seed) {
+    kme::ModelConfig c;
+    c.nLayer = 3;
+    c.nHead = 2;
+    c.nEmbd = 32;
+    c.nInner = 64;
+    c.nPositions = 48;
+    c.vocabSize = 500;
+    kme::writeRandomModelFolder(folder.toStdString(), c, seed);
+}
+
 std::string fileText(const std::string& path) {
     std::ifstream in(path, std::ios::binary);
     return std::string(std::istreambuf_iterator<char>(in), {});
@@ -92,14 +104,7 @@ private Q_SLOTS:
         if (qEnvironmentVariableIsEmpty("KME_CLI")) QSKIP("KME_CLI is not set (run through ctest)");
         QVERIFY(tmp_.isValid());
         model_ = path("model");
-        kme::ModelConfig c;
-        c.nLayer = 3;
-        c.nHead = 2;
-        c.nEmbd = 32;
-        c.nInner = 64;
-        c.nPositions = 48;
-        c.vocabSize = 500;
-        kme::writeRandomModelFolder(model_.toStdString(), c, 5);
+        writeTinyModel(model_, 5);
         std::ofstream(path("facts.json").toStdString()) << kFacts;
         std::ofstream(path("zsre.json").toStdString()) << kZsre;
     }
@@ -312,14 +317,7 @@ private Q_SLOTS:
 
         // Another model's session: refused naming both weights hashes.
         const QString other = path("other-model");
-        kme::ModelConfig c;
-        c.nLayer = 3;
-        c.nHead = 2;
-        c.nEmbd = 32;
-        c.nInner = 64;
-        c.nPositions = 48;
-        c.vocabSize = 500;
-        kme::writeRandomModelFolder(other.toStdString(), c, 6);
+        writeTinyModel(other, 6);
         const Run first = kmeRun(sessionEval(path("mine.kmes"), "1") << "--json" << "-");
         QVERIFY2(first.rc == 0, first.err.c_str());
         const std::string mine = json::parse(first.out)["model"]["weights_hash"].get<std::string>();

@@ -34,10 +34,13 @@
 #include "engine/model/Model.h"
 #include "widgets/ProbabilityBars.h"
 #include "widgets/TokenText.h"
+#include "widgets/Colours.h"
 
 namespace kme::app {
 
 namespace {
+
+using kme::widgets::mix;
 
 using json = nlohmann::json;
 
@@ -81,11 +84,6 @@ bool topChanged(const CompareSide& a, const CompareSide& b) {
     if (a.top.empty() || b.top.empty()) return false;
     if (a.top.front().first != b.top.front().first) return true;
     return probChanged(a.top.front().second, b.top.front().second);
-}
-
-QColor mix(const QColor& a, const QColor& b, double t) {
-    return QColor::fromRgbF(float(a.redF() * (1 - t) + b.redF() * t), float(a.greenF() * (1 - t) + b.greenF() * t),
-                            float(a.blueF() * (1 - t) + b.blueF() * t));
 }
 
 CompareSide runSide(const kme::Model& model, const CompareRow& row) {

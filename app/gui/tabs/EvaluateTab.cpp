@@ -21,6 +21,7 @@
 #include <QTableWidget>
 #include <QVBoxLayout>
 #include <algorithm>
+#include <cmath>
 #include <nlohmann/json.hpp>
 #include <utility>
 
@@ -33,6 +34,7 @@
 #include "engine/eval/EvalJson.h"
 #include "engine/model/Model.h"
 #include "widgets/QCustomPlotInclude.h"
+#include "widgets/ScoreBarChart.h"
 
 namespace kme::app {
 
@@ -42,11 +44,6 @@ const char* const kLastFactDirKey = "evaluate/lastFactDir";
 
 QColor errorColor(const QPalette& pal) {
     return pal.color(QPalette::Base).lightnessF() < 0.5 ? QColor(0xff, 0x8a, 0x80) : QColor(0xc6, 0x28, 0x28);
-}
-
-QColor mix(const QColor& a, const QColor& b, double t) {
-    return QColor::fromRgbF(float(a.redF() + (b.redF() - a.redF()) * t), float(a.greenF() + (b.greenF() - a.greenF()) * t),
-                            float(a.blueF() + (b.blueF() - a.blueF()) * t));
 }
 
 struct MetricRow {
@@ -306,21 +303,11 @@ void EvaluateTab::buildUi() {
     table_->horizontalHeader()->setSectionResizeMode(QHeaderView::Stretch);
     table_->verticalHeader()->setSectionResizeMode(QHeaderView::ResizeToContents);
     table_->setMinimumWidth(360);
-    plot_ = new QCustomPlot(split);
-    plot_->setObjectName(QStringLiteral("evaluateChart"));
-    plot_->setMinimumSize(360, 260);
-    plot_->yAxis->setRange(0, 105);
-    plot_->yAxis->setLabel(tr("score (%)"));
-    plot_->legend->setVisible(true);
-    // The legend in a row under the chart, so it never hides a bar.
-    auto* legendRow = new QCPLayoutGrid;
-    plot_->plotLayout()->addElement(1, 0, legendRow);
-    legendRow->setMargins(QMargins(0, 0, 0, 4));
-    legendRow->addElement(0, 0, plot_->legend);
-    plot_->legend->setFillOrder(QCPLegend::foColumnsFirst);
-    plot_->plotLayout()->setRowStretchFactor(1, 0.001);
+    chart_ = new kme::widgets::ScoreBarChart(split);
+    chart_->setObjectName(QStringLiteral("evaluateChart"));
+    chart_->setMinimumSize(360, 260);
     split->addWidget(table_);
-    split->addWidget(plot_);
+    split->addWidget(chart_);
     split->setStretchFactor(0, 1);
     split->setStretchFactor(1, 2);
     split->setSizes({420, 780});
@@ -629,6 +616,8 @@ void EvaluateTab::cancelEvaluation() {
     if (evaluating_) runner_->cancel();
 }
 
+QCustomPlot* EvaluateTab::chart() const { return chart_->plot(); }
+
 int EvaluateTab::rowOf(const QString& metric) const {
     for (int r = 0; r < table_->rowCount(); ++r) {
         const QTableWidgetItem* h = table_->verticalHeaderItem(r);
@@ -725,24 +714,6 @@ void EvaluateTab::showTable(const Run& run) {
 }
 
 void EvaluateTab::updateChart() {
-    plot_->clearPlottables();
-    const QPalette pal = palette();
-    const QColor base = pal.color(QPalette::Base), text = pal.color(QPalette::Text);
-    const bool dark = base.lightnessF() < 0.5;
-    plot_->setBackground(QBrush(base));
-    for (QCPAxis* a : {plot_->xAxis, plot_->yAxis}) {
-        const QColor axis = mix(base, text, 0.6);
-        a->setBasePen(QPen(axis));
-        a->setTickPen(QPen(axis));
-        a->setSubTickPen(QPen(axis));
-        a->setTickLabelColor(text);
-        a->setLabelColor(text);
-        a->grid()->setPen(QPen(mix(base, text, 0.15), 1, Qt::DotLine));
-    }
-    plot_->legend->setBrush(QBrush(base));
-    plot_->legend->setTextColor(text);
-    plot_->legend->setBorderPen(QPen(mix(base, text, 0.4)));
-
     // The metric groups: CounterFact's scores when a kept run measured them,
     // else the token accuracies (zsRE).
     std::vector<std::string> keys;
@@ -758,64 +729,25 @@ void EvaluateTab::updateChart() {
                 break;
             }
     }
-    auto ticker = QSharedPointer<QCPAxisTickerText>::create();
-    for (size_t i = 0; i < keys.size(); ++i) ticker->addTick(double(i + 1), tr(chartLabel(keys[i])));
-    plot_->xAxis->setTicker(ticker);
-    plot_->xAxis->setSubTicks(false);
-    plot_->xAxis->setTickLength(0, 4);
-    plot_->xAxis->setRange(0.4, std::max<double>(1.6, keys.size() + 0.6));
-    if (keys.empty()) {
-        plot_->legend->setVisible(false);
-        plot_->replot(QCustomPlot::rpQueuedReplot);
-        return;
-    }
-    plot_->legend->setVisible(true);
-
-    // Series: the unedited weights of the latest run (grey), then every run.
-    struct Series {
-        QString name;
-        const kme::MetricSummary* summary;
-        QColor colour;
-    };
-    std::vector<Series> series;
-    if (!runs_.back()->summary.baseline.values.empty())
-        series.push_back({tr("unedited"), &runs_.back()->summary.baseline, mix(base, text, 0.45)});
-    static const int hues[] = {210, 28, 130, 280, 0, 50, 180, 320};
-    for (size_t i = 0; i < runs_.size(); ++i)
-        series.push_back({runs_[i]->label, &runs_[i]->summary.edited,
-                          QColor::fromHsl(hues[i % 8], 170, dark ? 150 : 110)});
-
-    // One group for the plot's life (clearPlottables() takes the bars out of it).
-    auto* group = plot_->findChild<QCPBarsGroup*>(QStringLiteral("evaluateBarsGroup"));
-    if (!group) {
-        group = new QCPBarsGroup(plot_);
-        group->setObjectName(QStringLiteral("evaluateBarsGroup"));
-    }
-    group->setSpacingType(QCPBarsGroup::stAbsolute);
-    group->setSpacing(1);
-    const double width = 0.8 / double(series.size());
-    for (const Series& s : series) {
-        auto* bars = new QCPBars(plot_->xAxis, plot_->yAxis);
-        bars->setName(s.name);
-        bars->setWidth(width);
-        bars->setBrush(s.colour);
-        bars->setPen(QPen(s.colour.darker(dark ? 80 : 120)));
-        bars->setBarsGroup(group);
-        QVector<double> x, y, err;
-        for (size_t i = 0; i < keys.size(); ++i) {
-            const kme::MetricStat* st = s.summary->find(keys[i]);
-            x << double(i + 1);
-            y << (st && st->count > 0 ? st->mean * 100 : 0);
-            err << (st && st->count > 1 ? st->ci95 * 100 : 0);
+    QStringList groups;
+    for (const std::string& key : keys) groups << tr(chartLabel(key));
+    // The series: the unedited weights of the latest run (grey), then every run.
+    const auto series = [&keys](const QString& name, const kme::MetricSummary& summary, bool baseline) {
+        kme::widgets::ScoreSeries s{name, {}, {}, baseline};
+        for (const std::string& key : keys) {
+            const kme::MetricStat* st = summary.find(key);
+            s.values << (st && st->count > 0 ? st->mean * 100 : std::nan(""));
+            s.errors << (st && st->count > 1 ? st->ci95 * 100 : 0.0);
         }
-        bars->setData(x, y, true);
-        auto* errors = new QCPErrorBars(plot_->xAxis, plot_->yAxis);
-        errors->removeFromLegend();
-        errors->setDataPlottable(bars);
-        errors->setData(err);
-        errors->setPen(QPen(text));
+        return s;
+    };
+    std::vector<kme::widgets::ScoreSeries> all;
+    if (!keys.empty()) {
+        if (!runs_.back()->summary.baseline.values.empty())
+            all.push_back(series(tr("unedited"), runs_.back()->summary.baseline, true));
+        for (const auto& run : runs_) all.push_back(series(run->label, run->summary.edited, false));
     }
-    plot_->replot(QCustomPlot::rpQueuedReplot);
+    chart_->setData(groups, std::move(all));
 }
 
 void EvaluateTab::clearResults() {

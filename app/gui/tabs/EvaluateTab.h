@@ -37,6 +37,10 @@ class Model;
 struct MetricRunRecord;
 }  // namespace kme
 
+namespace kme::widgets {
+class ScoreBarChart;
+}
+
 namespace kme::app {
 
 class JobRunner;
@@ -74,7 +78,8 @@ public:
     QLabel* messageLabel() const { return message_; }
     QLabel* captionLabel() const { return caption_; }
     QTableWidget* table() const { return table_; }
-    QCustomPlot* chart() const { return plot_; }
+    QCustomPlot* chart() const;  // the chart's plot (bars, legend)
+    kme::widgets::ScoreBarChart* scoreChart() const { return chart_; }
 
     // Table columns.
     enum Column { kEditedCol = 0, kUneditedCol = 1, kCiCol = 2 };
@@ -131,7 +136,7 @@ private:
     QLabel* message_ = nullptr;
     QLabel* caption_ = nullptr;
     QTableWidget* table_ = nullptr;
-    QCustomPlot* plot_ = nullptr;
+    kme::widgets::ScoreBarChart* chart_ = nullptr;
     std::vector<std::shared_ptr<Run>> runs_;
     bool evaluating_ = false;
     QString note_;           // the last run's outcome, shown while the inputs are fine
