@@ -302,15 +302,15 @@ void EvaluateTab::buildUi() {
     table_->setEditTriggers(QAbstractItemView::NoEditTriggers);
     table_->horizontalHeader()->setSectionResizeMode(QHeaderView::Stretch);
     table_->verticalHeader()->setSectionResizeMode(QHeaderView::ResizeToContents);
-    table_->setMinimumWidth(360);
+    table_->setMinimumWidth(440);  // metric names and three columns of numbers, unclipped
     chart_ = new kme::widgets::ScoreBarChart(split);
     chart_->setObjectName(QStringLiteral("evaluateChart"));
-    chart_->setMinimumSize(360, 260);
+    chart_->setMinimumSize(300, 260);
     split->addWidget(table_);
     split->addWidget(chart_);
     split->setStretchFactor(0, 1);
     split->setStretchFactor(1, 2);
-    split->setSizes({420, 780});
+    split->setSizes({540, 660});
     layout->addWidget(split, 1);
     updateChart();
 
