@@ -80,6 +80,7 @@ int runBenchEdit(Context& ctx, const Args& args) {
         std::vector<int> layers;
         int requests = 0;
         Timing uncached, cached;
+        double perLayerStatsSeconds = 0;  // several layers: their statistics with one corpus pass each
     };
     std::vector<Case> cases;
     auto run = [&](Model& model, const std::string& label, EditMethod method, std::vector<int> layers, int n) {
@@ -97,6 +98,18 @@ int runBenchEdit(Context& ctx, const Args& args) {
         ctx.err << "bench edit: " << label << ", " << c.method << ", statistics cached...\n";
         useCache(cacheRoot / label, false);
         c.cached = timeEdit(model, p);
+        if (c.layers.size() > 1) {
+            // Side by side: the same statistics with one pass over the corpus per layer
+            // (what the edit did before its layers shared one pass).
+            ctx.err << "bench edit: " << label << ", statistics one layer at a time...\n";
+            StatsParams sp;
+            sp.texts = corpus.texts;
+            sp.corpusLabel = corpus.label;
+            sp.maxSamples = p.hparams.mom2Samples;
+            sp.maxTokens = statsTokens;
+            useCache(cacheRoot / (label + "-per-layer"), true);
+            for (int layer : c.layers) c.perLayerStatsSeconds += ensureKeyStatistics(model, layer, sp).seconds;
+        }
         cases.push_back(c);
     };
     try {
@@ -134,11 +147,19 @@ int runBenchEdit(Context& ctx, const Args& args) {
                         {"uncached", timingJson(c.uncached)},
                         {"cached", timingJson(c.cached)},
                         {"ratio", c.uncached.seconds / std::max(c.cached.seconds, 1e-9)}});
+        if (c.perLayerStatsSeconds > 0) {
+            list.back()["statistics_one_pass_per_layer_seconds"] = c.perLayerStatsSeconds;
+            list.back()["statistics_shared_pass_ratio"] = c.perLayerStatsSeconds / std::max(c.uncached.statsSeconds, 1e-9);
+        }
         s << "  " << std::left << std::setw(18) << c.model << std::setw(6) << c.method << " layer(s) " << std::setw(6)
           << layers << std::right << c.requests << " request(s): statistics not cached " << c.uncached.seconds
           << " s (of which statistics " << c.uncached.statsSeconds << " s, " << c.uncached.statsTokens
           << " tokens), cached " << c.cached.seconds << " s = " << c.uncached.seconds / std::max(c.cached.seconds, 1e-9)
           << "x\n";
+        if (c.perLayerStatsSeconds > 0)
+            s << "  " << std::setw(24) << "" << "statistics of the " << c.layers.size() << " layers: one shared pass "
+              << c.uncached.statsSeconds << " s, one pass per layer " << c.perLayerStatsSeconds << " s = "
+              << c.perLayerStatsSeconds / std::max(c.uncached.statsSeconds, 1e-9) << "x\n";
     }
     emit(args, ctx, {{"benchmark", "edit"}, {"statistics_corpus", corpus.label}, {"cases", list}}, s.str());
     return 0;

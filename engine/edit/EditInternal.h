@@ -5,6 +5,7 @@
 
 #include <functional>
 #include <string>
+#include <map>
 #include <vector>
 
 #include "engine/edit/EditMethod.h"
@@ -39,6 +40,12 @@ at::Tensor finalLogits(const Transformer& tf, const at::Tensor& hidden);
 // C = E[k k^T] of layer `layer`'s MLP key, [n_inner, n_inner] float64.
 at::Tensor keySecondMoment(Model& model, int layer, const StatsParams& params, const ProgressFn& progress,
                            StatsInfo* info);
+// The same for several layers (duplicates once each): those not cached are
+// computed in one pass over the corpus (one forward up to the deepest layer
+// per batch), with the same result as one pass per layer. `infos`: one per
+// distinct layer, in first-seen order.
+std::map<int, at::Tensor> keySecondMoments(Model& model, const std::vector<int>& layers, const StatsParams& params,
+                                           const ProgressFn& progress, std::vector<StatsInfo>* infos);
 
 // ROME compute_v / MEMIT compute_z: Adam on a vector added at `site` of
 // `layer` at the subject's last token of every rewriting prompt.

@@ -2,6 +2,7 @@
 // float64 over a corpus, cached on disk and in memory.
 #include "engine/edit/KeyStatistics.h"
 
+#include <algorithm>
 #include <atomic>
 #include <chrono>
 #include <cstring>
@@ -165,127 +166,183 @@ void clearKeyStatisticsMemoryCache() {
 
 namespace edit {
 
-at::Tensor keySecondMoment(Model& model, int layer, const StatsParams& p, const ProgressFn& progress, StatsInfo* infoOut) {
+namespace {
+
+// Where one layer's statistics live: the memory-cache key and the disk file.
+struct StatsSlot {
+    int layer = 0;
+    std::string key;
+    fs::path file;
+    StatsInfo info;
+    at::Tensor mom2;  // defined once found or computed
+};
+
+}  // namespace
+
+std::map<int, at::Tensor> keySecondMoments(Model& model, const std::vector<int>& layers, const StatsParams& p,
+                                           const ProgressFn& progress, std::vector<StatsInfo>* infosOut) {
     const auto t0 = Clock::now();
-    validateLayers(model, {layer});
+    validateLayers(model, layers);
     if (p.texts.empty()) fail(ErrorKind::Input, "the statistics corpus" + (p.corpusLabel.empty() ? "" : " " + p.corpusLabel) + " is empty");
     const ModelConfig& c = model.config();
     const int64_t width = c.nInner;
     const int maxText = p.maxTextTokens > 0 ? std::min(p.maxTextTokens, c.nPositions) : c.nPositions;
-    StatsInfo info;
-    info.layer = layer;
-    info.corpusHash = corpusHash(p.texts);
+    const std::string hash = corpusHash(p.texts);
     const std::string modelKey = p.modelKey.empty() ? model.weightsHash() : p.modelKey;
-    std::ostringstream k;
-    k << "model " << modelKey << " layer " << layer << " corpus " << info.corpusHash << " samples " << p.maxSamples
-      << " tokens " << p.maxTokens << " per_text " << maxText;
-    const std::string key = k.str();
-    std::ostringstream name;
-    name << "L" << layer << "_" << info.corpusHash.substr(0, 12) << "_s" << p.maxSamples << "_t" << p.maxTokens << "_m"
-         << maxText << ".safetensors";
-    const fs::path file = fs::path(cacheFolder()) / "stats" / modelKey.substr(0, 16) / name.str();
-    auto finish = [&](const at::Tensor& mom2, bool cached) {
-        info.fromCache = cached;
-        info.seconds = std::chrono::duration<double>(Clock::now() - t0).count();
-        if (infoOut) *infoOut = info;
-        return mom2;
-    };
+    const auto seconds = [&t0] { return std::chrono::duration<double>(Clock::now() - t0).count(); };
 
-    if (p.useCache) {
-        {
-            std::lock_guard<std::mutex> lock(memoryMutex);
-            if (auto it = memory.find(key); it != memory.end()) {
-                const at::Tensor m = it->second.mom2;
-                info = it->second.info;
-                return finish(m, true);
+    // Each layer from memory or disk when it was computed before; the rest in one pass.
+    std::vector<StatsSlot> slots;
+    std::vector<StatsSlot*> missing;
+    for (int layer : layers) {
+        if (std::any_of(slots.begin(), slots.end(), [layer](const StatsSlot& s) { return s.layer == layer; })) continue;
+        StatsSlot& slot = slots.emplace_back();
+        slot.layer = layer;
+        slot.info.layer = layer;
+        slot.info.corpusHash = hash;
+        std::ostringstream k;
+        k << "model " << modelKey << " layer " << layer << " corpus " << hash << " samples " << p.maxSamples << " tokens "
+          << p.maxTokens << " per_text " << maxText;
+        slot.key = k.str();
+        std::ostringstream name;
+        name << "L" << layer << "_" << hash.substr(0, 12) << "_s" << p.maxSamples << "_t" << p.maxTokens << "_m" << maxText
+             << ".safetensors";
+        slot.file = fs::path(cacheFolder()) / "stats" / modelKey.substr(0, 16) / name.str();
+    }
+    for (StatsSlot& slot : slots) {
+        if (p.useCache) {
+            {
+                std::lock_guard<std::mutex> lock(memoryMutex);
+                if (auto it = memory.find(slot.key); it != memory.end()) {
+                    slot.mom2 = it->second.mom2;
+                    slot.info = it->second.info;
+                }
+            }
+            if (!slot.mom2.defined()) {
+                slot.mom2 = loadCached(slot.file, slot.key, width, slot.info);
+                if (slot.mom2.defined()) {
+                    slot.info.cacheFile = slot.file.string();
+                    remember(slot.key, slot.mom2, slot.info);
+                }
+            }
+            if (slot.mom2.defined()) {
+                slot.info.fromCache = true;
+                slot.info.seconds = seconds();
+                continue;
             }
         }
-        at::Tensor cached = loadCached(file, key, width, info);
-        if (cached.defined()) {
-            info.cacheFile = file.string();
-            remember(key, cached, info);
-            return finish(cached, true);
-        }
+        missing.push_back(&slot);
     }
 
-    // Tokenize the texts in corpus order up to the sample and token budgets.
-    const Tokenizer& tok = model.tokenizer();
-    std::vector<std::vector<int64_t>> seqs;
-    int64_t tokens = 0;
-    for (size_t i = 0; i < p.texts.size() && int64_t(seqs.size()) < p.maxSamples; ++i) {
-        if (p.maxTokens > 0 && tokens >= p.maxTokens) break;
-        std::vector<int> ids;
-        try {
-            ids = tok.encode(p.texts[i]);
-        } catch (const Error& e) {
-            fail(ErrorKind::Input, (p.corpusLabel.empty() ? std::string("corpus") : p.corpusLabel) + ": text " +
-                                       std::to_string(i) + ": " + e.what());
+    if (!missing.empty()) {
+        // Tokenize the texts in corpus order up to the sample and token budgets.
+        const Tokenizer& tok = model.tokenizer();
+        std::vector<std::vector<int64_t>> seqs;
+        int64_t tokens = 0;
+        for (size_t i = 0; i < p.texts.size() && int64_t(seqs.size()) < p.maxSamples; ++i) {
+            if (p.maxTokens > 0 && tokens >= p.maxTokens) break;
+            std::vector<int> ids;
+            try {
+                ids = tok.encode(p.texts[i]);
+            } catch (const Error& e) {
+                fail(ErrorKind::Input, (p.corpusLabel.empty() ? std::string("corpus") : p.corpusLabel) + ": text " +
+                                           std::to_string(i) + ": " + e.what());
+            }
+            int64_t keep = std::min<int64_t>(int64_t(ids.size()), maxText);
+            if (p.maxTokens > 0) keep = std::min(keep, p.maxTokens - tokens);
+            if (keep <= 0) continue;
+            seqs.emplace_back(ids.begin(), ids.begin() + keep);
+            tokens += keep;
         }
-        int64_t keep = std::min<int64_t>(int64_t(ids.size()), maxText);
-        if (p.maxTokens > 0) keep = std::min(keep, p.maxTokens - tokens);
-        if (keep <= 0) continue;
-        seqs.emplace_back(ids.begin(), ids.begin() + keep);
-        tokens += keep;
-    }
-    if (tokens == 0) fail(ErrorKind::Input, "the statistics corpus has no tokens");
+        if (tokens == 0) fail(ErrorKind::Input, "the statistics corpus has no tokens");
 
-    // Batches of similar length (ROME's length_collation) of at most batchTokens padded tokens.
-    std::vector<size_t> order(seqs.size());
-    std::iota(order.begin(), order.end(), 0);
-    std::stable_sort(order.begin(), order.end(), [&](size_t a, size_t b) { return seqs[a].size() > seqs[b].size(); });
-    const int64_t batchTokens = p.batchTokens > 0 ? p.batchTokens : 3 * int64_t(c.nPositions);
-    at::NoGradGuard noGrad;
-    at::Tensor sum = at::zeros({width, width}, at::TensorOptions().dtype(at::kDouble));
-    int64_t done = 0;
-    for (size_t first = 0; first < order.size();) {
-        const int64_t T = int64_t(seqs[order[first]].size());
-        size_t last = first + 1;
-        while (last < order.size() && int64_t(last - first + 1) * T <= batchTokens) ++last;
-        std::vector<std::vector<int64_t>> batch;
-        std::vector<int64_t> flat;  // row * T + position of every real token
-        for (size_t i = first; i < last; ++i) {
-            const auto& s = seqs[order[i]];
-            for (int64_t t = 0; t < int64_t(s.size()); ++t) flat.push_back(int64_t(i - first) * T + t);
-            batch.push_back(s);
+        // Batches of similar length (ROME's length_collation) of at most batchTokens padded tokens.
+        // One forward pass per batch reads the keys of every missing layer (up to the deepest),
+        // instead of one pass per layer; each layer's sum sees the same keys in the same order
+        // as a pass of its own, so the result does not depend on which layers share the pass.
+        std::vector<size_t> order(seqs.size());
+        std::iota(order.begin(), order.end(), 0);
+        std::stable_sort(order.begin(), order.end(), [&](size_t a, size_t b) { return seqs[a].size() > seqs[b].size(); });
+        const int64_t batchTokens = p.batchTokens > 0 ? p.batchTokens : 3 * int64_t(c.nPositions);
+        int deepest = 0;
+        for (const StatsSlot* slot : missing) deepest = std::max(deepest, slot->layer);
+        at::NoGradGuard noGrad;
+        std::vector<at::Tensor> sums;
+        for (size_t m = 0; m < missing.size(); ++m) sums.push_back(at::zeros({width, width}, at::TensorOptions().dtype(at::kDouble)));
+        int64_t done = 0;
+        for (size_t first = 0; first < order.size();) {
+            const int64_t T = int64_t(seqs[order[first]].size());
+            size_t last = first + 1;
+            while (last < order.size() && int64_t(last - first + 1) * T <= batchTokens) ++last;
+            std::vector<std::vector<int64_t>> batch;
+            std::vector<int64_t> flat;  // row * T + position of every real token
+            for (size_t i = first; i < last; ++i) {
+                const auto& s = seqs[order[i]];
+                for (int64_t t = 0; t < int64_t(s.size()); ++t) flat.push_back(int64_t(i - first) * T + t);
+                batch.push_back(s);
+            }
+            ForwardRequest req;
+            req.ids = edit::padBatch(batch);
+            req.stopAfterLayer = deepest;
+            req.logits = LogitsMode::None;
+            std::vector<at::Tensor> keys(missing.size());
+            for (size_t m = 0; m < missing.size(); ++m)
+                req.interventions.push_back(Intervention::read(Site::MlpKey, missing[m]->layer, &keys[m]));
+            model.transformer().forward(req);
+            const at::Tensor rows = at::tensor(at::ArrayRef<int64_t>(flat), at::TensorOptions().dtype(at::kLong));
+            for (size_t m = 0; m < missing.size(); ++m) {
+                const at::Tensor k = keys[m].reshape({-1, width}).index_select(0, rows).to(at::kDouble);
+                sums[m].addmm_(k.t(), k);
+            }
+            done += int64_t(flat.size());
+            first = last;
+            if (!reportProgress(progress, double(done), double(tokens))) throw Cancelled();
         }
-        ForwardRequest req;
-        req.ids = edit::padBatch(batch);
-        req.stopAfterLayer = layer;
-        req.logits = LogitsMode::None;
-        at::Tensor keys;
-        req.interventions.push_back(Intervention::read(Site::MlpKey, layer, &keys));
-        model.transformer().forward(req);
-        const at::Tensor k = keys.reshape({-1, width})
-                                 .index_select(0, at::tensor(at::ArrayRef<int64_t>(flat), at::TensorOptions().dtype(at::kLong)))
-                                 .to(at::kDouble);
-        sum.addmm_(k.t(), k);
-        done += k.size(0);
-        first = last;
-        if (!reportProgress(progress, double(done), double(tokens))) throw Cancelled();
-    }
-    const at::Tensor mom2 = sum / double(done);
-    ++computeCount;
-    info.samples = int64_t(seqs.size());
-    info.tokens = done;
-    info.computeSeconds = std::chrono::duration<double>(Clock::now() - t0).count();
-    if (p.useCache) {
-        try {
-            fs::create_directories(file.parent_path());
-            const at::Tensor m = mom2.contiguous();
-            writeSafetensors(file.string(), {TensorData{"mom2", DType::F64, {width, width}, m.data_ptr(), m.nbytes()}},
-                             {{"key", key},
-                              {"samples", std::to_string(info.samples)},
-                              {"tokens", std::to_string(info.tokens)},
-                              {"seconds", std::to_string(info.computeSeconds)},
-                              {"layer", std::to_string(layer)},
-                              {"corpus", p.corpusLabel}});
-            info.cacheFile = file.string();
-        } catch (const std::exception&) {
-            info.cacheFile.clear();  // best effort: an unwritable cache only costs time
+        // Layers computed together share the pass's time evenly, so that the
+        // seconds of a run's layers add up to the time it took.
+        const double computeSeconds = seconds() / double(missing.size());
+        for (size_t m = 0; m < missing.size(); ++m) {
+            StatsSlot& slot = *missing[m];
+            slot.mom2 = sums[m] / double(done);
+            ++computeCount;
+            slot.info.samples = int64_t(seqs.size());
+            slot.info.tokens = done;
+            slot.info.computeSeconds = computeSeconds;
+            slot.info.fromCache = false;
+            slot.info.seconds = computeSeconds;
+            if (!p.useCache) continue;
+            try {
+                fs::create_directories(slot.file.parent_path());
+                const at::Tensor mc = slot.mom2.contiguous();
+                writeSafetensors(slot.file.string(),
+                                 {TensorData{"mom2", DType::F64, {width, width}, mc.data_ptr(), mc.nbytes()}},
+                                 {{"key", slot.key},
+                                  {"samples", std::to_string(slot.info.samples)},
+                                  {"tokens", std::to_string(slot.info.tokens)},
+                                  {"seconds", std::to_string(slot.info.computeSeconds)},
+                                  {"layer", std::to_string(slot.layer)},
+                                  {"corpus", p.corpusLabel}});
+                slot.info.cacheFile = slot.file.string();
+            } catch (const std::exception&) {
+                slot.info.cacheFile.clear();  // best effort: an unwritable cache only costs time
+            }
+            remember(slot.key, slot.mom2, slot.info);
         }
-        remember(key, mom2, info);
     }
-    return finish(mom2, false);
+    std::map<int, at::Tensor> out;
+    if (infosOut) infosOut->clear();
+    for (const StatsSlot& slot : slots) {
+        out[slot.layer] = slot.mom2;
+        if (infosOut) infosOut->push_back(slot.info);
+    }
+    return out;
+}
+
+at::Tensor keySecondMoment(Model& model, int layer, const StatsParams& p, const ProgressFn& progress, StatsInfo* infoOut) {
+    std::vector<StatsInfo> infos;
+    at::Tensor mom2 = keySecondMoments(model, {layer}, p, progress, &infos)[layer];
+    if (infoOut) *infoOut = infos.front();
+    return mom2;
 }
 
 }  // namespace edit

@@ -33,8 +33,9 @@ struct StatsInfo {
     int layer = 0;
     int64_t samples = 0;      // texts used
     int64_t tokens = 0;       // key vectors accumulated
-    double seconds = 0;       // time to compute (or to load, when cached)
-    double computeSeconds = 0;  // time the computation took when it was made
+    double seconds = 0;       // time to compute (or to load, when cached); layers computed in one
+                              // shared pass (MEMIT) each get an equal share of the pass
+    double computeSeconds = 0;  // time the computation took when it was made (same sharing)
     bool fromCache = false;   // loaded from disk or memory instead of computed
     std::string cacheFile;    // "" when not cached on disk
     std::string corpusHash;   // sha256 of the corpus texts

@@ -11,6 +11,7 @@
 #include <filesystem>
 #include <fstream>
 
+#include "engine/edit/EditInternal.h"
 #include "engine/edit/EditMethod.h"
 #include "engine/edit/KeyStatistics.h"
 #include "engine/edit/WeightDelta.h"
@@ -312,6 +313,55 @@ private Q_SLOTS:
         QVERIFY(!ensureKeyStatistics(*m, 2, other).fromCache);
         expectError([&] { ensureKeyStatistics(*m, 2, StatsParams{}); }, {"corpus", "empty"});
         expectError([&] { ensureKeyStatistics(*m, 5, sp); }, {"layer 5 is out of range"});
+    }
+
+    // MEMIT's layers share one pass over the corpus: the same C as one pass
+    // per layer, bit for bit; cached layers are loaded, only the others computed.
+    void severalLayersInOnePass() {
+        auto m = Model::load(dir("rand"));
+        StatsParams sp;
+        sp.texts = wordCorpus(120, 11);
+        sp.corpusLabel = "words-11";
+        sp.useCache = false;
+        edit::keySecondMoment(*m, 3, sp, {}, nullptr);  // warm-up, so that neither timing pays for first use
+        auto t0 = std::chrono::steady_clock::now();
+        std::map<int, at::Tensor> single;
+        for (int layer : {0, 1, 2}) single[layer] = edit::keySecondMoment(*m, layer, sp, {}, nullptr);
+        const double perLayer = seconds(t0);
+        t0 = std::chrono::steady_clock::now();
+        std::vector<StatsInfo> infos;
+        const auto shared = edit::keySecondMoments(*m, {2, 0, 1, 2}, sp, {}, &infos);
+        const double onePass = seconds(t0);
+        qInfo("statistics of layers 0-2: one pass per layer %.4f s, one shared pass %.4f s (%.2fx)", perLayer, onePass,
+              perLayer / onePass);
+        QCOMPARE(int(shared.size()), 3);
+        QCOMPARE(int(infos.size()), 3);  // duplicates once, first-seen order
+        QCOMPARE(infos[0].layer, 2);
+        QCOMPARE(infos[1].layer, 0);
+        for (int layer : {0, 1, 2}) {
+            const double diff = (shared.at(layer) - single.at(layer)).abs().max().item<double>();
+            qInfo("layer %d: max |C_shared - C_own| = %.3g (tolerance 0: same keys, same order)", layer, diff);
+            QVERIFY(at::equal(shared.at(layer), single.at(layer)));
+        }
+        // With the cache: layer 1 first, then 0-2 computes only 0 and 2.
+        sp.useCache = true;
+        sp.texts = wordCorpus(120, 12);
+        const int64_t n0 = keyStatisticsComputeCount();
+        QVERIFY(!ensureKeyStatistics(*m, 1, sp).fromCache);
+        edit::keySecondMoments(*m, {0, 1, 2}, sp, {}, &infos);
+        QCOMPARE(keyStatisticsComputeCount(), n0 + 3);
+        QVERIFY(!infos[0].fromCache);
+        QVERIFY(infos[1].fromCache);
+        QVERIFY(!infos[2].fromCache);
+        QVERIFY(fs::exists(infos[2].cacheFile));
+        QVERIFY(ensureKeyStatistics(*m, 2, sp).fromCache);  // written where a single-layer run looks
+        QCOMPARE(keyStatisticsComputeCount(), n0 + 3);
+        // Cancel mid-pass: nothing cached for any layer.
+        sp.maxSamples = 90;
+        QVERIFY_EXCEPTION_THROWN(edit::keySecondMoments(*m, {0, 2}, sp, [](double, double) { return false; }, &infos),
+                                 Cancelled);
+        QVERIFY(!ensureKeyStatistics(*m, 0, sp).fromCache);
+        expectError([&] { edit::keySecondMoments(*m, {0, 7}, sp, {}, &infos); }, {"layer 7 is out of range"});
     }
 
     void corpusFiles() {
