@@ -215,18 +215,26 @@ void HistoryDock::updateFooter() {
 void HistoryDock::onItemChanged(QTreeWidgetItem* item, int column) {
     if (updating_) return;
     const int64_t id = item->data(kEnabledCol, kEditIdRole).toLongLong();
-    const kme::EditRecord* e = session_->edit(id);
-    if (!e) return;
-    bool ok = true;
-    if (column == kEnabledCol) {
-        const bool on = item->checkState(kEnabledCol) == Qt::Checked;
-        if (on != e->enabled) ok = session_->setEnabled(id, on);
-    } else if (column == kNameCol) {
-        const QString name = item->text(kNameCol).trimmed();
-        if (name != QString::fromStdString(e->name)) ok = !name.isEmpty() && session_->renameEdit(id, name);
-    }
-    // Refused (a job runs, an empty name): show what the session holds.
-    if (!ok) QMetaObject::invokeMethod(this, &HistoryDock::refresh, Qt::QueuedConnection);
+    const bool on = item->checkState(kEnabledCol) == Qt::Checked;
+    const QString name = item->text(kNameCol).trimmed();
+    // Applied once the tree has finished emitting: the change rebuilds the
+    // tree (editsChanged -> refresh), which must not delete `item` while
+    // QTreeWidget is still inside its own itemChanged.
+    QMetaObject::invokeMethod(
+        this,
+        [this, id, column, on, name] {
+            const kme::EditRecord* e = session_->edit(id);
+            if (!e) return;
+            bool ok = true;
+            if (column == kEnabledCol) {
+                if (on != e->enabled) ok = session_->setEnabled(id, on);
+            } else if (column == kNameCol) {
+                if (name != QString::fromStdString(e->name)) ok = !name.isEmpty() && session_->renameEdit(id, name);
+            }
+            // Refused (a job runs, an empty name): show what the session holds.
+            if (!ok) refresh();
+        },
+        Qt::QueuedConnection);
 }
 
 void HistoryDock::deleteSelected() {
