@@ -5,6 +5,7 @@
 #include <QtTest>
 
 #include <QCheckBox>
+#include <QComboBox>
 #include <QDir>
 #include <QLabel>
 #include <QLineEdit>
@@ -213,6 +214,39 @@ private Q_SLOTS:
         dock->goTo(WalkthroughDock::kUndo);
         QVERIFY(!dock->doStep());
         QVERIFY(dock->stateLabel()->text().contains(QStringLiteral("no enabled edit")));
+    }
+
+    void anotherFactFromTheFactFile() {
+        MainWindow w;
+        w.show();
+        QVERIFY(QTest::qWaitForWindowExposed(&w));
+        QVERIFY(loadModel(w, tinyModel_));
+        QVERIFY(waitIdle(w));
+        WalkthroughDock* dock = w.walkthroughDock();
+        w.startWalkthrough();
+        // The Colosseum first, then facts of the fact file (the demo's, next to no project of the tiny model).
+        QComboBox* facts = dock->factCombo();
+        QVERIFY(facts->isVisible());
+        QVERIFY2(facts->count() > 10, qPrintable(QString::number(facts->count())));
+        QCOMPARE(facts->itemText(0), QStringLiteral("Colosseum: Rome → Paris"));
+        QCOMPARE(int(dock->factChoices().size()), facts->count());
+        facts->setCurrentIndex(3);
+        const WalkthroughFact chosen = dock->factChoices()[3];
+        QCOMPARE(dock->fact().prompt, chosen.prompt);
+        QVERIFY(chosen.prompt.contains(chosen.subject));
+        QVERIFY(facts->currentText().startsWith(chosen.subject + QStringLiteral(": ")));
+        QVERIFY(dock->browser()->toPlainText().contains(chosen.subject));  // the page names the chosen fact
+        QVERIFY(dock->browser()->toPlainText().contains(chosen.targetNew.trimmed()));
+        // The steps use it.
+        QTest::mouseClick(dock->nextButton(), Qt::LeftButton);
+        QVERIFY(!facts->isVisible());
+        w.locateTab()->samplesSpin()->setValue(2);
+        QSignalSpy completed(dock, &WalkthroughDock::stepCompleted);
+        QVERIFY(dock->doStep());
+        QVERIFY(completed.wait(kJobTimeoutMs) || !completed.isEmpty());
+        QCOMPARE(w.locateTab()->prompt(), chosen.prompt);
+        QCOMPARE(w.locateTab()->subject(), chosen.subject);
+        QVERIFY(waitIdle(w));
     }
 
     void offeredOnceOnFirstStart() {

@@ -1,6 +1,7 @@
 #include "app/gui/docks/WalkthroughDock.h"
 
 #include <QAction>
+#include <QComboBox>
 #include <QFile>
 #include <QHBoxLayout>
 #include <QLabel>
@@ -9,6 +10,7 @@
 #include <QTabWidget>
 #include <QTextBrowser>
 #include <QVBoxLayout>
+#include <algorithm>
 #include <cmath>
 
 #include "app/gui/JobRunner.h"
@@ -17,7 +19,9 @@
 #include "app/gui/docks/HistoryDock.h"
 #include "app/gui/tabs/CompareTab.h"
 #include "app/gui/tabs/EditTab.h"
+#include "app/gui/tabs/LocateDatasetView.h"
 #include "app/gui/tabs/LocateTab.h"
+#include "engine/eval/Dataset.h"
 #include "engine/trace/CausalTrace.h"
 
 namespace kme::app {
@@ -46,6 +50,17 @@ WalkthroughDock::WalkthroughDock(MainWindow* window) : QDockWidget(tr("Walk-thro
     QFont bold = title_->font();
     bold.setBold(true);
     title_->setFont(bold);
+    factRow_ = new QWidget(page);
+    auto* factLayout = new QHBoxLayout(factRow_);
+    factLayout->setContentsMargins(0, 0, 0, 0);
+    factCombo_ = new QComboBox(factRow_);
+    factCombo_->setObjectName(QStringLiteral("walkthroughFact"));
+    factCombo_->setToolTip(tr("The fact the walk-through locates and rewrites: the demo's Colosseum, or one of the "
+                              "model's fact file"));
+    auto* factLabel = new QLabel(tr("&Fact:"), factRow_);
+    factLabel->setBuddy(factCombo_);
+    factLayout->addWidget(factLabel);
+    factLayout->addWidget(factCombo_, 1);
     browser_ = new QTextBrowser(page);
     browser_->setObjectName(QStringLiteral("walkthroughBrowser"));
     browser_->setOpenExternalLinks(true);
@@ -74,12 +89,21 @@ WalkthroughDock::WalkthroughDock(MainWindow* window) : QDockWidget(tr("Walk-thro
     buttons->addWidget(doIt_);
     buttons->addWidget(next_);
     layout->addWidget(title_);
+    layout->addWidget(factRow_);
     layout->addWidget(browser_, 1);
     layout->addWidget(resultLabel_);
     layout->addWidget(state_);
     layout->addLayout(buttons);
     setWidget(page);
 
+    connect(factCombo_, &QComboBox::currentIndexChanged, this, [this](int index) {
+        if (index < 0 || index >= int(choices_.size()) || step_ != kWelcome) return;
+        fact_ = choices_[size_t(index)];
+        show(kWelcome);  // the page names the fact
+    });
+    connect(this, &QDockWidget::visibilityChanged, this, [this](bool visible) {
+        if (visible && step_ == kWelcome) fillFactChoices();
+    });
     connect(back_, &QPushButton::clicked, this, &WalkthroughDock::back);
     connect(next_, &QPushButton::clicked, this, &WalkthroughDock::next);
     connect(doIt_, &QPushButton::clicked, this, &WalkthroughDock::doStep);
@@ -107,11 +131,46 @@ QString WalkthroughDock::stepId(Step step) {
     return QStringLiteral("finished");
 }
 
+void WalkthroughDock::fillFactChoices() {
+    const auto model = window_->model();
+    const QString file = LocateDatasetView::defaultFactFile(model.get());
+    if (!choices_.empty() && file == choicesSource_) return;
+    choicesSource_ = file;
+    choices_.assign(1, WalkthroughFact{});  // the Colosseum
+    if (!file.isEmpty()) {
+        try {
+            const kme::Dataset facts = kme::loadDataset(file.toStdString());
+            // Facts spread over the file, so that every relation has a turn.
+            constexpr size_t kChoices = 40;
+            const size_t step = std::max<size_t>(1, facts.records.size() / kChoices);
+            for (size_t i = 0; i < facts.records.size() && choices_.size() <= kChoices; i += step) {
+                const kme::FactRecord& r = facts.records[i];
+                if (r.targetTrue.empty() || r.subject.empty()) continue;
+                WalkthroughFact f;
+                f.prompt = QString::fromStdString(r.filledPrompt());
+                f.subject = QString::fromStdString(r.subject);
+                f.targetNew = QLatin1Char(' ') + QString::fromStdString(r.targetNew).trimmed();
+                f.targetTrue = QLatin1Char(' ') + QString::fromStdString(r.targetTrue).trimmed();
+                if (!f.prompt.contains(f.subject) || f.subject == choices_.front().subject) continue;
+                choices_.push_back(f);
+            }
+        } catch (const std::exception&) {
+            // A fact file that does not load: the Colosseum alone.
+        }
+    }
+    const QSignalBlocker block(factCombo_);
+    factCombo_->clear();
+    for (const WalkthroughFact& f : choices_)
+        factCombo_->addItem(QStringLiteral("%1: %2 → %3").arg(f.subject, f.targetTrue.trimmed(), f.targetNew.trimmed()));
+    for (size_t i = 0; i < choices_.size(); ++i)
+        if (choices_[i].prompt == fact_.prompt && choices_[i].targetNew == fact_.targetNew) factCombo_->setCurrentIndex(int(i));
+}
+
 void WalkthroughDock::start() {
     editId_ = 0;
-    show(kWelcome);
     QDockWidget::show();
     raise();
+    show(kWelcome);
 }
 
 void WalkthroughDock::goTo(Step step) { show(step); }
@@ -133,6 +192,8 @@ void WalkthroughDock::show(Step step) {
     resultLabel_->hide();
     done_ = step == kWelcome || step == kFinished;
     const int shown = int(kFinished) - 1;  // the numbered steps: locate .. undo
+    if (step == kWelcome && isVisible()) fillFactChoices();  // read the fact file only once shown
+    factRow_->setVisible(step == kWelcome);
     title_->setText(step == kWelcome    ? tr("Guided walk-through")
                     : step == kFinished ? tr("Done — where to go next")
                                         : tr("Step %1 of %2").arg(int(step)).arg(shown));

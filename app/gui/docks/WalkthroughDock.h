@@ -12,7 +12,9 @@
 #include <QDockWidget>
 #include <QString>
 #include <cstdint>
+#include <vector>
 
+class QComboBox;
 class QLabel;
 class QPushButton;
 class QTextBrowser;
@@ -46,6 +48,10 @@ public:
     bool stepDone() const { return done_; }
     QString resultText() const { return result_; }  // what this step produced ("" before it is done)
 
+    // The facts to walk through (welcome step): the Colosseum first, then
+    // facts spread over the model's fact file (LocateDatasetView::defaultFactFile).
+    QComboBox* factCombo() const { return factCombo_; }
+    const std::vector<WalkthroughFact>& factChoices() const { return choices_; }
     QLabel* titleLabel() const { return title_; }
     QTextBrowser* browser() const { return browser_; }
     QLabel* resultLabel() const { return resultLabel_; }  // "What happened", shown once the step is done
@@ -80,6 +86,7 @@ private:
     void onComparisonFinished(bool ok);
     void onWeightsChanged();
     QString compareSummary() const;
+    void fillFactChoices();
 
     MainWindow* window_;
     WalkthroughFact fact_;
@@ -88,6 +95,10 @@ private:
     bool running_ = false;  // "Do it for me" started a job of this step
     int64_t editId_ = 0;    // the walk-through's edit (0: none yet)
     QString result_;
+    std::vector<WalkthroughFact> choices_;
+    QString choicesSource_;  // the fact file choices_ came from
+    QComboBox* factCombo_ = nullptr;
+    QWidget* factRow_ = nullptr;
     QLabel* title_ = nullptr;
     QTextBrowser* browser_ = nullptr;
     QLabel* resultLabel_ = nullptr;
