@@ -30,6 +30,7 @@
 #include "app/gui/tabs/EvaluateTab.h"
 #include "app/gui/tabs/LocateTab.h"
 #include "app/gui/tabs/PredictTab.h"
+#include "engine/edit/EditRequest.h"
 #include "engine/model/Model.h"
 #include "engine/session/SessionJson.h"
 
@@ -514,11 +515,10 @@ bool MainWindow::exportEditedModel(const QString& folder, QString* error) {
 
 void MainWindow::prefillEditFromLocate(int layer) {
     if (layer < 0) return;  // the choice was cleared (a new model), not made
-    const QString prompt = locateTab_->prompt(), subject = locateTab_->subject();
-    const int at = subject.isEmpty() ? -1 : prompt.indexOf(subject);
-    if (at < 0) return;
-    // The template is the prompt with its (first) subject replaced by {}.
-    const QString templ = prompt.left(at) + QStringLiteral("{}") + prompt.mid(at + subject.size());
+    const QString subject = locateTab_->subject();
+    const QString templ = QString::fromStdString(
+        kme::templateFromPrompt(locateTab_->prompt().toStdString(), subject.toStdString()));
+    if (templ.isEmpty()) return;
     editTab_->prefill(templ, subject, layer);
     statusBar()->showMessage(tr("Edit tab: layer %1 for “%2”.").arg(layer).arg(subject), 6000);
 }

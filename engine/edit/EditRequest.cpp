@@ -42,6 +42,14 @@ std::string withTargetSpace(const std::string& target) {
     return target.empty() || target[0] == ' ' ? target : " " + target;
 }
 
+std::string templateFromPrompt(const std::string& prompt, const std::string& subject) {
+    const auto at = subject.empty() ? std::string::npos : prompt.find(subject);
+    if (at == std::string::npos) return {};
+    std::string t = prompt;
+    t.replace(at, subject.size(), "{}");
+    return t;
+}
+
 EditRequest normalizedRequest(EditRequest r) {
     r.targetNew = withTargetSpace(r.targetNew);
     r.targetTrue = withTargetSpace(r.targetTrue);
@@ -51,13 +59,8 @@ EditRequest normalizedRequest(EditRequest r) {
 void validateRequest(const Model& model, const EditRequest& r) {
     const size_t holes = countOf(r.prompt, "{}");
     if (holes == 0) {
-        std::string hint;
-        const auto at = r.subject.empty() ? std::string::npos : r.prompt.find(r.subject);
-        if (at != std::string::npos) {
-            std::string t = r.prompt;
-            t.replace(at, r.subject.size(), "{}");
-            hint = "; write it as '" + t + "'";
-        }
+        const std::string t = templateFromPrompt(r.prompt, r.subject);
+        const std::string hint = t.empty() ? std::string() : "; write it as '" + t + "'";
         fail(ErrorKind::Input, "the prompt template '" + r.prompt +
                                    "' has no '{}' where the subject goes (e.g. '{} is located in')" + hint);
     }

@@ -22,6 +22,11 @@ struct EditRequest {
 // " Rome" for "Rome"; unchanged when empty or already starting with a space
 // (ROME's rule, kmeng01/rome execute_rome).
 std::string withTargetSpace(const std::string& target);
+// The prompt as a template: its first occurrence of `subject` replaced by
+// "{}" ("The Colosseum is in" + "Colosseum" -> "The {} is in"); "" when the
+// subject is empty or not in the prompt.
+std::string templateFromPrompt(const std::string& prompt, const std::string& subject);
+
 // The request with leading spaces added to both targets.
 EditRequest normalizedRequest(EditRequest request);
 

@@ -28,7 +28,7 @@ using kme::testing::loadModel;
 using kme::testing::waitIdle;
 
 namespace {
-constexpr int kJobTimeoutMs = 120000;
+constexpr int kJobTimeoutMs = kme::testing::kAppJobTimeoutMs;
 }
 
 class TestFileExport final : public QObject {

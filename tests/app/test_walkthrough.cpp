@@ -35,7 +35,7 @@ using kme::testing::loadModel;
 using kme::testing::waitIdle;
 
 namespace {
-constexpr int kJobTimeoutMs = 180000;
+constexpr int kJobTimeoutMs = kme::testing::kAppJobTimeoutMs;
 }
 
 class TestWalkthrough final : public QObject {

@@ -21,6 +21,7 @@
 #include "app/gui/tabs/EditTab.h"
 #include "app/gui/tabs/LocateDatasetView.h"
 #include "app/gui/tabs/LocateTab.h"
+#include "engine/edit/EditRequest.h"
 #include "engine/eval/Dataset.h"
 #include "engine/trace/CausalTrace.h"
 
@@ -249,14 +250,15 @@ bool WalkthroughDock::doStep() {
     }
     JobRunner* runner = window_->jobRunner();
     if (runner->isBusy()) {
+        if (waitForRunner_) return true;  // already waiting
         // E.g. the Edit tab still reads the current answer: go on once it is done.
         setState(tr("Waiting for the running job to finish…"));
         running_ = true;
         updateButtons();
-        connect(runner, &JobRunner::busyChanged, this, [this](bool busy) {
+        waitForRunner_ = connect(runner, &JobRunner::busyChanged, this, [this](bool busy) {
             if (busy) return;
-            disconnect(window_->jobRunner(), &JobRunner::busyChanged, this, nullptr);
-            connect(window_->jobRunner(), &JobRunner::busyChanged, this, &WalkthroughDock::updateButtons);
+            disconnect(waitForRunner_);
+            waitForRunner_ = {};
             running_ = false;
             doStep();
         });
@@ -289,9 +291,8 @@ bool WalkthroughDock::doStep() {
         case kEdit: {
             EditTab* edit = window_->editTab();
             tabs->setCurrentWidget(edit);
-            const int at = fact_.prompt.indexOf(fact_.subject);
-            const QString templ = at < 0 ? fact_.prompt
-                                         : fact_.prompt.left(at) + QStringLiteral("{}") + fact_.prompt.mid(at + fact_.subject.size());
+            const QString templ = QString::fromStdString(
+                kme::templateFromPrompt(fact_.prompt.toStdString(), fact_.subject.toStdString()));
             edit->setMethod(kme::EditMethod::Rome);
             edit->setRequest(templ, fact_.subject, fact_.targetNew, fact_.targetTrue);
             if (const int layer = window_->locateTab()->chosenEditLayer(); layer >= 0) edit->setLayer(layer);

@@ -94,6 +94,7 @@ private:
     bool done_ = false;
     bool running_ = false;  // "Do it for me" started a job of this step
     int64_t editId_ = 0;    // the walk-through's edit (0: none yet)
+    QMetaObject::Connection waitForRunner_;  // "Do it for me" waits for the running job to end
     QString result_;
     std::vector<WalkthroughFact> choices_;
     QString choicesSource_;  // the fact file choices_ came from
