@@ -8,6 +8,10 @@ namespace kme::cli {
 Args::Args(const std::vector<std::string>& argv, size_t first, const std::vector<OptionSpec>& specs) {
     for (size_t i = first; i < argv.size(); ++i) {
         std::string a = argv[i];
+        if (a == "--help" || a == "-h") {
+            help_ = true;
+            continue;
+        }
         if (a.size() > 2 && a.compare(0, 2, "--") == 0) {
             std::string value;
             bool inlineValue = false;

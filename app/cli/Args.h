@@ -26,6 +26,8 @@ public:
     Args(const std::vector<std::string>& argv, size_t first, const std::vector<OptionSpec>& specs);
 
     const std::vector<std::string>& positional() const { return positional_; }
+    // --help or -h appeared where an option may stand (not as an option's value).
+    bool helpRequested() const { return help_; }
     bool has(const std::string& name) const { return values_.count(name) > 0; }
     std::string get(const std::string& name, const std::string& fallback = {}) const;
     std::string require(const std::string& name) const;
@@ -36,6 +38,7 @@ public:
 private:
     std::vector<std::string> positional_;
     std::map<std::string, std::string> values_;
+    bool help_ = false;
 };
 
 }  // namespace kme::cli

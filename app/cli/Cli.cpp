@@ -8,7 +8,9 @@
 #include "app/cli/CliSupport.h"
 #include "engine/core/Error.h"
 #include "engine/core/Paths.h"
+#include "engine/core/SafeInput.h"
 #include "engine/model/Model.h"
+#include "engine/session/SessionStore.h"
 
 namespace fs = std::filesystem;
 
@@ -28,6 +30,9 @@ void initRuntime(const Args& args, Context& ctx) {
 
 std::shared_ptr<Model> loadModelArg(const Args& args, Context& ctx, size_t index) {
     std::string folder;
+    if (args.positional().size() > index + 1)
+        throw UsageError("unexpected argument " + quoteForMessage(args.positional()[index + 1]) +
+                         " (one MODEL folder only; options start with --)");
     if (args.positional().size() > index) {
         folder = args.positional()[index];
     } else {
@@ -117,10 +122,26 @@ std::vector<Command> allCommands() {
 }
 
 void printHelp(std::ostream& out, const std::vector<Command>& commands) {
-    out << "kme — KME Studio's command line (knowledge editing of language models)\n\n"
+    out << "kme " << kmeVersion()
+        << " — KME Studio's command line (knowledge editing of language models)\n\n"
            "usage: kme COMMAND [MODEL] [options]     MODEL defaults to the demo model\n\n";
     for (const auto& c : commands) out << "  kme " << c.name << " " << c.synopsis << "\n      " << c.summary << "\n";
-    out << "\nEvery command accepts --json FILE ('-' = stdout) and --threads N. `kme help COMMAND` lists its options.\n";
+    out << "\nEvery command accepts --json FILE ('-' = stdout), --threads N and --help.\n"
+           "`kme help COMMAND` or `kme COMMAND --help` lists its options; `kme --version` prints the version.\n";
+}
+
+void printCommandHelp(std::ostream& out, const Command& c) {
+    out << "usage: kme " << c.name << " " << c.synopsis << "\n  " << c.summary << "\n\noptions:\n";
+    for (const auto& o : withCommonOptions(c.options))
+        out << "  " << o.name << (o.takesValue ? " VALUE" : "") << "\n      " << o.help << "\n";
+    out << "  --help, -h\n      print this help and exit\n";
+    if (!c.details.empty()) out << "\n" << c.details << (c.details.back() == '\n' ? "" : "\n");
+}
+
+const Command* findCommand(const std::vector<Command>& commands, const std::string& name) {
+    for (const auto& c : commands)
+        if (c.name == name) return &c;
+    return nullptr;
 }
 
 }  // namespace
@@ -128,24 +149,35 @@ void printHelp(std::ostream& out, const std::vector<Command>& commands) {
 int runCli(const std::vector<std::string>& argv, std::ostream& out, std::ostream& err) {
     const auto commands = allCommands();
     Context ctx{out, err};
-    if (argv.size() < 2 || argv[1] == "help" || argv[1] == "--help" || argv[1] == "-h") {
-        if (argv.size() >= 3)
-            for (const auto& c : commands)
-                if (c.name == argv[2]) {
-                    out << "kme " << c.name << " " << c.synopsis << "\n  " << c.summary << "\n\noptions:\n";
-                    for (const auto& o : withCommonOptions(c.options))
-                        out << "  " << o.name << (o.takesValue ? " VALUE" : "") << "\n      " << o.help << "\n";
-                    return 0;
-                }
-        printHelp(argv.size() < 2 ? err : out, commands);
-        return argv.size() < 2 ? 2 : 0;
+    if (argv.size() < 2) {
+        printHelp(err, commands);
+        return 2;
     }
-    const Command* command = nullptr;
-    for (const auto& c : commands)
-        if (c.name == argv[1]) command = &c;
+    if (argv[1] == "--version" || argv[1] == "-V" || argv[1] == "version") {
+        out << "kme " << kmeVersion() << "\n";
+        return 0;
+    }
+    if (argv[1] == "help" || argv[1] == "--help" || argv[1] == "-h") {
+        if (argv.size() < 3) {
+            printHelp(out, commands);
+            return 0;
+        }
+        const Command* c = findCommand(commands, argv[2]);
+        if (!c) {
+            err << "kme: help: unknown command " << quoteForMessage(argv[2]) << " (see `kme help`)\n";
+            return 2;
+        }
+        printCommandHelp(out, *c);
+        return 0;
+    }
+    const Command* command = findCommand(commands, argv[1]);
     try {
-        if (!command) throw UsageError("unknown command '" + argv[1] + "' (see `kme help`)");
+        if (!command) throw UsageError("unknown command " + quoteForMessage(argv[1]) + " (see `kme help`)");
         const Args args(argv, 2, withCommonOptions(command->options));
+        if (args.helpRequested()) {
+            printCommandHelp(out, *command);
+            return 0;
+        }
         initRuntime(args, ctx);
         return command->run(args, ctx);
     } catch (const UsageError& e) {

@@ -21,6 +21,7 @@ struct Command {
     std::string summary;   // one line
     std::vector<OptionSpec> options;
     std::function<int(const Args&, Context&)> run;
+    std::string details = {};  // further help text for `kme help COMMAND` (schemas, examples); may be empty
 };
 
 // Registries of command groups, each in its own file.

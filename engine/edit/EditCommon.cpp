@@ -171,6 +171,21 @@ ValueResult optimizeValue(const Model& model, const EditRequest& r, Site site, i
         prompts.push_back(std::move(f));
     }
     const int64_t nRewrite = static_cast<int64_t>(prompts.size());
+    // At the last layer the value added at the subject's last token reaches no
+    // later token (only attention in later layers carries it there): the NLL
+    // of the target then does not depend on it and its gradient is zero, so
+    // Adam would only amplify rounding noise into an arbitrary edit. Refuse,
+    // unless the subject ends where the target's first token is predicted.
+    if (layer >= tf.config().nLayer - 1) {
+        bool reaches = false;
+        for (int64_t b = 0; b < nRewrite; ++b)
+            reaches = reaches || prompts[size_t(b)].subjectLast >= int64_t(prompts[size_t(b)].ids.size()) - n;
+        if (!reaches)
+            fail(ErrorKind::Input,
+                 "layer " + std::to_string(layer) + " is the model's last layer: a change at the subject's last token "
+                 "there cannot reach the tokens that predict the target (only the attention of later layers carries "
+                 "it); edit a layer below " + std::to_string(layer));
+    }
     prompts.push_back(fillTemplate(tok, "{} is a", r.subject));
     std::vector<std::vector<int64_t>> seqs;
     for (const auto& p : prompts) {

@@ -2,6 +2,7 @@
 
 #include "engine/core/Error.h"
 #include "engine/core/Sha256.h"
+#include "engine/io/MappedFiles.h"
 
 #include <nlohmann/json.hpp>
 
@@ -187,7 +188,10 @@ int64_t TensorView::numel() const {
 }
 
 SafetensorsFile::~SafetensorsFile() {
-    if (mapping_) ::munmap(mapping_, size_);
+    if (mapping_) {
+        unregisterMappedFile(mapping_);
+        ::munmap(mapping_, size_);
+    }
 }
 
 std::shared_ptr<SafetensorsFile> SafetensorsFile::open(const std::string& pathIn) {
@@ -252,6 +256,7 @@ std::shared_ptr<SafetensorsFile> SafetensorsFile::open(const std::string& pathIn
     if (m == MAP_FAILED) fail(ErrorKind::Io, path + ": cannot mmap: " + errnoText());
     file->mapping_ = m;
     file->size_ = size_t(size);
+    registerMappedFile(m, size_t(size), path);
     const auto* data = static_cast<const uint8_t*>(m) + dataStart;
     for (Entry& e : entries) {
         e.view.data = data + e.begin;

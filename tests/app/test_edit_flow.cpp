@@ -308,7 +308,7 @@ private Q_SLOTS:
         QVERIFY(loadModel(w, tinyModel_));
         QVERIFY(waitIdle(w));
         EditTab* tab = w.editTab();
-        tab->setLayer(1);
+        tab->setLayer(0);
         tab->setRequest(QStringLiteral("The capital of {} is"), QStringLiteral("France"), QStringLiteral("Rome"),
                         QStringLiteral("Paris"));
         tab->vStepsSpin()->setValue(3);
@@ -323,8 +323,9 @@ private Q_SLOTS:
         // With C = identity it runs; MEMIT with a second request from the batch table.
         tab->mom2Check()->setChecked(false);
         tab->setMethod(kme::EditMethod::Memit);
+        // Layers 0-0: MEMIT's z at the tiny model's last layer (1) could not reach the target (refused).
         tab->layerSpin()->setValue(0);
-        tab->lastLayerSpin()->setValue(1);
+        tab->lastLayerSpin()->setValue(0);
         tab->mom2Check()->setChecked(false);
         tab->vStepsSpin()->setValue(3);
         kme::EditRequest second;
@@ -336,7 +337,7 @@ private Q_SLOTS:
         QVERIFY(runEdit(tab));
         QCOMPARE(int(w.session()->edits().size()), 1);
         QCOMPARE(QString::fromStdString(w.session()->edits().front().method), QStringLiteral("memit"));
-        QCOMPARE(SessionController::editLayers(w.session()->edits().front()), (std::vector<int>{0, 1}));
+        QCOMPARE(SessionController::editLayers(w.session()->edits().front()), (std::vector<int>{0}));
         QCOMPARE(int(SessionController::editRequests(w.session()->edits().front()).size()), 2);
         QVERIFY(w.session()->currentHash() != w.session()->baseHash());
         // A bad batch row is an inline error, and Run stays off.
@@ -362,7 +363,10 @@ private Q_SLOTS:
         EditTab* tab = w.editTab();
         tab->mom2Check()->setChecked(false);
         tab->vStepsSpin()->setValue(3);
-        tab->setLayer(1);
+        // Layer 0 of the tiny model's 2: the value written at the subject reaches
+        // the target's tokens through layer 1's attention, so each edit moves the
+        // weights by construction (at the last layer it could not: refused).
+        tab->setLayer(0);
         tab->setRequest(QStringLiteral("The capital of {} is"), QStringLiteral("France"), QStringLiteral("Rome"),
                         QStringLiteral("Paris"));
         QVERIFY(runEdit(tab));
@@ -371,6 +375,9 @@ private Q_SLOTS:
         QVERIFY(runEdit(tab));
         QTreeWidget* tree = w.historyDock()->tree();
         QCOMPARE(tree->topLevelItemCount(), 2);
+        // The premise of a what-if: both edits changed the weights they were computed on.
+        for (const auto& e : w.session()->edits())
+            QVERIFY2(e.weightsHashAfter != e.computedOnHash, qPrintable(QStringLiteral("edit #%1 changed nothing").arg(e.position)));
         QVERIFY(tree->topLevelItem(1)->text(HistoryDock::kWhatIfCol).isEmpty());
         // Comparing two points that are both not the live state (original, after #1)
         // rebuilds each and then restores the live weights (after #2).

@@ -63,7 +63,7 @@ private Q_SLOTS:
         QVERIFY(waitIdle(w));
         QVERIFY(w.newSession(tmp_.filePath(QStringLiteral("export.kmes"))));
         EditTab* tab = w.editTab();
-        tab->setLayer(1);
+        tab->setLayer(0);  // not the tiny model's last layer, where ROME cannot reach the target
         tab->setRequest(QStringLiteral("The capital of {} is"), QStringLiteral("France"), QStringLiteral("Rome"),
                         QStringLiteral("Paris"));
         tab->vStepsSpin()->setValue(3);

@@ -159,6 +159,8 @@ private Q_SLOTS:
                                          << "context";
         QTest::newRow("json to missing dir") << QStringList{"info", m, "--json", "/nonexistent/dir/out.json"} << 1
                                              << "/nonexistent/dir/out.json";
+        QTest::newRow("help of unknown command") << QStringList{"help", "frobnicate"} << 2 << "unknown command";
+        QTest::newRow("second MODEL") << QStringList{"info", m, m} << 2 << "unexpected argument";
         QTest::newRow("unknown bench") << QStringList{"bench", "warp"} << 2 << "warp";
         QTest::newRow("invalid utf8") << QStringList{"tokenize", m, "--text", QString::fromLatin1("\xff")} << 1 << "";
     }
@@ -175,6 +177,46 @@ private Q_SLOTS:
         QVERIFY2(QString::fromStdString(r.err).contains(fragment), r.err.c_str());
         // One clear line (usage errors may add the command list).
         if (rc == 1) QCOMPARE(std::count(r.err.begin(), r.err.end(), '\n'), long(1));
+    }
+
+    void helpEverywhere_data() {
+        QTest::addColumn<QString>("command");
+        for (const char* c : {"info", "tokenize", "predict", "generate", "trace", "trace-dataset", "edit", "eval",
+                              "session", "train-demo", "bench"})
+            QTest::newRow(c) << QString::fromLatin1(c);
+    }
+
+    void helpEverywhere() {
+        // kme help C, kme C --help, kme C -h: the command's help on stdout, exit 0,
+        // whatever else is on the line (required options missing included).
+        QFETCH(QString, command);
+        const std::string c = command.toStdString();
+        const Run listed = runKme({"--help"});
+        QCOMPARE(listed.rc, 0);
+        QVERIFY2(listed.out.find("kme " + c + " ") != std::string::npos, c.c_str());
+        for (const auto& args : std::vector<std::vector<std::string>>{
+                 {"help", c}, {c, "--help"}, {c, "-h"}, {c, model_, "--threads", "1", "--help"}}) {
+            const Run r = runKme(args);
+            QCOMPARE(r.rc, 0);
+            QVERIFY2(r.err.empty(), r.err.c_str());
+            QVERIFY2(r.out.rfind("usage: kme " + c + " ", 0) == 0, r.out.c_str());
+            QVERIFY(r.out.find("--json") != std::string::npos);
+            QVERIFY(r.out.find("--help") != std::string::npos);
+        }
+    }
+
+    void helpAndVersion() {
+        const Run h = runKme({"help"});
+        QCOMPARE(h.rc, 0);
+        QVERIFY(h.out.find("usage: kme COMMAND") != std::string::npos);
+        const Run v = runKme({"--version"});
+        QCOMPARE(v.rc, 0);
+        QCOMPARE(v.out, std::string("kme ") + kme::kmeVersion() + "\n");
+        QVERIFY(std::string(kme::kmeVersion()).find('.') != std::string::npos);
+        // -h as the value of an option is that value, not a request for help.
+        const Run t = runKme({"tokenize", model_, "--text", "-h", "--json", "-"});
+        QCOMPARE(t.rc, 0);
+        QVERIFY(t.out.find("\"ids\"") != std::string::npos);
     }
 
     void sessionShowListsTracesAndMetricRuns() {

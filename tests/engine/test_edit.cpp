@@ -101,6 +101,22 @@ private Q_SLOTS:
         expectError([&] { computeEdit(*m, p); }, {"--stats-corpus", "--no-mom2"});
         p.requests = {request("Tokyo", "Italy", "Where is it")};
         expectError([&] { computeEdit(*m, p); }, {"no '{}'"});
+        // The last layer (3 of 4): the subject's value cannot reach the target's
+        // tokens there (zero gradient by construction): ROME and MEMIT refuse it.
+        p.requests = {ok};
+        p.hparams.mom2Adjustment = false;
+        p.hparams.vNumGradSteps = 2;
+        p.hparams.layers = {3};
+        expectError([&] { computeEdit(*m, p); }, {"layer 3 is the model's last layer", "below 3"});
+        p.method = EditMethod::Memit;
+        p.hparams.layers = {2, 3};
+        expectError([&] { computeEdit(*m, p); }, {"layer 3 is the model's last layer"});
+        // ... unless the subject ends where the target's first token is predicted.
+        p.method = EditMethod::Rome;
+        p.hparams.layers = {3};
+        p.requests = {request("Tokyo", "Italy", "The country of {}")};
+        const EditResult atEnd = computeEdit(*m, p);
+        QVERIFY(atEnd.delta.parts.front().norm() > 0);
     }
 
     void requestFilesInBothSchemas() {
