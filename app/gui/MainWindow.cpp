@@ -16,7 +16,9 @@
 #include <QSettings>
 #include <QStatusBar>
 #include <QTabWidget>
+#include <QVBoxLayout>
 
+#include "app/gui/ErrorBanner.h"
 #include "app/gui/JobStatusWidget.h"
 #include "app/gui/RecentModels.h"
 #include "app/gui/SessionController.h"
@@ -87,6 +89,7 @@ MainWindow::MainWindow(QWidget* parent) : QMainWindow(parent) {
     });
     connect(session_, &SessionController::modelChanged, this, &MainWindow::onModelChanged);
     connect(session_, &SessionController::modelLoadFinished, this, &MainWindow::onModelLoadFinished);
+    connect(session_, &SessionController::sessionOpenFinished, this, &MainWindow::onSessionOpenFinished);
     connect(session_, &SessionController::sessionChanged, this, [this] {
         updateTitle();
         rebuildRecentSessionsMenu();
@@ -128,7 +131,15 @@ void MainWindow::createTabs() {
         tr("The model's answers at two points of the edit history, side by side"));
     auto* evaluateTab = new EvaluateTab(runner_, session_, tabs_);
     add(evaluateTab, QStringLiteral("evaluate"), tr("Evaluate"), tr("How well edits work, measured over many facts"));
-    setCentralWidget(tabs_);
+    // The error banner sits above the tabs, hidden until something fails.
+    auto* centre = new QWidget(this);
+    auto* layout = new QVBoxLayout(centre);
+    layout->setContentsMargins(0, 0, 0, 0);
+    layout->setSpacing(0);
+    errorBanner_ = new ErrorBanner(centre);
+    layout->addWidget(errorBanner_);
+    layout->addWidget(tabs_, 1);
+    setCentralWidget(centre);
 }
 
 void MainWindow::createDocks() {
@@ -336,18 +347,54 @@ bool MainWindow::newSession(const QString& path) {
         statusBar()->showMessage(tr("New session %1: everything is saved as you go.").arg(session_->sessionName()), 8000);
         return true;
     }
-    showSessionError(tr("The session could not be created."), error);
+    showSessionError(tr("The session %1 could not be created.").arg(QFileInfo(path).fileName()), error);
     return false;
 }
 
 void MainWindow::showSessionError(const QString& title, const QString& message) {
-    statusBar()->showMessage(tr("Error: %1").arg(message));
-    // Window-modal but not blocking (open()): the event loop keeps running.
-    auto* box = new QMessageBox(QMessageBox::Warning, tr("KME Studio"), title, QMessageBox::Ok, this);
-    box->setObjectName(QStringLiteral("sessionErrorBox"));
-    box->setInformativeText(message);
-    box->setAttribute(Qt::WA_DeleteOnClose);
-    box->open();
+    showError(title, message, QStringLiteral("sessionErrorBox"));
+}
+
+void MainWindow::showError(const QString& title, const QString& message, const QString& boxName) {
+    lastErrorTitle_ = title;
+    lastError_ = message;
+    // The status bar keeps the first line (a libtorch failure may have forty).
+    statusBar()->showMessage(tr("Error: %1").arg(message.section(QLatin1Char('\n'), 0, 0)));
+    errorBanner_->showError(title, message);
+    if (errorBoxesEnabled_) {
+        // A closed box deletes itself (WA_DeleteOnClose): a new one then.
+        if (!errorBox_ || !errorBox_->isVisible()) {
+            // Window-modal but not blocking (open(), not exec()): the event
+            // loop, and with it the job runner and tests, keeps running.
+            errorBox_ = new QMessageBox(QMessageBox::Warning, tr("KME Studio"), title, QMessageBox::Ok, this);
+            errorBox_->setObjectName(boxName);
+            errorBox_->setAttribute(Qt::WA_DeleteOnClose);
+        }
+        errorBox_->setText(title);
+        errorBox_->setInformativeText(message);
+        if (!errorBox_->isVisible()) errorBox_->open();  // open(), never exec()
+    }
+    Q_EMIT errorShown(title, message);
+}
+
+void MainWindow::onSessionOpenFinished(bool ok) {
+    if (ok) {
+        errorBanner_->hide();  // whatever it said, a session is open now
+        return;
+    }
+    const QString error = session_->openError();
+    if (error.isEmpty()) return;  // cancelled: the status bar says so
+    // The job's own box (jobErrorBox) is on screen: it takes this fuller text.
+    QString text = error;
+    if (session_->openLeftFileUnchanged()) text += QLatin1Char('\n') + tr("The file was not changed.");
+    text += QLatin1Char('\n');
+    if (session_->hasSession())
+        text += tr("The session %1 stays open.").arg(session_->sessionName());
+    else
+        text += tr("No session is open: open another one (File ▸ Open session…) or start a new one "
+                   "(File ▸ New session…); an edit or a trace starts an autosave session of its own.");
+    showError(tr("The session %1 could not be opened.").arg(QFileInfo(session_->openPath()).fileName()), text,
+              QStringLiteral("sessionErrorBox"));
 }
 
 void MainWindow::chooseNewSession() {
@@ -541,18 +588,9 @@ void MainWindow::onJobFinished(const QString& title, JobOutcome outcome, const Q
         case JobOutcome::Cancelled:
             statusBar()->showMessage(tr("Cancelled: %1.").arg(title), 8000);
             break;
-        case JobOutcome::Failed: {
-            statusBar()->showMessage(tr("Error: %1").arg(message));
-            // Window-modal but not blocking (open(), not exec()): the event
-            // loop, and with it the job runner and tests, keeps running.
-            auto* box = new QMessageBox(QMessageBox::Warning, tr("KME Studio"), tr("%1 failed.").arg(title),
-                                        QMessageBox::Ok, this);
-            box->setObjectName(QStringLiteral("jobErrorBox"));
-            box->setInformativeText(message);
-            box->setAttribute(Qt::WA_DeleteOnClose);
-            box->open();
+        case JobOutcome::Failed:
+            showError(tr("%1 failed.").arg(title), message, QStringLiteral("jobErrorBox"));
             break;
-        }
     }
 }
 

@@ -5,6 +5,7 @@
 // session and the live model in SessionController.
 #include <QMainWindow>
 #include <QElapsedTimer>
+#include <QPointer>
 #include <memory>
 
 #include "app/gui/JobRunner.h"
@@ -13,6 +14,7 @@
 class QAction;
 class QLabel;
 class QMenu;
+class QMessageBox;
 class QTabWidget;
 
 namespace kme {
@@ -23,6 +25,7 @@ namespace kme::app {
 
 class CompareTab;
 class EditTab;
+class ErrorBanner;
 class HistoryDock;
 class JobStatusWidget;
 class LearnDock;
@@ -69,6 +72,19 @@ public:
 
     // A start-up warning (e.g. slow BLAS) kept visible in the status bar.
     void showRuntimeWarning(const QString& warning);
+    // A failure the user must see: the status bar, the error banner above
+    // the tabs (until dismissed) and a window-modal message box, opened with
+    // open(), never exec(), so nothing waits on it. One box at a time: an
+    // open box takes the newest error (and keeps its objectName).
+    // `boxName` is the new box's objectName ("jobErrorBox", "sessionErrorBox").
+    void showError(const QString& title, const QString& message, const QString& boxName = QStringLiteral("errorBox"));
+    // The newest error shown ("" = none yet), for tests and scripts.
+    QString lastErrorTitle() const { return lastErrorTitle_; }
+    QString lastError() const { return lastError_; }
+    ErrorBanner* errorBanner() const { return errorBanner_; }
+    // False: errors go to the status bar and the banner only, no message box
+    // (tests that click on, or grab, the window afterwards).
+    void setErrorBoxesEnabled(bool enabled) { errorBoxesEnabled_ = enabled; }
     // Writes geometry, dock layout and the current tab to QSettings.
     void saveLayout() const;
     // Opens the guided walk-through at its first step (Help ▸ Guided walk-through).
@@ -88,6 +104,8 @@ Q_SIGNALS:
     void modelLoadFinished(bool ok);
     // After exportEditedModel's job.
     void exportFinished(bool ok);
+    // After showError: the window shows this error now.
+    void errorShown(const QString& title, const QString& message);
 
 protected:
     void closeEvent(QCloseEvent* event) override;
@@ -107,6 +125,7 @@ private:
     void onModelLoadFinished(bool ok);
     void prefillEditFromLocate(int layer);
     void showSessionError(const QString& title, const QString& message);
+    void onSessionOpenFinished(bool ok);
     void updateTitle();
     void onJobFinished(const QString& title, JobOutcome outcome, const QString& message);
     void showAbout();
@@ -132,6 +151,11 @@ private:
     QList<QAction*> sessionActions_;  // disabled while a job runs
     QAction* cancelAction_ = nullptr;
     QElapsedTimer jobClock_;  // how long the current job took, for the status bar
+    ErrorBanner* errorBanner_ = nullptr;
+    QPointer<QMessageBox> errorBox_;  // the error box on screen, if any
+    bool errorBoxesEnabled_ = true;
+    QString lastErrorTitle_;
+    QString lastError_;
 };
 
 }  // namespace kme::app

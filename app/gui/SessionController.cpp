@@ -274,7 +274,15 @@ bool SessionController::openSession(const QString& path) {
     const ModelFacts oldFacts = facts_;
     const WeightState oldState = liveState();
     const std::string file = toPath(absolute);
-    return runner_->start(
+    openPath_ = absolute;
+    openError_.clear();
+    openLeftFileUnchanged_ = false;
+    // What the file looked like before: a failed open says whether it is unchanged.
+    const QFileInfo before(absolute);
+    const qint64 sizeBefore = before.exists() ? before.size() : -1;
+    const QDateTime timeBefore = before.exists() ? before.lastModified() : QDateTime();
+    const bool walBefore = QFileInfo::exists(absolute + QStringLiteral("-wal"));
+    const bool started = runner_->start(
         tr("Opening session %1").arg(QFileInfo(absolute).fileName()),
         [out, old, oldBase, oldFolder, oldFacts, oldState, file](const kme::ProgressFn& progress) {
             out->store = std::make_unique<kme::SessionStore>(file, openOptions(fromPath(file), false));
@@ -340,10 +348,25 @@ bool SessionController::openSession(const QString& path) {
             out->currentHash = out->live->model->weightsHash();
         },
         [this, out] { adoptOpened(*out); },
-        [this, out](JobOutcome outcome, const QString&) {
+        [this, out, absolute, sizeBefore, timeBefore, walBefore](JobOutcome outcome, const QString& message) {
+            if (outcome != JobOutcome::Succeeded) {
+                // Closed now, not when the job's last copy goes: the file is
+                // released, and whatever the connection wrote is in it.
+                out->store.reset();
+                out->deltas.clear();
+                if (outcome == JobOutcome::Failed)
+                    openError_ = message.isEmpty() ? tr("%1 could not be opened.").arg(absolute) : message;
+                QFileInfo after(absolute);
+                after.refresh();
+                openLeftFileUnchanged_ = sizeBefore >= 0 && (after.exists() ? after.size() : -1) == sizeBefore &&
+                                         (after.exists() ? after.lastModified() : QDateTime()) == timeBefore &&
+                                         QFileInfo::exists(absolute + QStringLiteral("-wal")) == walBefore;
+            }
             if (outcome != JobOutcome::Succeeded && out->touchedOld) rebuildLive(tr("Restoring the weights"));
             Q_EMIT sessionOpenFinished(outcome == JobOutcome::Succeeded);
         });
+    if (!started) openError_ = tr("“%1” is still running: wait for it or cancel it (Esc).").arg(runner_->currentTitle());
+    return started;
 }
 
 void SessionController::adoptOpened(OpenResult& opened) {

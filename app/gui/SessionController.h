@@ -82,6 +82,13 @@ public:
     // weights hash, replays the enabled edits and verifies the result. Errors
     // come as the job's message; sessionOpenFinished(ok) in every case.
     bool openSession(const QString& path);
+    // The last openSession: the file (absolute), why it failed ("" after a
+    // success or a cancel) and whether the file's size and modification time
+    // were the same after the failed open as before it (the open writes
+    // nothing before it has read the session; the message may say so).
+    QString openPath() const { return openPath_; }
+    QString openError() const { return openError_; }
+    bool openLeftFileUnchanged() const { return openLeftFileUnchanged_; }
     // Writes a copy under `path` and continues in the copy (Save As).
     bool saveSessionAs(const QString& path, QString* error = nullptr);
     // Makes sure a session is open: creates an autosave one when none is.
@@ -188,6 +195,9 @@ private:
     QString currentHash_;
     std::vector<kme::EditRecord> edits_;
     std::map<int64_t, std::shared_ptr<const kme::WeightDelta>> deltas_;
+    QString openPath_;   // the last openSession's file
+    QString openError_;  // and why it failed ("" = it did not)
+    bool openLeftFileUnchanged_ = false;
 };
 
 }  // namespace kme::app

@@ -17,7 +17,9 @@ class MainWindow;
 struct StartupOptions {
     QString modelFolder;    // empty: open nothing (unless a session names a model)
     QString sessionFile;    // non-empty: open this session (its model, edits, comparisons); a missing
-                            // file is created as a new session for modelFolder
+                            // file is created as a new session for modelFolder. One that cannot be
+                            // opened (or created) leaves the window without session and model, the
+                            // reason shown (MainWindow::showError): nothing starts in its place
     bool autoSession = false;  // the plain start: reopen the last session, else start an autosave
                                // session (SessionController::autosaveFolder) for modelFolder
     QString prompt;         // prefilled; predicted once a model is loaded
@@ -29,6 +31,30 @@ struct StartupOptions {
                             // existing session nothing is traced unless asked: the pictures
                             // show what the session restored.
 };
+
+// kme-studio's command line, parsed without a QApplication (so that --help
+// and --version work without a display). Qt's own options (-platform,
+// -style, ...) are QApplication's: parse what QApplication::arguments() left.
+struct CommandLine {
+    enum class Action { Run, Help, Version, UsageError };
+    Action action = Action::Run;
+    QString text;            // Help, Version: for stdout; UsageError: the one line for stderr (exit 2)
+    StartupOptions options;  // Run: what the window is to do
+    int threads = 0;         // --threads (0 = all cores)
+    bool walkthrough = false;  // --walkthrough
+};
+// `arguments[0]` is the program. `defaultModel`: the folder opened without --model (the demo's).
+CommandLine parseCommandLine(const QStringList& arguments, const QString& defaultModel);
+// True when `arguments` may hold one of Qt's own options (-platform NAME,
+// -style NAME, --reverse, ...), which only QApplication takes off the list:
+// without them a usage error can be reported before QApplication starts
+// (no display needed, no Qt warnings before the message).
+bool mayHoldQtOptions(const QStringList& arguments);
+// The --help text: usage, then every option on one line.
+QString commandLineHelp();
+// "kme-studio 0.1.0" (project(KMEStudio VERSION ...) in the top CMakeLists.txt).
+QString studioVersionLine();
+QString studioVersion();
 
 class StartupScript final : public QObject {
     Q_OBJECT
@@ -42,10 +68,18 @@ public:
 
 Q_SIGNALS:
     // Screenshot mode only: everything done; 0 = every step succeeded.
+    // Also (1) when the session to open cannot be: no pictures then.
     void done(int exitCode);
 
 private:
     void onSessionOpened(bool ok);
+    // The session the start was to use cannot be opened or created: the
+    // window stays without a session and without a model (nothing is
+    // started in its place), the reason shown; `line` goes to stderr;
+    // screenshot mode ends with 1.
+    void stopWithoutSession(const QString& line);
+    // A step cannot run: stderr (one line) and the window (showError).
+    void report(const QString& title, const QString& reason);
     void startAutosaveSession();
     void loadModel();
     void onLoaded(bool ok);

@@ -1,8 +1,7 @@
 // kme-studio: the GUI's thin main. Parses options, starts the compute
 // runtime, shows the main window and hands the rest to StartupScript.
 #include <QApplication>
-#include <QCommandLineParser>
-#include <QDir>
+#include <QStringList>
 #include <cstdio>
 
 #include "app/gui/MainWindow.h"
@@ -10,85 +9,49 @@
 #include "engine/core/Paths.h"
 #include "engine/model/Model.h"
 
-#ifndef KME_STUDIO_VERSION
-#define KME_STUDIO_VERSION "0.1.0"  // keep in step with project() in the top CMakeLists.txt
-#endif
-
 int main(int argc, char** argv) {
+    using kme::app::CommandLine;
+    {
+        // --help, --version and usage errors first, before QApplication: they
+        // need no display. With Qt's own options still in argv, a usage error
+        // waits for the parse of what QApplication leaves.
+        QStringList raw;
+        for (int i = 0; i < argc; ++i) raw << QString::fromLocal8Bit(argv[i]);
+        const CommandLine early = kme::app::parseCommandLine(raw, QString());
+        if (early.action == CommandLine::Action::Help || early.action == CommandLine::Action::Version) {
+            std::fputs(qPrintable(early.text), stdout);
+            return std::fflush(stdout) == 0 && !std::ferror(stdout) ? 0 : 1;
+        }
+        if (early.action == CommandLine::Action::UsageError && !kme::app::mayHoldQtOptions(raw)) {
+            std::fprintf(stderr, "%s\n", qPrintable(early.text));
+            return 2;
+        }
+    }
     QApplication app(argc, argv);
     QApplication::setOrganizationName(QStringLiteral("KME"));
     QApplication::setApplicationName(QStringLiteral("KME Studio"));
-    QApplication::setApplicationVersion(QStringLiteral(KME_STUDIO_VERSION));
+    QApplication::setApplicationVersion(kme::app::studioVersion());
 
-    QCommandLineParser parser;
-    parser.setApplicationDescription(
-        QStringLiteral("KME Studio — locate, edit and compare facts in language models."));
-    parser.addHelpOption();
-    parser.addVersionOption();
-    const QCommandLineOption model(QStringLiteral("model"),
-                                   QStringLiteral("Model folder to open (default: the demo model, when there is one)."),
-                                   QStringLiteral("DIR"));
-    const QCommandLineOption prompt(QStringLiteral("prompt"),
-                                    QStringLiteral("Prompt to prefill and predict once the model has loaded."),
-                                    QStringLiteral("TEXT"));
-    const QCommandLineOption traceSubject(
-        QStringLiteral("trace-subject"),
-        QStringLiteral("Locate: trace SUBJECT in --prompt (or in the Locate tab's default prompt) once the model "
-                       "has loaded."),
-        QStringLiteral("SUBJECT"));
-    // Not "--session": Qt itself takes -session/--session (X11 session management).
-    const QCommandLineOption session(
-        QStringLiteral("session-file"),
-        QStringLiteral("Session file (*.kmes) to open: its model, its edits (replayed and verified), its comparisons "
-                       "(a new file is created for --model). Default: the session of the last run, else a new "
-                       "autosave session."),
-        QStringLiteral("FILE"));
-    const QCommandLineOption edit(
-        QStringLiteral("edit"),
-        QStringLiteral("Run this edit once the model has loaded, then compare: \"template|subject|target_new"
-                       "[|target_true]\", e.g. \"The {} is located in the city of|Colosseum|Paris\". Repeat for "
-                       "several edits, run in order."),
-        QStringLiteral("SPEC"));
-    const QCommandLineOption screenshot(
-        QStringLiteral("screenshot"),
-        QStringLiteral("Predict, generate, trace (and --edit) first in a temporary session, write DIR/<tab>.png, "
-                       "DIR/history.png and DIR/window.png, then quit."),
-        QStringLiteral("DIR"));
-    const QCommandLineOption threads(QStringLiteral("threads"),
-                                     QStringLiteral("Compute threads (default: all cores)."), QStringLiteral("N"),
-                                     QStringLiteral("0"));
-    const QCommandLineOption walkthrough(
-        QStringLiteral("walkthrough"),
-        QStringLiteral("Open the guided walk-through (locate -> edit -> compare -> undo) at its first step. A plain "
-                       "first start opens it by itself, once."));
-    parser.addOptions({model, session, prompt, traceSubject, edit, screenshot, threads, walkthrough});
-    parser.process(app);
-
-    bool threadsOk = false;
-    const int nThreads = parser.value(threads).toInt(&threadsOk);
-    if (!threadsOk || nThreads < 0 || nThreads > 1024) {
-        std::fprintf(stderr, "kme-studio: --threads expects a number from 0 to 1024, got '%s'\n",
-                     qPrintable(parser.value(threads)));
+    // What QApplication left: its own options (-platform, -style, ...) are taken.
+    const CommandLine line =
+        kme::app::parseCommandLine(QApplication::arguments(), QString::fromStdString(kme::demoModelFolder()));
+    if (line.action == CommandLine::Action::UsageError) {
+        std::fprintf(stderr, "%s\n", qPrintable(line.text));
         return 2;
     }
-    const QString blasWarning = QString::fromStdString(kme::initComputeRuntime(nThreads));
+    if (line.action != CommandLine::Action::Run) {
+        std::fputs(qPrintable(line.text), stdout);
+        return 0;
+    }
+    const QString blasWarning = QString::fromStdString(kme::initComputeRuntime(line.threads));
     if (!blasWarning.isEmpty()) std::fprintf(stderr, "kme-studio: %s\n", qPrintable(blasWarning));
 
-    kme::app::StartupOptions options;
-    options.modelFolder = parser.isSet(model) ? parser.value(model) : QString::fromStdString(kme::demoModelFolder());
-    options.sessionFile = parser.value(session);
-    // A plain start reopens the last session or saves into a new one.
-    options.autoSession = !parser.isSet(model) && !parser.isSet(session);
-    options.editSpecs = parser.values(edit);
-    options.prompt = parser.value(prompt);
-    options.traceSubject = parser.value(traceSubject);
-    options.screenshotDir = parser.value(screenshot);
-
+    const kme::app::StartupOptions& options = line.options;
     kme::app::MainWindow window;
     if (!options.screenshotDir.isEmpty()) window.resize(1400, 900);  // same pictures whatever was saved
     window.showRuntimeWarning(blasWarning);
     window.show();
-    if (parser.isSet(walkthrough)) window.startWalkthrough();
+    if (line.walkthrough) window.startWalkthrough();
     else if (options.autoSession && options.screenshotDir.isEmpty()) window.offerWalkthroughOnce();
 
     kme::app::StartupScript script(&window, options);
