@@ -6,4 +6,4 @@ scripts/deps.sh
 scripts/build.sh
 BUILD_DIR=${KME_BUILD_DIR:-build}
 cd "$BUILD_DIR"
-ctest --output-on-failure -j"$(nproc)" --timeout 900
+ctest --output-on-failure -j"$(nproc)" --timeout 1500
