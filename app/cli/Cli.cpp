@@ -7,6 +7,7 @@
 
 #include "app/cli/CliSupport.h"
 #include "engine/core/Error.h"
+#include "engine/core/OutputFile.h"
 #include "engine/core/Paths.h"
 #include "engine/core/SafeInput.h"
 #include "engine/model/Model.h"
@@ -66,27 +67,20 @@ std::string readTextFile(const std::string& path, const std::string& what) {
     return ss.str();
 }
 
+void checkJsonOutput(const Args& args) {
+    if (!args.has("--json")) return;
+    const std::string target = args.get("--json");
+    if (target.empty()) throw UsageError("--json needs a file name ('-' = stdout)");
+    if (target != "-") checkOutputFile(target, "JSON output");
+}
+
 void emit(const Args& args, Context& ctx, const nlohmann::json& j, const std::string& summary) {
     const std::string target = args.get("--json");
     if (target == "-") {
         ctx.out << j.dump(2) << "\n";
         return;
     }
-    if (!target.empty()) {
-        const std::string tmp = target + ".tmp";
-        {
-            std::ofstream f(tmp, std::ios::binary | std::ios::trunc);
-            if (!f) fail(ErrorKind::Io, target + ": cannot write the JSON output");
-            f << j.dump(2) << "\n";
-            if (!f.flush()) fail(ErrorKind::Io, target + ": cannot write the JSON output");
-        }
-        std::error_code ec;
-        fs::rename(tmp, target, ec);
-        if (ec) {
-            fs::remove(tmp, ec);
-            fail(ErrorKind::Io, target + ": cannot write the JSON output");
-        }
-    }
+    if (!target.empty()) writeFileAtomically(target, j.dump(2) + "\n", "JSON output");
     ctx.out << summary;
     if (!summary.empty() && summary.back() != '\n') ctx.out << "\n";
 }
@@ -179,7 +173,13 @@ int runCli(const std::vector<std::string>& argv, std::ostream& out, std::ostream
             return 0;
         }
         initRuntime(args, ctx);
-        return command->run(args, ctx);
+        checkJsonOutput(args);  // before any work: a retry must not repeat it
+        const int rc = command->run(args, ctx);
+        if (!out.flush()) {  // e.g. stdout is /dev/full: the output is lost
+            err << "kme: cannot write to standard output\n";
+            return 1;
+        }
+        return rc;
     } catch (const UsageError& e) {
         err << "kme: " << e.what() << "\n";
         return 2;

@@ -4,6 +4,7 @@
 #include <sstream>
 
 #include "app/cli/CliSupport.h"
+#include "engine/core/OutputFile.h"
 #include "engine/core/Paths.h"
 #include "engine/demo/DemoTrainer.h"
 
@@ -32,7 +33,8 @@ int runTrainDemo(const Args& args, Context& ctx) {
     TrainDemoParams p;
     p.projectDir = args.get("--project", demoProjectFolder());
     if (p.projectDir.empty()) throw UsageError("no demo project found: pass --project DIR");
-    p.outDir = args.get("--out", "demo-model");
+    const std::string outDir = args.get("--out", "demo-model");
+    if (outDir.empty()) throw UsageError("--out needs a folder");
     p.seed = args.getSeed("--seed", 1);
     p.minutes = args.getDouble("--minutes", 25);
     p.steps = args.getInt("--steps", 0, 0, 10000000);
@@ -55,7 +57,18 @@ int runTrainDemo(const Args& args, Context& ctx) {
     if (p.nEmbd % p.nHead != 0) throw UsageError("--embd must be a multiple of --heads");
     if (p.minutes <= 0) throw UsageError("--minutes must be positive");
 
-    const TrainDemoResult r = trainDemo(p, [&](const std::string& line) { ctx.err << line << "\n" << std::flush; });
+    // Folder-atomic: the model is written into a temporary sibling and swapped
+    // into place when complete; checkpoints live beside it (DIR.kme-checkpoint)
+    // so that an interrupted run resumes and DIR is untouched until the end.
+    OutputFolder out(outDir, {"train-demo"}, args.has("--force"));
+    p.outDir = out.path();
+    p.checkpointDir = out.target() + ".kme-checkpoint";
+    TrainDemoResult r;
+    out.write([&](const std::string&) {
+        r = trainDemo(p, [&](const std::string& line) { ctx.err << line << "\n" << std::flush; });
+    });
+    out.commit();
+    const std::string written = out.target();
     std::ostringstream s;
     s << std::fixed << std::setprecision(1);
     s << "trained " << r.steps << " steps (" << r.tokensSeen << " tokens) in " << r.seconds / 60 << " min, "
@@ -64,9 +77,9 @@ int runTrainDemo(const Args& args, Context& ctx) {
       << 100 * r.quality.factAccuracy() << "% top-1 (bar: 95%)\n"
       << "held-out paraphrases: " << r.quality.paraphrasesCorrect << "/" << r.quality.paraphrases << " = "
       << 100 * r.quality.paraphraseAccuracy() << "% top-1 (bar: 60%)\n"
-      << "model folder: " << std::filesystem::absolute(p.outDir).string() << "\n";
+      << "model folder: " << written << "\n";
     emit(args, ctx,
-         {{"out", std::filesystem::absolute(p.outDir).string()},
+         {{"out", written},
           {"steps", r.steps},
           {"tokens_seen", r.tokensSeen},
           {"seconds", r.seconds},
@@ -85,9 +98,10 @@ int runTrainDemo(const Args& args, Context& ctx) {
 
 void addDemoCommands(std::vector<Command>& commands) {
     commands.push_back({"train-demo",
-                        "[--out DIR] [--seed S] [--minutes M] [--steps N] [shape and recipe options]",
+                        "[--out DIR [--force]] [--seed S] [--minutes M] [--steps N] [shape and recipe options]",
                         "train the demo model on the demo fact set (BPE + GPT-2 architecture), write an HF folder",
-                        {{"--out", true, "model folder to write (demo-model)"},
+                        {{"--out", true, "model folder to write (demo-model): new, empty, or an earlier `kme train-demo --out`"},
+                         {"--force", false, "replace an existing folder --out and everything in it"},
                          {"--project", true, "demo project folder with corpus.json and facts.json"},
                          {"--seed", true, "seed of the corpus, initialisation and batches (1)"},
                          {"--minutes", true, "training time budget; the schedule follows elapsed time when --steps is absent (25)"},
@@ -104,7 +118,7 @@ void addDemoCommands(std::vector<Command>& commands) {
                          {"--all-subjects", false, "train on every subject of corpus.json, not only the fact set's"},
                          {"--mask-fraction", true, "share of training with the subject-last-piece attention mask (0.7)"},
                          {"--eval-every", true, "steps between evaluations and checkpoints (400)"},
-                         {"--fresh", false, "ignore a checkpoint in --out and start over"}},
+                         {"--fresh", false, "ignore the checkpoint of an interrupted run (DIR.kme-checkpoint) and start over"}},
                         runTrainDemo});
 }
 

@@ -11,6 +11,7 @@
 
 #include "app/cli/CliSupport.h"
 #include "engine/core/Error.h"
+#include "engine/core/OutputFile.h"
 #include "engine/edit/EditDefaults.h"
 #include "engine/edit/EditMethod.h"
 #include "engine/model/Model.h"
@@ -49,6 +50,12 @@ int runEdit(const Args& args, Context& ctx) {
     if (args.has("--stats-corpus") && args.has("--no-mom2"))
         throw UsageError("--stats-corpus and --no-mom2 exclude each other");
     if (args.has("--layer") && args.has("--layers")) throw UsageError("give --layer or --layers, not both");
+    // Every output path is checked before the work (a retry must not repeat an edit).
+    const std::string outDir = args.get("--out");
+    if (args.has("--out") && outDir.empty()) throw UsageError("--out needs a folder");
+    if (args.has("--force") && !args.has("--out")) throw UsageError("--force goes with --out");
+    if (args.has("--out")) checkOutputFolder(outDir, {"edit"}, args.has("--force"));
+    if (args.has("--session")) checkOutputFile(args.get("--session"), "session file");
 
     std::vector<EditRequest> given;
     if (single) {
@@ -67,6 +74,8 @@ int runEdit(const Args& args, Context& ctx) {
     const uint64_t seed = args.getSeed("--seed", 0);
 
     auto model = loadModelArg(args, ctx);
+    if (args.has("--out") && isSameOrInside(model->folder(), outDir))
+        fail(ErrorKind::Io, outDir + ": refusing to overwrite the source model folder; choose another --out");
     // Defaults: the model table, then kme_edit_defaults.json in the model folder.
     EditParams params = defaultEditParams(*model, *method);
     params.requests = given;
@@ -117,7 +126,11 @@ int runEdit(const Args& args, Context& ctx) {
     std::vector<Probabilities> after;
     for (const auto& r : params.requests) after.push_back(probabilities(*model, r));
     const std::string hashAfter = model->weightsHash();
-    if (args.has("--out")) model->save(args.get("--out"));
+    if (args.has("--out")) {  // folder-atomic: DIR is untouched unless all of it was written
+        OutputFolder out(outDir, {"edit"}, args.has("--force"));
+        out.write([&](const std::string& dir) { model->save(dir); });
+        out.commit();
+    }
     int64_t editId = 0;
     if (session) {
         editId = session->addEdit(makeEditRecord(result, params.requests, hashBefore, hashAfter));
@@ -218,7 +231,7 @@ void addEditCommands(std::vector<Command>& commands) {
     commands.push_back(
         {"edit",
          "[MODEL] --method rome|memit|ft-l (--prompt T --subject S --target T | --requests F) [--layer L | --layers A-B] "
-         "[--stats-corpus F | --no-mom2] [--hparams F] [--seed S] [--out DIR] [--session DB]",
+         "[--stats-corpus F | --no-mom2] [--hparams F] [--seed S] [--out DIR [--force]] [--session DB]",
          "edit a fact (ROME, MEMIT or constrained fine-tuning) and report p(target) before and after",
          {{"--method", true, "rome (default) | memit | ft-l"},
           {"--prompt", true, "prompt template with {} where the subject goes: '{} is located in the city of'"},
@@ -234,7 +247,8 @@ void addEditCommands(std::vector<Command>& commands) {
           {"--stats-tokens", true, "corpus tokens used at most (100000; 0 = no limit)"},
           {"--hparams", true, "JSON overriding hyper-parameters (ROME / MEMIT / FT hparams files accepted)"},
           {"--seed", true, "seed of the context-template generation (0)"},
-          {"--out", true, "write the edited model as a complete model folder"},
+          {"--out", true, "write the edited model as a complete model folder (new, empty, or an earlier `kme edit --out`)"},
+          {"--force", false, "with --out: replace an existing folder DIR and everything in it"},
           {"--session", true, "record the edit in this session file (created if missing), on top of its enabled edits"}},
          runEdit});
 }

@@ -9,6 +9,7 @@
 
 #include "app/cli/CliSupport.h"
 #include "engine/core/Error.h"
+#include "engine/core/OutputFile.h"
 #include "engine/eval/EvalJson.h"
 #include "engine/model/Model.h"
 #include "engine/session/Replay.h"
@@ -149,28 +150,16 @@ std::string describe(const json& j, bool detailed) {
     return s.str();
 }
 
-// Writes the model as a complete folder at `out`, atomically: into a
-// sibling temporary folder, renamed into place when complete. `out` must be
-// missing or an empty folder.
-void saveModelFolder(const Model& model, const std::string& out) {
-    fs::path target = fs::path(out).lexically_normal();
-    if (target.filename().empty()) target = target.parent_path();
-    std::error_code ec;
-    if (fs::exists(target, ec)) {
-        if (!fs::is_directory(target, ec)) fail(ErrorKind::Io, out + ": exists and is not a folder");
-        if (!fs::is_empty(target, ec)) fail(ErrorKind::Io, out + ": exists and is not empty; choose a new folder");
-    }
-    const fs::path tmp = target.parent_path() / (target.filename().string() + ".partial-" + std::to_string(::getpid()));
-    fs::remove_all(tmp, ec);
-    try {
-        model.save(tmp.string());
-        fs::remove(target, ec);  // an empty folder, if any
-        fs::rename(tmp, target, ec);
-        if (ec) fail(ErrorKind::Io, out + ": cannot move the finished model folder into place (" + ec.message() + ")");
-    } catch (...) {
-        fs::remove_all(tmp, ec);
-        throw;
-    }
+// Writes the model as a complete folder at `out`, folder-atomically (a
+// temporary sibling swapped into place). `out` must be missing, empty, an
+// earlier replay / export --out, or --force given (checked before the work).
+void saveModelFolder(const Model& model, const std::string& out, const std::vector<std::string>& commands,
+                     bool force) {
+    if (isSameOrInside(model.folder(), out))
+        fail(ErrorKind::Io, out + ": refusing to overwrite the session's model folder; choose another --out");
+    OutputFolder folder(out, commands, force);
+    folder.write([&](const std::string& dir) { model.save(dir); });
+    folder.commit();
 }
 
 struct ReplayOutcome {
@@ -243,6 +232,11 @@ int runSession(const Args& args, Context& ctx) {
         throw UsageError("session " + sub + ": --out applies to replay and export only");
     const std::string out = args.get("--out");
     if (wantsOut && out.empty()) throw UsageError("session " + sub + ": --out needs a folder");
+    const bool force = args.has("--force");
+    if (force && !wantsOut) throw UsageError("session " + sub + ": --force goes with --out");
+    // Both write the same replayed model: either may replace the other's folder.
+    const std::vector<std::string> outCommands = {"session " + sub, sub == "replay" ? "session export" : "session replay"};
+    if (wantsOut) checkOutputFolder(out, outCommands, force);
 
     const SessionStore store = openReadOnly(db);
 
@@ -255,7 +249,7 @@ int runSession(const Args& args, Context& ctx) {
     if (sub == "replay") {
         json j = sessionToJson(store, SessionJsonDetail::List);
         const ReplayOutcome r = replay(store, ctx);
-        if (wantsOut) saveModelFolder(*r.model, out);
+        if (wantsOut) saveModelFolder(*r.model, out, outCommands, force);
         j["replay"] = replayJson(r);
         j["model"]["resolved_path"] = r.resolved.folder;
         if (wantsOut) j["out"] = fs::absolute(out).lexically_normal().string();
@@ -272,7 +266,7 @@ int runSession(const Args& args, Context& ctx) {
     json j = sessionToJson(store, SessionJsonDetail::Export);
     if (wantsOut) {
         const ReplayOutcome r = replay(store, ctx);
-        saveModelFolder(*r.model, out);
+        saveModelFolder(*r.model, out, outCommands, force);
         j["replay"] = replayJson(r);
         j["model"]["resolved_path"] = r.resolved.folder;
         j["out"] = fs::absolute(out).lexically_normal().string();
@@ -297,7 +291,8 @@ void addSessionCommands(std::vector<Command>& commands) {
          "list|show|replay|export DB [--out DIR]",
          "a session file: list its edits, show everything, replay the enabled edits (verified weights hash), "
          "export as JSON (stdout unless --json)",
-         {{"--out", true, "replay / export: write the replayed model as a model folder DIR (new or empty)"}},
+         {{"--out", true, "replay / export: write the replayed model as a model folder DIR (new, empty, or an earlier replay / export --out)"},
+          {"--force", false, "with --out: replace an existing folder DIR and everything in it"}},
          runSession});
 }
 

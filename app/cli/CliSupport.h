@@ -23,8 +23,11 @@ void initRuntime(const Args& args, Context& ctx);
 // MODEL = first positional argument, or the demo model when absent.
 std::shared_ptr<Model> loadModelArg(const Args& args, Context& ctx, size_t index = 0);
 // Writes --json output: "-" = stdout (and no summary), a path = written
-// atomically (temp file + rename) and `summary` printed to stdout.
+// through engine/core/OutputFile.h (unique temporary + rename; devices and
+// FIFOs written in place) and `summary` printed to stdout.
 void emit(const Args& args, Context& ctx, const nlohmann::json& j, const std::string& summary);
+// Checks the --json target before any work (runCli does, for every command).
+void checkJsonOutput(const Args& args);
 // "12" or "13-17" (inclusive) given to option `flag`; UsageError otherwise.
 std::vector<int> parseLayerArg(const std::string& flag, const std::string& text);
 // A whole file; ErrorKind::Io "PATH: cannot open the WHAT" when unreadable.

@@ -9,6 +9,7 @@
 
 #include "app/cli/CliSupport.h"
 #include "engine/core/Error.h"
+#include "engine/core/OutputFile.h"
 #include "engine/model/Model.h"
 #include "engine/trace/CausalTrace.h"
 #include "engine/trace/TraceJson.h"
@@ -25,21 +26,16 @@ std::string csvField(const std::string& s) {
 }
 
 void writeCsv(const std::string& path, const TraceResult& r) {
-    const std::string tmp = path + ".tmp";
-    {
-        std::ofstream f(tmp, std::ios::binary | std::ios::trunc);
-        if (!f) fail(ErrorKind::Io, path + ": cannot write the CSV output");
-        f << "kind,token_index,token,in_subject,layer,score\n";
-        f << std::setprecision(10);
-        for (const auto& [kind, rows] : r.scores)
-            for (size_t t = 0; t < rows.size(); ++t)
-                for (size_t l = 0; l < rows[t].size(); ++l)
-                    f << traceKindName(kind) << "," << t << "," << csvField(r.tokens[t]) << ","
-                      << (int(t) >= r.subjectBegin && int(t) < r.subjectEnd ? 1 : 0) << "," << l << "," << rows[t][l]
-                      << "\n";
-        if (!f.flush()) fail(ErrorKind::Io, path + ": cannot write the CSV output");
-    }
-    if (std::rename(tmp.c_str(), path.c_str()) != 0) fail(ErrorKind::Io, path + ": cannot write the CSV output");
+    std::ostringstream f;
+    f << "kind,token_index,token,in_subject,layer,score\n";
+    f << std::setprecision(10);
+    for (const auto& [kind, rows] : r.scores)
+        for (size_t t = 0; t < rows.size(); ++t)
+            for (size_t l = 0; l < rows[t].size(); ++l)
+                f << traceKindName(kind) << "," << t << "," << csvField(r.tokens[t]) << ","
+                  << (int(t) >= r.subjectBegin && int(t) < r.subjectEnd ? 1 : 0) << "," << l << "," << rows[t][l]
+                  << "\n";
+    writeFileAtomically(path, f.str(), "CSV output");
 }
 
 // Human summary: for each kind the strongest cell and the subject's last
@@ -98,6 +94,14 @@ int runTrace(const Args& args, Context& ctx) {
     const std::string png = args.get("--png");
     if (args.has("--png") && !tracePngRenderer())
         throw UsageError("--png needs a build with the GUI (this kme was built without Qt widgets to draw heatmaps)");
+    // Every output path is checked before the work (and before Qt starts).
+    for (const auto& [flag, what] : {std::pair<const char*, const char*>{"--csv", "CSV output"},
+                                     {"--png", "PNG"},
+                                     {"--noise-out", "noise file"}}) {
+        if (!args.has(flag)) continue;
+        if (args.get(flag).empty()) throw UsageError(std::string(flag) + " needs a file name");
+        checkOutputFile(args.get(flag), what);
+    }
 
     auto model = loadModelArg(args, ctx);
     const bool bar = &ctx.err == &std::cerr && isatty(STDERR_FILENO);

@@ -7,6 +7,7 @@
 
 #include "app/cli/CliSupport.h"
 #include "engine/core/Error.h"
+#include "engine/core/OutputFile.h"
 #include "engine/eval/Dataset.h"
 #include "engine/model/Model.h"
 #include "engine/trace/TraceDataset.h"
@@ -57,6 +58,7 @@ int runTraceDataset(const Args& args, Context& ctx) {
     if (args.has("--png") && !traceDatasetPngRenderer())
         throw UsageError("--png needs a build with the GUI (this kme was built without Qt widgets to draw plots)");
     if (args.has("--png") && png.empty()) throw UsageError("--png needs a file name");
+    if (args.has("--png")) checkOutputFile(png, "PNG");  // before the work, and before Qt starts
     const std::string datasetPath = args.require("--dataset");
     TraceDatasetParams p;
     p.limit = args.getInt("--limit", 0, 0, 100000000);

@@ -1,6 +1,7 @@
 // kme: the command line. Everything lives in kme_cli (runCli); a GUI build
 // adds kme_render, which draws `kme trace --png` and `kme trace-dataset --png`
 // with the GUI's widgets.
+#include <cstdio>
 #include <iostream>
 
 #include "app/cli/Cli.h"
@@ -16,5 +17,12 @@ int main(int argc, char** argv) {
     kme::cli::setTraceDatasetPngRenderer(kme::render::renderTraceDatasetPng);
 #endif
     std::vector<std::string> args(argv, argv + argc);
-    return kme::cli::runCli(args, std::cout, std::cerr);
+    const int rc = kme::cli::runCli(args, std::cout, std::cerr);
+    // What runCli wrote may still sit in stdio's buffer (help text, a summary):
+    // a failed write to standard output is an error, not exit 0.
+    if (rc == 0 && (!std::cout.flush() || std::fflush(stdout) != 0 || std::ferror(stdout))) {
+        std::cerr << "kme: cannot write to standard output\n";
+        return 1;
+    }
+    return rc;
 }

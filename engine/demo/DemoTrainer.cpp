@@ -14,6 +14,7 @@
 #include <nlohmann/json.hpp>
 
 #include "engine/core/Error.h"
+#include "engine/core/OutputFile.h"
 #include "engine/eval/Dataset.h"
 #include "engine/io/Safetensors.h"
 #include "engine/model/Model.h"
@@ -182,11 +183,20 @@ TrainDemoResult trainDemo(const TrainDemoParams& p, const TrainLogFn& logFn, con
         s << "; subject mask for the first " << int(100 * p.maskFraction) << "% of training";
         log(s.str());
     }
-    const std::string ckptDir = p.outDir + "/checkpoint";
-    const bool resuming = p.resume && fs::exists(ckptDir + "/trainer.json");
+    const std::string ckptDir = p.checkpointDir.empty() ? p.outDir + "/checkpoint" : p.checkpointDir;
+    const std::string vocab = p.outDir + "/vocab.json", merges = p.outDir + "/merges.txt";
+    // A checkpoint carries its tokenizer (older ones: in the output folder).
+    const bool ckptTokenizer = fs::exists(ckptDir + "/vocab.json") && fs::exists(ckptDir + "/merges.txt");
+    const bool resuming = p.resume && fs::exists(ckptDir + "/trainer.json") &&
+                          (ckptTokenizer || (fs::exists(vocab) && fs::exists(merges)));
 
     // Tokenizer (kept from the checkpoint when resuming).
-    const std::string vocab = p.outDir + "/vocab.json", merges = p.outDir + "/merges.txt";
+    if (resuming && ckptTokenizer) {
+        for (const char* f : {"/vocab.json", "/merges.txt"}) {
+            fs::copy_file(ckptDir + f, p.outDir + f, fs::copy_options::overwrite_existing, ec);
+            if (ec) fail(ErrorKind::Io, p.outDir + f + ": cannot write (" + ec.message() + ")");
+        }
+    }
     if (!resuming) {
         const auto tb = Clock::now();
         trainTokenizer(corpus, recipe, p, vocab, merges);
@@ -253,7 +263,14 @@ TrainDemoResult trainDemo(const TrainDemoParams& p, const TrainLogFn& logFn, con
         torch::save(opt, ckptDir + "/optimizer.pt");
         std::ostringstream r;
         r << rng;
-        std::ofstream(ckptDir + "/trainer.json") << json{{"step", step}, {"planned", planned}, {"rng", r.str()}, {"seconds", trainedSeconds()}}.dump();
+        writeFileAtomically(ckptDir + "/trainer.json",
+                            json{{"step", step}, {"planned", planned}, {"rng", r.str()}, {"seconds", trainedSeconds()}}.dump(),
+                            "training checkpoint");
+        for (const char* f : {"/vocab.json", "/merges.txt"}) {
+            std::error_code copyError;
+            fs::copy_file(p.outDir + f, ckptDir + f, fs::copy_options::overwrite_existing, copyError);
+            if (copyError) fail(ErrorKind::Io, ckptDir + f + ": cannot write (" + copyError.message() + ")");
+        }
     };
 
     const int T = p.context, B = p.batch;
@@ -329,7 +346,7 @@ TrainDemoResult trainDemo(const TrainDemoParams& p, const TrainLogFn& logFn, con
     result.vocabSize = tok.vocabSize();
     for (auto& t : parameters(*tf)) t.set_requires_grad(false);
     saveWeights(*tf, p.outDir + "/model.safetensors");
-    std::ofstream(p.outDir + "/config.json") << modelConfigToJson(config);
+    writeFileAtomically(p.outDir + "/config.json", modelConfigToJson(config), "model config");
     auto trained = Model::load(p.outDir);
     result.quality = evaluateDemoQuality(*trained, facts);
     result.seconds = since(t0);

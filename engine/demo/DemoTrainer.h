@@ -44,7 +44,9 @@ struct TrainDemoParams {
     double maskFraction = 0.7;   // share of training (from the start) that uses it
     double maskRows = 1.0;       // share of sequences masked while on
     int evalEvery = 400;         // steps between evaluations and checkpoints
-    bool resume = true;          // continue from <outDir>/checkpoint when present
+    bool resume = true;          // continue from the checkpoint folder when present
+    std::string checkpointDir;   // checkpoints (weights, optimizer, tokenizer); empty = <outDir>/checkpoint.
+                                 // Removed once training finished.
 };
 
 struct DemoQuality {

@@ -17,6 +17,7 @@
 #include <nlohmann/json.hpp>
 
 #include "engine/core/Error.h"
+#include "engine/core/OutputFile.h"
 #include "engine/core/Paths.h"
 #include "engine/core/Sha256.h"
 #include "engine/model/Model.h"
@@ -399,12 +400,12 @@ std::vector<std::vector<std::string>> contextTemplates(Model& model, const EditH
         }
         std::error_code ec;
         fs::create_directories(file.parent_path(), ec);
-        const fs::path tmp = file.string() + ".tmp";
-        {
-            std::ofstream outFile(tmp);
-            outFile << nlohmann::json{{"key", key}, {"templates", groups}}.dump(1);
+        try {
+            writeFileAtomically(file.string(), nlohmann::json{{"key", key}, {"templates", groups}}.dump(1),
+                                "context-template cache");
+        } catch (const Error&) {
+            // best effort: a cache that cannot be written is only slower
         }
-        fs::rename(tmp, file, ec);  // best effort: a cache that cannot be written is only slower
     }
     std::lock_guard<std::mutex> lock(mutex);
     memory[key] = groups;

@@ -1,5 +1,7 @@
 #include "engine/io/Safetensors.h"
 
+#include "engine/core/OutputFile.h"
+
 #include "engine/core/Error.h"
 #include "engine/core/Sha256.h"
 #include "engine/io/MappedFiles.h"
@@ -382,44 +384,6 @@ void checkTensorData(const TensorData& t, const std::string& where) {
     if (t.nbytes > 0 && !t.data) fail(ErrorKind::Format, prefix + "no data");
 }
 
-void writeAll(int fd, const void* data, size_t n, const std::string& tmp) {
-    const auto* p = static_cast<const uint8_t*>(data);
-    while (n > 0) {
-        const ssize_t put = ::write(fd, p, std::min<size_t>(n, size_t(1) << 30));
-        if (put < 0 && errno == EINTR) continue;
-        if (put < 0) fail(ErrorKind::Io, tmp + ": cannot write: " + errnoText());
-        p += put;
-        n -= size_t(put);
-    }
-}
-
-// Writes `pieces` to path + ".tmp", fsyncs, renames over path and fsyncs
-// the folder: readers see the old file or the whole new one, never a part.
-void writeFileAtomically(const std::string& path, const std::vector<std::pair<const void*, size_t>>& pieces) {
-    const std::string tmp = path + ".tmp";
-    FileDescriptor f;
-    f.fd = ::open(tmp.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
-    if (f.fd < 0) fail(ErrorKind::Io, path + ": cannot create " + tmp + ": " + errnoText());
-    try {
-        for (const auto& [data, n] : pieces) writeAll(f.fd, data, n, tmp);
-        if (::fsync(f.fd) != 0) fail(ErrorKind::Io, tmp + ": fsync failed: " + errnoText());
-        const int fd = f.fd;
-        f.fd = -1;
-        if (::close(fd) != 0) fail(ErrorKind::Io, tmp + ": close failed: " + errnoText());
-        if (::rename(tmp.c_str(), path.c_str()) != 0)
-            fail(ErrorKind::Io, path + ": cannot rename " + tmp + " into place: " + errnoText());
-    } catch (...) {
-        ::unlink(tmp.c_str());
-        throw;
-    }
-    // Make the rename itself durable; some file systems refuse a directory
-    // fsync, which costs durability only, so its result is not an error.
-    const std::string dir = fs::path(absolutePath(path)).parent_path().string();
-    FileDescriptor d;
-    d.fd = ::open(dir.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC);
-    if (d.fd >= 0) ::fsync(d.fd);
-}
-
 // A file or folder name that stays inside its folder.
 bool isPlainFileName(const std::string& name) {
     return !name.empty() && name != "." && name != ".." && name.find('/') == std::string::npos;
@@ -460,7 +424,7 @@ void writeSafetensors(const std::string& path, const std::vector<TensorData>& te
     std::vector<std::pair<const void*, size_t>> pieces{{length, 8}, {text.data(), text.size()}};
     for (const TensorData& t : tensors)
         if (t.nbytes > 0) pieces.emplace_back(t.data, t.nbytes);
-    writeFileAtomically(path, pieces);
+    writeFileAtomically(path, pieces, "safetensors file");
 }
 
 void writeShardedSafetensors(const std::string& folder,
@@ -491,7 +455,7 @@ void writeShardedSafetensors(const std::string& folder,
     for (const auto& [k, v] : metadata) meta[k] = v;
     meta["total_size"] = totalSize;
     const std::string text = json{{"metadata", meta}, {"weight_map", weightMap}}.dump(2) + "\n";
-    writeFileAtomically(index, {{text.data(), text.size()}});
+    writeFileAtomically(index, text, "safetensors index");
 }
 
 std::string weightsHash(std::vector<TensorData> tensors) {

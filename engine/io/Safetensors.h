@@ -105,8 +105,10 @@ TensorData asTensorData(const TensorView& view);
 
 // Writes one .safetensors file: header JSON (metadata first, then tensors in
 // the given order) padded with spaces to a multiple of 8 bytes, then the
-// tensors' bytes back to back in the given order. Written to path + ".tmp",
-// fsync'ed and renamed, so a crash never leaves a half-written file at path.
+// tensors' bytes back to back in the given order. Written through
+// engine/core/OutputFile.h (a unique temporary beside path, fsync'ed and
+// renamed; devices written in place), so a crash never leaves a half-written
+// file at path.
 // Throws kme::Error naming the path (Io) or the inconsistent tensor (Format).
 void writeSafetensors(const std::string& path, const std::vector<TensorData>& tensors,
                       const std::map<std::string, std::string>& metadata = {});

@@ -12,6 +12,7 @@
 #include <thread>
 
 #include "engine/core/Error.h"
+#include "engine/core/OutputFile.h"
 #include "engine/io/Safetensors.h"
 #include "engine/model/Transformer.h"
 
@@ -255,36 +256,45 @@ GenerateResult Model::generate(const std::vector<int>& prompt, const GeneratePar
 }
 
 void Model::save(const std::string& outFolder) const {
-    std::error_code ec;
-    fs::create_directories(outFolder, ec);
-    if (ec) fail(ErrorKind::Io, outFolder + ": cannot create folder (" + ec.message() + ")");
-    if (fs::equivalent(outFolder, d->folder, ec))
+    // The source folder (or one holding it) is never the output: its
+    // checkpoint is still mapped and stays as it is.
+    if (isSameOrInside(d->folder, outFolder))
         fail(ErrorKind::Io, outFolder + ": refusing to overwrite the source model folder");
-    // Group tensors by the shard they came from, in their original names.
-    std::map<std::string, std::vector<TensorData>> shards;
-    std::vector<at::Tensor> keep;
-    for (const auto& [name, info] : d->stored) {
-        at::Tensor t = asStored(d->transformer->tensor(name), info.dtype);
-        keep.push_back(t);
-        shards[info.fileName].push_back(TensorData{info.fullName, info.dtype, t.sizes().vec(), t.data_ptr(), t.nbytes()});
-    }
-    const std::map<std::string, std::string> meta = {{"format", "pt"}};
-    if (d->sharded) {
-        std::vector<std::pair<std::string, std::vector<TensorData>>> list(shards.begin(), shards.end());
-        writeShardedSafetensors(outFolder, list, meta);
-    } else {
-        writeSafetensors(outFolder + "/model.safetensors", shards.begin()->second, meta);
-    }
-    for (const char* f : {"config.json", "vocab.json", "merges.txt", "tokenizer.json", "tokenizer_config.json",
-                          "special_tokens_map.json", "generation_config.json"}) {
-        const fs::path src = fs::path(d->folder) / f;
-        if (!fs::exists(src)) continue;
-        fs::copy_file(src, fs::path(outFolder) / f, fs::copy_options::overwrite_existing, ec);
-        if (ec) fail(ErrorKind::Io, (fs::path(outFolder) / f).string() + ": cannot write (" + ec.message() + ")");
-    }
-    if (!fs::exists(fs::path(d->folder) / "config.json")) {
-        std::ofstream(fs::path(outFolder) / "config.json") << modelConfigToJson(d->config);
-    }
+    // Folder-atomic: everything goes into a temporary sibling, swapped into
+    // place when complete; a missing or empty folder only, so that no stale
+    // file (a model.safetensors beside new shards) can survive.
+    OutputFolder out(outFolder, {}, false);
+    out.write([&](const std::string& dir) {
+        // Group tensors by the shard they came from, in their original names.
+        std::map<std::string, std::vector<TensorData>> shards;
+        std::vector<at::Tensor> keep;
+        for (const auto& [name, info] : d->stored) {
+            at::Tensor t = asStored(d->transformer->tensor(name), info.dtype);
+            keep.push_back(t);
+            shards[info.fileName].push_back(TensorData{info.fullName, info.dtype, t.sizes().vec(), t.data_ptr(), t.nbytes()});
+        }
+        const std::map<std::string, std::string> meta = {{"format", "pt"}};
+        if (d->sharded) {
+            std::vector<std::pair<std::string, std::vector<TensorData>>> list(shards.begin(), shards.end());
+            writeShardedSafetensors(dir, list, meta);
+        } else {
+            writeSafetensors(dir + "/model.safetensors", shards.begin()->second, meta);
+        }
+        bool haveConfig = false;
+        for (const char* f : {"config.json", "vocab.json", "merges.txt", "tokenizer.json", "tokenizer_config.json",
+                              "special_tokens_map.json", "generation_config.json"}) {
+            const fs::path src = fs::path(d->folder) / f;
+            std::error_code ec;
+            if (!fs::is_regular_file(src, ec)) continue;  // never a FIFO or a device
+            const fs::path dst = fs::path(dir) / f;
+            fs::copy_file(src, dst, fs::copy_options::overwrite_existing, ec);
+            if (ec) fail(ErrorKind::Io, (fs::path(outFolder) / f).string() + ": cannot write (" + ec.message() + ")");
+            haveConfig = haveConfig || std::string(f) == "config.json";
+        }
+        if (!haveConfig)
+            writeFileAtomically(dir + "/config.json", modelConfigToJson(d->config), "model config");
+    });
+    out.commit();
 }
 
 // ---------------------------------------------------------------- runtime

@@ -74,7 +74,9 @@ public:
 
     // Writes the live weights as a complete model folder in the same layout,
     // names and dtypes as the source (single file or the same shards), with
-    // config and tokenizer files copied.
+    // config and tokenizer files copied. Folder-atomic (a temporary sibling
+    // swapped into place, removed on error); outFolder must be missing or an
+    // empty folder, and neither the source folder nor one holding it.
     void save(const std::string& outFolder) const;
 
 private:

@@ -10,6 +10,7 @@
 #include <unordered_set>
 
 #include "engine/core/Error.h"
+#include "engine/core/OutputFile.h"
 #include "engine/tokenizer/ByteLevel.h"
 #include "engine/tokenizer/PreTokenizer.h"
 
@@ -228,25 +229,6 @@ std::string pythonJsonString(const std::string& text) {
     return out + "\"";
 }
 
-// Writes `content` to path via a temporary file and a rename.
-void writeFileAtomically(const std::string& path, const std::string& content) {
-    const std::string tmp = path + ".tmp";
-    {
-        std::ofstream out(tmp, std::ios::binary | std::ios::trunc);
-        if (!out) fail(ErrorKind::Io, "cannot write '" + path + "'");
-        out.write(content.data(), static_cast<std::streamsize>(content.size()));
-        out.close();
-        if (!out) {
-            std::remove(tmp.c_str());
-            fail(ErrorKind::Io, "cannot write '" + path + "'");
-        }
-    }
-    if (std::rename(tmp.c_str(), path.c_str()) != 0) {
-        std::remove(tmp.c_str());
-        fail(ErrorKind::Io, "cannot write '" + path + "'");
-    }
-}
-
 }  // namespace
 
 void trainByteLevelBpe(const std::vector<std::string>& texts, const BpeTrainParams& params,
@@ -271,8 +253,8 @@ void trainByteLevelBpe(const std::vector<std::string>& texts, const BpeTrainPara
     std::string merges = "#version: 0.2\n";
     for (const auto& [a, b] : trainer.merges())
         merges += bytelevel::encode(tokens[a]) + " " + bytelevel::encode(tokens[b]) + "\n";
-    writeFileAtomically(vocabJsonOut, vocab);
-    writeFileAtomically(mergesTxtOut, merges);
+    writeFileAtomically(vocabJsonOut, vocab, "vocabulary");
+    writeFileAtomically(mergesTxtOut, merges, "merges file");
 }
 
 }  // namespace kme

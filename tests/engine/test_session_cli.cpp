@@ -5,6 +5,7 @@
 #include <nlohmann/json.hpp>
 
 #include <filesystem>
+#include <fstream>
 
 #include "engine/core/Sha256.h"
 #include "engine/model/Config.h"
@@ -185,12 +186,16 @@ private Q_SLOTS:
         QCOMPARE(kme::Model::load(out)->weightsHash(), p.hash);
         // No half-written or leftover folders beside it.
         for (const auto& entry : fs::directory_iterator(p.dir))
-            QVERIFY2(entry.path().filename().string().find("partial") == std::string::npos, entry.path().c_str());
+            QVERIFY2(entry.path().filename().string().find("kme-tmp") == std::string::npos, entry.path().c_str());
 
-        // A non-empty --out is refused.
+        // An earlier replay --out is replaced; once it holds a file kme did not
+        // write it is the user's, and refused (tests/cli/test_hostile_outputs.cpp).
+        r = kme({"session", "replay", QString::fromStdString(p.session), "--out", QString::fromStdString(out)});
+        QCOMPARE(r.rc, 0);
+        std::ofstream(out + "/notes.txt") << "mine";
         r = kme({"session", "replay", QString::fromStdString(p.session), "--out", QString::fromStdString(out)});
         QCOMPARE(r.rc, 1);
-        QVERIFY2(r.err.find("not empty") != std::string::npos, r.err.c_str());
+        QVERIFY2(r.err.find("kme did not write") != std::string::npos, r.err.c_str());
     }
 
     void replayFindsAMovedProjectAndRefusesAChangedCheckpoint() {
