@@ -7,6 +7,7 @@
 
 #include "app/cli/CliSupport.h"
 #include "engine/core/Error.h"
+#include "engine/core/SafeInput.h"
 #include "engine/core/Paths.h"
 #include "engine/model/Model.h"
 
@@ -54,11 +55,8 @@ std::vector<int> parseLayerArg(const std::string& flag, const std::string& text)
 }
 
 std::string readTextFile(const std::string& path, const std::string& what) {
-    std::ifstream in(path, std::ios::binary);
-    if (!in) fail(ErrorKind::Io, path + ": cannot open the " + what);
-    std::stringstream ss;
-    ss << in.rdbuf();
-    return ss.str();
+    // Regular files only, of bounded size: a FIFO must not block, /dev/zero must not fill memory.
+    return readRegularFile(path, what, 64 << 20);
 }
 
 void emit(const Args& args, Context& ctx, const nlohmann::json& j, const std::string& summary) {

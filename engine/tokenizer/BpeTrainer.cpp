@@ -10,6 +10,7 @@
 #include <unordered_set>
 
 #include "engine/core/Error.h"
+#include "engine/core/SafeInput.h"
 #include "engine/tokenizer/ByteLevel.h"
 #include "engine/tokenizer/PreTokenizer.h"
 
@@ -82,7 +83,7 @@ public:
         for (const std::string& s : specials) {
             if (s.empty()) fail(ErrorKind::Input, "a special token is empty");
             if (tokenIds_.count(s))
-                fail(ErrorKind::Input, "special token '" + s + "' is already a byte symbol, a learned token or a repeated special token");
+                fail(ErrorKind::Input, "special token " + quoteForMessage(s) + " is already a byte symbol, a learned token or a repeated special token");
             tokenIds_.emplace(s, static_cast<int>(tokens_.size()));
             tokens_.push_back(s);
         }
