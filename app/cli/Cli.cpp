@@ -60,11 +60,8 @@ std::vector<int> parseLayerArg(const std::string& flag, const std::string& text)
 }
 
 std::string readTextFile(const std::string& path, const std::string& what) {
-    std::ifstream in(path, std::ios::binary);
-    if (!in) fail(ErrorKind::Io, path + ": cannot open the " + what);
-    std::stringstream ss;
-    ss << in.rdbuf();
-    return ss.str();
+    // Regular files only, of bounded size: a FIFO must not block, /dev/zero must not fill memory.
+    return readRegularFile(path, what, 64 << 20);
 }
 
 void checkJsonOutput(const Args& args) {

@@ -1,6 +1,8 @@
 #include "engine/core/SafeInput.h"
 
+#include <fcntl.h>
 #include <sys/stat.h>
+#include <unistd.h>
 
 #include <cerrno>
 #include <cmath>
@@ -14,21 +16,35 @@ namespace kme {
 
 namespace {
 
+// Why a file of mode `mode` is not a regular file, or "" when it is one.
+std::string modeReason(mode_t mode) {
+    if (S_ISDIR(mode)) return "a directory, not a file";
+    if (S_ISFIFO(mode)) return "a FIFO, not a regular file";
+    if (S_ISCHR(mode) || S_ISBLK(mode)) return "a device, not a regular file";
+    if (S_ISSOCK(mode)) return "a socket, not a regular file";
+    if (!S_ISREG(mode)) return "not a regular file";
+    return {};
+}
+
+// Why stat(path) failed with `err`, in words.
+std::string statFailureReason(const std::string& path, int err) {
+    if (err == ENOENT) {
+        struct stat lst {};
+        if (::lstat(path.c_str(), &lst) == 0 && S_ISLNK(lst.st_mode)) return "a symlink to a missing file";
+        return "no such file";
+    }
+    if (err == ELOOP) return "a symlink loop";
+    if (err == ENOTDIR) return "a folder on its path is not a folder";
+    return std::strerror(err);
+}
+
 // Why `path` is not a readable regular file, or "" when it is one.
 std::string notRegularReason(const std::string& path, uint64_t* size) {
     struct stat st {};
-    if (::stat(path.c_str(), &st) != 0) {
-        if (errno == ENOENT) return "no such file";
-        if (errno == ELOOP) return "a symlink loop";
-        return std::strerror(errno);
-    }
-    if (S_ISDIR(st.st_mode)) return "a directory, not a file";
-    if (S_ISFIFO(st.st_mode)) return "a FIFO, not a regular file";
-    if (S_ISCHR(st.st_mode) || S_ISBLK(st.st_mode)) return "a device, not a regular file";
-    if (S_ISSOCK(st.st_mode)) return "a socket, not a regular file";
-    if (!S_ISREG(st.st_mode)) return "not a regular file";
-    if (size) *size = uint64_t(st.st_size);
-    return {};
+    if (::stat(path.c_str(), &st) != 0) return statFailureReason(path, errno);
+    const std::string reason = modeReason(st.st_mode);
+    if (reason.empty() && size) *size = uint64_t(st.st_size);
+    return reason;
 }
 
 std::string sizeText(uint64_t bytes) {
@@ -72,20 +88,42 @@ void requireRegularFile(const std::string& path, const std::string& what) {
     if (!reason.empty()) fail(ErrorKind::Io, path + ": cannot read the " + what + " (" + reason + ")");
 }
 
+std::string notRegularFileReason(const std::string& path) { return notRegularReason(path, nullptr); }
+
 std::string readRegularFile(const std::string& path, const std::string& what, uint64_t maxBytes) {
+    // Check the path first (a clear reason for a FIFO, device, folder, loop),
+    // then open without blocking and check again what was opened: a FIFO
+    // swapped in between must not block, a device must not be read.
     uint64_t size = 0;
-    const std::string reason = notRegularReason(path, &size);
+    std::string reason = notRegularReason(path, &size);
     if (!reason.empty()) fail(ErrorKind::Io, path + ": cannot read the " + what + " (" + reason + ")");
+    const int fd = ::open(path.c_str(), O_RDONLY | O_CLOEXEC | O_NONBLOCK | O_NOCTTY);
+    if (fd < 0) {
+        const int err = errno;
+        fail(ErrorKind::Io, path + ": cannot open the " + what + " (" + statFailureReason(path, err) + ")");
+    }
+    struct Closer {
+        int fd;
+        ~Closer() { ::close(fd); }
+    } closer{fd};
+    struct stat st {};
+    if (::fstat(fd, &st) != 0) fail(ErrorKind::Io, path + ": cannot read the " + what + " (" + std::strerror(errno) + ")");
+    reason = modeReason(st.st_mode);
+    if (!reason.empty()) fail(ErrorKind::Io, path + ": cannot read the " + what + " (" + reason + ")");
+    size = uint64_t(st.st_size);
     if (size > maxBytes)
         fail(ErrorKind::Io, path + ": the " + what + " is " + sizeText(size) + ", more than the " +
                                 sizeText(maxBytes) + " such a file can be");
-    std::ifstream in(path, std::ios::binary);
-    if (!in) fail(ErrorKind::Io, path + ": cannot open the " + what + " (" + std::strerror(errno) + ")");
-    std::string text;
-    text.resize(size_t(size));
-    in.read(text.data(), std::streamsize(size));
-    text.resize(size_t(in.gcount()));
-    if (in.bad()) fail(ErrorKind::Io, path + ": cannot read the " + what);
+    std::string text(size_t(size), '\0');
+    size_t got = 0;
+    while (got < text.size()) {  // at most the size seen: a file growing meanwhile is cut, not unbounded
+        const ssize_t n = ::read(fd, text.data() + got, text.size() - got);
+        if (n < 0 && errno == EINTR) continue;
+        if (n < 0) fail(ErrorKind::Io, path + ": cannot read the " + what + " (" + std::strerror(errno) + ")");
+        if (n == 0) break;
+        got += size_t(n);
+    }
+    text.resize(got);
     return text;
 }
 
@@ -148,6 +186,16 @@ std::string quoteForMessage(const std::string& s, size_t maxChars) {
     out += "'";
     if (n < s.size()) out += "… (" + std::to_string(s.size()) + " bytes)";
     return out;
+}
+
+std::string jsonExcerpt(const nlohmann::json& j, size_t maxChars) {
+    std::string text;
+    try {
+        text = j.dump(-1, ' ', false, nlohmann::json::error_handler_t::replace);
+    } catch (const std::exception&) {
+        return jsonTypeName(j);
+    }
+    return quoteForMessage(text, maxChars);
 }
 
 std::string jsonTypeName(const nlohmann::json& j) {

@@ -23,6 +23,11 @@ constexpr int kMaxJsonDepth = 64;                     // deeper nesting than any
 std::string readRegularFile(const std::string& path, const std::string& what,
                             uint64_t maxBytes = kMaxJsonFileBytes);
 
+// Why `path` is not a readable regular file ("a directory, not a file", "a
+// FIFO, not a regular file", "a symlink loop", "no such file", "a symlink to
+// a missing file", ...), or "" when it is one (symlinks followed).
+std::string notRegularFileReason(const std::string& path);
+
 // Throws ErrorKind::Io naming `path` unless it is an existing regular file
 // (symlinks followed). `what` = "model config", "vocabulary", ...
 void requireRegularFile(const std::string& path, const std::string& what);
@@ -46,6 +51,10 @@ int jsonNestingDepth(const std::string& text, int limit);
 // bytes of `s` (cut at a UTF-8 boundary, "…" appended), control bytes and NUL
 // shown as \xNN. quoteForMessage("Paris") == "'Paris'".
 std::string quoteForMessage(const std::string& s, size_t maxChars = 80);
+
+// A short quoted excerpt of a JSON value for an error message: its compact
+// dump cut to `maxChars` bytes by quoteForMessage (never the whole value).
+std::string jsonExcerpt(const nlohmann::json& j, size_t maxChars = 80);
 
 // The JSON type of `j` in words ("a string", "an array", "a number", ...).
 std::string jsonTypeName(const nlohmann::json& j);

@@ -7,6 +7,7 @@
 #include <nlohmann/json.hpp>
 
 #include "engine/core/Error.h"
+#include "engine/core/SafeInput.h"
 
 namespace kme {
 namespace {
@@ -17,7 +18,7 @@ size_t pick(std::mt19937_64& rng, size_t n) { return static_cast<size_t>(rng() %
 double uniform(std::mt19937_64& rng) { return (rng() >> 11) * (1.0 / 9007199254740992.0); }
 
 std::vector<std::string> stringList(const json& j, const std::string& where, const std::string& source) {
-    if (!j.is_array()) fail(ErrorKind::Format, source + ": '" + where + "' must be a list of strings");
+    if (!j.is_array()) fail(ErrorKind::Format, source + ": '" + where + "' must be a list of strings, got " + jsonTypeName(j));
     std::vector<std::string> out;
     for (const auto& s : j) {
         if (!s.is_string()) fail(ErrorKind::Format, source + ": '" + where + "' must be a list of strings");
@@ -37,55 +38,78 @@ std::vector<std::string> words(const std::string& text) {
 }  // namespace
 
 DemoCorpus DemoCorpus::load(const std::string& path) {
-    std::ifstream in(path, std::ios::binary);
-    if (!in) fail(ErrorKind::Io, path + ": cannot open the corpus description");
-    json j;
-    try {
-        in >> j;
-    } catch (const json::parse_error& e) {
-        fail(ErrorKind::Format, path + ": not valid JSON (" + e.what() + ")");
-    }
+    const json j = readJsonFile(path, "corpus description");
+    // Structure errors name the key ("unexpected structure: ..."), never the
+    // library's text or the user's whole value.
+    auto bad = [&](const std::string& what) { fail(ErrorKind::Format, path + ": unexpected structure: " + what); };
+    auto at = [&](const json& o, const char* key, const std::string& where) -> const json& {
+        if (!o.is_object()) bad(where + " must be an object, got " + jsonTypeName(o));
+        const auto it = o.find(key);
+        if (it == o.end()) bad("missing key '" + (where.empty() ? std::string() : where + ".") + key + "'");
+        return *it;
+    };
+    auto object = [&](const json& v, const std::string& where) -> const json& {
+        if (!v.is_object()) bad("'" + where + "' must be an object, got " + jsonTypeName(v));
+        return v;
+    };
+    auto text = [&](const json& v, const std::string& where) -> std::string {
+        if (!v.is_string()) bad("'" + where + "' must be a string, got " + jsonTypeName(v));
+        return v.get<std::string>();
+    };
+    auto number = [&](const json& v, const std::string& where, double max, const char* maxText) -> double {
+        if (!v.is_number() || !(v.get<double>() >= 0) || !(v.get<double>() <= max))
+            bad("'" + where + "' must be a number in [0, " + maxText + "], got " +
+                (v.is_number() ? jsonExcerpt(v, 40) : jsonTypeName(v)));
+        return v.get<double>();
+    };
+    if (!j.is_object()) bad("expected a JSON object, got " + jsonTypeName(j));
     DemoCorpus c;
-    try {
-        for (const auto& [id, r] : j.at("relations").items()) {
-            Relation rel;
-            rel.train = stringList(r.at("train"), "relations." + id + ".train", path);
-            rel.bio = r.contains("bio") ? stringList(r.at("bio"), "relations." + id + ".bio", path) : rel.train;
-            for (const auto& t : rel.train)
-                if (t.find("{subject}") == std::string::npos || t.find("{object}") == std::string::npos)
-                    fail(ErrorKind::Format, path + ": template '" + t + "' of " + id + " lacks {subject} or {object}");
-            c.relations_[id] = rel;
+    for (const auto& [id, r] : object(at(j, "relations", ""), "relations").items()) {
+        const std::string where = "relations." + id;
+        Relation rel;
+        rel.train = stringList(at(r, "train", where), where + ".train", path);
+        rel.bio = r.contains("bio") ? stringList(r.at("bio"), where + ".bio", path) : rel.train;
+        for (const auto& t : rel.train)
+            if (t.find("{subject}") == std::string::npos || t.find("{object}") == std::string::npos)
+                fail(ErrorKind::Format, path + ": template " + quoteForMessage(t) + " of " + quoteForMessage(id) +
+                                            " lacks {subject} or {object}");
+        c.relations_[id] = rel;
+    }
+    const json& subjects = at(j, "subjects", "");
+    if (!subjects.is_array()) bad("'subjects' must be a list, got " + jsonTypeName(subjects));
+    for (size_t i = 0; i < subjects.size(); ++i) {
+        const json& s = subjects[i];
+        const std::string where = "subjects[" + std::to_string(i) + "]";
+        DemoSubject d;
+        d.name = text(at(s, "name", where), where + ".name");
+        d.kind = text(at(s, "kind", where), where + ".kind");
+        d.article = s.contains("article") && text(s.at("article"), where + ".article") == "the";
+        d.pronoun = s.contains("pronoun") ? text(s.at("pronoun"), where + ".pronoun") : std::string("it");
+        for (const auto& [rel, obj] : object(at(s, "attributes", where), where + ".attributes").items()) {
+            if (!c.relations_.count(rel))
+                fail(ErrorKind::Format, path + ": subject " + quoteForMessage(d.name) + " has unknown relation " +
+                                            quoteForMessage(rel));
+            d.attributes.push_back({rel, text(obj, where + ".attributes." + rel)});
         }
-        for (const auto& s : j.at("subjects")) {
-            DemoSubject d;
-            d.name = s.at("name").get<std::string>();
-            d.kind = s.at("kind").get<std::string>();
-            d.article = s.value("article", std::string()) == "the";
-            d.pronoun = s.value("pronoun", std::string("it"));
-            for (const auto& [rel, obj] : s.at("attributes").items()) {
-                if (!c.relations_.count(rel))
-                    fail(ErrorKind::Format, path + ": subject '" + d.name + "' has unknown relation '" + rel + "'");
-                d.attributes.push_back({rel, obj.get<std::string>()});
-            }
-            if (d.attributes.empty()) fail(ErrorKind::Format, path + ": subject '" + d.name + "' has no attributes");
-            c.subjects_.push_back(d);
+        if (d.attributes.empty())
+            fail(ErrorKind::Format, path + ": subject " + quoteForMessage(d.name) + " has no attributes");
+        c.subjects_.push_back(d);
+    }
+    for (const auto& [kind, list] : object(at(j, "paragraph_openers", ""), "paragraph_openers").items())
+        c.openers_[kind] = stringList(list, "paragraph_openers." + kind, path);
+    c.connectors_ = stringList(at(j, "connectors", ""), "connectors", path);
+    for (const auto& [p, forms] : object(at(j, "pronouns", ""), "pronouns").items())
+        c.pronouns_[p] = stringList(forms, "pronouns." + p, path);
+    c.filler_ = stringList(at(j, "filler", ""), "filler", path);
+    if (j.contains("documents")) {
+        const json& d = object(j.at("documents"), "documents");
+        if (d.contains("weights")) {
+            c.defaultRecipe_.mix.clear();
+            for (const auto& [kind, w] : object(d.at("weights"), "documents.weights").items())
+                c.defaultRecipe_.mix[kind == "rel_sentence" ? "fact" : kind] =
+                    number(w, "documents.weights." + kind, 1e6, "1e6");
         }
-        for (const auto& [kind, list] : j.at("paragraph_openers").items())
-            c.openers_[kind] = stringList(list, "paragraph_openers." + kind, path);
-        c.connectors_ = stringList(j.at("connectors"), "connectors", path);
-        for (const auto& [p, forms] : j.at("pronouns").items()) c.pronouns_[p] = stringList(forms, "pronouns." + p, path);
-        c.filler_ = stringList(j.at("filler"), "filler", path);
-        if (j.contains("documents")) {
-            const json& d = j.at("documents");
-            if (d.contains("weights")) {
-                c.defaultRecipe_.mix.clear();
-                for (const auto& [kind, w] : d.at("weights").items())
-                    c.defaultRecipe_.mix[kind == "rel_sentence" ? "fact" : kind] = w.get<double>();
-            }
-            if (d.contains("pron_p")) c.defaultRecipe_.pronounShare = d.at("pron_p").get<double>();
-        }
-    } catch (const json::exception& e) {
-        fail(ErrorKind::Format, path + ": unexpected structure (" + e.what() + ")");
+        if (d.contains("pron_p")) c.defaultRecipe_.pronounShare = number(d.at("pron_p"), "documents.pron_p", 1, "1");
     }
     if (c.subjects_.empty() || c.filler_.empty()) fail(ErrorKind::Format, path + ": no subjects or no filler text");
     return c;

@@ -1,11 +1,9 @@
 #include "engine/edit/EditRequest.h"
 
-#include <fstream>
-#include <sstream>
-
 #include <nlohmann/json.hpp>
 
 #include "engine/core/Error.h"
+#include "engine/core/SafeInput.h"
 #include "engine/eval/Dataset.h"
 #include "engine/model/Model.h"
 
@@ -60,27 +58,27 @@ void validateRequest(const Model& model, const EditRequest& r) {
     const size_t holes = countOf(r.prompt, "{}");
     if (holes == 0) {
         const std::string t = templateFromPrompt(r.prompt, r.subject);
-        const std::string hint = t.empty() ? std::string() : "; write it as '" + t + "'";
-        fail(ErrorKind::Input, "the prompt template '" + r.prompt +
-                                   "' has no '{}' where the subject goes (e.g. '{} is located in')" + hint);
+        const std::string hint = t.empty() ? std::string() : "; write it as " + quoteForMessage(t);
+        fail(ErrorKind::Input, "the prompt template " + quoteForMessage(r.prompt) +
+                                   " has no '{}' where the subject goes (e.g. '{} is located in')" + hint);
     }
     if (holes > 1)
-        fail(ErrorKind::Input, "the prompt template '" + r.prompt + "' has " + std::to_string(holes) +
+        fail(ErrorKind::Input, "the prompt template " + quoteForMessage(r.prompt) + " has " + std::to_string(holes) +
                                    " '{}'; exactly one marks where the subject goes");
     if (r.subject.empty() || blank(r.subject))
-        fail(ErrorKind::Input, "the subject is empty (it fills '{}' in '" + r.prompt + "')");
+        fail(ErrorKind::Input, "the subject is empty (it fills '{}' in " + quoteForMessage(r.prompt) + ")");
     if (r.subject.find("{}") != std::string::npos)
-        fail(ErrorKind::Input, "the subject '" + r.subject + "' must not contain '{}'");
-    if (tokens(model, r.subject, "subject '" + r.subject + "'").empty())
-        fail(ErrorKind::Input, "the subject '" + r.subject + "' is not tokenizable (no tokens)");
+        fail(ErrorKind::Input, "the subject " + quoteForMessage(r.subject) + " must not contain '{}'");
+    if (tokens(model, r.subject, "subject " + quoteForMessage(r.subject)).empty())
+        fail(ErrorKind::Input, "the subject " + quoteForMessage(r.subject) + " is not tokenizable (no tokens)");
     if (r.targetNew.empty() || blank(r.targetNew))
-        fail(ErrorKind::Input, "the new target (target_new) of '" + r.filledPrompt() + "' is empty");
-    const auto target = tokens(model, withTargetSpace(r.targetNew), "target_new '" + r.targetNew + "'");
-    if (!r.targetTrue.empty()) tokens(model, withTargetSpace(r.targetTrue), "target_true '" + r.targetTrue + "'");
-    const auto prompt = tokens(model, r.filledPrompt(), "prompt '" + r.filledPrompt() + "'");
+        fail(ErrorKind::Input, "the new target (target_new) of " + quoteForMessage(r.filledPrompt()) + " is empty");
+    const auto target = tokens(model, withTargetSpace(r.targetNew), "target_new " + quoteForMessage(r.targetNew));
+    if (!r.targetTrue.empty()) tokens(model, withTargetSpace(r.targetTrue), "target_true " + quoteForMessage(r.targetTrue));
+    const auto prompt = tokens(model, r.filledPrompt(), "prompt " + quoteForMessage(r.filledPrompt()));
     const size_t total = prompt.size() + target.size();
     if (static_cast<int>(total) > model.config().nPositions)
-        fail(ErrorKind::Input, "the prompt '" + r.filledPrompt() + "' and its target are " + std::to_string(total) +
+        fail(ErrorKind::Input, "the prompt " + quoteForMessage(r.filledPrompt()) + " and its target are " + std::to_string(total) +
                                    " tokens long; the model's context holds " +
                                    std::to_string(model.config().nPositions));
 }
@@ -105,13 +103,8 @@ EditRequest requestFromFact(const FactRecord& f) {
 
 std::vector<EditRequest> parseEditRequests(const std::string& text, const std::string& source) {
     using json = nlohmann::json;
-    json j;
-    try {
-        j = json::parse(text);
-    } catch (const json::parse_error& e) {
-        fail(ErrorKind::Format, source + ": not valid JSON (" + e.what() + ")");
-    }
-    if (!j.is_array()) fail(ErrorKind::Format, source + ": expected a JSON list of edit requests");
+    const json j = parseJson(text, source);
+    if (!j.is_array()) fail(ErrorKind::Format, source + ": expected a JSON list of edit requests, got " + jsonTypeName(j));
     // CounterFact (requested_rewrite) and zsRE (src) records go through the dataset reader.
     if (!j.empty() && j.at(0).is_object() && (j.at(0).contains("requested_rewrite") || j.at(0).contains("src"))) {
         std::vector<EditRequest> out;
@@ -139,7 +132,7 @@ std::vector<EditRequest> parseEditRequests(const std::string& text, const std::s
         e.targetNew = str("target_new", true);
         e.targetTrue = str("target_true", false);
         if (e.prompt.find("{}") == std::string::npos)
-            fail(ErrorKind::Format, where + "prompt '" + e.prompt + "' has no '{}' for the subject");
+            fail(ErrorKind::Format, where + "prompt " + quoteForMessage(e.prompt) + " has no '{}' for the subject");
         if (e.targetNew.empty()) fail(ErrorKind::Format, where + "empty target_new");
         out.push_back(normalizedRequest(e));
     }
@@ -148,11 +141,7 @@ std::vector<EditRequest> parseEditRequests(const std::string& text, const std::s
 }
 
 std::vector<EditRequest> loadEditRequests(const std::string& path) {
-    std::ifstream in(path, std::ios::binary);
-    if (!in) fail(ErrorKind::Io, path + ": cannot open the edit requests");
-    std::stringstream ss;
-    ss << in.rdbuf();
-    return parseEditRequests(ss.str(), path);
+    return parseEditRequests(readRegularFile(path, "edit requests"), path);
 }
 
 }  // namespace kme

@@ -17,6 +17,7 @@
 #include <nlohmann/json.hpp>
 
 #include "engine/core/Error.h"
+#include "engine/core/SafeInput.h"
 #include "engine/core/Paths.h"
 #include "engine/core/Sha256.h"
 #include "engine/edit/EditInternal.h"
@@ -53,11 +54,8 @@ void remember(const std::string& key, const at::Tensor& mom2, const StatsInfo& i
 }
 
 std::string readFile(const std::string& path) {
-    std::ifstream in(path, std::ios::binary);
-    if (!in) fail(ErrorKind::Io, path + ": cannot open the corpus");
-    std::stringstream ss;
-    ss << in.rdbuf();
-    return ss.str();
+    // A regular file of at most 4 GiB (read whole): /dev/zero or a FIFO is refused, not read for ever.
+    return readRegularFile(path, "corpus", 4ull << 30);
 }
 
 std::string extractText(const nlohmann::json& j, const std::string& where) {

@@ -1,11 +1,11 @@
 #include "engine/eval/Dataset.h"
 
-#include <fstream>
-#include <sstream>
+#include <climits>
 
 #include <nlohmann/json.hpp>
 
 #include "engine/core/Error.h"
+#include "engine/core/SafeInput.h"
 
 namespace kme {
 namespace {
@@ -27,7 +27,7 @@ const json& field(const json& j, const char* key, const Ctx& ctx) {
 
 std::string str(const json& j, const char* key, const Ctx& ctx) {
     const json& v = field(j, key, ctx);
-    if (!v.is_string()) ctx.error(std::string("field '") + key + "' must be a string");
+    if (!v.is_string()) ctx.error(std::string("field '") + key + "' must be a string, got " + jsonTypeName(v));
     return v.get<std::string>();
 }
 
@@ -54,16 +54,31 @@ std::string target(const json& j, const char* key, const Ctx& ctx) {
     ctx.error(std::string("field '") + key + "' must be {\"str\": ...}");
 }
 
+// case_id when it is an integer (checked against int's range, never
+// truncated), else the record's index.
+int caseIdOf(const json& r, const Ctx& ctx) {
+    if (!r.contains("case_id") || !r.at("case_id").is_number_integer()) return static_cast<int>(ctx.index);
+    return static_cast<int>(jsonInt(r, ctx.source + ": record " + std::to_string(ctx.index), "case_id", INT_MIN,
+                                    INT_MAX, ErrorKind::Format));
+}
+
+// An optional relation id: absent or null is "", anything but a string an error.
+std::string relationIdOf(const json& j, const std::string& field, const Ctx& ctx) {
+    const auto it = j.find("relation_id");
+    if (it == j.end() || it->is_null()) return {};
+    if (!it->is_string()) ctx.error(field + " must be a string, got " + jsonExcerpt(*it, 40));
+    return it->get<std::string>();
+}
+
 FactRecord parseCounterFact(const json& r, const Ctx& ctx) {
     FactRecord f;
-    if (r.contains("case_id") && r.at("case_id").is_number_integer()) f.caseId = r.at("case_id").get<int>();
-    else f.caseId = static_cast<int>(ctx.index);
+    f.caseId = caseIdOf(r, ctx);
     const json& rw = field(r, "requested_rewrite", ctx);
     f.prompt = str(rw, "prompt", ctx);
     f.subject = str(rw, "subject", ctx);
     f.targetNew = target(rw, "target_new", ctx);
     if (rw.contains("target_true")) f.targetTrue = target(rw, "target_true", ctx);
-    if (rw.contains("relation_id") && rw.at("relation_id").is_string()) f.relationId = rw.at("relation_id").get<std::string>();
+    f.relationId = relationIdOf(rw, "requested_rewrite.relation_id", ctx);
     f.paraphrasePrompts = strings(r, "paraphrase_prompts", ctx);
     f.neighborhoodPrompts = strings(r, "neighborhood_prompts", ctx);
     f.neighborhoodAnswers = strings(r, "neighborhood_answers", ctx);
@@ -72,21 +87,24 @@ FactRecord parseCounterFact(const json& r, const Ctx& ctx) {
     if (r.contains("other_attributes")) {
         const json& oa = r.at("other_attributes");
         if (!oa.is_array()) ctx.error("field 'other_attributes' must be a list");
-        for (const auto& a : oa)
-            f.otherAttributes.push_back({a.value("relation_id", ""), str(a, "prompt", ctx), str(a, "target", ctx)});
+        for (size_t i = 0; i < oa.size(); ++i) {
+            const json& a = oa[i];
+            const std::string at = "other_attributes[" + std::to_string(i) + "]";
+            if (!a.is_object()) ctx.error("field '" + at + "' must be an object {relation_id, prompt, target}");
+            f.otherAttributes.push_back({relationIdOf(a, at + ".relation_id", ctx), str(a, "prompt", ctx), str(a, "target", ctx)});
+        }
     }
     return f;
 }
 
 FactRecord parseZsre(const json& r, const Ctx& ctx) {
     FactRecord f;
-    f.caseId = r.contains("case_id") && r.at("case_id").is_number_integer() ? r.at("case_id").get<int>()
-                                                                             : static_cast<int>(ctx.index);
+    f.caseId = caseIdOf(r, ctx);
     f.subject = str(r, "subject", ctx);
     const std::string question = str(r, "src", ctx);
     // The question with its subject as "{}", so edits and tracing find it.
     const auto at = question.find(f.subject);
-    if (at == std::string::npos) ctx.error("subject '" + f.subject + "' does not occur in 'src'");
+    if (at == std::string::npos) ctx.error("subject " + quoteForMessage(f.subject) + " does not occur in 'src'");
     f.prompt = question.substr(0, at) + "{}" + question.substr(at + f.subject.size());
     f.targetNew = str(r, "alt", ctx);
     const auto answers = strings(r, "answers", ctx);
@@ -107,13 +125,8 @@ std::string FactRecord::filledPrompt() const {
 }
 
 Dataset parseDataset(const std::string& text, const std::string& source) {
-    json j;
-    try {
-        j = json::parse(text);
-    } catch (const json::parse_error& e) {
-        fail(ErrorKind::Format, source + ": not valid JSON (" + e.what() + ")");
-    }
-    if (!j.is_array()) fail(ErrorKind::Format, source + ": expected a JSON list of records");
+    const json j = parseJson(text, source);
+    if (!j.is_array()) fail(ErrorKind::Format, source + ": expected a JSON list of records, got " + jsonTypeName(j));
     Dataset d;
     d.source = source;
     if (!j.empty() && j.at(0).is_object() && !j.at(0).contains("requested_rewrite") && j.at(0).contains("src"))
@@ -122,7 +135,8 @@ Dataset parseDataset(const std::string& text, const std::string& source) {
         const Ctx ctx{source, i};
         if (!j[i].is_object()) ctx.error("expected an object");
         FactRecord f = d.schema == DatasetSchema::Zsre ? parseZsre(j[i], ctx) : parseCounterFact(j[i], ctx);
-        if (f.prompt.find("{}") == std::string::npos) ctx.error("prompt '" + f.prompt + "' has no '{}' for the subject");
+        if (f.prompt.find("{}") == std::string::npos)
+            ctx.error("prompt " + quoteForMessage(f.prompt) + " has no '{}' for the subject");
         if (f.subject.empty()) ctx.error("empty subject");
         if (f.targetNew.empty()) ctx.error("empty target_new");
         d.records.push_back(std::move(f));
@@ -131,11 +145,7 @@ Dataset parseDataset(const std::string& text, const std::string& source) {
 }
 
 Dataset loadDataset(const std::string& path) {
-    std::ifstream in(path, std::ios::binary);
-    if (!in) fail(ErrorKind::Io, path + ": cannot open the dataset");
-    std::stringstream ss;
-    ss << in.rdbuf();
-    return parseDataset(ss.str(), path);
+    return parseDataset(readRegularFile(path, "dataset"), path);
 }
 
 }  // namespace kme

@@ -3,9 +3,13 @@
 #include <nlohmann/json.hpp>
 
 #include <algorithm>
+#include <cstdint>
+#include <limits>
+#include <type_traits>
 #include <utility>
 
 #include "engine/core/Error.h"
+#include "engine/core/SafeInput.h"
 
 namespace kme {
 
@@ -78,13 +82,36 @@ const json& member(const json& j, const char* key) {
     return *it;
 }
 
+// An integer that fits in int (never truncated: 4294967297 is not 1).
+bool isInt(const json& v) {
+    if (v.is_number_unsigned()) return v.get<uint64_t>() <= uint64_t(std::numeric_limits<int>::max());
+    if (v.is_number_integer())
+        return v.get<int64_t>() >= std::numeric_limits<int>::min() && v.get<int64_t>() <= std::numeric_limits<int>::max();
+    return false;
+}
+
 template <class T>
 T value(const json& j, const char* key) {
     const json& v = member(j, key);
-    try {
-        return v.get<T>();
-    } catch (const json::exception&) {
-        badRun(std::string("\"") + key + "\" has the wrong type: " + v.dump());
+    auto wrong = [&](const char* expected) {
+        badRun(std::string("\"") + key + "\" has the wrong type: expected " + expected + ", got " + jsonExcerpt(v, 40));
+    };
+    if constexpr (std::is_same_v<T, std::string>) {
+        if (!v.is_string()) wrong("a string");
+        return v.get<std::string>();
+    } else if constexpr (std::is_same_v<T, bool>) {
+        if (!v.is_boolean()) wrong("true or false");
+        return v.get<bool>();
+    } else if constexpr (std::is_same_v<T, int>) {
+        if (!isInt(v)) wrong("an integer that fits in 32 bits");
+        return v.get<int>();
+    } else if constexpr (std::is_same_v<T, double>) {
+        if (!v.is_number()) wrong("a number");
+        return v.get<double>();
+    } else {
+        static_assert(std::is_same_v<T, std::vector<int>>, "value<T>: unsupported type");
+        if (!v.is_array() || !std::all_of(v.begin(), v.end(), isInt)) wrong("a list of integers");
+        return v.get<std::vector<int>>();
     }
 }
 
@@ -92,7 +119,7 @@ template <class T, class Parse>
 T parsed(const json& j, const char* key, Parse parse) {
     const std::string name = value<std::string>(j, key);
     const auto v = parse(name);
-    if (!v) badRun(std::string("\"") + key + "\" is '" + name + "'");
+    if (!v) badRun(std::string("\"") + key + "\" is " + quoteForMessage(name));
     return *v;
 }
 
@@ -100,7 +127,7 @@ T parsed(const json& j, const char* key, Parse parse) {
 double numberOr0(const json& object, const std::string& name, const char* key) {
     const auto it = object.find(name);
     if (it == object.end() || it->is_null()) return 0;
-    if (!it->is_number()) badRun(std::string("\"") + key + "\"." + name + " is not a number: " + it->dump());
+    if (!it->is_number()) badRun(std::string("\"") + key + "\"." + name + " is not a number: " + jsonExcerpt(*it, 40));
     return it->get<double>();
 }
 
@@ -120,10 +147,10 @@ MetricSummary summaryFrom(const json& means, const json& ci, const json* counts,
         MetricStat s;
         const json& mean = means.at(name);
         if (!mean.is_null() && !mean.is_number())
-            badRun(std::string("\"") + meansKey + "\"." + name + " is not a number: " + mean.dump());
+            badRun(std::string("\"") + meansKey + "\"." + name + " is not a number: " + jsonExcerpt(mean, 40));
         if (counts) {
             const auto c = counts->find(name);
-            if (c == counts->end() || !c->is_number_integer())
+            if (c == counts->end() || !isInt(*c) || c->get<int>() < 0)
                 badRun(std::string("the count of \"") + meansKey + "\"." + name + " is missing or not an integer");
             s.count = c->get<int>();
         } else if (!mean.is_null()) {
@@ -251,9 +278,9 @@ EvalRunSummary evalRunSummaryFromJson(const json& j) {
 EvalRunSummary evalRunSummaryFromJson(const std::string& text) {
     json j;
     try {
-        j = json::parse(text);
-    } catch (const json::exception& e) {
-        badRun(std::string("invalid JSON: ") + e.what());
+        j = parseJson(text, "the run");
+    } catch (const Error& e) {
+        badRun(std::string("invalid JSON (") + e.what() + ")");
     }
     return evalRunSummaryFromJson(j);
 }

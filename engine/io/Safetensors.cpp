@@ -3,6 +3,7 @@
 #include "engine/core/OutputFile.h"
 
 #include "engine/core/Error.h"
+#include "engine/core/SafeInput.h"
 #include "engine/core/Sha256.h"
 #include "engine/io/MappedFiles.h"
 
@@ -96,7 +97,7 @@ struct Entry {
 };
 
 Entry parseEntry(const std::string& path, const std::string& name, const json& v, uint64_t dataSize) {
-    const std::string where = path + ": tensor '" + name + "': ";
+    const std::string where = path + ": tensor " + quoteForMessage(name) + ": ";
     auto bad = [&](const std::string& what) { fail(ErrorKind::Format, where + what); };
     if (!v.is_object()) bad("entry is not a JSON object");
 
@@ -107,8 +108,8 @@ Entry parseEntry(const std::string& path, const std::string& name, const json& v
     if (dtype == v.end()) bad("missing \"dtype\"");
     if (!dtype->is_string()) bad("\"dtype\" is not a string");
     const auto parsed = parseDType(dtype->get<std::string>());
-    if (!parsed) bad("unsupported dtype \"" + dtype->get<std::string>() +
-        "\" (supported: F64, F32, F16, BF16, I64, I32, I16, I8, U8, BOOL)");
+    if (!parsed) bad("unsupported dtype " + quoteForMessage(dtype->get<std::string>(), 40) +
+        " (supported: F64, F32, F16, BF16, I64, I32, I16, I8, U8, BOOL)");
     e.view.dtype = *parsed;
 
     const auto shape = v.find("shape");
@@ -119,9 +120,9 @@ Entry parseEntry(const std::string& path, const std::string& name, const json& v
         if (d.is_number_unsigned() && d.get<uint64_t>() <= uint64_t(std::numeric_limits<int64_t>::max()))
             e.view.shape.push_back(d.get<int64_t>());
         else if (d.is_number_integer() && !d.is_number_unsigned())
-            bad("negative dimension in shape " + shape->dump());
+            bad("negative dimension in shape " + jsonExcerpt(*shape));
         else
-            bad("shape " + shape->dump() + " is not a list of non-negative integers");
+            bad("shape " + jsonExcerpt(*shape) + " is not a list of non-negative integers");
     }
     uint64_t numel = 0;
     const size_t elementSize = dtypeSize(e.view.dtype);
@@ -133,7 +134,7 @@ Entry parseEntry(const std::string& path, const std::string& name, const json& v
     if (offsets == v.end()) bad("missing \"data_offsets\"");
     if (!offsets->is_array() || offsets->size() != 2 || !(*offsets)[0].is_number_unsigned() ||
         !(*offsets)[1].is_number_unsigned())
-        bad("data_offsets " + offsets->dump() + " are not two non-negative integers");
+        bad("data_offsets " + jsonExcerpt(*offsets) + " are not two non-negative integers");
     e.begin = (*offsets)[0].get<uint64_t>();
     e.end = (*offsets)[1].get<uint64_t>();
     const std::string range = "[" + std::to_string(e.begin) + ", " + std::to_string(e.end) + ")";
@@ -153,8 +154,8 @@ std::map<std::string, std::string> parseMetadata(const std::string& path, const 
     if (!v.is_object()) fail(ErrorKind::Format, path + ": __metadata__ is not a JSON object");
     for (const auto& [key, value] : v.items()) {
         if (!value.is_string())
-            fail(ErrorKind::Format, path + ": __metadata__ key '" + key + "': value " + value.dump() +
-                                        " is not a string");
+            fail(ErrorKind::Format, path + ": __metadata__ key " + quoteForMessage(key) + ": value " +
+                                        jsonExcerpt(value) + " is not a string");
         out[key] = value.get<std::string>();
     }
     return out;
@@ -170,14 +171,22 @@ json parseHeaderJson(const std::string& path, const std::string& text) {
             duplicate = parsed.get<std::string>();
         return true;
     };
+    // Nesting is checked before parsing: a 100,000-deep __metadata__ must not
+    // recurse (the parse callback, dump() and destruction would).
+    if (jsonNestingDepth(text, kMaxJsonDepth) > kMaxJsonDepth)
+        fail(ErrorKind::Format, path + ": header JSON nested more than " + std::to_string(kMaxJsonDepth) +
+                                    " levels deep (refused: no real file nests that deep)");
     json header;
     try {
         header = json::parse(text, callback);
-    } catch (const json::exception& ex) {
-        fail(ErrorKind::Format, path + ": header is not valid JSON: " + ex.what());
+    } catch (const json::parse_error& ex) {
+        fail(ErrorKind::Format, path + ": header is not valid JSON (syntax error at byte " + std::to_string(ex.byte) + ")");
+    } catch (const std::exception&) {
+        fail(ErrorKind::Format, path + ": header is not valid JSON");
     }
     if (!header.is_object()) fail(ErrorKind::Format, path + ": header JSON is not an object");
-    if (!duplicate.empty()) fail(ErrorKind::Format, path + ": tensor '" + duplicate + "' appears twice in the header");
+    if (!duplicate.empty())
+        fail(ErrorKind::Format, path + ": tensor " + quoteForMessage(duplicate) + " appears twice in the header");
     return header;
 }
 
@@ -199,7 +208,11 @@ SafetensorsFile::~SafetensorsFile() {
 std::shared_ptr<SafetensorsFile> SafetensorsFile::open(const std::string& pathIn) {
     const std::string path = absolutePath(pathIn);
     FileDescriptor f;
-    f.fd = ::open(path.c_str(), O_RDONLY | O_CLOEXEC);
+    // A FIFO, device or folder is named, never opened (a FIFO would block);
+    // O_NONBLOCK covers one swapped in after the check.
+    const std::string reason = notRegularFileReason(path);
+    if (!reason.empty()) fail(ErrorKind::Io, path + ": cannot open the safetensors file (" + reason + ")");
+    f.fd = ::open(path.c_str(), O_RDONLY | O_CLOEXEC | O_NONBLOCK | O_NOCTTY);
     if (f.fd < 0) fail(ErrorKind::Io, path + ": cannot open: " + errnoText());
     struct stat st {};
     if (::fstat(f.fd, &st) != 0) fail(ErrorKind::Io, path + ": cannot stat: " + errnoText());
@@ -245,9 +258,9 @@ std::shared_ptr<SafetensorsFile> SafetensorsFile::open(const std::string& pathIn
     for (const Entry& e : entries) {
         if (e.begin == e.end) continue;
         if (furthest && e.begin < furthest->end)
-            fail(ErrorKind::Format, path + ": tensor '" + e.view.name + "': data_offsets [" +
+            fail(ErrorKind::Format, path + ": tensor " + quoteForMessage(e.view.name) + ": data_offsets [" +
                                         std::to_string(e.begin) + ", " + std::to_string(e.end) +
-                                        ") overlap tensor '" + furthest->view.name + "' [" +
+                                        ") overlap tensor " + quoteForMessage(furthest->view.name) + " [" +
                                         std::to_string(furthest->begin) + ", " +
                                         std::to_string(furthest->end) + ")");
         if (!furthest || e.end > furthest->end) furthest = &e;
@@ -286,40 +299,34 @@ Checkpoint Checkpoint::openFile(const std::string& path) {
 Checkpoint Checkpoint::openFolder(const std::string& folder) {
     const fs::path dir = absolutePath(folder);
     std::error_code ec;
-    if (fs::is_regular_file(dir / kSingleFile, ec)) return openFile((dir / kSingleFile).string());
+    const std::string single = (dir / kSingleFile).string();
+    if (fs::is_regular_file(single, ec)) return openFile(single);
+    // model.safetensors that exists but is no file (a folder, FIFO, symlink
+    // loop, dangling symlink) is named as such, not reported as missing.
+    struct stat lst {};
+    if (::lstat(single.c_str(), &lst) == 0)
+        fail(ErrorKind::Io, single + ": cannot read the weights (" + notRegularFileReason(single) + ")");
     const std::string index = (dir / kIndexFile).string();
-    if (!fs::exists(index, ec))
+    if (::lstat(index.c_str(), &lst) != 0)
         fail(ErrorKind::Io, std::string("no ") + kSingleFile + " or " + kIndexFile + " in " + dir.string());
 
     // The index is small (names only); read it whole, with the header's cap.
-    FileDescriptor f;
-    f.fd = ::open(index.c_str(), O_RDONLY | O_CLOEXEC);
-    if (f.fd < 0) fail(ErrorKind::Io, index + ": cannot open: " + errnoText());
-    struct stat st {};
-    if (::fstat(f.fd, &st) != 0 || !S_ISREG(st.st_mode)) fail(ErrorKind::Io, index + ": not a readable file");
-    if (uint64_t(st.st_size) > kMaxHeaderBytes) fail(ErrorKind::Format, index + ": larger than 100 MB");
-    std::string text(size_t(st.st_size), '\0');
-    preadExact(f.fd, text.data(), text.size(), 0, index);
-    json j;
-    try {
-        j = json::parse(text);
-    } catch (const json::exception& ex) {
-        fail(ErrorKind::Format, index + ": not valid JSON: " + ex.what());
-    }
+    const json j = parseJson(readRegularFile(index, "safetensors index", kMaxHeaderBytes), index);
     if (!j.is_object() || !j.contains("weight_map") || !j["weight_map"].is_object())
         fail(ErrorKind::Format, index + ": no \"weight_map\" object");
     if (j["weight_map"].empty()) fail(ErrorKind::Format, index + ": \"weight_map\" is empty");
 
     std::map<std::string, std::vector<std::string>> byShard;  // shard file name -> tensor names
     for (const auto& [name, shard] : j["weight_map"].items()) {
-        if (!shard.is_string()) fail(ErrorKind::Format, index + ": tensor '" + name + "': shard is not a string");
+        if (!shard.is_string())
+            fail(ErrorKind::Format, index + ": tensor " + quoteForMessage(name) + ": shard is not a string");
         const std::string file = shard.get<std::string>();
         // Shards live next to the index; refuse anything that could escape.
         const fs::path p(file);
         if (file.empty() || p.is_absolute() ||
             std::any_of(p.begin(), p.end(), [](const fs::path& part) { return part == ".."; }))
-            fail(ErrorKind::Format, index + ": tensor '" + name + "': shard name '" + file +
-                                        "' is not a file name inside the folder");
+            fail(ErrorKind::Format, index + ": tensor " + quoteForMessage(name) + ": shard name " +
+                                        quoteForMessage(file) + " is not a file name inside the folder");
         byShard[file].push_back(name);
     }
 
@@ -331,12 +338,13 @@ Checkpoint Checkpoint::openFolder(const std::string& folder) {
         try {
             shard = SafetensorsFile::open((dir / file).string());
         } catch (const Error& e) {
-            fail(e.kind(), index + ": shard '" + file + "' (listed for tensor '" + names.front() + "'): " + e.what());
+            fail(e.kind(), index + ": shard " + quoteForMessage(file) + " (listed for tensor " +
+                               quoteForMessage(names.front()) + "): " + e.what());
         }
         for (const std::string& name : names)
             if (!shard->find(name))
-                fail(ErrorKind::Format, index + ": tensor '" + name + "' is listed in shard '" + file +
-                                            "' but absent from " + shard->path());
+                fail(ErrorKind::Format, index + ": tensor " + quoteForMessage(name) + " is listed in shard " +
+                                            quoteForMessage(file) + " but absent from " + shard->path());
         c.addShard(std::move(shard));
     }
     c.finish();
@@ -354,7 +362,7 @@ void Checkpoint::finish() {
               [](const TensorView& a, const TensorView& b) { return a.name < b.name; });
     for (size_t i = 0; i < tensors_.size(); ++i) {
         if (i > 0 && tensors_[i].name == tensors_[i - 1].name)
-            fail(ErrorKind::Format, source_ + ": tensor '" + tensors_[i].name + "' appears in two shards: " +
+            fail(ErrorKind::Format, source_ + ": tensor " + quoteForMessage(tensors_[i].name) + " appears in two shards: " +
                                         tensors_[i - 1].file + " and " + tensors_[i].file);
         byName_[tensors_[i].name] = i;
     }

@@ -9,6 +9,7 @@
 #include <fstream>
 #include <mutex>
 #include <random>
+#include <set>
 #include <thread>
 
 #include "engine/core/Error.h"
@@ -53,6 +54,16 @@ std::string stripPrefix(const std::string& name, const std::vector<std::string>&
     return name;
 }
 
+// Canonical names of the weights `config` uses (every one a float tensor).
+std::set<std::string> weightNames(const ModelConfig& config) {
+    std::set<std::string> names;
+    for (const auto& spec : architectureInfo(config.arch).tensors) {
+        const int layers = spec.perLayer ? config.nLayer : 1;
+        for (int l = 0; l < layers; ++l) names.insert(tensorName(config.arch, spec.role, spec.perLayer ? l : -1));
+    }
+    return names;
+}
+
 }  // namespace
 
 struct Model::Impl {
@@ -88,12 +99,17 @@ std::shared_ptr<Model> Model::load(const std::string& folderIn, const LoadOption
     d.sharded = d.checkpoint->isSharded();
 
     const auto& prefixes = architectureInfo(d.config.arch).namePrefixes;
+    const std::set<std::string> weights = weightNames(d.config);
     const at::ScalarType compute = options.float64 ? at::kDouble : at::kFloat;
     std::map<std::string, at::Tensor> tensors;
     for (const TensorView& tv : d.checkpoint->tensors()) {
         const std::string canonical = stripPrefix(tv.name, prefixes);
         if (tensors.count(canonical))
             fail(ErrorKind::Format, tv.file + ": tensor '" + tv.name + "' appears twice (with and without prefix)");
+        // A weight in an integer dtype would fail deep inside libtorch at the first forward.
+        if (weights.count(canonical) && !isFloat(tv.dtype))
+            fail(ErrorKind::Format, tv.file + ": tensor " + tv.name + " has dtype " + dtypeName(tv.dtype) +
+                                        ", expected a float type (F32, F16, BF16 or F64)");
         const at::ScalarType st = scalarTypeOf(tv.dtype);
         const size_t align = dtypeSize(tv.dtype);
         at::Tensor t;

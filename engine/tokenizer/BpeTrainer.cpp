@@ -11,6 +11,7 @@
 
 #include "engine/core/Error.h"
 #include "engine/core/OutputFile.h"
+#include "engine/core/SafeInput.h"
 #include "engine/tokenizer/ByteLevel.h"
 #include "engine/tokenizer/PreTokenizer.h"
 
@@ -83,7 +84,7 @@ public:
         for (const std::string& s : specials) {
             if (s.empty()) fail(ErrorKind::Input, "a special token is empty");
             if (tokenIds_.count(s))
-                fail(ErrorKind::Input, "special token '" + s + "' is already a byte symbol, a learned token or a repeated special token");
+                fail(ErrorKind::Input, "special token " + quoteForMessage(s) + " is already a byte symbol, a learned token or a repeated special token");
             tokenIds_.emplace(s, static_cast<int>(tokens_.size()));
             tokens_.push_back(s);
         }

@@ -3,6 +3,7 @@
 #include <algorithm>
 
 #include "engine/core/Error.h"
+#include "engine/core/SafeInput.h"
 #include "engine/tokenizer/ByteLevel.h"
 #include "engine/tokenizer/PreTokenizer.h"
 #include "engine/tokenizer/TokenizerData.h"
@@ -188,7 +189,7 @@ std::optional<int> Tokenizer::eosId() const { return tokenId("<|endoftext|>"); }
 std::pair<int, int> Tokenizer::subjectRange(const std::string& prompt, const std::string& subject) const {
     const size_t at = subject.empty() ? std::string::npos : prompt.find(subject);
     if (at == std::string::npos)
-        fail(ErrorKind::Input, "subject '" + subject + "' not found in prompt '" + prompt + "'");
+        fail(ErrorKind::Input, "subject " + quoteForMessage(subject) + " not found in prompt " + quoteForMessage(prompt));
     const size_t stop = at + subject.size();
     const std::vector<TokenSpan> spans = encodeWithOffsets(prompt);
     int s = -1;
@@ -197,7 +198,7 @@ std::pair<int, int> Tokenizer::subjectRange(const std::string& prompt, const std
         if (s < 0 && spans[i].end > at) s = static_cast<int>(i);
         if (spans[i].start < stop) e = static_cast<int>(i) + 1;
     }
-    if (s < 0 || e <= s) fail(ErrorKind::Internal, "token spans do not cover the subject '" + subject + "'");
+    if (s < 0 || e <= s) fail(ErrorKind::Internal, "token spans do not cover the subject " + quoteForMessage(subject));
     return {s, e};
 }
 

@@ -1,13 +1,19 @@
 // Loading and validating tokenizer files. Everything a file could get wrong is
 // checked here, once, with a message naming the file (and line or entry), so
 // that encoding can trust its tables.
+#include <algorithm>
+#include <cstdint>
+#include <cstdio>
 #include <filesystem>
+
+#include <sys/stat.h>
 #include <fstream>
 #include <sstream>
 
 #include <nlohmann/json.hpp>
 
 #include "engine/core/Error.h"
+#include "engine/core/SafeInput.h"
 #include "engine/tokenizer/ByteLevel.h"
 #include "engine/tokenizer/Tokenizer.h"
 #include "engine/tokenizer/TokenizerData.h"
@@ -20,22 +26,30 @@ namespace fs = std::filesystem;
 
 std::string inQuotes(const std::string& s) { return "'" + s + "'"; }
 
+// A user's text in a message: quoted, at most ~80 bytes, control bytes escaped.
+std::string excerpt(const std::string& s) { return quoteForMessage(s); }
+
+// The whole file: a regular file (no FIFO, device, folder) of bounded size.
 std::string readFile(const std::string& path, const std::string& what) {
-    std::error_code ec;
-    if (!fs::is_regular_file(path, ec)) fail(ErrorKind::Tokenizer, what + " " + inQuotes(path) + " does not exist or is not a file");
-    std::ifstream in(path, std::ios::binary);
-    if (!in) fail(ErrorKind::Tokenizer, "cannot open " + what + " " + inQuotes(path));
-    std::ostringstream ss;
-    ss << in.rdbuf();
-    if (in.bad()) fail(ErrorKind::Tokenizer, "cannot read " + what + " " + inQuotes(path));
-    return ss.str();
+    try {
+        return readRegularFile(path, what);
+    } catch (const Error& e) {
+        fail(ErrorKind::Tokenizer, e.what());
+    }
 }
 
-json parseJson(const std::string& text, const std::string& path, const std::string& what) {
+// JSON of bounded nesting (checked before parsing: no recursion on hostile input).
+json parseTokenizerJson(const std::string& text, const std::string& path, const std::string& what) {
+    if (jsonNestingDepth(text, kMaxJsonDepth) > kMaxJsonDepth)
+        fail(ErrorKind::Tokenizer, what + " " + inQuotes(path) + " is nested more than " +
+                                       std::to_string(kMaxJsonDepth) + " levels deep (refused: no real file nests that deep)");
     try {
         return json::parse(text);
-    } catch (const json::exception& e) {
-        fail(ErrorKind::Tokenizer, what + " " + inQuotes(path) + " is not valid JSON: " + e.what());
+    } catch (const json::parse_error& e) {
+        fail(ErrorKind::Tokenizer, what + " " + inQuotes(path) + " is not valid JSON (syntax error at byte " +
+                                       std::to_string(e.byte) + ")");
+    } catch (const std::exception&) {
+        fail(ErrorKind::Tokenizer, what + " " + inQuotes(path) + " is not valid JSON");
     }
 }
 
@@ -59,15 +73,15 @@ void loadVocab(TokenizerData& d, const json& vocab, const std::string& where) {
     for (auto it = vocab.begin(); it != vocab.end(); ++it) {
         const json& v = it.value();
         if (!v.is_number_integer())
-            fail(ErrorKind::Tokenizer, where + ": the id of token " + inQuotes(it.key()) + " is not an integer");
+            fail(ErrorKind::Tokenizer, where + ": the id of token " + excerpt(it.key()) + " is not an integer");
         const int64_t id = v.get<int64_t>();
         if (id < 0 || static_cast<uint64_t>(id) >= size) {
-            fail(ErrorKind::Tokenizer, where + ": the id " + std::to_string(id) + " of token " + inQuotes(it.key()) +
+            fail(ErrorKind::Tokenizer, where + ": the id " + std::to_string(id) + " of token " + excerpt(it.key()) +
                                            " is out of range [0, " + std::to_string(size) + ")");
         }
         if (owner[id]) {
             fail(ErrorKind::Tokenizer, where + ": duplicate id " + std::to_string(id) + " (tokens " +
-                                           inQuotes(*owner[id]) + " and " + inQuotes(it.key()) + ")");
+                                           excerpt(*owner[id]) + " and " + excerpt(it.key()) + ")");
         }
         owner[id] = &it.key();
         bool byteLevel = false;
@@ -81,10 +95,23 @@ void loadVocab(TokenizerData& d, const json& vocab, const std::string& where) {
     for (const auto& [bytes, id] : literal) d.ids.emplace(bytes, id);
 }
 
-void finishByteIds(TokenizerData& d) {
+// Byte-level BPE starts every piece from its bytes: a vocabulary without
+// one of the 256 byte symbols cannot encode that byte, so it is refused at
+// load, naming the file (`where`) and the first missing byte.
+void finishByteIds(TokenizerData& d, const std::string& where) {
+    int missing = 0, first = -1;
     for (int b = 0; b < 256; ++b) {
         const auto it = d.ids.find(std::string(1, static_cast<char>(b)));
         d.byteIds[b] = it == d.ids.end() ? -1 : it->second;
+        if (d.byteIds[b] < 0 && missing++ == 0) first = b;
+    }
+    if (missing > 0) {
+        char hex[8];
+        std::snprintf(hex, sizeof hex, "0x%02X", first);
+        fail(ErrorKind::Tokenizer, where + ": the vocabulary has no token for the byte " + hex + " (" +
+                                       excerpt(bytelevel::byteToUnicode(static_cast<unsigned char>(first))) +
+                                       (missing > 1 ? " and " + std::to_string(missing - 1) + " other bytes" : std::string()) +
+                                       "); byte-level BPE needs all 256 byte symbols");
     }
 }
 
@@ -95,7 +122,7 @@ void addMerge(TokenizerData& d, const std::string& left, const std::string& righ
     auto idOf = [&](const std::string& text, const char* role) {
         const auto it = d.ids.find(tokenBytesOf(text));
         if (it == d.ids.end())
-            fail(ErrorKind::Tokenizer, where + ": the " + role + " " + inQuotes(text) + " is not in the vocabulary");
+            fail(ErrorKind::Tokenizer, where + ": the " + role + " " + excerpt(text) + " is not in the vocabulary");
         return it->second;
     };
     const int l = idOf(left, "symbol");
@@ -128,7 +155,7 @@ void loadMergesTxt(TokenizerData& d, const std::string& path) {
         std::string left, right;
         const std::string where = "merges file " + inQuotes(path) + " line " + std::to_string(lineNo);
         if (!splitMerge(line, left, right))
-            fail(ErrorKind::Tokenizer, where + ": expected two symbols separated by one space, got " + inQuotes(line));
+            fail(ErrorKind::Tokenizer, where + ": expected two symbols separated by one space, got " + excerpt(line));
         addMerge(d, left, right, rank++, where);
     }
 }
@@ -151,23 +178,23 @@ bool mentionsByteLevel(const json& j) {
 
 Tokenizer Tokenizer::fromVocabMerges(const std::string& vocabJson, const std::string& mergesTxt) {
     auto d = std::make_shared<TokenizerData>();
-    const json vocab = parseJson(readFile(vocabJson, "vocab file"), vocabJson, "vocab file");
+    const json vocab = parseTokenizerJson(readFile(vocabJson, "vocab file"), vocabJson, "vocab file");
     loadVocab(*d, vocab, "vocab file " + inQuotes(vocabJson));
     loadMergesTxt(*d, mergesTxt);
-    finishByteIds(*d);
+    finishByteIds(*d, "vocab file " + inQuotes(vocabJson));
     return Tokenizer(std::move(d));
 }
 
 Tokenizer Tokenizer::fromTokenizerJson(const std::string& path) {
     const std::string where = "tokenizer file " + inQuotes(path);
-    const json root = parseJson(readFile(path, "tokenizer file"), path, "tokenizer file");
+    const json root = parseTokenizerJson(readFile(path, "tokenizer file"), path, "tokenizer file");
     if (!root.is_object() || !root.contains("model") || !root["model"].is_object())
         fail(ErrorKind::Tokenizer, where + ": no \"model\" object");
     const json& model = root["model"];
     // Old files may omit the type of a BPE model; anything else is named.
     const std::string type = model.contains("type") && model["type"].is_string() ? model["type"].get<std::string>() : "BPE";
     if (type != "BPE") {
-        fail(ErrorKind::Tokenizer, where + ": model type " + inQuotes(type) +
+        fail(ErrorKind::Tokenizer, where + ": model type " + excerpt(type) +
                                        " is not supported (only byte-level BPE, as in GPT-2)");
     }
     // A BPE without the byte-level mapping (SentencePiece-style, e.g. LLaMA-2)
@@ -194,12 +221,12 @@ Tokenizer Tokenizer::fromTokenizerJson(const std::string& path) {
         std::string left, right;
         if (m.is_string()) {
             if (!splitMerge(m.get<std::string>(), left, right))
-                fail(ErrorKind::Tokenizer, at + ": expected \"a b\", got " + inQuotes(m.get<std::string>()));
+                fail(ErrorKind::Tokenizer, at + ": expected \"a b\", got " + excerpt(m.get<std::string>()));
         } else if (m.is_array() && m.size() == 2 && m[0].is_string() && m[1].is_string()) {
             left = m[0].get<std::string>();
             right = m[1].get<std::string>();
         } else {
-            fail(ErrorKind::Tokenizer, at + ": expected \"a b\" or [\"a\", \"b\"], got " + m.dump());
+            fail(ErrorKind::Tokenizer, at + ": expected \"a b\" or [\"a\", \"b\"], got " + jsonExcerpt(m));
         }
         addMerge(*d, left, right, static_cast<int>(i), at);
     }
@@ -208,13 +235,36 @@ Tokenizer Tokenizer::fromTokenizerJson(const std::string& path) {
     const json added = root.value("added_tokens", json::array());
     if (!added.is_array()) fail(ErrorKind::Tokenizer, where + ": added_tokens is not a list");
     std::vector<bool> filled(d->tokens.size(), true);
-    for (const json& a : added) {
+    // Ids are contiguous, so an added token's id is below the vocabulary's
+    // size plus the number of added tokens; checked before growing the table
+    // (an id of 2^30 must not allocate a billion entries).
+    const int64_t idLimit = static_cast<int64_t>(d->tokens.size() + added.size());
+    for (size_t i = 0; i < added.size(); ++i) {
+        const json& a = added[i];
+        const std::string at = where + " added_tokens[" + std::to_string(i) + "]";
         if (!a.is_object() || !a.contains("id") || !a["id"].is_number_integer() || !a.contains("content") ||
             !a["content"].is_string()) {
-            fail(ErrorKind::Tokenizer, where + ": an added token lacks an integer \"id\" or a string \"content\": " + a.dump());
+            fail(ErrorKind::Tokenizer, at + ": an added token needs an integer \"id\" and a string \"content\", got " +
+                                           jsonExcerpt(a));
         }
-        const int64_t id = a["id"].get<int64_t>();
-        if (id < 0 || id > (1 << 30)) fail(ErrorKind::Tokenizer, where + ": added token id " + std::to_string(id) + " is out of range");
+        const int64_t id = a["id"].is_number_unsigned() && a["id"].get<uint64_t>() > uint64_t(INT64_MAX)
+                               ? INT64_MAX
+                               : a["id"].get<int64_t>();
+        if (id < 0) fail(ErrorKind::Tokenizer, at + ": id " + jsonExcerpt(a["id"]) + " is negative");
+        if (id >= idLimit) {
+            // Some id below idLimit then has no token: name the first one.
+            std::vector<bool> used(static_cast<size_t>(idLimit), false);
+            for (size_t t = 0; t < d->tokens.size(); ++t) used[t] = true;
+            for (const json& other : added)
+                if (other.is_object() && other.contains("id") && other["id"].is_number_integer() &&
+                    other["id"].get<int64_t>() >= 0 && other["id"].get<int64_t>() < idLimit)
+                    used[static_cast<size_t>(other["id"].get<int64_t>())] = true;
+            const auto gap = std::find(used.begin(), used.end(), false) - used.begin();
+            fail(ErrorKind::Tokenizer, at + ": id " + jsonExcerpt(a["id"]) + " is out of range: no token has the id " +
+                                           std::to_string(gap) + " (ids must be contiguous; the vocabulary has " +
+                                           std::to_string(d->tokens.size()) + " tokens and " +
+                                           std::to_string(added.size()) + " added tokens)");
+        }
         const std::string content = a["content"].get<std::string>();
         if (static_cast<size_t>(id) >= d->tokens.size()) {
             d->tokens.resize(static_cast<size_t>(id) + 1);
@@ -228,7 +278,7 @@ Tokenizer Tokenizer::fromTokenizerJson(const std::string& path) {
         if (!filled[id])
             fail(ErrorKind::Tokenizer, where + ": no token has the id " + std::to_string(id) + " (ids must be contiguous)");
     }
-    finishByteIds(*d);
+    finishByteIds(*d, where);
     return Tokenizer(std::move(d));
 }
 
@@ -239,10 +289,15 @@ Tokenizer Tokenizer::fromFolder(const std::string& folder) {
     const fs::path vocab = dir / "vocab.json";
     const fs::path merges = dir / "merges.txt";
     const fs::path tokJson = dir / "tokenizer.json";
-    const bool hasVocab = fs::exists(vocab, ec);
-    const bool hasMerges = fs::exists(merges, ec);
+    // Present in any form (a FIFO, folder or symlink loop is then named by readFile).
+    auto present = [](const fs::path& p) {
+        struct stat st {};
+        return ::lstat(p.c_str(), &st) == 0;
+    };
+    const bool hasVocab = present(vocab);
+    const bool hasMerges = present(merges);
     if (hasVocab && hasMerges) return fromVocabMerges(vocab.string(), merges.string());
-    if (fs::exists(tokJson, ec)) return fromTokenizerJson(tokJson.string());
+    if (present(tokJson)) return fromTokenizerJson(tokJson.string());
     if (hasVocab || hasMerges) {
         fail(ErrorKind::Tokenizer, "folder " + inQuotes(folder) + " has " + (hasVocab ? "vocab.json but no merges.txt" : "merges.txt but no vocab.json") +
                                        " (and no tokenizer.json)");

@@ -12,6 +12,7 @@
 #include <tuple>
 
 #include "engine/core/Error.h"
+#include "engine/core/SafeInput.h"
 #include "engine/core/Sha256.h"
 #include "engine/eval/Dataset.h"
 #include "engine/io/Safetensors.h"
@@ -38,6 +39,12 @@ std::optional<TraceKind> parseTraceKind(const std::string& name) {
     return std::nullopt;
 }
 
+namespace {
+// The most corrupted copies a trace uses: --samples' limit, and that of the
+// samples in a --noise-in file.
+constexpr int kMaxTraceSamples = 100000;
+}  // namespace
+
 NoiseSpec parseNoiseSpec(const std::string& text) {
     NoiseSpec spec;
     std::string number = text;
@@ -46,7 +53,7 @@ NoiseSpec parseNoiseSpec(const std::string& text) {
     char* end = nullptr;
     const double v = std::strtod(number.c_str(), &end);
     if (number.empty() || *end != '\0' || !(v >= 0) || !std::isfinite(v))
-        fail(ErrorKind::Input, "--noise expects a non-negative number (0.1) or a multiple (3x), got '" + text + "'");
+        fail(ErrorKind::Input, "--noise expects a non-negative number (0.1) or a multiple (3x), got " + quoteForMessage(text));
     spec.value = v;
     return spec;
 }
@@ -405,7 +412,7 @@ TraceResult causalTrace(Model& model, const TraceParams& p, const ProgressFn& pr
             S.answer = logits.squeeze(0).argmax().item<int64_t>();
         } else {
             const auto ans = tok.encode(withLeadingSpace(p.answer));
-            if (ans.empty()) fail(ErrorKind::Input, "the answer '" + p.answer + "' has no tokens");
+            if (ans.empty()) fail(ErrorKind::Input, "the answer " + quoteForMessage(p.answer) + " has no tokens");
             S.answer = ans.front();
         }
         R.highScore = groupScores(logits, S.answer, 1)[0];  // as every cell is scored
@@ -430,12 +437,19 @@ TraceResult causalTrace(Model& model, const TraceParams& p, const ProgressFn& pr
         if (v->shape.size() != 3 || v->shape[1] != e - s || v->shape[2] != D || v->shape[0] < 1)
             fail(ErrorKind::Input, p.noiseIn + ": tensor 'noise' must be [samples, " + std::to_string(e - s) + ", " +
                                        std::to_string(D) + "] for this subject and model");
+        // As many samples as --samples allows, checked before anything is allocated.
+        if (v->shape[0] > kMaxTraceSamples)
+            fail(ErrorKind::Input, p.noiseIn + ": tensor 'noise' holds " + std::to_string(v->shape[0]) +
+                                       " samples, more than the " + std::to_string(kMaxTraceSamples) +
+                                       " a trace can use (as --samples)");
         z = at::from_blob(const_cast<uint8_t*>(v->data), v->shape,
                           at::TensorOptions().dtype(v->dtype == DType::F32 ? at::kFloat : at::kDouble))
                 .to(at::kDouble)
                 .clone();
     } else {
-        if (p.samples < 1) fail(ErrorKind::Input, "--samples must be at least 1");
+        if (p.samples < 1 || p.samples > kMaxTraceSamples)
+            fail(ErrorKind::Input, "--samples must be in [1, " + std::to_string(kMaxTraceSamples) + "], got " +
+                                       std::to_string(p.samples));
         at::Generator gen = at::detail::createCPUGenerator(p.seed);
         z = at::normal(0.0, 1.0, {p.samples, e - s, D}, gen, at::TensorOptions().dtype(at::kDouble));
     }

@@ -1,11 +1,16 @@
 #include "engine/trace/TraceJson.h"
 
+#include <algorithm>
 #include <cmath>
+#include <cstdint>
 #include <cstdio>
 #include <cstdlib>
 #include <limits>
+#include <type_traits>
+#include <vector>
 
 #include "engine/core/Error.h"
+#include "engine/core/SafeInput.h"
 
 namespace kme {
 
@@ -34,11 +39,31 @@ json matrixJson(const std::vector<std::vector<double>>& rows) {
 }
 
 // j[key] as T, or an error naming the key.
+// An integer that fits in int: never truncated (4294967297 is not 1).
+bool fitsInt(const json& v) {
+    if (v.is_number_unsigned()) return v.get<uint64_t>() <= uint64_t(std::numeric_limits<int>::max());
+    if (v.is_number_integer())
+        return v.get<int64_t>() >= std::numeric_limits<int>::min() && v.get<int64_t>() <= std::numeric_limits<int>::max();
+    return false;
+}
+
 template <class T>
 T need(const json& j, const char* key, const std::string& what) {
     if (!j.is_object() || !j.contains(key)) fail(ErrorKind::Format, what + ": missing key '" + key + "'");
+    const json& v = j.at(key);
+    auto wrong = [&](const char* expected) {
+        fail(ErrorKind::Format, what + ": key '" + std::string(key) + "' must be " + expected + ", got " +
+                                    jsonExcerpt(v, 40));
+    };
+    if constexpr (std::is_same_v<T, int>) {
+        if (!fitsInt(v)) wrong("an integer that fits in 32 bits");
+    } else if constexpr (std::is_same_v<T, uint64_t>) {
+        if (!v.is_number_unsigned()) wrong("a non-negative integer");
+    } else if constexpr (std::is_same_v<T, std::vector<int>>) {
+        if (!v.is_array() || !std::all_of(v.begin(), v.end(), fitsInt)) wrong("a list of 32-bit integers");
+    }
     try {
-        return j.at(key).get<T>();
+        return v.get<T>();
     } catch (const json::exception&) {
         fail(ErrorKind::Format, what + ": key '" + std::string(key) + "' has the wrong type");
     }
@@ -52,7 +77,7 @@ T optional(const json& j, const char* key, const T& fallback, const std::string&
 
 TraceKind kindNamed(const std::string& name, const std::string& what) {
     const auto k = parseTraceKind(name);
-    if (!k) fail(ErrorKind::Format, what + ": unknown trace kind '" + name + "'");
+    if (!k) fail(ErrorKind::Format, what + ": unknown trace kind " + quoteForMessage(name));
     return *k;
 }
 

@@ -397,9 +397,13 @@ private Q_SLOTS:
             << "w";
         QTest::newRow("metadata value not string") << stFile(R"({"__metadata__":{"format":1}})") << "format";
         QTest::newRow("metadata not object") << stFile(R"({"__metadata__":"pt"})") << QString();
-        // Deep nesting must not exhaust the stack of the parser or destructor.
+        // Deep nesting must not exhaust the stack of the parser or destructor:
+        // refused before parsing (so no tensor can be named).
         QTest::newRow("deep nesting") << stFile("{\"w\":" + QByteArray(200000, '[') + QByteArray(200000, ']') + "}")
-                                      << "w";
+                                      << QString();
+        QTest::newRow("deep __metadata__")
+            << stFile("{\"__metadata__\":{\"a\":" + QByteArray(100000, '[') + QByteArray(100000, ']') + "}}")
+            << QString();
     }
 
     void hostileFiles() {
