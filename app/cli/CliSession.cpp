@@ -4,6 +4,7 @@
 #include <cctype>
 #include <filesystem>
 #include <iomanip>
+#include <iostream>
 #include <map>
 #include <sstream>
 
@@ -181,11 +182,22 @@ ReplayOutcome replay(const SessionStore& store, Context& ctx) {
     r.model = loaded.at(r.resolved.folder);
 
     const EditApplier applier = makeEditApplier(*r.model);
-    r.report = replaySession(store, applier, {}, [&](double done, double total) {
-        if (total > 0) ctx.err << "\rkme: applying edits " << int(done) << "/" << int(total) << std::flush;
-        if (total > 0 && done >= total) ctx.err << "\n";
-        return true;
-    });
+    // "applying edits i/n" rewrites one line: only on a terminal. Captured
+    // or redirected stderr gets no progress, so an error is its one line.
+    const bool bar = &ctx.err == &std::cerr && isatty(STDERR_FILENO);
+    bool lineOpen = false;
+    try {
+        r.report = replaySession(store, applier, {}, [&](double done, double total) {
+            if (!bar || total <= 0) return true;
+            ctx.err << "\rkme: applying edits " << int(done) << "/" << int(total) << std::flush;
+            lineOpen = done < total;
+            if (!lineOpen) ctx.err << "\n";
+            return true;
+        });
+    } catch (...) {
+        if (lineOpen) ctx.err << "\n";  // end the progress line before the error is printed
+        throw;
+    }
     return r;
 }
 

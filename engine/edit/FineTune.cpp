@@ -125,6 +125,7 @@ EditResult computeFineTune(Model& model, const EditParams& params, const Progres
                                  .clamp(-hp.ftNormConstraint, hp.ftNormConstraint);
         result.delta.parts.push_back(TensorDelta::denseDelta(name, w0.sizes().vec(), toMatrix(d)));
     }
+    requireFiniteDelta(result.delta, "FT-L", "lr");
     for (size_t i = 0; i < params.requests.size(); ++i) {
         EditRequestReport r = report;
         r.request = params.requests[i];

@@ -104,6 +104,7 @@ EditResult computeRome(Model& model, const EditParams& params, const ProgressFn&
 
             WeightDelta step;
             step.parts.push_back(downProjectionDelta(tf, layer, left, right));
+            requireFiniteDelta(step, "ROME", "kl_factor");
             temporary.apply(step);
             result.delta.parts.push_back(step.parts.front());
 
@@ -185,6 +186,7 @@ EditResult computeMemit(Model& model, const EditParams& params, const ProgressFn
         const at::Tensor resid = targets / double(layers.size() - i);  // spread the residual over the layers left
         WeightDelta step;
         step.parts.push_back(downProjectionDelta(tf, layer, adjK, resid));
+        requireFiniteDelta(step, "MEMIT", "kl_factor or mom2_update_weight");
         temporary.apply(step);
         result.delta.parts.push_back(step.parts.front());
         meter.step();

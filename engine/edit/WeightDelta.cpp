@@ -11,6 +11,7 @@
 #include <nlohmann/json.hpp>
 
 #include "engine/core/Error.h"
+#include "engine/core/SafeInput.h"
 #include "engine/model/Model.h"
 #include "engine/model/Transformer.h"
 
@@ -172,6 +173,44 @@ std::string WeightDelta::toBytes() const {
     return out;
 }
 
+namespace {
+
+// No model tensor has more elements than this (GPT-2 XL's embedding has 8e7):
+// a stored delta declaring more is refused before anything is allocated.
+constexpr int64_t kMaxDeltaElements = int64_t(1) << 32;
+
+// a * b as an element count: false when negative, overflowing or above the limit.
+bool elementCount(int64_t a, int64_t b, int64_t& out) {
+    if (a < 0 || b < 0 || __builtin_mul_overflow(a, b, &out)) return false;
+    return out <= kMaxDeltaElements;
+}
+
+// A JSON array of `size` (or 1..2 when size is 0) non-negative integers
+// within int64; `what` names it in the message.
+std::vector<int64_t> dimensions(const json& j, size_t size, const std::string& what) {
+    if (!j.is_array() || (size ? j.size() != size : (j.empty() || j.size() > 2)))
+        bad(what + " must be a list of " + (size ? std::to_string(size) : std::string("1 or 2")) + " sizes, got " +
+            (j.is_array() ? std::to_string(j.size()) + " values" : jsonTypeName(j)));
+    std::vector<int64_t> out;
+    for (const json& v : j) {
+        if (!v.is_number_integer() || (v.is_number_unsigned() && v.get<uint64_t>() > uint64_t(INT64_MAX)) ||
+            v.get<int64_t>() < 0)
+            bad(what + " must hold non-negative integers, got " + quoteForMessage(v.is_primitive() ? v.dump() : jsonTypeName(v), 40));
+        out.push_back(v.get<int64_t>());
+    }
+    return out;
+}
+
+// A string member of a JSON object ("" when absent); anything else is refused by name.
+std::string textMember(const json& o, const char* key, const std::string& where) {
+    const auto it = o.find(key);
+    if (it == o.end()) return "";
+    if (!it->is_string()) bad(where + " '" + key + "' must be a string, got " + jsonTypeName(*it));
+    return it->get<std::string>();
+}
+
+}  // namespace
+
 WeightDelta WeightDelta::fromBytes(const std::string& bytes) {
     if (bytes.size() < 8) bad("shorter than its 8-byte header length");
     uint64_t len = 0;
@@ -179,73 +218,99 @@ WeightDelta WeightDelta::fromBytes(const std::string& bytes) {
     if (len > bytes.size() - 8) bad("header length " + std::to_string(len) + " runs past the end");
     json header;
     try {
-        header = json::parse(bytes.substr(8, len));
-    } catch (const json::parse_error& e) {
-        bad(std::string("header is not JSON (") + e.what() + ")");
+        header = parseJson(bytes.substr(8, size_t(len)), "header");  // nesting limited: no recursion on hostile input
+    } catch (const Error& e) {
+        bad(e.what());
     }
     if (!header.is_object() || !header.contains("__metadata__")) bad("no __metadata__");
     const json& meta = header.at("__metadata__");
-    if (!meta.is_object() || meta.value("format", "") != "kme_weight_delta") bad("not a kme_weight_delta blob");
-    if (meta.value("version", "") != "1") bad("unsupported version '" + meta.value("version", "") + "'");
+    if (!meta.is_object()) bad("__metadata__ is " + jsonTypeName(meta) + ", not an object");
+    if (textMember(meta, "format", "metadata") != "kme_weight_delta") bad("not a kme_weight_delta blob");
+    const std::string version = textMember(meta, "version", "metadata");
+    if (version != "1") bad("unsupported version " + quoteForMessage(version, 40));
     json partsJson;
     try {
-        partsJson = json::parse(meta.value("parts", "[]"));
-    } catch (const json::parse_error&) {
-        bad("metadata 'parts' is not JSON");
+        const std::string text = textMember(meta, "parts", "metadata");
+        partsJson = parseJson(text.empty() ? "[]" : text, "metadata 'parts'");
+    } catch (const Error& e) {
+        if (e.kind() != ErrorKind::Format || std::string(e.what()).rfind("weight delta blob", 0) == 0) throw;
+        bad(e.what());
     }
     if (!partsJson.is_array()) bad("metadata 'parts' is not a list");
     const char* data = bytes.data() + 8 + len;
     const uint64_t dataSize = bytes.size() - 8 - len;
     auto matrix = [&](const std::string& name, int64_t rows, int64_t cols) {
-        if (!header.contains(name)) bad("tensor '" + name + "' is missing");
-        const json& t = header.at(name);
-        try {
-            if (t.at("dtype").get<std::string>() != "F64") bad("tensor '" + name + "' is not F64");
-            const auto shape = t.at("shape").get<std::vector<int64_t>>();
-            const auto off = t.at("data_offsets").get<std::vector<uint64_t>>();
-            if (shape.size() != 2 || shape[0] != rows || (cols >= 0 && shape[1] != cols) || shape[1] < 0)
-                bad("tensor '" + name + "' has shape " + shapeText(shape) + ", expected rows " + std::to_string(rows));
-            if (off.size() != 2 || off[0] > off[1] || off[1] > dataSize ||
-                off[1] - off[0] != uint64_t(shape[0] * shape[1]) * sizeof(double))
-                bad("tensor '" + name + "' has data offsets outside the blob or of the wrong size");
-            DeltaMatrix m;
-            m.rows = shape[0];
-            m.cols = shape[1];
-            m.data.resize(size_t(m.rows * m.cols));
-            if (!m.data.empty()) std::memcpy(m.data.data(), data + off[0], m.data.size() * sizeof(double));
-            for (double x : m.data)
-                if (!std::isfinite(x)) bad("tensor '" + name + "' holds a non-finite value");
-            return m;
-        } catch (const json::exception& e) {
-            bad("tensor '" + name + "': " + e.what());
-        }
+        const auto it = header.find(name);
+        if (it == header.end()) bad("tensor '" + name + "' is missing");
+        const json& t = *it;
+        if (!t.is_object()) bad("tensor '" + name + "' is " + jsonTypeName(t) + ", not an object");
+        if (textMember(t, "dtype", "tensor '" + name + "':") != "F64") bad("tensor '" + name + "' is not F64");
+        if (!t.contains("shape") || !t.contains("data_offsets"))
+            bad("tensor '" + name + "' lacks its shape or data_offsets");
+        const auto shape = dimensions(t.at("shape"), 2, "tensor '" + name + "' shape");
+        const auto off = dimensions(t.at("data_offsets"), 2, "tensor '" + name + "' data_offsets");
+        if (shape[0] != rows || (cols >= 0 && shape[1] != cols))
+            bad("tensor '" + name + "' has shape " + shapeText(shape) + ", expected " +
+                (cols >= 0 ? shapeText({rows, cols}) : "rows " + std::to_string(rows)));
+        int64_t count = 0;
+        if (!elementCount(shape[0], shape[1], count))
+            bad("tensor '" + name + "' declares shape " + shapeText(shape) + ": more elements than any model tensor");
+        const uint64_t need = uint64_t(count) * sizeof(double);
+        if (uint64_t(off[0]) > uint64_t(off[1]) || uint64_t(off[1]) > dataSize || uint64_t(off[1] - off[0]) != need)
+            bad("tensor '" + name + "' has data offsets outside the blob or of the wrong size (shape " +
+                shapeText(shape) + " needs " + std::to_string(need) + " bytes, the blob's data is " +
+                std::to_string(dataSize) + ")");
+        DeltaMatrix m;
+        m.rows = shape[0];
+        m.cols = shape[1];
+        m.data.resize(size_t(count));
+        if (!m.data.empty()) std::memcpy(m.data.data(), data + off[0], m.data.size() * sizeof(double));
+        for (double x : m.data)
+            if (!std::isfinite(x)) bad("tensor '" + name + "' holds a non-finite value (NaN/Inf)");
+        return m;
     };
     WeightDelta out;
     for (size_t i = 0; i < partsJson.size(); ++i) {
         const json& pj = partsJson[i];
+        const std::string where = "part " + std::to_string(i);
+        if (!pj.is_object()) bad(where + " is " + jsonTypeName(pj) + ", not an object");
         TensorDelta p;
-        try {
-            p.tensor = pj.at("tensor").get<std::string>();
-            p.shape = pj.at("shape").get<std::vector<int64_t>>();
-            const std::string kind = pj.at("kind").get<std::string>();
-            if (kind != "low_rank" && kind != "dense") bad("part " + std::to_string(i) + " has kind '" + kind + "'");
-            p.kind = kind == "low_rank" ? TensorDelta::Kind::LowRank : TensorDelta::Kind::Dense;
-        } catch (const json::exception& e) {
-            bad("part " + std::to_string(i) + ": " + e.what());
-        }
-        if (p.shape.empty() || p.shape.size() > 2 || numel(p.shape) <= 0)
-            bad("part " + std::to_string(i) + " has shape " + shapeText(p.shape));
+        p.tensor = textMember(pj, "tensor", where);
+        if (p.tensor.empty()) bad(where + " names no tensor");
+        if (!pj.contains("shape")) bad(where + " has no shape");
+        p.shape = dimensions(pj.at("shape"), 0, where + " shape");
+        const std::string kind = textMember(pj, "kind", where);
+        if (kind != "low_rank" && kind != "dense") bad(where + " has kind " + quoteForMessage(kind, 40));
+        p.kind = kind == "low_rank" ? TensorDelta::Kind::LowRank : TensorDelta::Kind::Dense;
+        int64_t count = 0;
+        if (!elementCount(p.rows(), p.cols(), count) || count <= 0)
+            bad(where + " has shape " + shapeText(p.shape));
         const std::string base = "p" + std::to_string(i) + ".";
         if (p.kind == TensorDelta::Kind::LowRank) {
             p.u = matrix(base + "u", p.rows(), -1);
+            if (p.u.cols < 1) bad(where + " has rank 0");
             p.v = matrix(base + "v", p.cols(), p.u.cols);
-            if (p.u.cols < 1) bad("part " + std::to_string(i) + " has rank 0");
         } else {
             p.dense = matrix(base + "dense", p.rows(), p.cols());
         }
         out.parts.push_back(std::move(p));
     }
     return out;
+}
+
+bool WeightDelta::isFinite() const {
+    auto finite = [](const DeltaMatrix& m) {
+        return std::all_of(m.data.begin(), m.data.end(), [](double x) { return std::isfinite(x); });
+    };
+    return std::all_of(parts.begin(), parts.end(), [&](const TensorDelta& p) {
+        return p.kind == TensorDelta::Kind::LowRank ? finite(p.u) && finite(p.v) : finite(p.dense);
+    });
+}
+
+void requireFiniteDelta(const WeightDelta& delta, const std::string& method, const std::string& hint) {
+    if (!delta.isFinite())
+        fail(ErrorKind::Input, method + " produced a non-finite weight change (NaN/Inf) \u2014 check the hyper-parameters (e.g. " +
+                                   hint + ")");
 }
 
 // ---------------------------------------------------------------- EditStack
@@ -278,12 +343,21 @@ void EditStack::apply(const WeightDelta& delta) {
                                        "; the model's tensor is " + shapeText(it->second.sizes().vec()));
     }
     at::NoGradGuard noGrad;
+    // Every new tensor first, checked finite; the model changes only once all are.
+    std::map<std::string, at::Tensor> next;
     for (const auto& p : delta.parts) {
-        const at::Tensor current = tf.tensor(p.tensor);
-        if (!d->originals.count(p.tensor)) d->originals.emplace(p.tensor, current);  // copy-on-write
+        const auto it = next.find(p.tensor);
+        const at::Tensor current = it != next.end() ? it->second : tf.tensor(p.tensor);
         // float64 sum, one rounding to the compute dtype: the same bytes on every replay.
-        at::Tensor next = (current.detach().to(at::kDouble) + deltaTensor(p)).to(current.scalar_type()).contiguous();
-        tf.setTensor(p.tensor, next);
+        at::Tensor t = (current.detach().to(at::kDouble) + deltaTensor(p)).to(current.scalar_type()).contiguous();
+        if (!at::isfinite(t).all().item<bool>())
+            fail(ErrorKind::Input, "the weight change of '" + p.tensor +
+                                       "' gives non-finite weights (NaN/Inf); nothing was changed");
+        next[p.tensor] = t;
+    }
+    for (auto& [name, t] : next) {
+        if (!d->originals.count(name)) d->originals.emplace(name, tf.tensor(name));  // copy-on-write
+        tf.setTensor(name, t);
     }
 }
 

@@ -67,7 +67,14 @@ struct WeightDelta {
     static WeightDelta deserialize(const std::string& bytes) { return fromBytes(bytes); }
 
     bool operator==(const WeightDelta& o) const;
+    // Every stored value (factors or dense matrices) is finite.
+    bool isFinite() const;
 };
+
+// Refuses a freshly computed delta holding NaN or Inf, before it is applied
+// or recorded: ErrorKind::Input "METHOD produced a non-finite weight change
+// (NaN/Inf) - check the hyper-parameters (e.g. HINT)".
+void requireFiniteDelta(const WeightDelta& delta, const std::string& method, const std::string& hint);
 
 // The edits on one live model. Copy-on-write: the first time a tensor is
 // changed, the stack keeps its original (possibly a view of the read-only
@@ -82,7 +89,7 @@ public:
 
     // Adds `delta` to the live weights (on top of earlier edits). Throws
     // ErrorKind::Input, before changing anything, when a part names an
-    // unknown tensor or has the wrong shape.
+    // unknown tensor, has the wrong shape or would make a weight NaN/Inf.
     void apply(const WeightDelta& delta);
     // Restores every touched tensor to its original.
     void revertAll();

@@ -4,6 +4,7 @@
 #include <ATen/Parallel.h>
 
 #include <algorithm>
+#include <atomic>
 #include <cstdint>
 #include <filesystem>
 #include <fstream>
@@ -47,6 +48,34 @@ struct StoredTensor {
     std::string fullName;   // the name in the file (may carry "transformer.")
     DType dtype;            // storage dtype
 };
+
+// Index of the first NaN/Inf among `n` values of a float `dtype` at `data`
+// (raw exponent bits: no conversion, no allocation), or -1. One parallel
+// pass over the mapping, in memory-bandwidth time.
+template <typename Bits, Bits kExponent>
+int64_t firstNonFinite(const void* data, int64_t n) {
+    const Bits* v = static_cast<const Bits*>(data);
+    std::atomic<bool> found{false};
+    at::parallel_for(0, n, 1 << 16, [&](int64_t begin, int64_t end) {
+        Bits any = 0;
+        for (int64_t i = begin; i < end; ++i) any |= Bits((v[i] & kExponent) == kExponent);
+        if (any) found = true;
+    });
+    if (!found) return -1;
+    for (int64_t i = 0; i < n; ++i)
+        if ((v[i] & kExponent) == kExponent) return i;
+    return -1;
+}
+
+int64_t firstNonFinite(DType dtype, const void* data, int64_t n) {
+    switch (dtype) {
+        case DType::F64: return firstNonFinite<uint64_t, 0x7ff0000000000000ull>(data, n);
+        case DType::F32: return firstNonFinite<uint32_t, 0x7f800000u>(data, n);
+        case DType::F16: return firstNonFinite<uint16_t, 0x7c00>(data, n);
+        case DType::BF16: return firstNonFinite<uint16_t, 0x7f80>(data, n);
+        default: return -1;
+    }
+}
 
 std::string stripPrefix(const std::string& name, const std::vector<std::string>& prefixes) {
     for (const auto& p : prefixes)
@@ -119,6 +148,12 @@ std::shared_ptr<Model> Model::load(const std::string& folderIn, const LoadOption
             // Zero-copy view of the read-only mapping; never written in place.
             t = at::from_blob(const_cast<uint8_t*>(tv.data), tv.shape, at::TensorOptions().dtype(st));
             if (reinterpret_cast<uintptr_t>(tv.data) % align != 0) t = t.clone();
+        }
+        if (isFloat(tv.dtype) && tv.numel() > 0) {
+            const int64_t bad = firstNonFinite(tv.dtype, t.data_ptr(), t.numel());
+            if (bad >= 0)
+                fail(ErrorKind::Format, tv.file + ": tensor '" + tv.name + "' holds a non-finite value (NaN or Inf) at element " +
+                                            std::to_string(bad) + "; the checkpoint is damaged");
         }
         if (isFloat(tv.dtype) && st != compute) t = t.to(compute);
         tensors.emplace(canonical, t);

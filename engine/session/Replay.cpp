@@ -4,6 +4,7 @@
 #include <optional>
 
 #include "engine/core/Error.h"
+#include "engine/core/SafeInput.h"
 #include "engine/edit/WeightDelta.h"
 #include "engine/model/Model.h"
 
@@ -13,7 +14,7 @@ namespace {
 
 std::string label(const EditRecord& e) {
     std::string s = "edit #" + std::to_string(e.position);
-    if (!e.name.empty()) s += " '" + e.name + "'";
+    if (!e.name.empty()) s += " " + quoteForMessage(e.name, 60);
     return s;
 }
 
@@ -52,7 +53,12 @@ EditApplier stackEditApplier(EditStack& stack) {
         } catch (const Error& e) {
             fail(ErrorKind::Database, label(edit) + ": its stored weight delta is unreadable: " + e.what());
         }
-        st->apply(delta);
+        try {
+            st->apply(delta);  // refuses a wrong tensor, shape or a non-finite result before changing anything
+        } catch (const Error& e) {
+            if (e.kind() == ErrorKind::Cancelled) throw;
+            fail(ErrorKind::Database, label(edit) + ": its stored weight delta cannot be applied: " + e.what());
+        }
     };
     a.currentHash = [st] { return st->model().weightsHash(); };
     return a;
@@ -113,6 +119,18 @@ ReplayReport replaySession(const SessionStore& store, const EditApplier& applier
                                           " (the checkpoint changed, or restoring the originals failed)");
     }
 
+    // A hash mismatch seen after several edits: replay again hashing after
+    // every edit, so that the error names the first edit that diverges (a
+    // corrupt edit #1 is not blamed on edit #2); `message` when none does.
+    auto blame = [&](const std::string& message) {
+        if (!options.verifyEachStep && applier.restoreOriginals && applier.currentHash && report.applied > 1) {
+            ReplayOptions each = options;
+            each.verifyEachStep = true;
+            replaySession(store, applier, each, {});
+        }
+        fail(ErrorKind::Database, message);
+    };
+
     std::optional<std::string> known;  // hash of the live weights when it follows from the records
     if (model) known = model->weightsHash;
     std::vector<const EditRecord*> disabled;
@@ -139,9 +157,8 @@ ReplayReport replaySession(const SessionStore& store, const EditApplier& applier
             appliedOn = applier.currentHash();
             if (known && appliedOn != *known) {
                 if (last)
-                    fail(ErrorKind::Database,
-                         path + ": replay does not reproduce " + label(*last) + ": the weights hash after it is " +
-                             appliedOn + ", the session recorded " + *known + " (a delta or the edit engine changed)");
+                    blame(path + ": replay does not reproduce " + label(*last) + ": the weights hash after it is " +
+                          appliedOn + ", the session recorded " + *known + " (a delta or the edit engine changed)");
                 fail(ErrorKind::Database, path + ": the weights to replay on have hash " + appliedOn +
                                               ", but the session's model has " + *known);
             }
@@ -151,7 +168,13 @@ ReplayReport replaySession(const SessionStore& store, const EditApplier& applier
         const bool whatIf = appliedOn.empty() || appliedOn != e.computedOnHash;
         if (whatIf) report.whatIf.push_back(makeNote(e, appliedOn, disabled));
 
-        applier.applyEdit(store.getEdit(e.id, true));
+        try {
+            applier.applyEdit(store.getEdit(e.id, true));
+        } catch (const Error& err) {
+            const std::string what = err.what();
+            if (err.kind() == ErrorKind::Cancelled || what.rfind(path + ": ", 0) == 0) throw;
+            throw Error(err.kind(), path + ": " + what);  // name the session file
+        }
         ++report.applied;
         step.applied = true;
         step.whatIf = whatIf;
@@ -181,15 +204,18 @@ ReplayReport replaySession(const SessionStore& store, const EditApplier& applier
     if (!report.expectedHash.empty() && !report.finalHash.empty()) {
         if (report.finalHash != report.expectedHash) {
             if (last)
-                fail(ErrorKind::Database, path + ": replay does not reproduce " + label(*last) +
-                                              ": the weights hash after it is " + report.finalHash +
-                                              ", the session recorded " + report.expectedHash +
-                                              " (a delta or the edit engine changed)");
+                blame(path + ": replay does not reproduce " + label(*last) + ": the weights hash after it is " +
+                      report.finalHash + ", the session recorded " + report.expectedHash +
+                      " (a delta or the edit engine changed)");
             fail(ErrorKind::Database, path + ": with every edit disabled the weights hash is " + report.finalHash +
                                           ", the session's model has " + report.expectedHash);
         }
         report.verified = true;
     }
+
+    // The live weights now follow these edits: a later addEdit on this store
+    // refuses if another writer changed them meanwhile (concurrent writers).
+    store.expectEdits(edits);
 
     report.summary = std::to_string(report.applied) + " of " + std::to_string(edits.size()) + " edit(s) applied";
     if (!disabled.empty()) report.summary += " (" + std::to_string(disabled.size()) + " disabled)";

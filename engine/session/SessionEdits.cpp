@@ -17,6 +17,13 @@ void attachModel(SessionStore& store, const Model& model, const std::string& bas
         fail(ErrorKind::Input, store.path() + ": the session belongs to a model with weights " + recorded->weightsHash +
                                    " (" + recorded->absolutePath + "); " + model.folder() + " has weights " + baseHash +
                                    ". Use a new session file for this model");
+    if (recorded) {
+        const std::string diff = configJsonDifference(recorded->configJson, model.config().rawJson);
+        if (!diff.empty())
+            fail(ErrorKind::Input, store.path() + ": the session was recorded on another config.json than " +
+                                       model.folder() + "/config.json has (" + diff +
+                                       "); its edits cannot be replayed on this model. Use a new session file for it");
+    }
     if (!recorded || recorded->absolutePath != model.folder())
         store.setModel(model.folder(), model.config().rawJson.empty() ? modelConfigToJson(model.config())
                                                                       : model.config().rawJson,

@@ -7,6 +7,11 @@
 #include <filesystem>
 #include <fstream>
 
+#include <map>
+#include <set>
+#include <sqlite3.h>
+#include <vector>
+
 #include "engine/core/Error.h"
 #include "engine/session/SessionSchema.h"
 
@@ -96,6 +101,140 @@ void checkIdentity(sqlite::Connection& db, int64_t version, int64_t appId) {
     }
 }
 
+// A session file is untrusted input: SQLite must never run code stored in
+// it. Triggers and views are switched off for the connection (a trigger in
+// the file never fires, a view is never expanded) and schema-defined SQL may
+// call only innocuous functions (trusted_schema=OFF). checkSchema() then
+// refuses any object this build did not create.
+void distrustSchema(sqlite::Connection& db) {
+    int result = -1;
+    for (int option : {SQLITE_DBCONFIG_ENABLE_TRIGGER, SQLITE_DBCONFIG_ENABLE_VIEW}) {
+        const int rc = sqlite3_db_config(db.handle(), option, 0, &result);
+        if (rc != SQLITE_OK || result != 0) db.fail(rc == SQLITE_OK ? SQLITE_ERROR : rc, "open the session safely");
+    }
+    sqlite3_db_config(db.handle(), SQLITE_DBCONFIG_DEFENSIVE, 1, &result);
+    sqlite3_db_config(db.handle(), SQLITE_DBCONFIG_TRUSTED_SCHEMA, 0, &result);
+    db.exec("PRAGMA trusted_schema = OFF", "open the session safely");
+}
+
+// The shape of one table as SQLite reports it: its columns (name, type,
+// NOT NULL, default, primary-key index, hidden), its indexes and foreign keys.
+struct TableShape {
+    std::vector<std::string> columns;
+    std::set<std::string> indexes;
+    std::vector<std::string> foreignKeys;
+    bool operator==(const TableShape& o) const {
+        return columns == o.columns && indexes == o.indexes && foreignKeys == o.foreignKeys;
+    }
+};
+
+struct SchemaShape {
+    std::map<std::string, std::string> objects;  // name -> type ("table", "index", "trigger", "view")
+    std::map<std::string, TableShape> tables;
+};
+
+std::string quoted(const std::string& s) { return "\"" + s + "\""; }  // an SQL identifier (names are checked first)
+
+SchemaShape readShape(sqlite::Connection& db) {
+    SchemaShape shape;
+    {
+        auto q = db.query("SELECT type, name FROM sqlite_master", "read the session schema");
+        while (q.step()) shape.objects[q.text(1)] = q.text(0);
+    }
+    for (const auto& [name, type] : shape.objects) {
+        if (type != "table" || name.find('"') != std::string::npos) continue;
+        TableShape t;
+        {
+            // table_xinfo: cid, name, type, notnull, dflt_value, pk, hidden
+            sqlite::Query q = db.query(("PRAGMA table_xinfo(" + quoted(name) + ")").c_str(), "read the session schema");
+            while (q.step())
+                t.columns.push_back(q.text(1) + " " + q.text(2) + " " + q.text(3) + " " + q.text(4) + " " + q.text(5) +
+                                    " " + q.text(6));
+        }
+        {
+            // index_list: seq, name, unique, origin, partial
+            sqlite::Query q = db.query(("PRAGMA index_list(" + quoted(name) + ")").c_str(), "read the session schema");
+            while (q.step()) t.indexes.insert(q.text(1) + " " + q.text(2) + " " + q.text(3) + " " + q.text(4));
+        }
+        {
+            // foreign_key_list: id, seq, table, from, to, on_update, on_delete, match
+            sqlite::Query q =
+                db.query(("PRAGMA foreign_key_list(" + quoted(name) + ")").c_str(), "read the session schema");
+            while (q.step())
+                t.foreignKeys.push_back(q.text(2) + " " + q.text(3) + " " + q.text(4) + " " + q.text(5) + " " +
+                                        q.text(6));
+        }
+        shape.tables[name] = std::move(t);
+    }
+    return shape;
+}
+
+// The schema of kSchemaVersion, built once from the migration steps in an
+// in-memory database.
+const SchemaShape& expectedShape() {
+    static const SchemaShape shape = [] {
+        sqlite::Connection mem(":memory:", false, true, 0);
+        for (const MigrationStep& step : migrationSteps()) mem.exec(step.sql, "build the reference schema");
+        return readShape(mem);
+    }();
+    return shape;
+}
+
+// A schema object's name for a message: quoted, at most 60 bytes, control
+// bytes as \xNN. (This file is also built without engine/core.)
+std::string quoteForMessage(const std::string& s) {
+    std::string out = "'";
+    for (size_t i = 0; i < s.size() && i < 60; ++i) {
+        const unsigned char c = static_cast<unsigned char>(s[i]);
+        if (c < 0x20 || c == 0x7f) {
+            char buf[8];
+            std::snprintf(buf, sizeof buf, "\\x%02X", c);
+            out += buf;
+        } else {
+            out += char(c);
+        }
+    }
+    return out + (s.size() > 60 ? "\u2026'" : "'");
+}
+
+// SQLite's own bookkeeping tables (AUTOINCREMENT's counters, ANALYZE's statistics).
+bool sqliteInternal(const std::string& name, const std::string& type) {
+    return type == "table" && (name == "sqlite_sequence" || name.rfind("sqlite_stat", 0) == 0);
+}
+
+// Refuses a file at kSchemaVersion whose schema is not exactly this build's:
+// a trigger, view, table or index it did not create, or one of its tables
+// with other columns, indexes or foreign keys. Runs before anything is
+// written to the file.
+void checkSchema(sqlite::Connection& db) {
+    const std::string& path = db.path();
+    const SchemaShape& want = expectedShape();
+    const SchemaShape have = readShape(db);
+    for (const auto& [name, type] : have.objects) {
+        if (sqliteInternal(name, type)) continue;
+        const auto it = want.objects.find(name);
+        if (it != want.objects.end() && it->second == type) continue;
+        const std::string what = type == "trigger" || type == "view" ? "a " + type
+                                 : type == "index"                  ? "an index"
+                                 : type == "table"                  ? "a table"
+                                                                    : "an object of type " + quoteForMessage(type);
+        const std::string why = type == "trigger" || type == "view"
+                                    ? "refused: a session file must not run code"
+                                    : "refused: a session file holds only KME Studio's own tables";
+        fail(ErrorKind::Database, path + ": the session file contains " + what + " " + quoteForMessage(name) +
+                                      " that KME Studio did not create (" + why + ")");
+    }
+    for (const auto& [name, shape] : want.tables) {
+        const auto it = have.tables.find(name);
+        if (it == have.tables.end())
+            fail(ErrorKind::Database, path + ": the session file is damaged (table '" + name + "' is missing)");
+        if (!(it->second == shape))
+            fail(ErrorKind::Database, path + ": the session file's table '" + name +
+                                          "' is not the one KME Studio creates (other columns, indexes or keys; "
+                                          "refused: not a session of this build)");
+    }
+}
+
 // Creates or upgrades the schema in one transaction: a crash leaves the file
 // as it was before (an empty file stays empty).
 void migrate(sqlite::Connection& db, const fs::path& absPath, const SessionOpenOptions& options) {
@@ -121,6 +260,7 @@ void migrate(sqlite::Connection& db, const fs::path& absPath, const SessionOpenO
             .bind(3, options.appVersion.empty() ? std::string(kmeVersion()) : options.appVersion)
             .run();
     }
+    checkSchema(db);  // nothing foreign in the file: else roll back, the file stays as it was
     t.commit();
 }
 
@@ -136,10 +276,15 @@ std::unique_ptr<sqlite::Connection> openSessionFile(const std::string& path, con
     auto connection =
         std::make_unique<sqlite::Connection>(path, options.readOnly, options.create, options.busyTimeoutMs);
     sqlite::Connection& db = *connection;
+    distrustSchema(db);
     db.exec("PRAGMA foreign_keys = ON", "open the session");
     int64_t version = db.scalar("PRAGMA user_version", "read the session schema version");
     const int64_t appId = db.scalar("PRAGMA application_id", "read the session header");
     checkIdentity(db, version, appId);
+    // Before anything is written (WAL switch, migration): a file that claims
+    // our version must hold exactly our schema.
+    const bool checked = version >= kSchemaVersion;
+    if (checked) checkSchema(db);
 
     if (options.readOnly) {
         if (version == 0)
@@ -165,14 +310,8 @@ std::unique_ptr<sqlite::Connection> openSessionFile(const std::string& path, con
     }
     schemaVersion = int(version);
 
-    // A file that claims our version must hold our tables.
-    for (const char* table : schemaTables()) {
-        auto q =
-            db.query("SELECT count(*) FROM sqlite_master WHERE type = 'table' AND name = ?", "read the session schema");
-        q.bind(1, std::string(table));
-        if (!q.step() || q.int64(0) != 1)
-            fail(ErrorKind::Database, path + ": the session file is damaged (table '" + table + "' is missing)");
-    }
+    // After a migration: the schema is exactly this build's.
+    if (!checked) checkSchema(db);
     return connection;
 }
 

@@ -1,5 +1,7 @@
 #include "engine/session/SessionJson.h"
 
+#include "engine/core/Error.h"
+#include "engine/core/SafeInput.h"
 #include "engine/core/Sha256.h"
 #include "engine/session/Replay.h"
 
@@ -7,8 +9,11 @@ namespace kme {
 
 using json = nlohmann::json;
 
-json parseJsonColumn(const std::string& text) {
+json parseJsonColumn(const std::string& text, const std::string& where) {
     if (text.empty()) return nullptr;
+    if (jsonNestingDepth(text, kMaxJsonDepth) > kMaxJsonDepth)
+        fail(ErrorKind::Format, where + ": JSON nested more than " + std::to_string(kMaxJsonDepth) +
+                                    " levels deep (refused: no session KME Studio writes nests that deep)");
     json j = json::parse(text, nullptr, false);
     if (j.is_discarded()) return text;
     return j;
@@ -30,7 +35,7 @@ json sessionToJson(const SessionStore& store, SessionJsonDetail detail) {
             json m = {{"path", model->absolutePath},
                       {"relative_path", model->relativePath},
                       {"weights_hash", model->weightsHash}};
-            if (full) m["config"] = parseJsonColumn(model->configJson);
+            if (full) m["config"] = parseJsonColumn(model->configJson, store.path() + ": the model's config.json");
             out["model"] = m;
         } else {
             out["model"] = nullptr;
@@ -40,20 +45,21 @@ json sessionToJson(const SessionStore& store, SessionJsonDetail detail) {
         const auto notes = whatIfNotes(edits, model ? model->weightsHash : std::string());
         json list = json::array();
         for (const auto& e : edits) {
+            const std::string where = store.path() + ": edit #" + std::to_string(e.position) + "'s ";
             bool whatIf = false;
             for (const auto& n : notes) whatIf = whatIf || n.editId == e.id;
             json j = {{"id", e.id},
                       {"order", e.position},
                       {"name", e.name},
                       {"method", e.method},
-                      {"request", parseJsonColumn(e.requestJson)},
+                      {"request", parseJsonColumn(e.requestJson, where + "request")},
                       {"enabled", e.enabled},
                       {"created", e.created},
                       {"computed_on_hash", e.computedOnHash},
                       {"weights_hash_after", e.weightsHashAfter},
                       {"what_if", whatIf},
                       {"delta_bytes", e.deltaBytes}};
-            if (show) j["hparams"] = parseJsonColumn(e.hparamsJson);
+            if (show) j["hparams"] = parseJsonColumn(e.hparamsJson, where + "hyper-parameters");
             if (full) j["delta_sha256"] = sha256Hex(store.editDelta(e.id));
             list.push_back(j);
         }
@@ -68,8 +74,9 @@ json sessionToJson(const SessionStore& store, SessionJsonDetail detail) {
 
         json traces = json::array();
         for (const auto& t : store.listTraces(full)) {
-            json j = {{"id", t.id}, {"created", t.created}, {"request", parseJsonColumn(t.requestJson)}};
-            if (full) j["result"] = parseJsonColumn(t.resultJson);
+            const std::string where = store.path() + ": trace " + std::to_string(t.id) + "'s ";
+            json j = {{"id", t.id}, {"created", t.created}, {"request", parseJsonColumn(t.requestJson, where + "request")}};
+            if (full) j["result"] = parseJsonColumn(t.resultJson, where + "result");
             traces.push_back(j);
         }
         out["traces"] = traces;
@@ -86,8 +93,8 @@ json sessionToJson(const SessionStore& store, SessionJsonDetail detail) {
                              {"kind", r.kind},
                              {"before_text", r.beforeText},
                              {"after_text", r.afterText},
-                             {"before_probs", parseJsonColumn(r.beforeProbsJson)},
-                             {"after_probs", parseJsonColumn(r.afterProbsJson)}});
+                             {"before_probs", parseJsonColumn(r.beforeProbsJson, store.path() + ": a preview's probabilities")},
+                             {"after_probs", parseJsonColumn(r.afterProbsJson, store.path() + ": a preview's probabilities")}});
             out["previews"] = p;
             json m = json::array();
             for (const auto& r : runs)
@@ -95,8 +102,8 @@ json sessionToJson(const SessionStore& store, SessionJsonDetail detail) {
                              {"created", r.created},
                              {"method", r.method},
                              {"dataset", r.dataset},
-                             {"params", parseJsonColumn(r.paramsJson)},
-                             {"results", parseJsonColumn(r.resultsJson)}});
+                             {"params", parseJsonColumn(r.paramsJson, store.path() + ": a metric run's parameters")},
+                             {"results", parseJsonColumn(r.resultsJson, store.path() + ": a metric run's results")}});
             out["metric_runs"] = m;
         }
         out["counts"] = {{"edits", edits.size()},

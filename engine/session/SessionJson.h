@@ -19,6 +19,9 @@ enum class SessionJsonDetail {
 nlohmann::json sessionToJson(const SessionStore& store, SessionJsonDetail detail);
 
 // A JSON column as JSON: parsed, or the raw text when it does not parse.
-nlohmann::json parseJsonColumn(const std::string& text);
+// JSON nested deeper than kMaxJsonDepth (a hostile session) is refused with
+// ErrorKind::Format naming `where` ("s.kmes: edit #1's request"), never
+// parsed recursively.
+nlohmann::json parseJsonColumn(const std::string& text, const std::string& where = "a session column");
 
 }  // namespace kme

@@ -5,6 +5,9 @@
 #include <algorithm>
 #include <ctime>
 #include <filesystem>
+#include <fstream>
+#include <iterator>
+#include <optional>
 #include <set>
 
 #include "engine/core/Error.h"
@@ -38,6 +41,14 @@ void requireJson(const std::string& path, const std::string& text, const char* f
 
 std::string jsonOr(const std::string& text, const char* fallback) { return text.empty() ? fallback : text; }
 
+// An error whose message is complete as it is (write() adds nothing).
+struct Refused : Error {
+    using Error::Error;
+};
+
+// What addEdit compares: each edit's id and enabled flag, in position order.
+using EditsState = std::vector<std::pair<int64_t, bool>>;
+
 }  // namespace
 
 struct SessionStore::Impl {
@@ -46,6 +57,33 @@ struct SessionStore::Impl {
     bool readOnly = false;
     int schemaVersion = 0;
     std::unique_ptr<sqlite::Connection> db;
+    std::optional<EditsState> expectedEdits;  // armed by expectEdits(): see addEdit
+
+    EditsState currentEdits() {
+        EditsState out;
+        auto q = db->query("SELECT id, enabled, position FROM edits ORDER BY position", "read the edits");
+        while (q.step()) out.emplace_back(q.int64(0), q.int64(1) != 0);
+        return out;
+    }
+
+    // Inside addEdit's write transaction: refuses when another writer
+    // changed the edits since the live weights were brought to them.
+    void requireExpectedEdits() {
+        if (!expectedEdits) return;
+        const EditsState now = currentEdits();
+        if (now == *expectedEdits) return;
+        std::string what = "its edits were enabled, disabled, deleted or reordered by another process";
+        for (size_t i = 0; i < now.size(); ++i) {
+            const bool known = std::any_of(expectedEdits->begin(), expectedEdits->end(),
+                                           [&](const auto& e) { return e.first == now[i].first; });
+            if (!known) {
+                what = "edit #" + std::to_string(i + 1) + " was added by another process";
+                break;
+            }
+        }
+        throw Refused(ErrorKind::Database, path + ": the session changed while this edit was computed (" + what +
+                                               "); nothing recorded \u2014 run the edit again");
+    }
 
     [[noreturn]] void noSuch(const char* what, int64_t id) const {
         fail(ErrorKind::Input, path + ": no " + what + " with id " + std::to_string(id));
@@ -58,6 +96,8 @@ struct SessionStore::Impl {
             sqlite::WriteTransaction t(*db, doing);
             body();
             t.commit();
+        } catch (const Refused&) {
+            throw;
         } catch (const Error& e) {
             if (e.kind() != ErrorKind::Database) throw;
             throw Error(ErrorKind::Database,
@@ -157,6 +197,74 @@ void SessionStore::setModel(const std::string& folder, const std::string& config
     });
 }
 
+namespace {
+
+// Deepest nesting of arrays/objects outside strings, stopping past `limit`
+// (iterative: hostile JSON is never parsed recursively). This file is also
+// built without engine/core (tests' session_writer), hence no SafeInput.
+int nestingDepth(const std::string& text, int limit) {
+    int depth = 0, deepest = 0;
+    bool inString = false, escaped = false;
+    for (char ch : text) {
+        if (inString) {
+            if (escaped) escaped = false;
+            else if (ch == '\\') escaped = true;
+            else if (ch == '"') inString = false;
+        } else if (ch == '"') {
+            inString = true;
+        } else if (ch == '[' || ch == '{') {
+            deepest = std::max(deepest, ++depth);
+            if (deepest > limit) return deepest;
+        } else if (ch == ']' || ch == '}') {
+            --depth;
+        }
+    }
+    return deepest;
+}
+
+// A config.json as a JSON object, or null when empty, unreadable, too deep
+// or not an object.
+nlohmann::json configObject(const std::string& text) {
+    if (text.empty() || nestingDepth(text, 64) > 64) return nullptr;
+    nlohmann::json j = nlohmann::json::parse(text, nullptr, false);
+    return j.is_object() ? j : nlohmann::json(nullptr);
+}
+
+std::string shortValue(const nlohmann::json* v) {
+    std::string s = v ? v->dump() : "absent";
+    if (s.size() > 40) s = s.substr(0, 40) + "\u2026";
+    return s;
+}
+
+}  // namespace
+
+std::string readConfigText(const std::string& folder) {
+    const fs::path file = fs::path(folder) / "config.json";
+    std::error_code ec;
+    if (!fs::is_regular_file(file, ec) || fs::file_size(file, ec) > (16u << 20) || ec) return "";
+    std::ifstream in(file, std::ios::binary);
+    return std::string(std::istreambuf_iterator<char>(in), {});
+}
+
+std::string configJsonDifference(const std::string& recordedConfigJson, const std::string& currentConfigJson) {
+    const nlohmann::json then = configObject(recordedConfigJson), now = configObject(currentConfigJson);
+    if (!then.is_object() || !now.is_object()) return "";  // older or unreadable record: the weights hash decides
+    static const char* const kKeys[] = {"model_type", "n_layer", "num_hidden_layers", "n_head", "num_attention_heads",
+                                        "n_embd", "hidden_size", "n_inner", "intermediate_size", "n_positions",
+                                        "n_ctx", "max_position_embeddings", "vocab_size", "layer_norm_epsilon",
+                                        "activation_function", "tie_word_embeddings"};
+    std::string out;
+    for (const char* key : kKeys) {
+        const auto a = then.find(key), b = now.find(key);
+        const nlohmann::json* va = a != then.end() && !a->is_null() ? &*a : nullptr;
+        const nlohmann::json* vb = b != now.end() && !b->is_null() ? &*b : nullptr;
+        if (!va && !vb) continue;
+        if (va && vb && *va == *vb) continue;
+        out += (out.empty() ? "" : ", ") + std::string(key) + " " + shortValue(va) + " \u2192 " + shortValue(vb);
+    }
+    return out;
+}
+
 ResolvedModel SessionStore::resolveModelPath(const FolderHashFn& hashOf) const {
     const auto m = model();
     if (!m) fail(ErrorKind::Input, d->path + ": the session records no model");
@@ -173,6 +281,7 @@ ResolvedModel SessionStore::resolveModelPath(const FolderHashFn& hashOf) const {
     }
     std::vector<std::string> problems;  // "X (label) has other weights", in order tried
     bool anyFound = false;
+    bool configChanged = false;
     for (const Candidate& c : candidates) {
         std::error_code ec;
         if (!fs::is_directory(c.folder, ec) || !fs::exists(fs::path(c.folder) / "config.json", ec)) {
@@ -180,6 +289,15 @@ ResolvedModel SessionStore::resolveModelPath(const FolderHashFn& hashOf) const {
             continue;
         }
         anyFound = true;
+        // config.json changed under the session (n_layer 8 -> 4 keeps the
+        // weights hash): compare the fields that matter with the record.
+        const std::string diff = configJsonDifference(m->configJson, readConfigText(c.folder));
+        if (!diff.empty()) {
+            problems.push_back(c.folder + " (" + c.label + ") has another config.json than the session recorded (" +
+                               diff + ")");
+            configChanged = true;
+            continue;
+        }
         if (hashOf) {
             std::string hash;
             try {
@@ -200,6 +318,9 @@ ResolvedModel SessionStore::resolveModelPath(const FolderHashFn& hashOf) const {
     std::string list;
     for (const auto& p : problems) list += (list.empty() ? "" : "; ") + p;
     if (!anyFound) fail(ErrorKind::Io, d->path + ": the session's model folder is missing: " + list);
+    if (configChanged)
+        fail(ErrorKind::Database, d->path + ": the model changed since the session was recorded: " + list +
+                                      ". Its edits cannot be replayed on another model");
     fail(ErrorKind::Database, d->path + ": the model checkpoint changed: " + list +
                                   ", but the session was recorded on weights hash " + m->weightsHash +
                                   ". Its edits cannot be replayed on other weights");
@@ -240,6 +361,7 @@ int64_t SessionStore::addEdit(EditRecord edit) {
     if (edit.created.empty()) edit.created = isoTimeNow();
     int64_t id = 0;
     d->write("save the edit", [&] {
+        d->requireExpectedEdits();
         const int64_t position = d->db->scalar("SELECT COALESCE(MAX(position), 0) + 1 FROM edits", "save the edit");
         d->db
             ->query(
@@ -259,7 +381,14 @@ int64_t SessionStore::addEdit(EditRecord edit) {
             .run();
         id = d->db->lastInsertId();
     });
+    if (d->expectedEdits) d->expectedEdits->emplace_back(id, edit.enabled);
     return id;
+}
+
+void SessionStore::expectEdits(const std::vector<EditRecord>& edits) const {
+    EditsState state;
+    for (const EditRecord& e : edits) state.emplace_back(e.id, e.enabled);
+    d->expectedEdits = std::move(state);
 }
 
 std::vector<EditRecord> SessionStore::listEdits(bool withDeltas) const {
@@ -295,6 +424,7 @@ void SessionStore::renameEdit(int64_t id, const std::string& name) {
 }
 
 void SessionStore::setEditEnabled(int64_t id, bool enabled) {
+    d->expectedEdits.reset();  // the live weights follow only after the next replay
     d->write(enabled ? "enable the edit" : "disable the edit", [&] {
         d->db->query("UPDATE edits SET enabled = ? WHERE id = ?", "change the edit")
             .bind(1, int64_t(enabled ? 1 : 0))
@@ -305,6 +435,7 @@ void SessionStore::setEditEnabled(int64_t id, bool enabled) {
 }
 
 void SessionStore::deleteEdit(int64_t id) {
+    d->expectedEdits.reset();  // the live weights follow only after the next replay
     d->write("delete the edit", [&] {
         auto ids = d->editIdsInOrder();
         const auto it = std::find(ids.begin(), ids.end(), id);
@@ -316,6 +447,7 @@ void SessionStore::deleteEdit(int64_t id) {
 }
 
 void SessionStore::reorderEdits(const std::vector<int64_t>& ids) {
+    d->expectedEdits.reset();  // the live weights follow only after the next replay
     d->write("reorder the edits", [&] {
         const auto current = d->editIdsInOrder();
         const std::set<int64_t> have(current.begin(), current.end()), given(ids.begin(), ids.end());
@@ -327,6 +459,7 @@ void SessionStore::reorderEdits(const std::vector<int64_t>& ids) {
 }
 
 void SessionStore::moveEdit(int64_t id, int newPosition) {
+    d->expectedEdits.reset();  // the live weights follow only after the next replay
     d->write("move the edit", [&] {
         auto ids = d->editIdsInOrder();
         const auto it = std::find(ids.begin(), ids.end(), id);

@@ -148,7 +148,18 @@ public:
     ResolvedModel resolveModelPath(const FolderHashFn& hashOf = {}) const;
 
     // Edits, in position order.
-    int64_t addEdit(EditRecord edit);  // appended at the end; returns its id
+    // addEdit appends at the end and returns the id. Concurrent writers: after
+    // expectEdits(list) (replaySession calls it with the edits it applied, so
+    // `kme edit --session` and the app's replays arm it), addEdit refuses,
+    // inside its write transaction, when the session's edits are no longer
+    // that list - another process added, deleted, enabled, disabled or
+    // reordered edits while this one was computed on the replayed weights:
+    // "F: the session changed while this edit was computed (edit #N was
+    // added by another process); nothing recorded - run the edit again".
+    // A recorded edit extends the expected list; this store's own
+    // enable/delete/reorder writes disarm the check (until the next replay).
+    int64_t addEdit(EditRecord edit);
+    void expectEdits(const std::vector<EditRecord>& edits) const;
     std::vector<EditRecord> listEdits(bool withDeltas = false) const;
     EditRecord getEdit(int64_t id, bool withDelta = true) const;
     std::string editDelta(int64_t id) const;
@@ -183,6 +194,18 @@ private:
     struct Impl;
     std::unique_ptr<Impl> d;
 };
+
+// What differs between two config.json texts in the keys that shape the
+// weights and the forward pass (model_type, n_layer, n_head, n_embd,
+// n_inner, n_positions / n_ctx, vocab_size, layer_norm_epsilon,
+// activation_function, tie_word_embeddings and their Hugging Face aliases):
+// "n_layer 8 -> 4", or "" when they agree or either text is empty or not a
+// JSON object (an older session's record: the weights hash check decides).
+// resolveModelPath skips a candidate folder whose config.json differs from
+// the recorded one, and `kme edit --session` refuses such a model.
+std::string configJsonDifference(const std::string& recordedConfigJson, const std::string& currentConfigJson);
+// <folder>/config.json's text ("" when it is not a regular file of at most 16 MiB).
+std::string readConfigText(const std::string& folder);
 
 // The current time as ISO 8601 UTC ("2024-05-01T12:00:00Z").
 std::string isoTimeNow();
