@@ -1,9 +1,11 @@
 #include "app/cli/Cli.h"
 
+#include <algorithm>
 #include <filesystem>
 #include <fstream>
 #include <iostream>
 #include <sstream>
+#include <thread>
 
 #include "app/cli/CliSupport.h"
 #include "engine/core/Error.h"
@@ -24,7 +26,13 @@ std::vector<OptionSpec> withCommonOptions(std::vector<OptionSpec> options) {
 }
 
 void initRuntime(const Args& args, Context& ctx) {
-    const int threads = args.getInt("--threads", 0, 0, 1024);
+    int threads = args.getInt("--threads", 0, 0, 1024);
+    // initComputeRuntime caps at the cores too; the command line says so.
+    const int cores = static_cast<int>(std::max(1u, std::thread::hardware_concurrency()));
+    if (threads > cores) {
+        ctx.err << "kme: --threads " << threads << " capped at " << cores << " (the cores of this machine)\n";
+        threads = cores;
+    }
     const std::string warning = initComputeRuntime(threads);
     if (!warning.empty()) ctx.err << warning << "\n";
 }

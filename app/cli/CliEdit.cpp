@@ -12,8 +12,10 @@
 #include "app/cli/CliSupport.h"
 #include "engine/core/Error.h"
 #include "engine/core/OutputFile.h"
+#include "engine/core/SafeInput.h"
 #include "engine/edit/EditDefaults.h"
 #include "engine/edit/EditMethod.h"
+#include "engine/edit/HparamSchema.h"
 #include "engine/model/Model.h"
 #include "engine/session/SessionEdits.h"
 #include "engine/session/SessionStore.h"
@@ -82,7 +84,8 @@ int runEdit(const Args& args, Context& ctx) {
     params.seed = seed;
     if (args.has("--hparams")) {
         const std::string file = args.get("--hparams");
-        applyHparamsJson(params.hparams, readTextFile(file, "hyper-parameters"), file);
+        // Through the method's schema: a key of another method, a wrong type or a value out of range is refused.
+        applyHparamsJson(params.hparams, *method, readRegularFile(file, "hyper-parameters file", 16ull << 20), file);
     }
     if (args.has("--layer")) params.hparams.layers = parseLayerArg("--layer", args.get("--layer"));
     if (args.has("--layers")) params.hparams.layers = parseLayerArg("--layers", args.get("--layers"));
@@ -116,12 +119,58 @@ int runEdit(const Args& args, Context& ctx) {
     std::vector<Probabilities> before;
     for (const auto& r : params.requests) before.push_back(probabilities(*model, r));
 
-    const bool bar = &ctx.err == &std::cerr && isatty(STDERR_FILENO);
-    const EditResult result = computeEdit(*model, params, [&](double done, double total) {
-        if (bar) ctx.err << "\rediting: " << int(100 * done / std::max(total, 1e-9)) << "%" << std::flush;
+    // Progress on stderr (a real process only, not an in-process run): a bar
+    // on a terminal, else one whole line per request / stage.
+    const bool toStderr = &ctx.err == &std::cerr;
+    const bool bar = toStderr && isatty(STDERR_FILENO);
+    std::string lastText;
+    int lastPercent = -1;
+    bool barShown = false;
+    const auto stageText = [&](const EditStage& st) -> std::string {
+        switch (st.kind) {
+            case EditStage::Kind::Statistics: return "key statistics";
+            case EditStage::Kind::Request:
+                return "request " + std::to_string(st.index) + "/" + std::to_string(st.count) + " " +
+                       quoteForMessage(params.requests.at(st.index - 1).subject, 40);
+            case EditStage::Kind::Writing: return "writing the layers";
+            case EditStage::Kind::FineTune: {
+                // Lines every tenth of the steps at most.
+                const size_t every = bar ? 1 : std::max<size_t>(1, (st.count + 9) / 10);
+                return "fine-tuning " + std::to_string(params.requests.size()) + " request" +
+                       (params.requests.size() == 1 ? "" : "s") + ": step " +
+                       std::to_string(st.index / every * every) + "/" + std::to_string(st.count);
+            }
+        }
+        return {};
+    };
+    const ProgressFn onProgress = [&](double done, double total) {
+        if (!toStderr) return true;
+        const EditStage st = editStage(params, done, total);
+        const std::string text = stageText(st);
+        const int percent = int(100 * st.fraction);
+        if (bar) {
+            if (text == lastText && percent == lastPercent) return true;
+            const int filled = percent * 24 / 100;
+            ctx.err << "\r[" << std::string(size_t(filled), '#') << std::string(size_t(24 - filled), '-') << "] "
+                    << std::setw(3) << percent << "% " << text << "\x1b[K" << std::flush;
+            barShown = true;
+        } else if (text != lastText) {
+            ctx.err << "kme edit: " << text << "\n" << std::flush;
+        }
+        lastText = text;
+        lastPercent = percent;
         return true;
-    });
-    if (bar) ctx.err << "\n";
+    };
+    EditResult result;
+    try {
+        result = computeEdit(*model, params, onProgress);
+    } catch (...) {
+        if (barShown) ctx.err << "\n";  // the error goes on a line of its own
+        throw;
+    }
+    if (barShown) ctx.err << "\n";
+    for (const auto& st : result.stats)
+        if (!st.cacheNote.empty()) ctx.err << "kme: " << st.cacheNote << "\n";
     stack.apply(result.delta);
     std::vector<Probabilities> after;
     for (const auto& r : params.requests) after.push_back(probabilities(*model, r));
@@ -225,6 +274,18 @@ int runEdit(const Args& args, Context& ctx) {
     return 0;
 }
 
+// The --hparams help: the schema of every method (key, type, default, range, help).
+std::string hparamsOptionHelp() {
+    std::string text =
+        "JSON object overriding hyper-parameters (kmeng01/rome and kmeng01/memit hparams files are accepted, their "
+        "module-name keys ignored); a key the method does not use, a wrong type or a value out of range is refused. "
+        "The keys of each method (type, default, range):";
+    for (EditMethod m : {EditMethod::Rome, EditMethod::Memit, EditMethod::FtL})
+        text += std::string("\n      ") + editMethodName(m) + ":\n" + hparamsHelpText(m, "        ");
+    while (!text.empty() && text.back() == '\n') text.pop_back();
+    return text;
+}
+
 }  // namespace
 
 void addEditCommands(std::vector<Command>& commands) {
@@ -245,7 +306,7 @@ void addEditCommands(std::vector<Command>& commands) {
           {"--no-mom2", false, "use the identity instead of key statistics"},
           {"--stats-samples", true, "corpus texts used at most (10000)"},
           {"--stats-tokens", true, "corpus tokens used at most (100000; 0 = no limit)"},
-          {"--hparams", true, "JSON overriding hyper-parameters (ROME / MEMIT / FT hparams files accepted)"},
+          {"--hparams", true, hparamsOptionHelp()},
           {"--seed", true, "seed of the context-template generation (0)"},
           {"--out", true, "write the edited model as a complete model folder (new, empty, or an earlier `kme edit --out`)"},
           {"--force", false, "with --out: replace an existing folder DIR and everything in it"},

@@ -16,8 +16,10 @@
 
 #include "app/cli/CliSupport.h"
 #include "engine/core/Error.h"
+#include "engine/core/SafeInput.h"
 #include "engine/edit/EditDefaults.h"
 #include "engine/edit/EditMethod.h"
+#include "engine/edit/HparamSchema.h"
 #include "engine/edit/KeyStatistics.h"
 #include "engine/eval/Dataset.h"
 #include "engine/eval/EditEvaluation.h"
@@ -140,7 +142,7 @@ int runEval(const Args& args, Context& ctx) {
     p.edit.seed = args.getSeed("--seed", 0);
     if (args.has("--hparams")) {
         const std::string file = args.get("--hparams");
-        applyHparamsJson(p.edit.hparams, readTextFile(file, "hyper-parameters"), file);
+        applyHparamsJson(p.edit.hparams, *method, readRegularFile(file, "hyper-parameters file", 16ull << 20), file);
     }
     if (args.has("--layer")) p.edit.hparams.layers = parseLayerArg("--layer", args.get("--layer"));
     if (args.has("--layers")) p.edit.hparams.layers = parseLayerArg("--layers", args.get("--layers"));

@@ -3,6 +3,7 @@
 // rome/compute_v.py, kmeng01/memit memit/compute_z.py), context templates,
 // and computeEdit's checks and dispatch.
 #include "engine/edit/EditInternal.h"
+#include "engine/edit/HparamSchema.h"
 
 #include <algorithm>
 #include <chrono>
@@ -344,6 +345,7 @@ void replaceAll(std::string& s, const std::string& from, const std::string& to) 
 }  // namespace
 
 std::vector<std::vector<std::string>> contextTemplates(Model& model, const EditHparams& hp, uint64_t seed) {
+    if (!hp.contextTemplates.empty()) return hp.contextTemplates;  // recorded templates, as given
     static std::mutex mutex;
     static std::map<std::string, std::vector<std::vector<std::string>>> memory;
     std::ostringstream k;
@@ -450,8 +452,7 @@ EditResult computeEdit(Model& model, const EditParams& paramsIn, const ProgressF
     validateLayers(model, layers);
     std::sort(layers.begin(), layers.end());
     layers.erase(std::unique(layers.begin(), layers.end()), layers.end());
-    if (params.hparams.vNumGradSteps < 1 || params.hparams.ftSteps < 1)
-        fail(ErrorKind::Input, "the number of optimisation steps must be at least 1");
+    validateHparams(params.hparams, params.method);  // every field in its schema range: a bounded run
     if (params.method != EditMethod::FtL && params.hparams.mom2Adjustment && params.statsTexts.empty())
         fail(ErrorKind::Input, "key statistics need a text corpus: give --stats-corpus FILE, or --no-mom2 for the identity");
     for (const auto& group : params.contextTemplates)

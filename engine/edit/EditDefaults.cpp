@@ -1,16 +1,18 @@
 #include "engine/edit/EditDefaults.h"
 
 #include <filesystem>
-#include <fstream>
+#include <limits>
 #include <mutex>
+#include <set>
 #include <map>
 #include <random>
-#include <sstream>
 
 #include <nlohmann/json.hpp>
 
 #include "engine/core/Error.h"
+#include "engine/core/SafeInput.h"
 #include "engine/demo/DemoCorpus.h"
+#include "engine/edit/HparamSchema.h"
 #include "engine/model/Model.h"
 
 namespace kme {
@@ -20,22 +22,25 @@ using json = nlohmann::json;
 
 namespace {
 
-// The defaults file of a model folder, parsed; null when absent.
+// The defaults file of a model folder, parsed (a regular file of bounded
+// size, JSON of bounded nesting, known top-level keys); null when absent.
 json readDefaultsFile(const Model& model, std::string* pathOut) {
     const fs::path path = fs::path(model.folder()) / kEditDefaultsFile;
     if (pathOut) *pathOut = path.string();
-    if (model.folder().empty() || !fs::exists(path)) return nullptr;
-    std::ifstream in(path, std::ios::binary);
-    if (!in) fail(ErrorKind::Io, path.string() + ": cannot open");
-    std::stringstream ss;
-    ss << in.rdbuf();
+    std::error_code ec;
+    if (model.folder().empty() || (!fs::exists(path, ec) && !fs::is_symlink(path, ec))) return nullptr;
     json j;
     try {
-        j = json::parse(ss.str());
-    } catch (const json::parse_error& e) {
-        fail(ErrorKind::Config, path.string() + ": not valid JSON (" + e.what() + ")");
+        j = readJsonFile(path.string(), "edit defaults", 16ull << 20);
+    } catch (const Error& e) {
+        fail(e.kind() == ErrorKind::Io ? ErrorKind::Io : ErrorKind::Config, e.what());
     }
-    if (!j.is_object()) fail(ErrorKind::Config, path.string() + ": expected a JSON object");
+    if (!j.is_object()) fail(ErrorKind::Config, path.string() + ": expected a JSON object, got " + jsonTypeName(j));
+    static const std::set<std::string> known = {"note", "rome", "memit", "ft-l", "stats_corpus"};
+    for (auto it = j.begin(); it != j.end(); ++it)
+        if (!known.count(it.key()))
+            fail(ErrorKind::Config, path.string() + ": unknown key " + quoteForMessage(it.key(), 60) +
+                                        " (known: note, rome, memit, ft-l, stats_corpus)");
     return j;
 }
 
@@ -50,19 +55,19 @@ EditDefaults editDefaults(const Model& model, EditMethod method) {
     std::string path;
     const json j = readDefaultsFile(model, &path);
     if (j.is_null()) return d;
-    if (j.contains("note")) {
-        if (!j["note"].is_string()) fail(ErrorKind::Config, path + ": 'note' must be a string");
-        d.note = j["note"].get<std::string>();
+    if (j.contains("note")) d.note = jsonString(j, path, "note", 64 << 10, ErrorKind::Config);
+    // Every method's section is checked (a typo in another method's section is not left for later).
+    for (EditMethod m : {EditMethod::Rome, EditMethod::Memit, EditMethod::FtL}) {
+        const std::string section = editMethodName(m);
+        if (m == method || !j.contains(section)) continue;
+        EditHparams scratch = defaultHparams(m, model.config());
+        applyHparams(scratch, m, j[section], path + " (" + section + ")");
     }
     const std::string key = editMethodName(method);
     if (j.contains(key)) {
-        if (!j[key].is_object()) fail(ErrorKind::Config, path + ": '" + key + "' must be an object of hyper-parameters");
         const std::vector<int> before = d.hparams.layers;
-        try {
-            applyHparamsJson(d.hparams, j[key].dump(), path + " (" + key + ")");
-        } catch (const Error& e) {
-            fail(ErrorKind::Config, e.what());
-        }
+        // Through the method's schema: a key of another method or out of range names the file and the key.
+        applyHparams(d.hparams, method, j[key], path + " (" + key + ")");
         if (d.hparams.layers != before) d.layerSource = fs::path(path).filename().string() + " in the model folder";
     }
     return d;
@@ -74,29 +79,28 @@ StatsCorpus defaultStatsCorpus(const Model& model) {
     StatsCorpus out;
     if (j.is_null() || !j.contains("stats_corpus")) return out;
     const json& s = j["stats_corpus"];
-    if (!s.is_object()) fail(ErrorKind::Config, path + ": 'stats_corpus' must be an object");
+    const std::string where = path + " (stats_corpus)";
+    if (!s.is_object()) fail(ErrorKind::Config, path + ": stats_corpus must be an object, got " + jsonTypeName(s));
+    for (auto it = s.begin(); it != s.end(); ++it)
+        if (it.key() != "file" && it.key() != "demo_corpus" && it.key() != "documents" && it.key() != "seed")
+            fail(ErrorKind::Config, where + ": unknown key " + quoteForMessage(it.key(), 60) +
+                                        " (known: file, demo_corpus, documents, seed)");
     const fs::path folder = model.folder();
     if (s.contains("file")) {
-        if (!s["file"].is_string()) fail(ErrorKind::Config, path + ": 'stats_corpus.file' must be a string");
-        const fs::path file = (folder / s["file"].get<std::string>()).lexically_normal();
+        const fs::path file = (folder / jsonString(s, where, "file", 4096, ErrorKind::Config)).lexically_normal();
         out.texts = loadTextCorpus(file.string());
         out.label = file.string();
         return out;
     }
-    if (!s.contains("demo_corpus") || !s["demo_corpus"].is_string())
-        fail(ErrorKind::Config, path + ": 'stats_corpus' needs \"file\" or \"demo_corpus\" (a string)");
-    const fs::path corpusJson = (folder / s["demo_corpus"].get<std::string>()).lexically_normal();
+    if (!s.contains("demo_corpus"))
+        fail(ErrorKind::Config, path + ": stats_corpus needs \"file\" or \"demo_corpus\" (a string)");
+    const fs::path corpusJson = (folder / jsonString(s, where, "demo_corpus", 4096, ErrorKind::Config)).lexically_normal();
     int documents = 4000;
     uint64_t seed = 7;
-    if (s.contains("documents")) {
-        if (!s["documents"].is_number_integer() || s["documents"].get<int64_t>() < 1 ||
-            s["documents"].get<int64_t>() > 1000000)
-            fail(ErrorKind::Config, path + ": 'stats_corpus.documents' must be an integer in 1..1000000");
-        documents = s["documents"].get<int>();
-    }
+    if (s.contains("documents")) documents = int(jsonInt(s, where, "documents", 1, 1000000, ErrorKind::Config));
     if (s.contains("seed")) {
-        if (!s["seed"].is_number_unsigned()) fail(ErrorKind::Config, path + ": 'stats_corpus.seed' must be a non-negative integer");
-        seed = s["seed"].get<uint64_t>();
+        if (s["seed"].is_number_unsigned()) seed = s["seed"].get<uint64_t>();
+        else seed = uint64_t(jsonInt(s, where, "seed", 0, std::numeric_limits<int64_t>::max(), ErrorKind::Config));
     }
     // Generating is cheap but not free: keep the last corpus per key.
     static std::mutex mutex;

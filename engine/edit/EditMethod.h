@@ -24,7 +24,9 @@ const char* editMethodName(EditMethod method);  // "rome" | "memit" | "ft-l"
 std::optional<EditMethod> parseEditMethod(const std::string& name);
 
 // Hyper-parameters of all three methods, one flat struct. JSON keys (for
-// --hparams) are ROME's / MEMIT's names, given after each field.
+// --hparams) are ROME's / MEMIT's names, given after each field; the schema
+// of engine/edit/HparamSchema.h says which method uses which key, its type,
+// default and range (validateHparams checks a struct built by code).
 struct EditHparams {
     std::vector<int> layers;          // "layers": ROME / FT-L edit each (usually one); MEMIT writes all, z at the last
     // v* (ROME compute_v) and z (MEMIT compute_z) optimisation.
@@ -43,6 +45,9 @@ struct EditHparams {
     std::vector<std::string> contextStarts = {"The", "Therefore", "Because", "I", "You"};  // "context_template_starts"
     // "context_template_length_params": [tokens incl. the start, count over all starts] pairs.
     std::vector<std::pair<int, int>> contextLengths = {{10, 5}};
+    // "context_templates" as recorded (groups of templates with one "{}"):
+    // used as given instead of generating; empty = generate from the above.
+    std::vector<std::vector<std::string>> contextTemplates;
     // FT-L (kmeng01/rome baselines/ft, *_constr.json).
     int ftSteps = 25;                 // "num_steps"
     double ftLr = 5e-4;               // "lr": Adam learning rate
@@ -58,12 +63,9 @@ struct EditHparams {
 EditHparams defaultHparams(EditMethod method, const ModelConfig& config);
 // The table's name of a model shape ("gpt2-xl") or "".
 std::string knownModelName(const ModelConfig& config);
-// Overrides fields from a JSON object (ROME / MEMIT / FT hparams files are
-// accepted: their module-name keys are ignored). Unknown keys and bad values
-// throw ErrorKind::Input naming `source` and the key. "context_templates":
-// "rome" selects kmeng01/rome's own scheme (from <|endoftext|>, [[5, 10],
-// [10, 10]]), "memit" the default.
-void applyHparamsJson(EditHparams& hparams, const std::string& jsonText, const std::string& source);
+// The fields `method` uses as a JSON object (the schema's recorded keys;
+// "context_templates" only when given). applyHparamsJson (HparamSchema.h)
+// reads it back to the same struct.
 std::string hparamsToJson(const EditHparams& hparams, EditMethod method);
 
 struct EditParams {
@@ -109,7 +111,7 @@ EditResult computeEdit(Model& model, const EditParams& params, const ProgressFn&
 
 // ROME / MEMIT context templates: {{"{}"}, {generated ". {}" templates...}},
 // generated with `seed` and cached per (weights, hparams, seed) in memory
-// and under cacheFolder()/templates.
+// and under cacheFolder()/templates; hparams.contextTemplates when given.
 std::vector<std::vector<std::string>> contextTemplates(Model& model, const EditHparams& hparams, uint64_t seed);
 
 // Probability of `target` (all its tokens, teacher-forced) after `prompt`.

@@ -5,6 +5,7 @@
 #include <algorithm>
 #include <atomic>
 #include <chrono>
+#include <cmath>
 #include <cstring>
 #include <deque>
 #include <filesystem>
@@ -12,13 +13,14 @@
 #include <map>
 #include <mutex>
 #include <numeric>
+#include <optional>
 #include <sstream>
 
 #include <nlohmann/json.hpp>
 
 #include "engine/core/Error.h"
-#include "engine/core/SafeInput.h"
 #include "engine/core/Paths.h"
+#include "engine/core/SafeInput.h"
 #include "engine/core/Sha256.h"
 #include "engine/edit/EditInternal.h"
 #include "engine/io/Safetensors.h"
@@ -53,36 +55,123 @@ void remember(const std::string& key, const at::Tensor& mom2, const StatsInfo& i
     }
 }
 
-std::string readFile(const std::string& path) {
-    // A regular file of at most 4 GiB (read whole): /dev/zero or a FIFO is refused, not read for ever.
-    return readRegularFile(path, "corpus", 4ull << 30);
-}
+constexpr uint64_t kMaxCorpusBytes = 2ull << 30;      // 2 GiB of text: more than any CPU budget reads
+constexpr uint64_t kMaxCacheHeaderBytes = 1ull << 20;  // a statistics cache header is a few hundred bytes
+constexpr int kMaxCacheHeaderDepth = 8;                // {"__metadata__": {...}, "mom2": {"shape": [...]}}
 
 std::string extractText(const nlohmann::json& j, const std::string& where) {
     if (j.is_string()) return j.get<std::string>();
     if (j.is_object() && j.contains("text") && j.at("text").is_string()) return j.at("text").get<std::string>();
-    fail(ErrorKind::Format, where + ": expected a string or an object with a \"text\" string");
+    fail(ErrorKind::Format, where + ": expected a string or an object with a \"text\" string, got " + jsonTypeName(j));
 }
 
-// Loads a cached C; an empty tensor when the file is missing, damaged or for another key.
-at::Tensor loadCached(const fs::path& file, const std::string& key, int64_t width, StatsInfo& info) {
+// A whole decimal number of a cache header's metadata, or nullopt.
+std::optional<int64_t> metaInt(const std::map<std::string, std::string>& meta, const std::string& key) {
+    const auto it = meta.find(key);
+    if (it == meta.end() || it->second.empty() || it->second.size() > 19) return std::nullopt;
+    int64_t v = 0;
+    for (const char c : it->second) {
+        if (c < '0' || c > '9') return std::nullopt;
+        v = v * 10 + (c - '0');
+    }
+    return v;
+}
+
+// Why a cache file's header cannot be trusted ("" = it can be parsed): the
+// header is read and checked here before the safetensors reader sees it, so
+// that a hostile header (a huge length, nesting 100,000 deep) is refused
+// without recursion.
+std::string headerProblem(const fs::path& file) {
+    std::ifstream in(file, std::ios::binary);
+    if (!in) return "cannot be opened";
+    unsigned char len[8];
+    if (!in.read(reinterpret_cast<char*>(len), 8)) return "shorter than a safetensors header";
+    uint64_t n = 0;
+    for (int i = 7; i >= 0; --i) n = (n << 8) | len[i];
+    if (n < 2 || n > kMaxCacheHeaderBytes) return "a header length of " + std::to_string(n) + " bytes";
+    std::string header(size_t(n), '\0');
+    if (!in.read(header.data(), std::streamsize(n))) return "a truncated header";
+    if (jsonNestingDepth(header, kMaxCacheHeaderDepth) > kMaxCacheHeaderDepth) return "a header JSON nested too deep";
+    try {
+        const nlohmann::json j = parseJson(header, file.string(), kMaxCacheHeaderDepth);
+        if (!j.is_object()) return "a header that is not a JSON object";
+    } catch (const std::exception&) {
+        return "a header that is not valid JSON";
+    }
+    return {};
+}
+
+// Loads a cached C. An empty tensor when the file is missing; also when it is
+// damaged or for another key, with `why` saying what is wrong (the caller
+// discards the file and recomputes). A C that is not finite, not symmetric or
+// has a negative or all-zero diagonal cannot come from keys: damaged.
+at::Tensor loadCached(const fs::path& file, const std::string& key, int64_t width, StatsInfo& info, std::string& why) {
     std::error_code ec;
-    if (!fs::exists(file, ec)) return {};
+    const fs::file_status st = fs::symlink_status(file, ec);
+    if (ec || !fs::exists(st)) return {};
+    if (!fs::is_regular_file(fs::status(file, ec))) {
+        why = "not a regular file";
+        return {};
+    }
+    why = headerProblem(file);
+    if (!why.empty()) return {};
     try {
         auto f = SafetensorsFile::open(file.string());
         const auto& meta = f->metadata();
         const TensorView* t = f->find("mom2");
-        if (!t || t->dtype != DType::F64 || t->shape != std::vector<int64_t>{width, width} || !meta.count("key") ||
-            meta.at("key") != key)
+        if (!t) {
+            why = "no mom2 tensor";
             return {};
+        }
+        if (t->dtype != DType::F64 || t->shape != std::vector<int64_t>{width, width}) {
+            std::string shape;
+            for (int64_t d : t->shape) shape += (shape.empty() ? "" : ", ") + std::to_string(d);
+            why = "mom2 is " + std::string(dtypeName(t->dtype)) + " [" + shape + "], expected F64 [" +
+                  std::to_string(width) + ", " + std::to_string(width) + "]";
+            return {};
+        }
+        if (!meta.count("key") || meta.at("key") != key) {
+            why = "written for other statistics (its key differs)";
+            return {};
+        }
+        const auto samples = metaInt(meta, "samples"), tokens = metaInt(meta, "tokens");
+        if (!samples || !tokens || *samples < 1 || *tokens < 1) {
+            why = "bad samples / tokens counts in its header";
+            return {};
+        }
+        double computeSeconds = 0;
+        try {
+            computeSeconds = std::stod(meta.count("seconds") ? meta.at("seconds") : std::string("x"));
+        } catch (const std::exception&) {
+            computeSeconds = -1;
+        }
+        if (!std::isfinite(computeSeconds) || computeSeconds < 0) {
+            why = "a bad seconds value in its header";
+            return {};
+        }
         at::Tensor out = at::empty({width, width}, at::TensorOptions().dtype(at::kDouble));
         std::memcpy(out.data_ptr<double>(), t->data, t->nbytes);
-        info.samples = std::stoll(meta.at("samples"));
-        info.tokens = std::stoll(meta.at("tokens"));
-        info.computeSeconds = std::stod(meta.at("seconds"));
+        if (!out.isfinite().all().item<bool>()) {
+            why = "non-finite values (NaN or infinity) in mom2";
+            return {};
+        }
+        const double scale = out.abs().max().item<double>();
+        const at::Tensor diagonal = out.diagonal();
+        if (!(scale > 0) || diagonal.min().item<double>() < 0 || !(diagonal.sum().item<double>() > 0)) {
+            why = "a negative or all-zero diagonal in mom2, which no second moment has";
+            return {};
+        }
+        if ((out - out.t()).abs().max().item<double>() > 1e-9 * scale) {
+            why = "an asymmetric mom2, which no second moment is";
+            return {};
+        }
+        info.samples = *samples;
+        info.tokens = *tokens;
+        info.computeSeconds = computeSeconds;
         return out;
     } catch (const std::exception&) {
-        return {};  // recomputed and rewritten
+        why = "not a valid safetensors file";
+        return {};
     }
 }
 
@@ -99,7 +188,7 @@ std::string corpusHash(const std::vector<std::string>& texts) {
 }
 
 std::vector<std::string> loadTextCorpus(const std::string& path) {
-    const std::string text = readFile(path);
+    const std::string text = readRegularFile(path, "statistics corpus", kMaxCorpusBytes);
     std::vector<std::string> out;
     const std::string ext = fs::path(path).extension().string();
     if (ext == ".jsonl") {
@@ -108,20 +197,11 @@ std::vector<std::string> loadTextCorpus(const std::string& path) {
         for (size_t n = 1; std::getline(in, line); ++n) {
             if (line.find_first_not_of(" \t\r") == std::string::npos) continue;
             const std::string where = path + ": line " + std::to_string(n);
-            try {
-                out.push_back(extractText(nlohmann::json::parse(line), where));
-            } catch (const nlohmann::json::parse_error& e) {
-                fail(ErrorKind::Format, where + ": not valid JSON (" + e.what() + ")");
-            }
+            out.push_back(extractText(parseJson(line, where), where));
         }
     } else if (ext == ".json") {
-        nlohmann::json j;
-        try {
-            j = nlohmann::json::parse(text);
-        } catch (const nlohmann::json::parse_error& e) {
-            fail(ErrorKind::Format, path + ": not valid JSON (" + e.what() + ")");
-        }
-        if (!j.is_array()) fail(ErrorKind::Format, path + ": expected a JSON list of texts");
+        const nlohmann::json j = parseJson(text, path);
+        if (!j.is_array()) fail(ErrorKind::Format, path + ": expected a JSON list of texts, got " + jsonTypeName(j));
         for (size_t i = 0; i < j.size(); ++i) out.push_back(extractText(j[i], path + ": item " + std::to_string(i)));
     } else {
         // Paragraphs when the file has blank lines, else lines.
@@ -181,7 +261,12 @@ std::map<int, at::Tensor> keySecondMoments(Model& model, const std::vector<int>&
                                            const ProgressFn& progress, std::vector<StatsInfo>* infosOut) {
     const auto t0 = Clock::now();
     validateLayers(model, layers);
-    if (p.texts.empty()) fail(ErrorKind::Input, "the statistics corpus" + (p.corpusLabel.empty() ? "" : " " + p.corpusLabel) + " is empty");
+    const std::string corpusName = "the statistics corpus" + (p.corpusLabel.empty() ? "" : " " + p.corpusLabel);
+    if (p.texts.empty()) fail(ErrorKind::Input, corpusName + " is empty");
+    if (p.maxSamples < 1)
+        fail(ErrorKind::Config, "key statistics: mom2_n_samples must be at least 1, got " + std::to_string(p.maxSamples));
+    if (p.maxTokens < 0)
+        fail(ErrorKind::Config, "key statistics: mom2_n_tokens must be at least 0, got " + std::to_string(p.maxTokens));
     const ModelConfig& c = model.config();
     const int64_t width = c.nInner;
     const int maxText = p.maxTextTokens > 0 ? std::min(p.maxTextTokens, c.nPositions) : c.nPositions;
@@ -208,6 +293,7 @@ std::map<int, at::Tensor> keySecondMoments(Model& model, const std::vector<int>&
         slot.file = fs::path(cacheFolder()) / "stats" / modelKey.substr(0, 16) / name.str();
     }
     for (StatsSlot& slot : slots) {
+        const int layer = slot.layer;
         if (p.useCache) {
             {
                 std::lock_guard<std::mutex> lock(memoryMutex);
@@ -217,10 +303,17 @@ std::map<int, at::Tensor> keySecondMoments(Model& model, const std::vector<int>&
                 }
             }
             if (!slot.mom2.defined()) {
-                slot.mom2 = loadCached(slot.file, slot.key, width, slot.info);
+                std::string why;
+                slot.mom2 = loadCached(slot.file, slot.key, width, slot.info, why);
                 if (slot.mom2.defined()) {
                     slot.info.cacheFile = slot.file.string();
                     remember(slot.key, slot.mom2, slot.info);
+                } else if (!why.empty()) {
+                    // Never used: removed (the recomputed statistics replace it).
+                    std::error_code ec;
+                    fs::remove(slot.file, ec);
+                    slot.info.cacheNote = "the statistics cache " + slot.file.string() + " was discarded (" + why +
+                                          "); layer " + std::to_string(layer) + "'s statistics were recomputed";
                 }
             }
             if (slot.mom2.defined()) {
@@ -252,7 +345,7 @@ std::map<int, at::Tensor> keySecondMoments(Model& model, const std::vector<int>&
             seqs.emplace_back(ids.begin(), ids.begin() + keep);
             tokens += keep;
         }
-        if (tokens == 0) fail(ErrorKind::Input, "the statistics corpus has no tokens");
+        if (tokens == 0) fail(ErrorKind::Input, corpusName + " has no tokens");
 
         // Batches of similar length (ROME's length_collation) of at most batchTokens padded tokens.
         // One forward pass per batch reads the keys of every missing layer (up to the deepest),

@@ -39,6 +39,10 @@ struct StatsInfo {
     bool fromCache = false;   // loaded from disk or memory instead of computed
     std::string cacheFile;    // "" when not cached on disk
     std::string corpusHash;   // sha256 of the corpus texts
+    // Set when a cache file for these statistics was damaged (bad header,
+    // wrong shape, NaN, ...): "the statistics cache FILE was discarded (why);
+    // ... recomputed". The file is removed and replaced by the recomputed one.
+    std::string cacheNote;
 };
 
 // Makes sure C of `layer` is available (computing and caching it when

@@ -52,6 +52,9 @@ at::Tensor solveOrFail(const at::Tensor& a, const at::Tensor& b, int layer, cons
         std::string why = "the key statistics of layer " + std::to_string(layer) + " are singular";
         if (info)
             why += " (" + std::to_string(info->tokens) + " corpus tokens for " + std::to_string(a.size(0)) + " keys)";
+        if (info && info->fromCache && !info->cacheFile.empty())
+            fail(ErrorKind::Input, why + ", loaded from the statistics cache " + info->cacheFile +
+                                       ": delete it to recompute, or use a larger --stats-corpus, or --no-mom2");
         fail(ErrorKind::Input, why + ": use a larger --stats-corpus, or --no-mom2");
     }
 }

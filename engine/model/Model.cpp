@@ -369,7 +369,9 @@ std::string blasLibraryInUse() {
 }
 
 std::string initComputeRuntime(int threads) {
-    if (threads <= 0) threads = static_cast<int>(std::max(1u, std::thread::hardware_concurrency()));
+    // More threads than cores only adds contention (1024 on 2 cores: predict 13-15 s instead of < 1 s).
+    const int cores = static_cast<int>(std::max(1u, std::thread::hardware_concurrency()));
+    if (threads <= 0 || threads > cores) threads = cores;
     at::set_num_threads(threads);
     // Force BLAS to load (a tiny matmul) before looking at which library it is.
     (void)at::mm(at::ones({2, 2}), at::ones({2, 2}));

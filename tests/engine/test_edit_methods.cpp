@@ -9,6 +9,7 @@
 #include <cmath>
 
 #include "engine/edit/EditMethod.h"
+#include "engine/edit/HparamSchema.h"
 #include "engine/edit/WeightDelta.h"
 #include "test_edit_support.h"
 
@@ -211,7 +212,7 @@ private Q_SLOTS:
 
         // kmeng01/rome's own hparams file is accepted as it is.
         EditHparams h = rome;
-        applyHparamsJson(h, R"({"layers": [5], "fact_token": "subject_last", "v_num_grad_steps": 7, "v_lr": 0.1,
+        applyHparamsJson(h, EditMethod::Rome, R"({"layers": [5], "fact_token": "subject_last", "v_num_grad_steps": 7, "v_lr": 0.1,
             "v_loss_layer": 47, "v_weight_decay": 0.25, "clamp_norm_factor": 2, "kl_factor": 0.5,
             "mom2_adjustment": false, "context_template_length_params": [[5, 10], [10, 10]],
             "rewrite_module_tmp": "transformer.h.{}.mlp.c_proj", "mom2_dataset": "wikipedia",
@@ -223,15 +224,15 @@ private Q_SLOTS:
         QCOMPARE(h.mom2Adjustment, false);
         QCOMPARE(h.mom2Samples, 500);
         QCOMPARE(h.contextLengths.size(), size_t(2));
-        applyHparamsJson(h, R"({"context_templates": "rome"})", "x.json");
+        applyHparamsJson(h, EditMethod::Rome, R"({"context_templates": "rome"})", "x.json");
         QCOMPARE(h.contextStarts, std::vector<std::string>{"<|endoftext|>"});
-        expectError([&] { applyHparamsJson(h, R"({"v_lrr": 1})", "typo.json"); }, {"typo.json", "unknown", "v_lrr"});
-        expectError([&] { applyHparamsJson(h, R"({"v_lr": "fast"})", "t.json"); }, {"'v_lr' must be a number"});
-        expectError([&] { applyHparamsJson(h, R"({"layers": []})", "t.json"); }, {"'layers'"});
-        expectError([&] { applyHparamsJson(h, R"({"fact_token": "last"})", "t.json"); }, {"subject_last"});
-        expectError([&] { applyHparamsJson(h, "[1]", "t.json"); }, {"JSON object"});
+        expectError([&] { applyHparamsJson(h, EditMethod::Rome, R"({"v_lrr": 1})", "typo.json"); }, {"typo.json", "unknown", "v_lrr"}, ErrorKind::Config);
+        expectError([&] { applyHparamsJson(h, EditMethod::Rome, R"({"v_lr": "fast"})", "t.json"); }, {"v_lr must be a number"}, ErrorKind::Config);
+        expectError([&] { applyHparamsJson(h, EditMethod::Rome, R"({"layers": []})", "t.json"); }, {"layers"}, ErrorKind::Config);
+        expectError([&] { applyHparamsJson(h, EditMethod::Rome, R"({"fact_token": "last"})", "t.json"); }, {"subject_last"}, ErrorKind::Config);
+        expectError([&] { applyHparamsJson(h, EditMethod::Rome, "[1]", "t.json"); }, {"JSON object"}, ErrorKind::Config);
         EditHparams round = rome;
-        applyHparamsJson(round, hparamsToJson(h, EditMethod::Rome), "round trip");
+        applyHparamsJson(round, EditMethod::Rome, hparamsToJson(h, EditMethod::Rome), "round trip");
         QCOMPARE(round.vNumGradSteps, h.vNumGradSteps);
         QCOMPARE(round.contextStarts, h.contextStarts);
     }
@@ -254,7 +255,7 @@ private Q_SLOTS:
         const auto b = contextTemplates(*m, h, 2);
         QVERIFY(b != a);  // another seed
         EditHparams rome = h;
-        applyHparamsJson(rome, R"({"context_templates": "rome"})", "preset");
+        applyHparamsJson(rome, EditMethod::Rome, R"({"context_templates": "rome"})", "preset");
         const auto c = contextTemplates(*m, rome, 1);
         QCOMPARE(c.size(), size_t(3));
         QCOMPARE(c[1].size(), size_t(10));
