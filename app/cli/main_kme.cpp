@@ -5,6 +5,7 @@
 #include <iostream>
 
 #include "app/cli/Cli.h"
+#include "engine/io/MappedFiles.h"
 #ifdef KME_WITH_RENDER
 #include "app/cli/CliSupport.h"
 #include "app/render/TraceDatasetPng.h"
@@ -12,6 +13,8 @@
 #endif
 
 int main(int argc, char** argv) {
+    // A checkpoint truncated by another process while mapped: one line, exit 1.
+    kme::installMappedFileFaultHandler("kme");
 #ifdef KME_WITH_RENDER
     kme::cli::setTracePngRenderer(kme::render::renderTracePng);
     kme::cli::setTraceDatasetPngRenderer(kme::render::renderTraceDatasetPng);

@@ -7,10 +7,12 @@
 #include "app/gui/MainWindow.h"
 #include "app/gui/StartupScript.h"
 #include "engine/core/Paths.h"
+#include "engine/io/MappedFiles.h"
 #include "engine/model/Model.h"
 
 int main(int argc, char** argv) {
     using kme::app::CommandLine;
+    kme::installMappedFileFaultHandler("kme-studio");  // a mapped checkpoint truncated while open: one line, exit 1
     {
         // --help, --version and usage errors first, before QApplication: they
         // need no display. With Qt's own options still in argv, a usage error
