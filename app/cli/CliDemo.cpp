@@ -6,6 +6,7 @@
 #include "app/cli/CliSupport.h"
 #include "engine/core/OutputFile.h"
 #include "engine/core/Paths.h"
+#include "engine/core/SafeInput.h"
 #include "engine/demo/DemoTrainer.h"
 
 namespace kme::cli {
@@ -30,6 +31,9 @@ std::map<std::string, double> parseMix(const std::string& text) {
 }
 
 int runTrainDemo(const Args& args, Context& ctx) {
+    if (!args.positional().empty())
+        throw UsageError("train-demo: unexpected argument " + quoteForMessage(args.positional()[0]) +
+                         " (the project comes from --project, the output folder from --out)");
     TrainDemoParams p;
     p.projectDir = args.get("--project", demoProjectFolder());
     if (p.projectDir.empty()) throw UsageError("no demo project found: pass --project DIR");

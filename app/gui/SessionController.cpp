@@ -13,6 +13,7 @@
 #include <nlohmann/json.hpp>
 
 #include "app/gui/JobRunner.h"
+#include "engine/core/SafeInput.h"
 #include "engine/core/Error.h"
 #include "engine/edit/WeightDelta.h"
 #include "engine/model/Model.h"
@@ -498,7 +499,7 @@ std::vector<kme::EditRequest> SessionController::editRequests(const kme::EditRec
 
 std::vector<int> SessionController::editLayers(const kme::EditRecord& record) {
     try {
-        const json h = json::parse(record.hparamsJson.empty() ? std::string("{}") : record.hparamsJson);
+        const json h = kme::parseJson(record.hparamsJson.empty() ? std::string("{}") : record.hparamsJson, "the edit's hyper-parameters");
         if (h.contains("layers") && h["layers"].is_array()) return h["layers"].get<std::vector<int>>();
     } catch (const std::exception&) {
     }
@@ -743,7 +744,7 @@ void SessionController::recordTrace(const QString& requestJson, const QString& r
     kme::TraceRecord t;
     t.requestJson = requestJson.toStdString();
     try {
-        json request = json::parse(t.requestJson);
+        json request = kme::parseJson(t.requestJson, "the trace's request");
         if (request.is_object() && !currentHash_.isEmpty()) {
             request["weights_hash"] = currentHash_.toStdString();
             t.requestJson = request.dump();

@@ -160,6 +160,7 @@ private Q_SLOTS:
         QTest::newRow("json to missing dir") << QStringList{"info", m, "--json", "/nonexistent/dir/out.json"} << 1
                                              << "/nonexistent/dir/out.json";
         QTest::newRow("help of unknown command") << QStringList{"help", "frobnicate"} << 2 << "unknown command";
+        QTest::newRow("train-demo positional") << QStringList{"train-demo", m} << 2 << "unexpected argument";
         QTest::newRow("second MODEL") << QStringList{"info", m, m} << 2 << "unexpected argument";
         QTest::newRow("unknown bench") << QStringList{"bench", "warp"} << 2 << "warp";
         QTest::newRow("invalid utf8") << QStringList{"tokenize", m, "--text", QString::fromLatin1("\xff")} << 1 << "";

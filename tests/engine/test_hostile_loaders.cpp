@@ -490,11 +490,11 @@ private Q_SLOTS:
         };
         const auto [rc, err] = run({"--hparams", fifo, "--no-mom2"});
         QVERIFY2(rc == 1, qPrintable(err));
-        QVERIFY2(err.contains("hp.fifo: cannot read the hyper-parameters (a FIFO"), qPrintable(err));
+        QVERIFY2(err.contains("hp.fifo: cannot read the hyper-parameters file (a FIFO"), qPrintable(err));
         QVERIFY2(!err.contains('\n'), qPrintable(err));
         const auto [rc2, err2] = run({"--stats-corpus", "/dev/zero"});
         QVERIFY2(rc2 == 1, qPrintable(err2));
-        QVERIFY2(err2.contains("/dev/zero: cannot read the corpus (a device"), qPrintable(err2));
+        QVERIFY2(err2.contains("/dev/zero: cannot read the statistics corpus (a device"), qPrintable(err2));
     }
 };
 

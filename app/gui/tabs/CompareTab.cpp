@@ -26,6 +26,7 @@
 
 #include "app/gui/JobRunner.h"
 #include "app/gui/SessionController.h"
+#include "engine/core/SafeInput.h"
 #include "engine/core/Error.h"
 #include "engine/core/Paths.h"
 #include "engine/edit/EditMethod.h"
@@ -711,7 +712,7 @@ void CompareTab::showSaved() {
     for (auto it = previews.rbegin(); it != previews.rend() && last.empty(); ++it)
         if (it->kind.rfind(kPreviewPrefix, 0) == 0) {
             try {
-                last = json::parse(it->afterProbsJson).value("comparison", std::string());
+                last = kme::parseJson(it->afterProbsJson, "a comparison record").value("comparison", std::string());
             } catch (const std::exception&) {
             }
         }
@@ -721,8 +722,8 @@ void CompareTab::showSaved() {
         if (last.empty() || p.kind.rfind(kPreviewPrefix, 0) != 0) continue;
         json jb, ja;
         try {
-            jb = json::parse(p.beforeProbsJson);
-            ja = json::parse(p.afterProbsJson);
+            jb = kme::parseJson(p.beforeProbsJson, "a comparison record");
+            ja = kme::parseJson(p.afterProbsJson, "a comparison record");
         } catch (const std::exception&) {
             continue;
         }

@@ -27,6 +27,7 @@
 
 #include "app/gui/JobRunner.h"
 #include "app/gui/SessionController.h"
+#include "engine/core/SafeInput.h"
 #include "engine/core/Error.h"
 #include "engine/edit/EditDefaults.h"
 #include "engine/eval/Dataset.h"
@@ -550,7 +551,12 @@ std::shared_ptr<EvaluateTab::Run> EvaluateTab::runFromRecord(const kme::MetricRu
     auto run = std::make_shared<Run>();
     run->summary = kme::evalRunSummaryFromJson(record.resultsJson);
     const kme::EvalRunSummary& s = run->summary;
-    nlohmann::json params = nlohmann::json::parse(record.paramsJson, nullptr, false);
+    nlohmann::json params;
+    try {
+        params = kme::parseJson(record.paramsJson, "the evaluation run's parameters");
+    } catch (const std::exception&) {
+        params = nlohmann::json(nlohmann::json::value_t::discarded);
+    }
     if (!params.is_object()) params = nlohmann::json::object();  // runs saved by other tools: their results alone
     run->params = params;
     run->methodText = methodText(int(s.method));

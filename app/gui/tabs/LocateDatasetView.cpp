@@ -17,6 +17,7 @@
 
 #include "app/gui/JobRunner.h"
 #include "app/render/TraceDatasetConvert.h"
+#include "engine/core/SafeInput.h"
 #include "engine/core/Paths.h"
 #include "engine/eval/Dataset.h"
 #include "engine/model/Model.h"
@@ -441,11 +442,11 @@ bool LocateDatasetView::showSavedRun(qint64 id, const QString& requestJson, cons
     kme::TraceParams trace;
     int limit = 0;
     try {
-        const nlohmann::json request = nlohmann::json::parse(requestJson.toStdString());
+        const nlohmann::json request = kme::parseJson(requestJson.toStdString(), "the dataset trace's request");
         trace = kme::traceParamsFromJson(request);
         limit = request.contains("limit") ? request.at("limit").get<int>() : 0;
         result = std::make_shared<kme::TraceDatasetResult>(
-            kme::traceDatasetResultFromJson(nlohmann::json::parse(resultJson.toStdString())));
+            kme::traceDatasetResultFromJson(kme::parseJson(resultJson.toStdString(), "the dataset trace's result")));
     } catch (const std::exception& e) {  // kme::Error (shapes, keys) or nlohmann::json's parse / type errors
         return refuse(QString::fromStdString(e.what()));
     }

@@ -25,6 +25,7 @@
 #include "app/gui/SessionController.h"
 #include "app/gui/tabs/LocateDatasetView.h"
 #include "app/render/TraceHeatmapConvert.h"
+#include "engine/core/SafeInput.h"
 #include "engine/core/Error.h"
 #include "engine/model/Model.h"
 #include "engine/session/SessionStore.h"
@@ -482,7 +483,11 @@ std::vector<LocateTab::SavedEntry> LocateTab::savedEntries(QString* error) const
             SavedEntry e;
             e.id = it->id;
             e.created = it->created;
-            e.request = json::parse(it->requestJson, nullptr, false);  // discarded (null) when it does not parse
+            try {
+                e.request = kme::parseJson(it->requestJson, "a saved trace's request");
+            } catch (const std::exception&) {
+                e.request = json(json::value_t::discarded);
+            }  // discarded (null) when it does not parse
             if (e.request.is_discarded()) e.request = nullptr;
             e.dataset = e.request.is_object() && e.request.contains("type") && e.request.at("type") == "dataset";
             out.push_back(std::move(e));
@@ -533,10 +538,10 @@ bool LocateTab::showRecord(qint64 id, bool dataset, QString* error) {
     std::shared_ptr<kme::TraceResult> result;
     try {
         record = store->getTrace(id);
-        request = json::parse(record.requestJson);
+        request = kme::parseJson(record.requestJson, "the trace's request");
         if (!dataset) {
             params = kme::traceParamsFromJson(request);
-            result = std::make_shared<kme::TraceResult>(kme::traceResultFromJson(json::parse(record.resultJson)));
+            result = std::make_shared<kme::TraceResult>(kme::traceResultFromJson(kme::parseJson(record.resultJson, "the trace's result")));
         }
     } catch (const std::exception& e) {  // kme::Error (keys, shapes, the file) or nlohmann::json's parse / type errors
         *error = QString::fromStdString(e.what());
