@@ -286,7 +286,7 @@ std::string hparamsOptionHelp() {
         if (rows.empty()) continue;
         text += std::string("\n      ") + familyDisplayName(family) + " (" + familySummary(family) + "):";
         for (const MethodInfo* m : rows)
-            text += std::string("\n      ") + m->name + " (" + m->displayName + "):\n" +
+            text += std::string("\n      ") + m->name + ": " + m->displayName + "\n" +
                     hparamsHelpText(m->method, "        ");
     }
     while (!text.empty() && text.back() == '\n') text.pop_back();

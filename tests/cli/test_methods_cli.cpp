@@ -133,7 +133,7 @@ private Q_SLOTS:
         QCOMPARE(r.rc, 0);
         const size_t glob = r.out.find("Global optimization ("), local = r.out.find("Local modification (");
         QVERIFY2(glob != std::string::npos && local != std::string::npos, r.out.c_str());
-        const size_t ft = r.out.find("ft-l (FT-L):"), rome = r.out.find("rome (ROME):"), memit = r.out.find("memit (MEMIT):");
+        const size_t ft = r.out.find("ft-l: FT-L\n"), rome = r.out.find("rome: ROME\n"), memit = r.out.find("memit: MEMIT\n");
         QVERIFY(glob < ft && ft < local && local < rome && rome < memit);
         QVERIFY(contains(r.out, "num_steps (int"));
         QVERIFY(contains(r.out, "mom2_update_weight (double"));

@@ -103,7 +103,8 @@ void fillMethodCombo(QComboBox* combo) {
         bold.setBold(true);
         header->setFont(bold);
         header->setToolTip(QString::fromUtf8(kme::familySummary(family)));
-        if (model) model->appendRow(header);
+        if (model) model->appendRow(header);  // the default model of a QComboBox
+        else delete header;
         for (const kme::MethodInfo* m : rows) {
             combo->addItem(QString::fromUtf8(m->displayName), int(m->method));
             combo->setItemData(combo->count() - 1,

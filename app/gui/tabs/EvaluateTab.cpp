@@ -203,7 +203,7 @@ void EvaluateTab::buildUi() {
     batch_->setObjectName(QStringLiteral("batchSpin"));
     batch_->setRange(1, 10000);
     batch_->setValue(1);
-    batch_->setToolTip(tr("Batched methods (MEMIT, FT-L): requests solved together in one edit (fresh: each batch on the unedited weights; "
+    batch_->setToolTip(tr("Batched methods (`kme methods`): requests solved together in one edit (fresh: each batch on the unedited weights; "
                           "sequential: on the weights with the earlier batches applied)"));
     batchLabel_ = new QLabel(tr("MEMIT &batch:"), box);
     batchLabel_->setBuddy(batch_);
