@@ -113,6 +113,7 @@ std::vector<Command> allCommands() {
     addTraceCommands(commands);
     addTraceDatasetCommands(commands);
     addEditCommands(commands);
+    addMethodCommands(commands);
     addEvalCommands(commands);
     addSessionCommands(commands);
     addDemoCommands(commands);

@@ -8,6 +8,10 @@
 
 #include "app/cli/Args.h"
 
+namespace kme {
+struct MethodInfo;
+}
+
 namespace kme::cli {
 
 struct Context {
@@ -33,6 +37,13 @@ void addTraceDatasetCommands(std::vector<Command>& commands);
 void addEditCommands(std::vector<Command>& commands);
 void addEvalCommands(std::vector<Command>& commands);
 void addSessionCommands(std::vector<Command>& commands);
+void addMethodCommands(std::vector<Command>& commands);  // CliMethods.cpp
+
+// --method NAME from the method table (default: its first row); a UsageError
+// "--method must be rome, memit or ft-l, got 'x'" otherwise (CliMethods.cpp).
+const MethodInfo& methodArg(const Args& args);
+// The --method choices for help texts: "rome (default) | memit | ft-l".
+std::string methodChoicesHelp();
 
 // Returns the exit status: 0 ok, 1 error, 2 usage.
 int runCli(const std::vector<std::string>& argv, std::ostream& out, std::ostream& err);

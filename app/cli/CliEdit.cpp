@@ -16,6 +16,7 @@
 #include "engine/edit/EditDefaults.h"
 #include "engine/edit/EditMethod.h"
 #include "engine/edit/HparamSchema.h"
+#include "engine/edit/methods/MethodTable.h"
 #include "engine/model/Model.h"
 #include "engine/session/SessionEdits.h"
 #include "engine/session/SessionStore.h"
@@ -42,9 +43,8 @@ json toJson(const Probabilities& p) {
 }
 
 int runEdit(const Args& args, Context& ctx) {
-    const std::string methodName = args.get("--method", "rome");
-    const auto method = parseEditMethod(methodName);
-    if (!method) throw UsageError("--method must be rome, memit or ft-l, got '" + methodName + "'");
+    const MethodInfo& info = methodArg(args);
+    const std::optional<EditMethod> method = info.method;
     const bool single = args.has("--prompt") || args.has("--subject") || args.has("--target");
     if (single && args.has("--requests")) throw UsageError("give either --prompt/--subject/--target or --requests, not both");
     if (!single && !args.has("--requests"))
@@ -264,7 +264,7 @@ int runEdit(const Args& args, Context& ctx) {
           << (st.fromCache ? "cached (computed in " + std::to_string(int(std::lround(st.computeSeconds))) + " s)"
                            : "computed in " + std::to_string(int(std::lround(st.seconds))) + " s")
           << "\n";
-    if (!params.hparams.mom2Adjustment && *method != EditMethod::FtL) s << "  key statistics: identity (--no-mom2)\n";
+    if (!params.hparams.mom2Adjustment && info.needsKeyStatistics) s << "  key statistics: identity (--no-mom2)\n";
     if (!params.statsLabel.empty() && !result.stats.empty()) s << "  statistics corpus: " << params.statsLabel << "\n";
     s << "  weights hash " << hashAfter << "\n";
     if (!replaySummary.empty()) s << "  on top of the session's edits (" << replaySummary << ")\n";
@@ -274,14 +274,21 @@ int runEdit(const Args& args, Context& ctx) {
     return 0;
 }
 
-// The --hparams help: the schema of every method (key, type, default, range, help).
+// The --hparams help: the schema of every method (key, type, default,
+// range, help), the methods grouped by family as in the method table.
 std::string hparamsOptionHelp() {
     std::string text =
         "JSON object overriding hyper-parameters (kmeng01/rome and kmeng01/memit hparams files are accepted, their "
         "module-name keys ignored); a key the method does not use, a wrong type or a value out of range is refused. "
-        "The keys of each method (type, default, range):";
-    for (EditMethod m : {EditMethod::Rome, EditMethod::Memit, EditMethod::FtL})
-        text += std::string("\n      ") + editMethodName(m) + ":\n" + hparamsHelpText(m, "        ");
+        "The keys of each method (type, default, range), by family (`kme methods`):";
+    for (MethodFamily family : methodFamilies()) {
+        const auto rows = methodsOf(family);
+        if (rows.empty()) continue;
+        text += std::string("\n      ") + familyDisplayName(family) + " (" + familySummary(family) + "):";
+        for (const MethodInfo* m : rows)
+            text += std::string("\n      ") + m->name + ": " + m->displayName + "\n" +
+                    hparamsHelpText(m->method, "        ");
+    }
     while (!text.empty() && text.back() == '\n') text.pop_back();
     return text;
 }
@@ -291,10 +298,10 @@ std::string hparamsOptionHelp() {
 void addEditCommands(std::vector<Command>& commands) {
     commands.push_back(
         {"edit",
-         "[MODEL] --method rome|memit|ft-l (--prompt T --subject S --target T | --requests F) [--layer L | --layers A-B] "
+         "[MODEL] --method " + methodNames("|", "|") + " (--prompt T --subject S --target T | --requests F) [--layer L | --layers A-B] "
          "[--stats-corpus F | --no-mom2] [--hparams F] [--seed S] [--out DIR [--force]] [--session DB]",
          "edit a fact (ROME, MEMIT or constrained fine-tuning) and report p(target) before and after",
-         {{"--method", true, "rome (default) | memit | ft-l"},
+         {{"--method", true, methodChoicesHelp() + " (`kme methods` lists them)"},
           {"--prompt", true, "prompt template with {} where the subject goes: '{} is located in the city of'"},
           {"--subject", true, "the subject that fills {}"},
           {"--target", true, "the new object (a leading space is added: Rome -> ' Rome')"},

@@ -19,6 +19,7 @@
 #include "engine/core/SafeInput.h"
 #include "engine/edit/EditDefaults.h"
 #include "engine/edit/EditMethod.h"
+#include "engine/edit/methods/MethodTable.h"
 #include "engine/edit/HparamSchema.h"
 #include "engine/edit/KeyStatistics.h"
 #include "engine/eval/Dataset.h"
@@ -99,9 +100,8 @@ int64_t recordMetricRun(SessionStore& session, const EvalResult& r, const Datase
 
 int runEval(const Args& args, Context& ctx) {
     const std::string datasetPath = args.require("--dataset");
-    const std::string methodName = args.get("--method", "rome");
-    const auto method = parseEditMethod(methodName);
-    if (!method) throw UsageError("--method must be rome, memit or ft-l, got '" + methodName + "'");
+    const MethodInfo& info = methodArg(args);
+    const std::optional<EditMethod> method = info.method;
     SelectionParams sel;
     if (args.has("--limit")) {
         sel.limit = args.getInt("--limit", 0, 0, 100000000);
@@ -147,8 +147,11 @@ int runEval(const Args& args, Context& ctx) {
     if (args.has("--layer")) p.edit.hparams.layers = parseLayerArg("--layer", args.get("--layer"));
     if (args.has("--layers")) p.edit.hparams.layers = parseLayerArg("--layers", args.get("--layers"));
     if (steps > 0) {
-        if (*method == EditMethod::FtL) p.edit.hparams.ftSteps = steps;
-        else p.edit.hparams.vNumGradSteps = steps;
+        // The method's step-count key, through its schema row.
+        const HparamSpec* spec = findHparam(info.method, info.stepsKey);
+        if (!spec) throw UsageError(std::string("--steps: ") + info.displayName + " has no optimisation steps");
+        checkHparamValue(*spec, steps, "--steps");
+        spec->set(p.edit.hparams, steps);
     }
     if (args.has("--no-mom2")) {
         p.edit.hparams.mom2Adjustment = false;
@@ -246,11 +249,11 @@ int runEval(const Args& args, Context& ctx) {
 void addEvalCommands(std::vector<Command>& commands) {
     commands.push_back(
         {"eval",
-         "[MODEL] --dataset F --method rome|memit|ft-l [--limit N] [--select first|spread|random] [--sequential] "
+         "[MODEL] --dataset F --method " + methodNames("|", "|") + " [--limit N] [--select first|spread|random] [--sequential] "
          "[--batch B] [--layer L | --layers A-B] [--stats-corpus F | --no-mom2] [--hparams F] [--session DB]",
          "edit records of a CounterFact / zsRE file and report ROME's metrics against the unedited model (JSON: fractions 0..1)",
          {{"--dataset", true, "CounterFact or zsRE JSON file"},
-          {"--method", true, "rome (default) | memit | ft-l"},
+          {"--method", true, methodChoicesHelp()},
           {"--limit", true, "records evaluated (default: all)"},
           {"--select", true, "which records: first (default) | spread (evenly over the file) | random"},
           {"--select-seed", true, "seed of --select random (0)"},

@@ -21,6 +21,7 @@
 #include "engine/core/OutputFile.h"
 #include "engine/core/Paths.h"
 #include "engine/core/Sha256.h"
+#include "engine/edit/methods/MethodTable.h"
 #include "engine/model/Model.h"
 #include "engine/tokenizer/Tokenizer.h"
 
@@ -442,28 +443,24 @@ EditResult computeEdit(Model& model, const EditParams& paramsIn, const ProgressF
         r = normalizedRequest(r);
         validateRequest(model, r);
     }
+    const MethodInfo& method = methodInfo(params.method);
     auto& layers = params.hparams.layers;
-    if (layers.empty()) {
-        const std::string name = editMethodName(params.method);
+    if (layers.empty() && method.layers != LayerShape::None) {
+        const std::string name = method.name;
         fail(ErrorKind::Input, "no default " + name + " layer for this model: choose one with --layer" +
-                                   std::string(params.method == EditMethod::Memit ? "s A-B" : " L") +
+                                   std::string(method.layers == LayerShape::Range ? "s A-B" : " L") +
                                    " (e.g. where `kme trace --kind mlp` peaks at the subject's last token)");
     }
     validateLayers(model, layers);
     std::sort(layers.begin(), layers.end());
     layers.erase(std::unique(layers.begin(), layers.end()), layers.end());
     validateHparams(params.hparams, params.method);  // every field in its schema range: a bounded run
-    if (params.method != EditMethod::FtL && params.hparams.mom2Adjustment && params.statsTexts.empty())
+    if (method.needsKeyStatistics && params.hparams.mom2Adjustment && params.statsTexts.empty())
         fail(ErrorKind::Input, "key statistics need a text corpus: give --stats-corpus FILE, or --no-mom2 for the identity");
     for (const auto& group : params.contextTemplates)
         for (const auto& t : group)
             if (t.find("{}") == std::string::npos) fail(ErrorKind::Input, "context template '" + t + "' has no '{}'");
-    EditResult result;
-    switch (params.method) {
-        case EditMethod::Rome: result = computeRome(model, params, progress); break;
-        case EditMethod::Memit: result = computeMemit(model, params, progress); break;
-        case EditMethod::FtL: result = computeFineTune(model, params, progress); break;
-    }
+    EditResult result = method.compute(model, params, progress);  // the method's row (engine/edit/methods/)
     result.method = params.method;
     result.hparams = params.hparams;
     result.seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();

@@ -13,6 +13,7 @@
 #include "engine/core/SafeInput.h"
 #include "engine/demo/DemoCorpus.h"
 #include "engine/edit/HparamSchema.h"
+#include "engine/edit/methods/MethodTable.h"
 #include "engine/model/Model.h"
 
 namespace kme {
@@ -24,6 +25,13 @@ namespace {
 
 // The defaults file of a model folder, parsed (a regular file of bounded
 // size, JSON of bounded nesting, known top-level keys); null when absent.
+// A method's section name (its table name, not an alias).
+bool findMethodSection(const std::string& key) {
+    for (const MethodInfo& row : methodTable())
+        if (key == row.name) return true;
+    return false;
+}
+
 json readDefaultsFile(const Model& model, std::string* pathOut) {
     const fs::path path = fs::path(model.folder()) / kEditDefaultsFile;
     if (pathOut) *pathOut = path.string();
@@ -36,11 +44,11 @@ json readDefaultsFile(const Model& model, std::string* pathOut) {
         fail(e.kind() == ErrorKind::Io ? ErrorKind::Io : ErrorKind::Config, e.what());
     }
     if (!j.is_object()) fail(ErrorKind::Config, path.string() + ": expected a JSON object, got " + jsonTypeName(j));
-    static const std::set<std::string> known = {"note", "rome", "memit", "ft-l", "stats_corpus"};
+    // "note", one section per method of the table, "stats_corpus".
     for (auto it = j.begin(); it != j.end(); ++it)
-        if (!known.count(it.key()))
+        if (it.key() != "note" && it.key() != "stats_corpus" && !findMethodSection(it.key()))
             fail(ErrorKind::Config, path.string() + ": unknown key " + quoteForMessage(it.key(), 60) +
-                                        " (known: note, rome, memit, ft-l, stats_corpus)");
+                                        " (known: note, " + methodNames() + ", stats_corpus)");
     return j;
 }
 
@@ -57,8 +65,9 @@ EditDefaults editDefaults(const Model& model, EditMethod method) {
     if (j.is_null()) return d;
     if (j.contains("note")) d.note = jsonString(j, path, "note", 64 << 10, ErrorKind::Config);
     // Every method's section is checked (a typo in another method's section is not left for later).
-    for (EditMethod m : {EditMethod::Rome, EditMethod::Memit, EditMethod::FtL}) {
-        const std::string section = editMethodName(m);
+    for (const MethodInfo& row : methodTable()) {
+        const EditMethod m = row.method;
+        const std::string section = row.name;
         if (m == method || !j.contains(section)) continue;
         EditHparams scratch = defaultHparams(m, model.config());
         applyHparams(scratch, m, j[section], path + " (" + section + ")");
@@ -128,7 +137,7 @@ EditParams defaultEditParams(const Model& model, EditMethod method) {
     EditParams p;
     p.method = method;
     p.hparams = editDefaults(model, method).hparams;
-    if (method != EditMethod::FtL && p.hparams.mom2Adjustment) {
+    if (methodInfo(method).needsKeyStatistics && p.hparams.mom2Adjustment) {
         StatsCorpus c = defaultStatsCorpus(model);
         p.statsTexts = std::move(c.texts);
         p.statsLabel = std::move(c.label);

@@ -9,6 +9,7 @@
 
 #include "engine/core/Error.h"
 #include "engine/core/SafeInput.h"
+#include "engine/edit/methods/MethodTable.h"
 #include "engine/model/Config.h"
 
 namespace kme {
@@ -303,11 +304,8 @@ const std::vector<std::string>& ignoredHparamKeys() {
 }
 
 const char* editMethodDisplayName(EditMethod method) {
-    switch (method) {
-        case EditMethod::Rome: return "ROME";
-        case EditMethod::Memit: return "MEMIT";
-        case EditMethod::FtL: return "FT-L";
-    }
+    for (const MethodInfo& row : methodTable())
+        if (row.method == method) return row.displayName;
     return "?";
 }
 
@@ -435,8 +433,10 @@ void applyHparams(EditHparams& h, EditMethod method, const json& j, const std::s
         const HparamSpec* spec = findHparam(method, key);
         if (!spec) {
             std::string others;
-            for (EditMethod m : {EditMethod::Rome, EditMethod::Memit, EditMethod::FtL})
+            for (const MethodInfo& row : methodTable()) {
+                const EditMethod m = row.method;
                 if (m != method && findHparam(m, key)) others += std::string(others.empty() ? "" : " and ") + editMethodDisplayName(m);
+            }
             const std::string name = editMethodDisplayName(method);
             fail(ErrorKind::Config, source + ": " + keyText(key) + " is not a hyper-parameter of " + name +
                                         (others.empty() ? " (unknown to every method)" : " (it is " + others + "'s)") +
@@ -486,37 +486,11 @@ bool operator==(const EditHparams& a, const EditHparams& b) {
 }
 
 EditStage editStage(const EditParams& p, double done, double total) {
-    // Mirrors the Meter layouts of computeRome / computeMemit (Rome.cpp) and
-    // computeFineTune (FineTune.cpp): key statistics first (20 units a layer),
-    // then ROME: layers x (v_num_grad_steps + 1) units a request; MEMIT:
-    // v_num_grad_steps units a request, then one a layer; FT-L: one a step.
+    // The method's progress layout (its row in engine/edit/methods/ mirrors
+    // the Meter of its compute function).
     EditStage st;
     st.fraction = total > 0 ? std::clamp(done / total, 0.0, 1.0) : 0.0;
-    const std::set<int> distinct(p.hparams.layers.begin(), p.hparams.layers.end());
-    const double layers = double(std::max<size_t>(1, distinct.size()));
-    const size_t n = p.requests.size();
-    if (p.method == EditMethod::FtL) {
-        st.kind = EditStage::Kind::FineTune;
-        st.count = size_t(std::max(1, p.hparams.ftSteps));
-        st.index = size_t(std::clamp(std::floor(done + 1e-9), 0.0, double(st.count)));
-        return st;
-    }
-    const double stats = p.hparams.mom2Adjustment ? 20.0 * layers : 0.0;
-    const double steps = double(std::max(1, p.hparams.vNumGradSteps));
-    const double perRequest = p.method == EditMethod::Rome ? layers * (steps + 1) : steps;
-    st.count = n;
-    if (done < stats - 1e-9) {
-        st.kind = EditStage::Kind::Statistics;
-        return st;
-    }
-    const double inRequests = (done - stats) / perRequest;
-    if (p.method == EditMethod::Memit && inRequests >= double(n) - 1e-9) {
-        st.kind = EditStage::Kind::Writing;
-        st.index = n;
-        return st;
-    }
-    st.kind = EditStage::Kind::Request;
-    st.index = size_t(std::clamp(std::floor(inRequests + 1e-9) + 1, 1.0, double(std::max<size_t>(1, n))));
+    methodInfo(p.method).stage(p, done, st);
     return st;
 }
 

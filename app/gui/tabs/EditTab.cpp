@@ -15,6 +15,7 @@
 #include <QPushButton>
 #include <QSettings>
 #include <QSpinBox>
+#include <QStandardItemModel>
 #include <QTableWidget>
 #include <QTextBrowser>
 #include <QTimer>
@@ -29,6 +30,8 @@
 #include "app/gui/SessionController.h"
 #include "engine/core/Error.h"
 #include "engine/edit/EditDefaults.h"
+#include "engine/edit/HparamSchema.h"
+#include "engine/edit/methods/MethodTable.h"
 #include "engine/model/Model.h"
 
 namespace kme::app {
@@ -85,13 +88,41 @@ QDoubleSpinBox* doubleSpin(QWidget* parent, double min, double max, int decimals
     return s;
 }
 
+// The methods of the table grouped by family: each family a bold header
+// item that cannot be chosen, each method its display name (data: the
+// EditMethod), its tooltip what it changes and its paper. The table's first
+// method is chosen.
+void fillMethodCombo(QComboBox* combo) {
+    auto* model = qobject_cast<QStandardItemModel*>(combo->model());
+    for (kme::MethodFamily family : kme::methodFamilies()) {
+        const auto rows = kme::methodsOf(family);
+        if (rows.empty()) continue;
+        auto* header = new QStandardItem(QString::fromUtf8(kme::familyDisplayName(family)));
+        header->setFlags(Qt::NoItemFlags);  // neither selectable nor enabled: a label
+        QFont bold = combo->font();
+        bold.setBold(true);
+        header->setFont(bold);
+        header->setToolTip(QString::fromUtf8(kme::familySummary(family)));
+        if (model) model->appendRow(header);  // the default model of a QComboBox
+        else delete header;
+        for (const kme::MethodInfo* m : rows) {
+            combo->addItem(QString::fromUtf8(m->displayName), int(m->method));
+            combo->setItemData(combo->count() - 1,
+                               QStringLiteral("%1\n%2").arg(QString::fromUtf8(m->summary),
+                                                            QString::fromStdString(kme::paperText(m->paper))),
+                               Qt::ToolTipRole);
+        }
+    }
+    combo->setCurrentIndex(combo->findData(int(kme::defaultMethod().method)));
+}
+
 enum BatchColumn { kTemplateCol, kSubjectCol, kNewCol, kTrueCol, kBatchCols };
 
 }  // namespace
 
 // One Run: what the compute job and the apply job hand to the summary.
 struct EditRun {
-    kme::EditMethod method = kme::EditMethod::Rome;
+    kme::EditMethod method = kme::defaultMethod().method;
     std::vector<kme::EditRequest> requests;  // normalized
     std::shared_ptr<kme::EditResult> result;
     std::vector<RequestProbs> before, after;
@@ -154,12 +185,7 @@ void EditTab::buildUi() {
     auto* methodRow = new QHBoxLayout;
     method_ = new QComboBox(this);
     method_->setObjectName(QStringLiteral("methodCombo"));
-    method_->addItem(tr("ROME"), int(kme::EditMethod::Rome));
-    method_->setItemData(0, tr("Rank-one model editing: one MLP layer, one fact at a time"), Qt::ToolTipRole);
-    method_->addItem(tr("MEMIT"), int(kme::EditMethod::Memit));
-    method_->setItemData(1, tr("Mass-editing: many facts at once, spread over several MLP layers"), Qt::ToolTipRole);
-    method_->addItem(tr("FT-L"), int(kme::EditMethod::FtL));
-    method_->setItemData(2, tr("Constrained fine-tuning of one layer (a baseline)"), Qt::ToolTipRole);
+    fillMethodCombo(method_);
     auto* methodLabel = new QLabel(tr("&Method:"), this);
     methodLabel->setBuddy(method_);
     layer_ = new QSpinBox(this);
@@ -343,12 +369,17 @@ void EditTab::setModel(std::shared_ptr<kme::Model> model) {
     if (model_ && targetTrueAuto_) answerTimer_->start();
 }
 
-kme::EditMethod EditTab::method() const { return kme::EditMethod(method_->currentData().toInt()); }
+kme::EditMethod EditTab::method() const {
+    const QVariant data = method_->currentData();
+    return data.isValid() ? kme::EditMethod(data.toInt()) : kme::defaultMethod().method;
+}
 
 void EditTab::setMethod(kme::EditMethod m) { method_->setCurrentIndex(method_->findData(int(m))); }
 
 std::vector<int> EditTab::layers() const {
-    if (method() != kme::EditMethod::Memit) return {layer_->value()};
+    const kme::LayerShape shape = kme::methodInfo(method()).layers;
+    if (shape == kme::LayerShape::None) return {};
+    if (shape != kme::LayerShape::Range) return {layer_->value()};
     std::vector<int> out;
     for (int l = layer_->value(); l <= lastLayer_->value(); ++l) out.push_back(l);
     return out;
@@ -356,7 +387,7 @@ std::vector<int> EditTab::layers() const {
 
 void EditTab::setLayer(int layer) {
     chosenLayer_ = layer;
-    if (method() == kme::EditMethod::Memit) {
+    if (kme::methodInfo(method()).layers == kme::LayerShape::Range) {
         // Keep the range's width, ending at the chosen layer (MEMIT puts z there).
         const int width = std::max(0, lastLayer_->value() - layer_->value());
         lastLayer_->setValue(layer);
@@ -399,7 +430,7 @@ void EditTab::applyDefaults() {
         return;
     }
     if (!l.empty()) {
-        layer_->setValue(m == kme::EditMethod::Memit ? l.front() : l.back());
+        layer_->setValue(kme::methodInfo(m).layers == kme::LayerShape::Range ? l.front() : l.back());
         lastLayer_->setValue(l.back());
         layerSource_->setText(tr("default from %1").arg(source));
     } else {
@@ -409,20 +440,24 @@ void EditTab::applyDefaults() {
 }
 
 void EditTab::updateMethodRows() {
-    const kme::EditMethod m = method();
-    const bool memit = m == kme::EditMethod::Memit, ft = m == kme::EditMethod::FtL;
-    toLabel_->setVisible(memit);
-    lastLayer_->setVisible(memit);
-    layerLabel_->setText(memit ? tr("&Layers:") : tr("&Layer:"));
-    batch_->setVisible(memit);
-    for (QWidget* w : {static_cast<QWidget*>(vSteps_), static_cast<QWidget*>(vLr_),
-                       static_cast<QWidget*>(vWeightDecay_), static_cast<QWidget*>(klFactor_),
-                       static_cast<QWidget*>(clamp_), static_cast<QWidget*>(mom2_)})
-        advancedForm_->setRowVisible(w, !ft);
-    advancedForm_->setRowVisible(lambda_, memit);
-    for (QWidget* w : {static_cast<QWidget*>(ftSteps_), static_cast<QWidget*>(ftLr_),
-                       static_cast<QWidget*>(ftWeightDecay_), static_cast<QWidget*>(ftNorm_)})
-        advancedForm_->setRowVisible(w, ft);
+    const kme::MethodInfo& m = kme::methodInfo(method());
+    const bool range = m.layers == kme::LayerShape::Range;
+    toLabel_->setVisible(range);
+    lastLayer_->setVisible(range);
+    layerLabel_->setText(range ? tr("&Layers:") : tr("&Layer:"));
+    layerLabel_->setVisible(m.layers != kme::LayerShape::None);
+    layer_->setVisible(m.layers != kme::LayerShape::None);
+    batch_->setVisible(m.batched);
+    // Each control's row shows when the method's schema has its key.
+    const std::pair<QWidget*, const char*> rows[] = {
+        {vSteps_, "v_num_grad_steps"}, {vLr_, "v_lr"},           {vWeightDecay_, "v_weight_decay"},
+        {klFactor_, "kl_factor"},      {clamp_, "clamp_norm_factor"}, {mom2_, "mom2_adjustment"},
+        {lambda_, "mom2_update_weight"}, {ftSteps_, "num_steps"}, {ftLr_, "lr"},
+        {ftWeightDecay_, "weight_decay"}, {ftNorm_, "norm_constraint"}};
+    for (const auto& [w, key] : rows) {
+        const kme::HparamSpec* spec = kme::findHparam(m.method, key);
+        advancedForm_->setRowVisible(w, spec && spec->recorded);
+    }
 }
 
 kme::EditHparams EditTab::hparamsFromControls(kme::EditHparams h) const {
@@ -471,7 +506,7 @@ std::vector<kme::EditRequest> EditTab::requests() const {
         out.push_back(kme::normalizedRequest(r));
     };
     add(template_->text(), subject_->text(), targetNew_->text(), targetTrue_->text());
-    if (method() == kme::EditMethod::Memit) {
+    if (kme::methodInfo(method()).batched) {
         for (int row = 0; row < batchTable_->rowCount(); ++row) {
             auto cell = [&](int col) {
                 const QTableWidgetItem* item = batchTable_->item(row, col);
@@ -499,8 +534,10 @@ QString EditTab::inputError() const {
     const int nLayer = model_->config().nLayer;
     for (int l : layers())
         if (l < 0 || l >= nLayer) return tr("Layer %1 does not exist (0 to %2).").arg(l).arg(nLayer - 1);
-    if (method() == kme::EditMethod::Memit) {
-        if (lastLayer_->value() < layer_->value()) return tr("The last layer must not come before the first.");
+    const kme::MethodInfo& info = kme::methodInfo(method());
+    if (info.layers == kme::LayerShape::Range && lastLayer_->value() < layer_->value())
+        return tr("The last layer must not come before the first.");
+    if (info.batched) {
         for (int row = 0; row < batchTable_->rowCount(); ++row) {
             auto cell = [&](int col) {
                 const QTableWidgetItem* item = batchTable_->item(row, col);
@@ -585,7 +622,7 @@ bool EditTab::runEdit() {
             kme::EditParams p = kme::defaultEditParams(*model, run->method);
             p.hparams = hparams;  // the controls started from the same defaults
             p.requests = run->requests;
-            if (run->method == kme::EditMethod::FtL || !hparams.mom2Adjustment) {
+            if (!kme::methodInfo(run->method).needsKeyStatistics || !hparams.mom2Adjustment) {
                 p.statsTexts.clear();
                 p.statsLabel.clear();
             } else if (p.statsTexts.empty()) {
@@ -659,7 +696,7 @@ void EditTab::showSummary(const EditRun& run, int64_t editId) {
     QString layers;
     for (int l : r.layers) layers += (layers.isEmpty() ? QString() : QStringLiteral(", ")) + QString::number(l);
     QString html = tr("<h3>%1 edited layer%2 %3 in %4 s</h3>")
-                       .arg(QString::fromLatin1(kme::editMethodName(r.method)).toUpper(),
+                       .arg(QString::fromUtf8(kme::methodInfo(r.method).displayName),
                             r.layers.size() > 1 ? QStringLiteral("s") : QString(), layers)
                        .arg(r.seconds, 0, 'f', 2);
     const kme::EditRecord* record = session_->edit(editId);
@@ -704,7 +741,7 @@ void EditTab::showSummary(const EditRun& run, int64_t editId) {
                     .arg(st.samples)
                     .arg(st.tokens)
                     .arg(st.fromCache ? tr("from the cache") : tr("computed in %1 s").arg(st.seconds, 0, 'f', 1));
-    if (r.method != kme::EditMethod::FtL && !r.hparams.mom2Adjustment)
+    if (kme::methodInfo(r.method).needsKeyStatistics && !r.hparams.mom2Adjustment)
         html += tr("<li>Key statistics off: C is the identity.</li>");
     if (!r.requests.empty() && !r.requests.front().losses.empty()) {
         const auto& losses = r.requests.front().losses;
@@ -748,7 +785,13 @@ bool EditTab::loadBatchFile(const QString& path) {
             batchTable_->setUpdatesEnabled(false);
             for (const auto& r : *loaded) addBatchRow(r);
             batchTable_->setUpdatesEnabled(true);
-            setMethod(kme::EditMethod::Memit);
+            // A file of requests is edited together: keep a batched method, else the table's first one.
+            if (!kme::methodInfo(method()).batched)
+                for (const kme::MethodInfo& m : kme::methodTable())
+                    if (m.batched) {
+                        setMethod(m.method);
+                        break;
+                    }
             Q_EMIT factFileLoaded(path);
         });
 }

@@ -30,6 +30,8 @@
 #include "engine/core/SafeInput.h"
 #include "engine/core/Error.h"
 #include "engine/edit/EditDefaults.h"
+#include "engine/edit/HparamSchema.h"
+#include "engine/edit/methods/MethodTable.h"
 #include "engine/eval/Dataset.h"
 #include "engine/eval/EditEvaluation.h"
 #include "engine/eval/EvalJson.h"
@@ -179,9 +181,14 @@ void EvaluateTab::buildUi() {
     auto* methodRow = new QHBoxLayout;
     method_ = new QComboBox(box);
     method_->setObjectName(QStringLiteral("evalMethodCombo"));
-    method_->addItem(tr("ROME"), int(kme::EditMethod::Rome));
-    method_->addItem(tr("MEMIT"), int(kme::EditMethod::Memit));
-    method_->addItem(tr("FT-L"), int(kme::EditMethod::FtL));
+    for (const kme::MethodInfo& m : kme::methodTable()) {  // the method table, its order
+        method_->addItem(QString::fromUtf8(m.displayName), int(m.method));
+        method_->setItemData(method_->count() - 1,
+                             QStringLiteral("%1 (%2)\n%3")
+                                 .arg(QString::fromUtf8(m.summary), QString::fromUtf8(kme::familyDisplayName(m.family)),
+                                      QString::fromStdString(kme::paperText(m.paper))),
+                             Qt::ToolTipRole);
+    }
     records_ = new QSpinBox(box);
     records_->setObjectName(QStringLiteral("recordsSpin"));
     records_->setRange(1, 100000);
@@ -197,7 +204,7 @@ void EvaluateTab::buildUi() {
     batch_->setObjectName(QStringLiteral("batchSpin"));
     batch_->setRange(1, 10000);
     batch_->setValue(1);
-    batch_->setToolTip(tr("MEMIT: requests solved together in one edit (fresh: each batch on the unedited weights; "
+    batch_->setToolTip(tr("Batched methods (`kme methods`): requests solved together in one edit (fresh: each batch on the unedited weights; "
                           "sequential: on the weights with the earlier batches applied)"));
     batchLabel_ = new QLabel(tr("MEMIT &batch:"), box);
     batchLabel_->setBuddy(batch_);
@@ -372,8 +379,8 @@ void EvaluateTab::showMessage(const QString& text, bool error) {
 }
 
 void EvaluateTab::updateInputs() {
-    const bool memit = kme::EditMethod(method_->currentData().toInt()) == kme::EditMethod::Memit;
-    const bool batches = memit && mode_->currentData().toInt() != kOneBatchMode;
+    const bool batched = kme::methodInfo(kme::EditMethod(method_->currentData().toInt())).batched;
+    const bool batches = batched && mode_->currentData().toInt() != kOneBatchMode;
     batchLabel_->setVisible(batches);
     batch_->setVisible(batches);
     const QString error = inputError();
@@ -409,7 +416,7 @@ bool EvaluateTab::runEvaluation() {
     sel.limit = records_->value();
     sel.how = kme::RecordSelection(selection_->currentData().toInt());
     // One batch: every selected record (known on the worker, 0 until then).
-    const int batch = mode == kOneBatchMode ? 0 : method == kme::EditMethod::Memit ? batch_->value() : 1;
+    const int batch = mode == kOneBatchMode ? 0 : kme::methodInfo(method).batched ? batch_->value() : 1;
     const auto evalMode = mode == kSequentialMode ? kme::EvalMode::Sequential : kme::EvalMode::Fresh;
     const int steps = steps_->value();
     const bool fluency = fluency_->isChecked();
@@ -440,11 +447,16 @@ bool EvaluateTab::runEvaluation() {
                 kme::fail(kme::ErrorKind::Input,
                           "no default layer is known for this model: add a kme_edit_defaults.json to its folder or "
                           "evaluate with the command line (kme eval --layer)");
+            const kme::MethodInfo& info = kme::methodInfo(method);
             if (steps > 0) {
-                if (method == kme::EditMethod::FtL) p.edit.hparams.ftSteps = steps;
-                else p.edit.hparams.vNumGradSteps = steps;
+                // The method's step-count key, through its schema row.
+                const kme::HparamSpec* spec = kme::findHparam(method, info.stepsKey);
+                if (spec) {
+                    kme::checkHparamValue(*spec, steps, "steps");
+                    spec->set(p.edit.hparams, steps);
+                }
             }
-            if (method != kme::EditMethod::FtL && p.edit.hparams.mom2Adjustment && p.edit.statsTexts.empty()) {
+            if (info.needsKeyStatistics && p.edit.hparams.mom2Adjustment && p.edit.statsTexts.empty()) {
                 // No corpus known for C: the identity (as --no-mom2), said in the caption.
                 p.edit.hparams.mom2Adjustment = false;
                 p.edit.statsLabel.clear();
@@ -713,7 +725,7 @@ void EvaluateTab::showTable(const Run& run) {
     caption += r.mode == kme::EvalMode::Fresh && !oneBatch(r) ? tr(" The weights are restored after every edit.")
                                                               : tr(" The weights were restored at the end.");
     if (r.mom2) caption += tr(" Key statistics: %1.").arg(QString::fromStdString(r.statsCorpus));
-    else if (r.method != kme::EditMethod::FtL) caption += tr(" Key statistics: none (C = identity).");
+    else if (kme::methodInfo(r.method).needsKeyStatistics) caption += tr(" Key statistics: none (C = identity).");
     if (r.recordCount < run.requested) caption += tr(" The file has only %1 record(s).").arg(r.recordCount);
     if (!run.created.isEmpty()) caption += tr(" Saved in the session (%1).").arg(run.created);
     caption_->setText(caption);

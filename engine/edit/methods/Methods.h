@@ -1,0 +1,25 @@
+#pragma once
+// Engine-internal: the rows of the method table, one per file of this folder
+// (Rome.cpp, Memit.cpp, FtL.cpp), and what they share. Torch-free.
+#include "engine/edit/methods/MethodTable.h"
+
+namespace kme::edit {
+
+const MethodInfo& romeMethod();   // Rome.cpp
+const MethodInfo& memitMethod();  // Memit.cpp
+const MethodInfo& ftlMethod();    // FtL.cpp
+
+// The methods' computations (engine/edit/Rome.cpp, FineTune.cpp; also
+// declared in EditInternal.h).
+EditResult computeRome(Model& model, const EditParams& params, const ProgressFn& progress);
+EditResult computeMemit(Model& model, const EditParams& params, const ProgressFn& progress);
+EditResult computeFineTune(Model& model, const EditParams& params, const ProgressFn& progress);
+
+// The progress layout of ROME and MEMIT (computeRome / computeMemit's
+// Meter): key statistics first (20 units a layer), then `perRequest` units a
+// request, then (MEMIT, `writing`) one unit a layer.
+void valueOptimizationStage(const EditParams& params, double done, double perRequest, bool writing, EditStage& stage);
+// The number of distinct layers (at least 1).
+double distinctLayers(const EditParams& params);
+
+}  // namespace kme::edit
