@@ -1,4 +1,6 @@
 #include "engine/eval/EditEvaluation.h"
+#include "engine/edit/HparamSchema.h"
+#include "engine/edit/methods/MethodTable.h"
 
 #include <algorithm>
 #include <chrono>
@@ -248,7 +250,8 @@ EvalResult evaluateEdits(Model& model, const Dataset& dataset, const std::vector
         fail(ErrorKind::Input, std::string("no default ") + editMethodName(params.edit.method) +
                                    " layer for this model: choose the layer(s) to edit");
     validateLayers(model, params.edit.hparams.layers);
-    if (params.edit.method != EditMethod::FtL && params.edit.hparams.mom2Adjustment && params.edit.statsTexts.empty())
+    if (methodInfo(params.edit.method).needsKeyStatistics && params.edit.hparams.mom2Adjustment &&
+        params.edit.statsTexts.empty())
         fail(ErrorKind::Input, "key statistics need a text corpus: give one (--stats-corpus FILE), or use the identity (--no-mom2)");
 
     // Batches of consecutive selected records.
@@ -262,7 +265,7 @@ EvalResult evaluateEdits(Model& model, const Dataset& dataset, const std::vector
     // the unedited model, also for sequential edits (computed once; without
     // this every edit of a sequential run would recompute both).
     EditParams editBase = params.edit;
-    if (editBase.method != EditMethod::FtL && editBase.contextTemplates.empty())
+    if (findHparam(editBase.method, "context_templates") && editBase.contextTemplates.empty())
         editBase.contextTemplates = contextTemplates(model, editBase.hparams, editBase.seed);
     if (editBase.statsModelKey.empty()) editBase.statsModelKey = model.weightsHash();
 

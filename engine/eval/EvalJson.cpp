@@ -1,4 +1,5 @@
 #include "engine/eval/EvalJson.h"
+#include "engine/edit/methods/MethodTable.h"
 
 #include <nlohmann/json.hpp>
 
@@ -215,7 +216,7 @@ json evalRunToJson(const EvalResult& r, const Dataset& dataset, const EvalParams
               {"excluded", {{"neighborhood_prompts", excludedNeighbours}, {"other_attributes", excludedAttributes}}},
               {"batches", batches},
               {"hparams", json::parse(hparamsToJson(r.hparams, r.method))},
-              {"mom2", p.edit.hparams.mom2Adjustment && r.method != EditMethod::FtL},
+              {"mom2", p.edit.hparams.mom2Adjustment && methodInfo(r.method).needsKeyStatistics},
               {"generation",
                {{"enabled", p.generation.enabled && r.metrics == MetricSet::CounterFact},
                 {"max_length", std::min(p.generation.maxLength, context.modelContext)},

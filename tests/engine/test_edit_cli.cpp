@@ -3,6 +3,8 @@
 // weights hash.
 #include <QtTest>
 
+#include "tests/KmeProcess.h"
+
 #include <nlohmann/json.hpp>
 
 #include <filesystem>
@@ -18,21 +20,8 @@ namespace fs = std::filesystem;
 
 namespace {
 
-struct Run {
-    int rc = -1;
-    std::string out, err;
-};
-
-Run kmeRun(const QStringList& args) {
-    QProcess p;
-    p.start(qEnvironmentVariable("KME_CLI"), args);
-    Run r;
-    if (!p.waitForFinished(300000)) return r;
-    r.rc = p.exitStatus() == QProcess::NormalExit ? p.exitCode() : -2;
-    r.out = p.readAllStandardOutput().toStdString();
-    r.err = p.readAllStandardError().toStdString();
-    return r;
-}
+using kme::testing::kmeRun;
+using kme::testing::Run;
 
 }  // namespace
 

@@ -7,6 +7,8 @@
 // as a process ($KME_CLI).
 #include <QtTest>
 
+#include "tests/KmeProcess.h"
+
 #include <ATen/ATen.h>
 #include <nlohmann/json.hpp>
 
@@ -33,25 +35,8 @@ using namespace kme;
 
 namespace {
 
-struct Run {
-    int rc = -1;
-    std::string out, err;
-};
-
-Run kmeRun(const QStringList& args) {
-    QProcess p;
-    p.start(qEnvironmentVariable("KME_CLI"), args);
-    Run r;
-    if (!p.waitForFinished(120000)) {  // a hang is a failure, not a stuck suite
-        p.kill();
-        p.waitForFinished();
-        return r;
-    }
-    r.rc = p.exitStatus() == QProcess::NormalExit ? p.exitCode() : -2;
-    r.out = p.readAllStandardOutput().toStdString();
-    r.err = p.readAllStandardError().toStdString();
-    return r;
-}
+using kme::testing::kmeRun;
+using kme::testing::Run;
 
 // The message of the Error `f` throws ("" and a failed check when none).
 template <class F>

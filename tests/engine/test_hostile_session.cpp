@@ -7,6 +7,8 @@
 // session, and replay progress glued to the error line.
 #include <QtTest>
 
+#include "tests/KmeProcess.h"
+
 #include <ATen/ATen.h>
 #include <sqlite3.h>
 
@@ -38,21 +40,8 @@ using kme::WeightDelta;
 
 namespace {
 
-struct Run {
-    int rc = -1;
-    std::string out, err;
-};
-
-Run kmeRun(const QStringList& args) {
-    QProcess p;
-    p.start(qEnvironmentVariable("KME_CLI"), args);
-    Run r;
-    if (!p.waitForFinished(300000)) return r;
-    r.rc = p.exitStatus() == QProcess::NormalExit ? p.exitCode() : -2;
-    r.out = p.readAllStandardOutput().toStdString();
-    r.err = p.readAllStandardError().toStdString();
-    return r;
-}
+using kme::testing::kmeRun;
+using kme::testing::Run;
 
 // The message of the kme::Error `f` throws ("" when it throws none; a
 // non-kme exception fails the test).
