@@ -1,6 +1,6 @@
 // `--session DB` on predict, generate and trace (shared/CLI.md): a ROME edit
-// recorded with `kme edit --session` and saved with `--out`; running on the
-// session's state gives what running on the saved folder gives, the session
+// recorded with `kme edit --session` and saved with `--out` (and a second
+// one recorded, then disabled); running on the session's state gives what running on the saved folder gives, the session
 // file is only read, and hostile sessions are one line, exit 1.
 #include <QtTest>
 
@@ -84,12 +84,23 @@ private Q_SLOTS:
         session_ = path("edits.kmes");
         writeModel(model_, 3);
         writeModel(other_, 4);
-        // One ROME edit of layer 0, recorded in the session and saved as a folder.
+        // A ROME edit of layer 0, recorded in the session and saved as a folder.
         const Run r = runKme({"edit", model_, "--method", "rome", "--layer", "0", "--prompt",
                               "{} is located in the city of", "--subject", "The Eiffel Tower", "--target", "Rome",
                               "--no-mom2", "--session", session_, "--out", edited_});
         QVERIFY2(r.rc == 0, r.err.c_str());
         QVERIFY(fs::exists(edited_ + "/config.json"));
+        // A second edit, recorded and then disabled (undone): the session's state is the first edit alone.
+        const Run second = runKme({"edit", model_, "--method", "rome", "--layer", "0", "--prompt",
+                                   "{} is located in the city of", "--subject", "The Colosseum", "--target", "Paris",
+                                   "--no-mom2", "--session", session_});
+        QVERIFY2(second.rc == 0, second.err.c_str());
+        {
+            kme::SessionStore store(session_);
+            const auto edits = store.listEdits();
+            QCOMPARE(int(edits.size()), 2);
+            store.setEditEnabled(edits.back().id, false);
+        }
         sessionBytes_ = fileBytes(session_);
         QVERIFY(!sessionBytes_.empty());
     }
@@ -136,7 +147,7 @@ private Q_SLOTS:
         // The human summary says so.
         const Run human = runKme({"predict", "--session", session_, "--prompt", kPrompt});
         QCOMPARE(human.rc, 0);
-        QVERIFY2(human.out.find("on the session's weights (1 of 1 edit applied, hash " +
+        QVERIFY2(human.out.find("on the session's weights (1 of 2 edits applied, hash " +
                                 s.at("weights_hash").get<std::string>().substr(0, 12)) != std::string::npos,
                  human.out.c_str());
     }
