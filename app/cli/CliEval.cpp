@@ -167,12 +167,12 @@ int runEval(const Args& args, Context& ctx) {
     // The weights evaluated: the model's, or the session's state of them.
     const std::string baseHash = model->weightsHash();
     EditStack stack(*model);
-    ReplayReport replayed;
+    SessionModelState state;
     if (session) {
-        attachModel(*session, *model, baseHash);
-        replayed = bringToSessionState(*session, stack);
+        attachModel(*session, *model, baseHash);  // records the model (or its moved folder) in the session
+        state = applySessionState(*session, *model, baseHash, stack);
     }
-    const std::string hash = replayed.applied > 0 ? replayed.finalHash : baseHash;
+    const std::string hash = state.applied > 0 ? state.weightsHash : baseHash;
 
     const bool bar = &ctx.err == &std::cerr && isatty(STDERR_FILENO);
     const EvalResult r = evaluateEdits(*model, dataset, indices, p, [&](double done, double total) {
@@ -196,8 +196,11 @@ int runEval(const Args& args, Context& ctx) {
             session.emplace(sessionPath);
             attachModel(*session, *model, baseHash);
         }
-        metricRunId = recordMetricRun(*session, r, dataset, p, run, paramsJson(p, run, steps, replayed.applied > 0));
-        j["session"] = {{"path", session->path()}, {"metric_run_id", metricRunId}};
+        metricRunId = recordMetricRun(*session, r, dataset, p, run, paramsJson(p, run, steps, state.applied > 0));
+        j["session"] = {{"path", session->path()},
+                        {"metric_run_id", metricRunId},
+                        {"edits_applied", state.applied},
+                        {"weights_hash", hash}};
     }
     const int excludedNeighbours = j["excluded"]["neighborhood_prompts"].get<int>();
     const int excludedAttributes = j["excluded"]["other_attributes"].get<int>();
@@ -238,7 +241,7 @@ int runEval(const Args& args, Context& ctx) {
         s << "  left out as rewritten by another applied edit: " << excludedNeighbours << " neighbourhood prompts, "
           << excludedAttributes << " other attributes\n";
     if (r.cancelled) s << "  cancelled: " << r.records.size() << " records finished\n";
-    if (replayed.applied > 0) s << "  on the session's weights (" << replayed.summary << ")\n";
+    if (state.applied > 0) s << state.summaryLine();
     if (metricRunId > 0) s << "  recorded as metric run " << metricRunId << " in " << session->path() << "\n";
     emit(args, ctx, j, s.str());
     return 0;

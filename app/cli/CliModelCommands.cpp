@@ -59,7 +59,8 @@ int runTokenize(const Args& args, Context& ctx) {
 int runPredict(const Args& args, Context& ctx) {
     const std::string prompt = args.require("--prompt");
     const int k = args.getInt("--top-k", 10, 1, 1000000);
-    auto model = loadModelArg(args, ctx);
+    const SessionModelState state = loadModelOrSessionArg(args, ctx);
+    const auto& model = state.model;
     const auto ids = model->encodePrompt(prompt);
     const auto top = model->topNext(ids, k);
     json list = json::array();
@@ -69,7 +70,12 @@ int runPredict(const Args& args, Context& ctx) {
         list.push_back({{"id", t.id}, {"token", t.token}, {"prob", t.prob}});
         s << "  " << std::fixed << std::setprecision(4) << t.prob << "  " << quoted(t.token) << " (" << t.id << ")\n";
     }
-    emit(args, ctx, {{"ids", ids}, {"top", list}}, s.str());
+    json j = {{"ids", ids}, {"top", list}};
+    if (!state.path.empty()) {
+        j["session"] = state.toJson();
+        s << state.summaryLine();
+    }
+    emit(args, ctx, j, s.str());
     return 0;
 }
 
@@ -79,10 +85,17 @@ int runGenerate(const Args& args, Context& ctx) {
     p.maxNewTokens = args.getInt("--max-new-tokens", 20, 0, 100000);
     p.topK = args.getInt("--top-k", 1, 1, 1000000);
     p.seed = args.getSeed("--seed", 0);
-    auto model = loadModelArg(args, ctx);
+    const SessionModelState state = loadModelOrSessionArg(args, ctx);
+    const auto& model = state.model;
     const auto ids = model->encodePrompt(prompt);
     const auto r = model->generate(ids, p);
-    emit(args, ctx, {{"text", r.text}, {"ids", r.ids}, {"prompt_ids", ids}}, prompt + r.text + "\n");
+    json j = {{"text", r.text}, {"ids", r.ids}, {"prompt_ids", ids}};
+    std::string summary = prompt + r.text + "\n";
+    if (!state.path.empty()) {
+        j["session"] = state.toJson();
+        summary += state.summaryLine();
+    }
+    emit(args, ctx, j, summary);
     return 0;
 }
 
@@ -96,17 +109,20 @@ void addModelCommands(std::vector<Command>& commands) {
                         {{"--text", true, "text to tokenize"}},
                         runTokenize});
     commands.push_back({"predict",
-                        "[MODEL] --prompt T [--top-k 10]",
+                        "[MODEL] --prompt T [--top-k 10] [--session DB]",
                         "the most likely next tokens with full-softmax probabilities",
-                        {{"--prompt", true, "the prompt"}, {"--top-k", true, "how many tokens (10)"}},
+                        {{"--prompt", true, "the prompt"},
+                         {"--top-k", true, "how many tokens (10)"},
+                         {"--session", true, kSessionOptionHelp}},
                         runPredict});
     commands.push_back({"generate",
-                        "[MODEL] --prompt T [--max-new-tokens 20] [--top-k 1] [--seed 0]",
+                        "[MODEL] --prompt T [--max-new-tokens 20] [--top-k 1] [--seed 0] [--session DB]",
                         "continue a prompt (greedy, or seeded top-k sampling)",
                         {{"--prompt", true, "the prompt"},
                          {"--max-new-tokens", true, "tokens to add (20)"},
                          {"--top-k", true, "1 = greedy (default); k > 1 samples among the k most likely"},
-                         {"--seed", true, "sampling seed (0)"}},
+                         {"--seed", true, "sampling seed (0)"},
+                         {"--session", true, kSessionOptionHelp}},
                         runGenerate});
 }
 

@@ -9,7 +9,9 @@
 #include "app/cli/Cli.h"
 
 namespace kme {
+class EditStack;
 class Model;
+class SessionStore;
 struct TraceResult;
 struct TraceDatasetResult;
 }
@@ -28,6 +30,34 @@ std::shared_ptr<Model> loadModelArg(const Args& args, Context& ctx, size_t index
 void emit(const Args& args, Context& ctx, const nlohmann::json& j, const std::string& summary);
 // Checks the --json target before any work (runCli does, for every command).
 void checkJsonOutput(const Args& args);
+// A model brought to a session's state (`--session DB`; CliSessionState.cpp).
+struct SessionModelState {
+    std::shared_ptr<Model> model;
+    std::string path;         // the session file, as given
+    int applied = 0;          // enabled edits applied
+    int total = 0;            // edits in the session, disabled ones included
+    std::string weightsHash;  // the weights run on (verified by the replay when edits were applied)
+    std::string description;  // "1 of 2 edits applied, hash 0123456789ab…"
+    nlohmann::json toJson() const;  // {path, edits_applied, weights_hash}
+    std::string summaryLine() const;  // "  on the session's weights (DESCRIPTION)\n"
+};
+// Brings `model` (its unedited weights hash `baseHash`) to `store`'s state
+// through `stack`: the session must record a model with those weights and
+// the same config.json (ErrorKind::Input naming both otherwise; nothing is
+// written), then the enabled edits are replayed and the final hash verified.
+SessionModelState applySessionState(const SessionStore& store, Model& model, const std::string& baseHash,
+                                    EditStack& stack);
+// --session DB on predict / generate / trace: opens DB read-only (a missing
+// or damaged file is an error, the file is never written), loads MODEL (must
+// have the session's weights) or, without MODEL, the session's recorded
+// model folder, and applies the session's state. Without --session: the
+// model of loadModelArg and an empty `path`.
+SessionModelState loadModelOrSessionArg(const Args& args, Context& ctx);
+// The help line of that --session option.
+inline constexpr const char* kSessionOptionHelp =
+    "session file DB (read only, must exist): run on its model state, its enabled edits applied and the weights "
+    "hash verified; MODEL defaults to the session's model folder";
+
 // "12" or "13-17" (inclusive) given to option `flag`; UsageError otherwise.
 std::vector<int> parseLayerArg(const std::string& flag, const std::string& text);
 // A whole file; ErrorKind::Io "PATH: cannot open the WHAT" when unreadable.

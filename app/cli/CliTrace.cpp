@@ -103,7 +103,8 @@ int runTrace(const Args& args, Context& ctx) {
         checkOutputFile(args.get(flag), what);
     }
 
-    auto model = loadModelArg(args, ctx);
+    const SessionModelState state = loadModelOrSessionArg(args, ctx);
+    const auto& model = state.model;
     const bool bar = &ctx.err == &std::cerr && isatty(STDERR_FILENO);
     const TraceResult r = causalTrace(*model, p, [&](double done, double total) {
         if (bar) ctx.err << "\rtracing: " << int(done) << "/" << int(total) << " rows" << std::flush;
@@ -111,13 +112,14 @@ int runTrace(const Args& args, Context& ctx) {
     });
     if (bar) ctx.err << "\n";
 
-    const json j = traceResultToJson(r);  // the same JSON the session stores
+    json j = traceResultToJson(r);  // the same JSON the session stores
+    if (!state.path.empty()) j["session"] = state.toJson();
     if (args.has("--csv")) writeCsv(args.get("--csv"), r);
     if (args.has("--png")) {
         std::string error;
         if (!tracePngRenderer()(r, png, &error)) fail(ErrorKind::Io, error.empty() ? png + ": cannot write the PNG" : error);
     }
-    emit(args, ctx, j, summary(r));
+    emit(args, ctx, j, summary(r) + (state.path.empty() ? std::string() : state.summaryLine()));
     return 0;
 }
 
@@ -126,7 +128,7 @@ int runTrace(const Args& args, Context& ctx) {
 void addTraceCommands(std::vector<Command>& commands) {
     commands.push_back({"trace",
                         "[MODEL] --prompt T --subject S [--answer A] [--kind all] [--samples 10] [--noise 3x] "
-                        "[--window W] [--seed 1] [--strategy fast|reference]",
+                        "[--window W] [--seed 1] [--strategy fast|reference] [--session DB]",
                         "causal tracing heatmaps (hidden / mlp / attn x token x layer), ROME's method",
                         {{"--prompt", true, "the prompt, subject included"},
                          {"--subject", true, "the subject (its first occurrence in the prompt is corrupted)"},
@@ -141,7 +143,8 @@ void addTraceCommands(std::vector<Command>& commands) {
                          {"--noise-in", true, "safetensors file with tensor 'noise' [samples, subject_tokens, n_embd]"},
                          {"--noise-out", true, "write the noise draws used"},
                          {"--csv", true, "one row per (kind, token, layer)"},
-                         {"--png", true, "the three heatmaps as a picture"}},
+                         {"--png", true, "the three heatmaps as a picture"},
+                         {"--session", true, kSessionOptionHelp}},
                         runTrace});
 }
 
