@@ -28,6 +28,7 @@
 
 #include "app/gui/JobRunner.h"
 #include "app/gui/SessionController.h"
+#include "app/gui/tabs/HparamForm.h"
 #include "engine/core/Error.h"
 #include "engine/edit/EditDefaults.h"
 #include "engine/edit/HparamSchema.h"
@@ -78,15 +79,6 @@ std::string answerOf(const std::string& continuation) {
 }
 
 QString htmlToken(const std::string& s) { return QString::fromStdString(s).trimmed().toHtmlEscaped(); }
-
-QDoubleSpinBox* doubleSpin(QWidget* parent, double min, double max, int decimals, double step, const QString& tip) {
-    auto* s = new QDoubleSpinBox(parent);
-    s->setRange(min, max);
-    s->setDecimals(decimals);
-    s->setSingleStep(step);
-    s->setToolTip(tip);
-    return s;
-}
 
 // The methods of the table grouped by family: each family a bold header
 // item that cannot be chosen, each method its display name (data: the
@@ -314,40 +306,9 @@ QWidget* EditTab::buildAdvanced() {
     advanced_ = new QGroupBox(this);
     advanced_->setObjectName(QStringLiteral("advancedBox"));
     auto* outer = new QVBoxLayout(advanced_);
-    advancedForm_ = new QFormLayout;
-    outer->addLayout(advancedForm_);
-    vSteps_ = new QSpinBox(advanced_);
-    vSteps_->setObjectName(QStringLiteral("vStepsSpin"));
-    vSteps_->setRange(1, 1000);
-    vSteps_->setToolTip(tr("v_num_grad_steps: optimisation steps for v* (MEMIT: z) at most"));
-    vLr_ = doubleSpin(advanced_, 1e-5, 100, 5, 0.05, tr("v_lr: Adam learning rate of the v* optimisation"));
-    vWeightDecay_ = doubleSpin(advanced_, 0, 100, 5, 0.05, tr("v_weight_decay: keeps v* near the old value"));
-    klFactor_ = doubleSpin(advanced_, 0, 100, 5, 0.01,
-                           tr("kl_factor: weight of KL(edited ‖ original) on “{} is a”, which protects what else "
-                              "the model says about the subject"));
-    clamp_ = doubleSpin(advanced_, 0.01, 1000, 3, 0.25, tr("clamp_norm_factor: ‖v* − v‖ ≤ factor × ‖v‖"));
-    mom2_ = new QCheckBox(tr("use C = E[k kᵀ] from a text corpus"), advanced_);
-    mom2_->setObjectName(QStringLiteral("mom2Check"));
-    mom2_->setToolTip(tr("mom2_adjustment. Off: C is the identity (faster; edits disturb other keys more)"));
-    lambda_ = doubleSpin(advanced_, 0, 1e9, 0, 1000, tr("mom2_update_weight: MEMIT's λ in (λC + K Kᵀ)"));
-    ftSteps_ = new QSpinBox(advanced_);
-    ftSteps_->setRange(1, 10000);
-    ftSteps_->setToolTip(tr("num_steps: fine-tuning steps at most"));
-    ftLr_ = doubleSpin(advanced_, 1e-7, 10, 7, 1e-4, tr("lr: Adam learning rate of the fine-tuning"));
-    ftWeightDecay_ = doubleSpin(advanced_, 0, 10, 5, 0.01, tr("weight_decay of the fine-tuning"));
-    ftNorm_ = doubleSpin(advanced_, 0, 10, 7, 1e-4,
-                         tr("norm_constraint: no weight moves further than this from its original (L∞)"));
-    advancedForm_->addRow(tr("v* steps:"), vSteps_);
-    advancedForm_->addRow(tr("v* learning rate:"), vLr_);
-    advancedForm_->addRow(tr("v* weight decay:"), vWeightDecay_);
-    advancedForm_->addRow(tr("KL factor:"), klFactor_);
-    advancedForm_->addRow(tr("Clamp norm factor:"), clamp_);
-    advancedForm_->addRow(tr("Key statistics:"), mom2_);
-    advancedForm_->addRow(tr("λ (MEMIT):"), lambda_);
-    advancedForm_->addRow(tr("Fine-tuning steps:"), ftSteps_);
-    advancedForm_->addRow(tr("Learning rate:"), ftLr_);
-    advancedForm_->addRow(tr("Weight decay:"), ftWeightDecay_);
-    advancedForm_->addRow(tr("Norm constraint:"), ftNorm_);
+    form_ = new HparamForm(advanced_);  // rows: the chosen method's schema (applyDefaults sets the method)
+    outer->addWidget(form_);
+    connect(form_, &HparamForm::changed, this, &EditTab::updateInputs);
     auto* reset = new QPushButton(tr("Reset to the model's defaults"), advanced_);
     connect(reset, &QPushButton::clicked, this, [this] {
         chosenLayer_ = -1;
@@ -355,6 +316,14 @@ QWidget* EditTab::buildAdvanced() {
     });
     outer->addWidget(reset, 0, Qt::AlignLeft);
     return advanced_;
+}
+
+QSpinBox* EditTab::vStepsSpin() const {
+    return qobject_cast<QSpinBox*>(form_->editor(QStringLiteral("v_num_grad_steps")));
+}
+
+QCheckBox* EditTab::mom2Check() const {
+    return qobject_cast<QCheckBox*>(form_->editor(QStringLiteral("mom2_adjustment")));
 }
 
 void EditTab::setModel(std::shared_ptr<kme::Model> model) {
@@ -412,17 +381,9 @@ void EditTab::applyDefaults() {
             source = tr("defaults file ignored: %1").arg(QString::fromStdString(e.what()));
         }
     }
-    vSteps_->setValue(defaults_.vNumGradSteps);
-    vLr_->setValue(defaults_.vLr);
-    vWeightDecay_->setValue(defaults_.vWeightDecay);
-    klFactor_->setValue(defaults_.klFactor);
-    clamp_->setValue(defaults_.clampNormFactor);
-    mom2_->setChecked(defaults_.mom2Adjustment);
-    lambda_->setValue(defaults_.mom2UpdateWeight);
-    ftSteps_->setValue(defaults_.ftSteps);
-    ftLr_->setValue(defaults_.ftLr);
-    ftWeightDecay_->setValue(defaults_.ftWeightDecay);
-    ftNorm_->setValue(defaults_.ftNormConstraint);
+    form_->setMethod(m);  // rebuilds the rows when the method changed
+    form_->setDefaults(defaults_);
+    form_->setHparams(defaults_);
 
     const std::vector<int>& l = defaults_.layers;
     if (chosenLayer_ >= 0) {
@@ -448,31 +409,11 @@ void EditTab::updateMethodRows() {
     layerLabel_->setVisible(m.layers != kme::LayerShape::None);
     layer_->setVisible(m.layers != kme::LayerShape::None);
     batch_->setVisible(m.batched);
-    // Each control's row shows when the method's schema has its key.
-    const std::pair<QWidget*, const char*> rows[] = {
-        {vSteps_, "v_num_grad_steps"}, {vLr_, "v_lr"},           {vWeightDecay_, "v_weight_decay"},
-        {klFactor_, "kl_factor"},      {clamp_, "clamp_norm_factor"}, {mom2_, "mom2_adjustment"},
-        {lambda_, "mom2_update_weight"}, {ftSteps_, "num_steps"}, {ftLr_, "lr"},
-        {ftWeightDecay_, "weight_decay"}, {ftNorm_, "norm_constraint"}};
-    for (const auto& [w, key] : rows) {
-        const kme::HparamSpec* spec = kme::findHparam(m.method, key);
-        advancedForm_->setRowVisible(w, spec && spec->recorded);
-    }
 }
 
 kme::EditHparams EditTab::hparamsFromControls(kme::EditHparams h) const {
+    h = form_->hparams(std::move(h));
     h.layers = layers();
-    h.vNumGradSteps = vSteps_->value();
-    h.vLr = vLr_->value();
-    h.vWeightDecay = vWeightDecay_->value();
-    h.klFactor = klFactor_->value();
-    h.clampNormFactor = clamp_->value();
-    h.mom2Adjustment = mom2_->isChecked();
-    h.mom2UpdateWeight = lambda_->value();
-    h.ftSteps = ftSteps_->value();
-    h.ftLr = ftLr_->value();
-    h.ftWeightDecay = ftWeightDecay_->value();
-    h.ftNormConstraint = ftNorm_->value();
     return h;
 }
 
@@ -537,6 +478,7 @@ QString EditTab::inputError() const {
     const kme::MethodInfo& info = kme::methodInfo(method());
     if (info.layers == kme::LayerShape::Range && lastLayer_->value() < layer_->value())
         return tr("The last layer must not come before the first.");
+    if (!form_->isValid()) return tr("Advanced hyper-parameters: %1").arg(form_->errorText());
     if (info.batched) {
         for (int row = 0; row < batchTable_->rowCount(); ++row) {
             auto cell = [&](int col) {

@@ -4,7 +4,7 @@
 // method (ROME, MEMIT, FT-L) with its layer(s) prefilled from the model's
 // defaults or from the column clicked in Locate, the hyper-parameters in a
 // collapsible box, and for MEMIT a table of further requests edited
-// together. Run computes the edit on the job runner (progress, cancel); the
+// together (the hyper-parameters: HparamForm, generated from the schema). Run computes the edit on the job runner (progress, cancel); the
 // SessionController applies and records it, and the summary shows what
 // changed: p(new) / p(true) before and after, the tensor, rank, norm, time.
 #include <QWidget>
@@ -34,6 +34,7 @@ class Model;
 
 namespace kme::app {
 
+class HparamForm;
 class JobRunner;
 class SessionController;
 struct EditRun;
@@ -71,8 +72,11 @@ public:
     QSpinBox* lastLayerSpin() const { return lastLayer_; }
     QToolButton* advancedToggle() const { return advancedToggle_; }
     QGroupBox* advancedBox() const { return advanced_; }
-    QSpinBox* vStepsSpin() const { return vSteps_; }
-    QCheckBox* mom2Check() const { return mom2_; }
+    // The generated hyper-parameter form, and two of its editors (nullptr
+    // when the chosen method has no such key: FT-L has neither).
+    HparamForm* hparamForm() const { return form_; }
+    QSpinBox* vStepsSpin() const;
+    QCheckBox* mom2Check() const;
     QGroupBox* batchBox() const { return batch_; }
     QTableWidget* batchTable() const { return batchTable_; }
     QPushButton* runButton() const { return run_; }
@@ -131,18 +135,7 @@ private:
     QLabel* layerSource_ = nullptr;
     QToolButton* advancedToggle_ = nullptr;
     QGroupBox* advanced_ = nullptr;
-    QFormLayout* advancedForm_ = nullptr;
-    QSpinBox* vSteps_ = nullptr;
-    QDoubleSpinBox* vLr_ = nullptr;
-    QDoubleSpinBox* vWeightDecay_ = nullptr;
-    QDoubleSpinBox* klFactor_ = nullptr;
-    QDoubleSpinBox* clamp_ = nullptr;
-    QCheckBox* mom2_ = nullptr;
-    QDoubleSpinBox* lambda_ = nullptr;
-    QSpinBox* ftSteps_ = nullptr;
-    QDoubleSpinBox* ftLr_ = nullptr;
-    QDoubleSpinBox* ftWeightDecay_ = nullptr;
-    QDoubleSpinBox* ftNorm_ = nullptr;
+    HparamForm* form_ = nullptr;
     QGroupBox* batch_ = nullptr;
     QTableWidget* batchTable_ = nullptr;
     QPushButton* run_ = nullptr;
