@@ -1,5 +1,11 @@
 #include "app/render/RenderApplication.h"
 
+#include <QBuffer>
+#include <QByteArray>
+#include <QImage>
+
+#include "engine/core/OutputFile.h"
+
 #include <QApplication>
 
 namespace kme::render {
@@ -20,6 +26,32 @@ bool ensureRenderApplication(std::string* error) {
     // Kept alive until the process exits: widgets may only exist while it does,
     // and tearing Qt down from a static destructor is fragile.
     new QApplication(argc, argv);
+    return true;
+}
+
+bool prepareRenderTo(const std::string& path, std::string* error) {
+    try {
+        kme::checkOutputFile(path, "PNG");
+    } catch (const std::exception& e) {
+        if (error) *error = e.what();
+        return false;
+    }
+    return ensureRenderApplication(error);
+}
+
+bool writePngFile(const QImage& image, const std::string& path, std::string* error) {
+    QByteArray bytes;
+    QBuffer buffer(&bytes);
+    if (!buffer.open(QIODevice::WriteOnly) || !image.save(&buffer, "PNG")) {
+        if (error) *error = path + ": cannot encode the PNG";
+        return false;
+    }
+    try {
+        kme::writeFileAtomically(path, std::string_view(bytes.constData(), size_t(bytes.size())), "PNG");
+    } catch (const std::exception& e) {
+        if (error) *error = e.what();
+        return false;
+    }
     return true;
 }
 

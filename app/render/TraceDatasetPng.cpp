@@ -1,13 +1,9 @@
 #include "app/render/TraceDatasetPng.h"
 
-#include <QFile>
 #include <QFileInfo>
 #include <QImage>
-#include <QBuffer>
-#include <QByteArray>
 
 #include "app/render/RenderApplication.h"
-#include "engine/core/OutputFile.h"
 #include "app/render/TraceDatasetConvert.h"
 #include "widgets/TraceDatasetPlot.h"
 
@@ -15,13 +11,7 @@ namespace kme::render {
 
 bool renderTraceDatasetPng(const kme::TraceDatasetResult& result, const std::string& source, const std::string& path,
                            std::string* error) {
-    try {  // before Qt starts: no Qt warning comes before the real error
-        kme::checkOutputFile(path, "PNG");
-    } catch (const std::exception& e) {
-        if (error) *error = e.what();
-        return false;
-    }
-    if (!ensureRenderApplication(error)) return false;
+    if (!prepareRenderTo(path, error)) return false;
     if (result.traced == 0 || result.mean.empty()) {
         if (error)
             *error = path + ": nothing to plot: none of the " + std::to_string(result.considered) +
@@ -38,21 +28,7 @@ bool renderTraceDatasetPng(const kme::TraceDatasetResult& result, const std::str
     // Mark ROME's edit layer, as the Locate tab does once a run finished.
     plot.setMarkedLayer(plot.data().suggestedEditLayer());
     const QImage image = plot.toImage(QSize(kTraceDatasetPngWidth, kTraceDatasetPngHeight));
-    // Encoded in memory, then written as every kme output is (a unique
-    // temporary renamed into place; a device or FIFO written directly).
-    QByteArray bytes;
-    QBuffer buffer(&bytes);
-    if (!buffer.open(QIODevice::WriteOnly) || !image.save(&buffer, "PNG")) {
-        if (error) *error = path + ": cannot encode the PNG";
-        return false;
-    }
-    try {
-        kme::writeFileAtomically(path, std::string_view(bytes.constData(), size_t(bytes.size())), "PNG");
-    } catch (const std::exception& e) {
-        if (error) *error = e.what();
-        return false;
-    }
-    return true;
+    return writePngFile(image, path, error);
 }
 
 }  // namespace kme::render

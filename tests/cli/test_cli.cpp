@@ -2,6 +2,8 @@
 // one-line errors, no half-written outputs.
 #include <QtTest>
 
+#include "tests/cli/CliRun.h"
+
 #include <nlohmann/json.hpp>
 
 #include <filesystem>
@@ -18,17 +20,8 @@ namespace fs = std::filesystem;
 
 namespace {
 
-struct Run {
-    int rc;
-    std::string out, err;
-};
-
-Run runKme(std::vector<std::string> args) {
-    args.insert(args.begin(), "kme");
-    std::ostringstream out, err;
-    const int rc = kme::cli::runCli(args, out, err);
-    return {rc, out.str(), err.str()};
-}
+using kme::testing::Run;
+using kme::testing::runKme;
 
 }  // namespace
 

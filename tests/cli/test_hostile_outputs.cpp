@@ -5,6 +5,8 @@
 // with one row per new finding.
 #include <QtTest>
 
+#include "tests/cli/CliRun.h"
+
 #include <nlohmann/json.hpp>
 
 #include <sys/resource.h>
@@ -26,17 +28,8 @@ namespace fs = std::filesystem;
 
 namespace {
 
-struct Run {
-    int rc = -1;
-    std::string out, err;
-};
-
-Run runKme(std::vector<std::string> args) {
-    args.insert(args.begin(), "kme");
-    std::ostringstream out, err;
-    const int rc = kme::cli::runCli(args, out, err);
-    return {rc, out.str(), err.str()};
-}
+using kme::testing::Run;
+using kme::testing::runKme;
 
 // The real executable through bash (for stdout redirections and ulimit).
 Run runShell(const QString& script) {

@@ -4,6 +4,8 @@
 // one line naming the known methods (exit 2).
 #include <QtTest>
 
+#include "tests/cli/CliRun.h"
+
 #include <nlohmann/json.hpp>
 
 #include <set>
@@ -16,17 +18,8 @@ using json = nlohmann::json;
 
 namespace {
 
-struct Run {
-    int rc;
-    std::string out, err;
-};
-
-Run runKme(std::vector<std::string> args) {
-    args.insert(args.begin(), "kme");
-    std::ostringstream out, err;
-    const int rc = kme::cli::runCli(args, out, err);
-    return {rc, out.str(), err.str()};
-}
+using kme::testing::Run;
+using kme::testing::runKme;
 
 bool contains(const std::string& s, const std::string& part) { return s.find(part) != std::string::npos; }
 

@@ -4,6 +4,8 @@
 // file is only read, and hostile sessions are one line, exit 1.
 #include <QtTest>
 
+#include "tests/cli/CliRun.h"
+
 #include <nlohmann/json.hpp>
 
 #include <algorithm>
@@ -22,18 +24,12 @@ namespace fs = std::filesystem;
 
 namespace {
 
-struct Run {
-    int rc = -1;
-    std::string out, err;
-};
+using kme::testing::Run;
 
-Run runKme(std::vector<std::string> args) {
-    args.insert(args.begin(), "kme");
+Run runKme(std::vector<std::string> args) {  // every run of this test on one thread
     args.push_back("--threads");
     args.push_back("1");
-    std::ostringstream out, err;
-    const int rc = kme::cli::runCli(args, out, err);
-    return {rc, out.str(), err.str()};
+    return kme::testing::runKme(std::move(args));
 }
 
 std::string fileBytes(const std::string& path) {
