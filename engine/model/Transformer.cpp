@@ -313,6 +313,11 @@ at::Tensor Transformer::activation(const at::Tensor& x) const {
 }
 
 ForwardResult Transformer::forward(const ForwardRequest& req) const {
+    if (!req.bare && !resident_.empty()) return forwardResident(req);
+    return forwardWeights(req);
+}
+
+ForwardResult Transformer::forwardWeights(const ForwardRequest& req) const {
     const int64_t L = config_.nLayer, H = config_.nHead, hd = config_.headDim();
     const int64_t past = req.past ? req.past->length() : 0;
     if (req.startLayer < 0 || req.startLayer > L) fail(ErrorKind::Internal, "forward: bad startLayer");
