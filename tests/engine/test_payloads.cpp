@@ -310,6 +310,43 @@ private Q_SLOTS:
         QCOMPARE(m.stateHash(), reopened.model()->weightsHash);
     }
 
+    // A session written by the release before payload kinds (schema v1,
+    // tests/data/sessions/demo-rome-v1.kmes: two ROME edits of the demo
+    // model) opens, migrates to v2 and replays to the weights it recorded.
+    void v1SessionMigrates() {
+        const std::string fixture = std::string(KME_SOURCE_DIR) + "/tests/data/sessions/demo-rome-v1.kmes";
+        const std::string path = tmp_.filePath("v1.kmes").toStdString();
+        std::filesystem::copy_file(fixture, path, std::filesystem::copy_options::overwrite_existing);
+        std::filesystem::permissions(path, std::filesystem::perms::owner_read | std::filesystem::perms::owner_write);
+        std::string recordedAfter;
+        {
+            // The fixture as written: v1 columns.
+            SessionStore store(path);
+            QCOMPARE(store.schemaVersion(), 2);  // migrated on open
+            const auto edits = store.listEdits(false);
+            QCOMPARE(edits.size(), size_t(2));
+            for (const auto& e : edits) {
+                QCOMPARE(e.payloadKind, std::string("weights"));
+                QCOMPARE(e.method, std::string("rome"));
+                QCOMPARE(e.computedOnHash.size(), size_t(64));
+            }
+            QCOMPARE(edits[1].computedOnHash, edits[0].weightsHashAfter);
+            recordedAfter = edits[1].weightsHashAfter;
+            Model& m = model();
+            QCOMPARE(store.model()->weightsHash, m.weightsHash());
+            EditStack stack(m);
+            const ReplayReport rep = replaySession(store, stackEditApplier(stack));
+            qInfo("v1 session replayed: %s", rep.summary.c_str());
+            QVERIFY(rep.verified);
+            QCOMPARE(rep.finalHash, recordedAfter);
+            QCOMPARE(m.stateHash(), m.weightsHash());  // weight deltas only: the state is the weights
+            stack.revertAll();
+        }
+        SessionStore again(path);  // a migrated file opens as v2 without another step
+        QCOMPARE(again.schemaVersion(), 2);
+        QCOMPARE(again.listEdits(false)[1].weightsHashAfter, recordedAfter);
+    }
+
     // A damaged adapter or context blob is refused with its reason.
     void hostileBlobs() {
         AdapterPayload a;
