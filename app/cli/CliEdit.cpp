@@ -61,8 +61,8 @@ int runEdit(const Args& args, Context& ctx) {
         throw UsageError(std::string("--out writes model weights, and a ") + info.displayName + " edit is " +
                          (info.payload == PayloadKind::Adapter ? "an adapter beside them" : "a context before the prompt") +
                          ": keep it in a session (--session DB)");
-    if (args.has("--demos") && !info.needsDemonstrations)
-        throw UsageError(std::string("--demos goes with a method that uses demonstrations (ike), not ") + info.name);
+    if (args.has("--facts") && !info.needsDemonstrations)
+        throw UsageError(std::string("--facts goes with a method that uses demonstrations (ike), not ") + info.name);
     if (args.has("--out")) checkOutputFolder(outDir, {"edit"}, args.has("--force"));
     if (args.has("--session")) checkOutputFile(args.get("--session"), "session file");
 
@@ -107,8 +107,8 @@ int runEdit(const Args& args, Context& ctx) {
         params.statsLabel = args.get("--stats-corpus");
         params.statsTexts = loadTextCorpus(params.statsLabel);
     }
-    if (args.has("--demos")) {
-        params.demonstrationsLabel = args.get("--demos");
+    if (args.has("--facts")) {
+        params.demonstrationsLabel = args.get("--facts");
         params.demonstrations = loadDataset(params.demonstrationsLabel).records;
     }
     for (const auto& r : params.requests) validateRequest(*model, r);
@@ -343,7 +343,7 @@ void addEditCommands(std::vector<Command>& commands) {
           {"--stats-tokens", true, "corpus tokens used at most (100000; 0 = no limit)"},
           {"--hparams", true, hparamsOptionHelp()},
           {"--seed", true, "seed of the context-template generation, GRACE's cold values (0)"},
-          {"--demos", true, "IKE: CounterFact file to draw demonstrations from (default: kme_edit_defaults.json's demonstrations)"},
+          {"--facts", true, "IKE: CounterFact file to draw demonstrations from (default: kme_edit_defaults.json's demonstrations)"},
           {"--out", true, "write the edited model as a complete model folder (new, empty, or an earlier `kme edit --out`)"},
           {"--force", false, "with --out: replace an existing folder DIR and everything in it"},
           {"--session", true, "record the edit in this session file (created if missing), on top of its enabled edits"}},

@@ -246,10 +246,11 @@ EvalResult evaluateEdits(Model& model, const Dataset& dataset, const std::vector
             fail(e.kind(), dataset.source + ": record " + std::to_string(indices[k]) + ": " + e.what());
         }
     }
-    if (params.edit.hparams.layers.empty())
+    const bool takesLayers = methodInfo(params.edit.method).layers != LayerShape::None;
+    if (takesLayers && params.edit.hparams.layers.empty())
         fail(ErrorKind::Input, std::string("no default ") + editMethodName(params.edit.method) +
                                    " layer for this model: choose the layer(s) to edit");
-    validateLayers(model, params.edit.hparams.layers);
+    if (takesLayers) validateLayers(model, params.edit.hparams.layers);
     if (methodInfo(params.edit.method).needsKeyStatistics && params.edit.hparams.mom2Adjustment &&
         params.edit.statsTexts.empty())
         fail(ErrorKind::Input, "key statistics need a text corpus: give one (--stats-corpus FILE), or use the identity (--no-mom2)");

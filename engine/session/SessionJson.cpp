@@ -62,7 +62,8 @@ json sessionToJson(const SessionStore& store, SessionJsonDetail detail) {
                       {"weights_hash_after", e.weightsHashAfter},
                       {"what_if", whatIf},
                       {"delta_bytes", e.deltaBytes},
-                      {"payload_kind", e.payloadKind}};
+                      {"payload_kind", e.payloadKind},
+                      {"state_hash_after", e.weightsHashAfter}};
             if (const MethodInfo* m = findMethod(e.method)) j["family"] = familyName(m->family);
             if (show) {
                 j["hparams"] = parseJsonColumn(e.hparamsJson, where + "hyper-parameters");

@@ -156,6 +156,16 @@ private Q_SLOTS:
                         typeInto(qobject_cast<QLineEdit*>(e), QStringLiteral("[[\"{}\", \"The {} is\"]]"));
                         want.push_back({s, json::parse("[[\"{}\", \"The {} is\"]]")});
                         break;
+                    case kme::HparamType::String:
+                        if (s->choices.empty()) {  // free text: a JSON string keeps line breaks and edge spaces
+                            typeInto(qobject_cast<QLineEdit*>(e), QStringLiteral("\"Fact: {prompt} {target}\\n \""));
+                            want.push_back({s, json("Fact: {prompt} {target}\n ")});
+                        } else if (s->choices.size() > 1) {  // another of its choices
+                            const std::string other = s->get(base) == json(s->choices[0]) ? s->choices[1] : s->choices[0];
+                            typeInto(qobject_cast<QLineEdit*>(e), QString::fromStdString(other));
+                            want.push_back({s, json(other)});
+                        }
+                        break;
                     default: break;
                 }
                 QVERIFY2(f.rowError(key).isEmpty(), qPrintable(key + QStringLiteral(": ") + f.rowError(key)));

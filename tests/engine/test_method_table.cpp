@@ -108,8 +108,8 @@ private Q_SLOTS:
         }
         for (const MethodInfo& m : methodTable()) {
             const QByteArray what = m.name;
-            // Each method has at least `layers` (a shape of none still records []).
-            QVERIFY2(findHparam(m.method, "layers"), what);
+            // A method that takes layers has the `layers` key; one that takes none (IKE) has not.
+            QVERIFY2(bool(findHparam(m.method, "layers")) == (m.layers != LayerShape::None), what);
             // The step-count key is one of its own, an integer.
             if (*m.stepsKey) {
                 const HparamSpec* steps = findHparam(m.method, m.stepsKey);
@@ -119,7 +119,7 @@ private Q_SLOTS:
             if (m.needsKeyStatistics) QVERIFY2(findHparam(m.method, "mom2_adjustment"), what);
             else QVERIFY2(!findHparam(m.method, "mom2_adjustment"), what);
             // The help lists the method's keys.
-            QVERIFY2(contains(hparamsHelpText(m.method, ""), "layers ("), what);
+            if (m.layers != LayerShape::None) QVERIFY2(contains(hparamsHelpText(m.method, ""), "layers ("), what);
             // Its defaults pass its schema, for a known model and an unknown one.
             for (const std::string model : {"", "gpt2-xl"}) {
                 EditHparams h;
@@ -153,7 +153,21 @@ private Q_SLOTS:
         QCOMPARE(int(ft.layers), int(LayerShape::One));
         QVERIFY(!ft.needsKeyStatistics);
         QCOMPARE(std::string(ft.stepsKey), std::string("num_steps"));
-        QCOMPARE(methodNames(", ", " or "), std::string("rome, memit or ft-l"));
+        QCOMPARE(methodNames(", ", " or ").rfind("rome, memit, ft-l", 0), size_t(0));
+        // The external-memorization family: weights untouched.
+        const MethodInfo& grace = methodByName("grace");
+        QCOMPARE(int(grace.family), int(MethodFamily::ExternalMemorization));
+        QCOMPARE(int(grace.payload), int(PayloadKind::Adapter));
+        QCOMPARE(int(grace.layers), int(LayerShape::One));
+        QVERIFY(!grace.needsKeyStatistics);
+        QCOMPARE(std::string(grace.paper.arxiv), std::string("2211.11031"));
+        QCOMPARE(std::string(grace.paper.code), std::string("Thartvigsen/GRACE"));
+        const MethodInfo& ike = methodByName("IKE");
+        QCOMPARE(int(ike.family), int(MethodFamily::ExternalMemorization));
+        QCOMPARE(int(ike.payload), int(PayloadKind::Context));
+        QCOMPARE(int(ike.layers), int(LayerShape::None));
+        QVERIFY(ike.needsDemonstrations);
+        QCOMPARE(std::string(ike.paper.arxiv), std::string("2305.12740"));
         // The per-model defaults moved into the rows unchanged (kmeng01 hparams).
         EditHparams h;
         memit.defaults(h, "gpt2-xl");
@@ -172,7 +186,7 @@ private Q_SLOTS:
             std::string quoted;
         };
         const std::vector<Case> cases = {
-            {"grace", "'grace'"},  // not (yet) a method
+            {"wise", "'wise'"},  // not (yet) a method
             {"Rome ", "'Rome '"},  // no trimming, no case folding beyond the aliases
             {"", "''"},
             {std::string(5000, 'x'), "(5000 bytes)"},  // quoted, cut: one bounded line
@@ -184,7 +198,8 @@ private Q_SLOTS:
             const std::string msg = errorOf([&] { (void)methodByName(c.name); }, &kind);
             QVERIFY2(contains(msg, "unknown edit method"), msg.c_str());
             QVERIFY2(contains(msg, c.quoted), msg.c_str());
-            QVERIFY2(contains(msg, "(known: rome, memit, ft-l)"), msg.c_str());
+            QVERIFY2(contains(msg, "(known: " + methodNames() + ")"), msg.c_str());
+            QVERIFY2(contains(msg, "grace, ike"), msg.c_str());
             QVERIFY2(msg.size() < 200 && !contains(msg, "\n"), msg.c_str());
             QCOMPARE(int(kind), int(ErrorKind::Input));
         }
@@ -202,12 +217,22 @@ private Q_SLOTS:
             p.method = row.method;
             p.requests = {edittest::request("Tokyo", "Italy")};
             p.hparams = defaultHparams(row.method, m->config());
-            p.hparams.layers = {1};
+            if (row.layers != LayerShape::None) p.hparams.layers = {1};
             p.hparams.vNumGradSteps = 2;
             p.hparams.ftSteps = 2;
+            p.hparams.graceIters = 2;
+            p.hparams.ikeDemonstrations = 0;
+            p.hparams.ikePromptReserve = 1;
             const std::string msg = errorOf([&] { (void)computeEdit(*m, p); });
             if (row.needsKeyStatistics) QVERIFY2(contains(msg, "key statistics need a text corpus"), row.name);
             else QVERIFY2(msg.empty(), msg.c_str());
+            if (row.layers == LayerShape::None) {
+                // A layer given to a method that takes none is refused, naming the method.
+                p.hparams.layers = {1};
+                const std::string given = errorOf([&] { (void)computeEdit(*m, p); });
+                QVERIFY2(contains(given, std::string(row.displayName) + " changes no layer"), given.c_str());
+                continue;
+            }
             // No layer: the hint follows the layer shape.
             p.hparams.layers.clear();
             const std::string noLayer = errorOf([&] { (void)computeEdit(*m, p); });

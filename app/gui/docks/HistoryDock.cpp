@@ -13,20 +13,27 @@
 
 #include "app/gui/JobRunner.h"
 #include "app/gui/SessionController.h"
+#include "engine/edit/methods/MethodTable.h"
 
 namespace kme::app {
 
 namespace {
 
+// The method's display name from the method table ("ROME", "GRACE").
 QString methodLabel(const std::string& method) {
-    if (method == "rome") return QStringLiteral("ROME");
-    if (method == "memit") return QStringLiteral("MEMIT");
-    if (method == "ft-l") return QStringLiteral("FT-L");
+    if (const kme::MethodInfo* m = kme::findMethod(method)) return QString::fromUtf8(m->displayName);
     return QString::fromStdString(method);
 }
 
+// "External memorization, adapter" for the tooltip.
+QString kindLabel(const kme::EditRecord& e) {
+    const kme::MethodInfo* m = kme::findMethod(e.method);
+    return (m ? QString::fromUtf8(kme::familyDisplayName(m->family)) + QStringLiteral(", ") : QString()) +
+           QString::fromStdString(e.payloadKind);
+}
+
 QString layersLabel(const std::vector<int>& layers) {
-    if (layers.empty()) return QStringLiteral("?");
+    if (layers.empty()) return QStringLiteral("—");
     if (layers.size() > 2 && layers.back() - layers.front() == int(layers.size()) - 1)
         return QStringLiteral("%1–%2").arg(layers.front()).arg(layers.back());
     QStringList parts;
@@ -146,13 +153,15 @@ void HistoryDock::refresh() {
         item->setText(kNameCol, QString::fromStdString(e.name));
         item->setText(kMethodCol, methodLabel(e.method));
         item->setText(kLayerCol, layersLabel(SessionController::editLayers(e)));
-        QString tip = tr("#%1 %2\n%3, layer %4\ncreated %5\ndelta %6 bytes")
+        QString tip = tr("#%1 %2\n%3 (%4), layer %5\ncreated %6\npayload %7 bytes")
                           .arg(e.position)
-                          .arg(QString::fromStdString(e.name), methodLabel(e.method),
+                          .arg(QString::fromStdString(e.name), methodLabel(e.method), kindLabel(e),
                                layersLabel(SessionController::editLayers(e)), QString::fromStdString(e.created))
                           .arg(e.deltaBytes);
         if (!e.enabled) {
-            tip += tr("\nOff: undone; its weights are the originals again.");
+            tip += e.payloadKind == "weights" ? tr("\nOff: undone; its weights are the originals again.")
+                                              : tr("\nOff: undone; its %1 is no longer part of the model.")
+                                                    .arg(QString::fromStdString(e.payloadKind));
             for (int c = kNameCol; c < kColumnCount; ++c) item->setForeground(c, off);
         }
         auto it = whatIf.find(e.id);

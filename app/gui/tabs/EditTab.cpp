@@ -575,7 +575,7 @@ bool EditTab::runEdit() {
                               "the identity instead");
             }
             for (const auto& r : p.requests) kme::validateRequest(*model, r);
-            kme::validateLayers(*model, p.hparams.layers);
+            if (kme::methodInfo(p.method).layers != kme::LayerShape::None) kme::validateLayers(*model, p.hparams.layers);
             run->statsLabel = p.statsLabel;
             run->hashBefore = QString::fromStdString(model->stateHash());
             for (const auto& r : p.requests) run->before.push_back(requestProbs(*model, r));

@@ -36,6 +36,8 @@ QString numberText(double v) { return QString::number(v, 'g', QLocale::FloatingP
 QString valueText(const kme::HparamSpec& s, const json& v) {
     if (s.type == kme::HparamType::Templates && v.is_array() && v.empty()) return {};  // generated (the default)
     if (v.is_number_float()) return numberText(v.get<double>());
+    // Free text (IKE's templates): as a JSON string, so that line breaks and edge spaces survive.
+    if (v.is_string() && s.type == kme::HparamType::String && s.choices.empty()) return QString::fromStdString(v.dump());
     if (v.is_string() && !isList(s.type)) return QString::fromStdString(v.get<std::string>());
     return QString::fromStdString(v.dump());
 }
@@ -243,6 +245,18 @@ bool HparamForm::readValue(const Row& r, json& value, QString* error) const {
             break;
         }
         case kme::HparamType::String:
+            if (s.choices.empty() && text.startsWith(QLatin1Char('"'))) {
+                try {
+                    value = json::parse(text.toStdString());
+                } catch (const std::exception&) {
+                    value = nullptr;
+                }
+                if (!value.is_string())
+                    return refuse(tr("%1: a text in double quotes, with \\n for a line break").arg(key));
+                break;
+            }
+            value = text.toStdString();
+            break;
         case kme::HparamType::Bool: value = text.toStdString(); break;
         case kme::HparamType::Templates:
             if (text.isEmpty()) {
