@@ -1,5 +1,8 @@
 #include "engine/session/SessionFile.h"
 
+#include <map>
+#include <mutex>
+
 #include <algorithm>
 #include <cstdint>
 #include <cstdio>
@@ -169,15 +172,19 @@ SchemaShape readShape(sqlite::Connection& db) {
     return shape;
 }
 
-// The schema of kSchemaVersion, built once from the migration steps in an
+// The schema of `version` (kSchemaVersion, or an older one read as it is
+// by a read-only open), built once from the migration steps in an
 // in-memory database.
-const SchemaShape& expectedShape() {
-    static const SchemaShape shape = [] {
-        sqlite::Connection mem(":memory:", false, true, 0);
-        for (const MigrationStep& step : migrationSteps()) mem.exec(step.sql, "build the reference schema");
-        return readShape(mem);
-    }();
-    return shape;
+const SchemaShape& expectedShape(int64_t version) {
+    static std::mutex mutex;
+    static std::map<int64_t, SchemaShape> shapes;
+    std::lock_guard<std::mutex> lock(mutex);
+    auto it = shapes.find(version);
+    if (it != shapes.end()) return it->second;
+    sqlite::Connection mem(":memory:", false, true, 0);
+    for (const MigrationStep& step : migrationSteps())
+        if (step.toVersion <= version) mem.exec(step.sql, "build the reference schema");
+    return shapes.emplace(version, readShape(mem)).first->second;
 }
 
 // A schema object's name for a message: quoted, at most 60 bytes, control
@@ -206,9 +213,9 @@ bool sqliteInternal(const std::string& name, const std::string& type) {
 // a trigger, view, table or index it did not create, or one of its tables
 // with other columns, indexes or foreign keys. Runs before anything is
 // written to the file.
-void checkSchema(sqlite::Connection& db) {
+void checkSchema(sqlite::Connection& db, int64_t version = kSchemaVersion) {
     const std::string& path = db.path();
-    const SchemaShape& want = expectedShape();
+    const SchemaShape& want = expectedShape(version);
     const SchemaShape have = readShape(db);
     for (const auto& [name, type] : have.objects) {
         if (sqliteInternal(name, type)) continue;
@@ -291,10 +298,8 @@ std::unique_ptr<sqlite::Connection> openSessionFile(const std::string& path, con
             fail(ErrorKind::Database, path +
                                           ": not a KME session yet (the file is empty, nothing was ever saved in "
                                           "it; a read-only open does not create one)");
-        if (version < kSchemaVersion)
-            fail(ErrorKind::Database, path + ": session schema version " + std::to_string(version) +
-                                          " needs upgrading to " + std::to_string(kSchemaVersion) +
-                                          "; open it once without read-only");
+        // An older version is read as it is (SessionStore maps its columns);
+        // it is upgraded the first time it is opened for writing.
     } else {
         // WAL: readers never block the writer and see consistent snapshots;
         // FULL: a commit that returned survives a power cut.
@@ -310,8 +315,9 @@ std::unique_ptr<sqlite::Connection> openSessionFile(const std::string& path, con
     }
     schemaVersion = int(version);
 
-    // After a migration: the schema is exactly this build's.
-    if (!checked) checkSchema(db);
+    // After a migration: the schema is exactly this build's (a read-only
+    // open of an older file: exactly that version's).
+    if (!checked) checkSchema(db, version);
     return connection;
 }
 

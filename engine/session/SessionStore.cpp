@@ -332,6 +332,13 @@ namespace {
 const char* const kEditColumns =
     "id, position, name, method, request_json, hparams_json, enabled, created, computed_on_state, "
     "state_hash_after, length(delta), payload_kind";
+// A version-1 file opened read-only (not migrated): the same values under
+// their version-1 names; every v1 edit is a weight delta.
+const char* const kEditColumnsV1 =
+    "id, position, name, method, request_json, hparams_json, enabled, created, computed_on_hash, "
+    "weights_hash_after, length(delta), 'weights'";
+
+std::string editColumns(int schemaVersion) { return schemaVersion < 2 ? kEditColumnsV1 : kEditColumns; }
 
 EditRecord readEdit(const sqlite::Query& q, bool withDelta) {
     EditRecord e;
@@ -394,8 +401,8 @@ void SessionStore::expectEdits(const std::vector<EditRecord>& edits) const {
 }
 
 std::vector<EditRecord> SessionStore::listEdits(bool withDeltas) const {
-    static const std::string plain = std::string("SELECT ") + kEditColumns + " FROM edits ORDER BY position";
-    static const std::string full = std::string("SELECT ") + kEditColumns + ", delta FROM edits ORDER BY position";
+    const std::string plain = "SELECT " + editColumns(d->schemaVersion) + " FROM edits ORDER BY position";
+    const std::string full = "SELECT " + editColumns(d->schemaVersion) + ", delta FROM edits ORDER BY position";
     std::vector<EditRecord> out;
     auto q = d->db->query((withDeltas ? full : plain).c_str(), "read the edits");
     while (q.step()) out.push_back(readEdit(q, withDeltas));
@@ -403,8 +410,8 @@ std::vector<EditRecord> SessionStore::listEdits(bool withDeltas) const {
 }
 
 EditRecord SessionStore::getEdit(int64_t id, bool withDelta) const {
-    static const std::string plain = std::string("SELECT ") + kEditColumns + " FROM edits WHERE id = ?";
-    static const std::string full = std::string("SELECT ") + kEditColumns + ", delta FROM edits WHERE id = ?";
+    const std::string plain = "SELECT " + editColumns(d->schemaVersion) + " FROM edits WHERE id = ?";
+    const std::string full = "SELECT " + editColumns(d->schemaVersion) + ", delta FROM edits WHERE id = ?";
     auto q = d->db->query((withDelta ? full : plain).c_str(), "read the edit");
     q.bind(1, id);
     if (!q.step()) d->noSuch("edit", id);

@@ -11,6 +11,8 @@
 
 #include <cmath>
 #include <filesystem>
+#include <fstream>
+#include <iterator>
 
 #include "engine/core/Error.h"
 #include "engine/core/Paths.h"
@@ -320,7 +322,30 @@ private Q_SLOTS:
         std::filesystem::permissions(path, std::filesystem::perms::owner_read | std::filesystem::perms::owner_write);
         std::string recordedAfter;
         {
-            // The fixture as written: v1 columns.
+            // Read-only (kme predict/trace/eval --session): read as version 1, not migrated, not written.
+            const auto bytes = [&] {
+                std::ifstream in(path, std::ios::binary);
+                return std::string(std::istreambuf_iterator<char>(in), {});
+            };
+            const std::string before = bytes();
+            SessionOpenOptions o;
+            o.readOnly = true;
+            SessionStore ro(path, o);
+            QCOMPARE(ro.schemaVersion(), 1);
+            const auto edits = ro.listEdits(true);
+            QCOMPARE(edits.size(), size_t(2));
+            QCOMPARE(edits[0].payloadKind, std::string("weights"));
+            QVERIFY(!edits[0].delta.empty());
+            Model& m = model();
+            EditStack stack(m);
+            const ReplayReport rep = replaySession(ro, stackEditApplier(stack));
+            QVERIFY(rep.verified);
+            QCOMPARE(rep.finalHash, edits[1].weightsHashAfter);
+            stack.revertAll();
+            QVERIFY(bytes() == before);
+        }
+        {
+            // Opened for writing: migrated.
             SessionStore store(path);
             QCOMPARE(store.schemaVersion(), 2);  // migrated on open
             const auto edits = store.listEdits(false);
