@@ -61,7 +61,7 @@ private Q_SLOTS:
             QVERIFY(m["hparams"].is_array() && !m["hparams"].empty());
             QCOMPARE(m["hparams"][0].get<std::string>(), std::string("layers"));
         }
-        QCOMPARE(names, (std::vector<std::string>{"rome", "memit", "ft-l"}));
+        QCOMPARE(names, (std::vector<std::string>{"rome", "memit", "ft-l", "grace", "ike", "r-rome", "emmet", "alphaedit"}));
         const json& rome = j["methods"][0];
         QCOMPARE(rome["display_name"].get<std::string>(), std::string("ROME"));
         QCOMPARE(rome["family"].get<std::string>(), std::string("local_modification"));
@@ -82,7 +82,7 @@ private Q_SLOTS:
         // The families in the survey's order, each naming its methods.
         QCOMPARE(j["families"].size(), size_t(3));
         QCOMPARE(j["families"][0]["name"].get<std::string>(), std::string("external_memorization"));
-        QCOMPARE(j["families"][2]["methods"], json({"rome", "memit"}));
+        QCOMPARE(j["families"][2]["methods"], json({"rome", "memit", "r-rome", "emmet", "alphaedit"}));
     }
 
     void humanTableIsGroupedByFamily() {
@@ -105,13 +105,13 @@ private Q_SLOTS:
         };
         const std::vector<Case> cases = {
             {{"methods", "extra"}, "kme: methods takes no arguments, got 'extra'\n"},
-            {{"edit", "--method", "grace", "--prompt", "{} is", "--subject", "A", "--target", "B"},
-             "kme: --method must be rome, memit or ft-l, got 'grace'\n"},
-            {{"edit", "--method", "", "--requests", "x.json"}, "kme: --method must be rome, memit or ft-l, got ''\n"},
+            {{"edit", "--method", "nosuch", "--prompt", "{} is", "--subject", "A", "--target", "B"},
+             "kme: --method must be rome, memit, ft-l, grace, ike, r-rome, emmet or alphaedit, got 'nosuch'\n"},
+            {{"edit", "--method", "", "--requests", "x.json"}, "kme: --method must be rome, memit, ft-l, grace, ike, r-rome, emmet or alphaedit, got ''\n"},
             {{"eval", "--dataset", "nowhere.json", "--method", "Rome"},
-             "kme: --method must be rome, memit or ft-l, got 'Rome'\n"},
+             "kme: --method must be rome, memit, ft-l, grace, ike, r-rome, emmet or alphaedit, got 'Rome'\n"},
             {{"edit", "--method", std::string(3000, 'm'), "--requests", "x.json"},
-             "kme: --method must be rome, memit or ft-l, got '" + std::string(60, 'm') + "'… (3000 bytes)\n"},
+             "kme: --method must be rome, memit, ft-l, grace, ike, r-rome, emmet or alphaedit, got '" + std::string(60, 'm') + "'… (3000 bytes)\n"},
         };
         for (const auto& c : cases) {
             const Run r = runKme(c.args);

@@ -153,7 +153,7 @@ private Q_SLOTS:
         QCOMPARE(int(ft.layers), int(LayerShape::One));
         QVERIFY(!ft.needsKeyStatistics);
         QCOMPARE(std::string(ft.stepsKey), std::string("num_steps"));
-        QCOMPARE(methodNames(", ", " or "), std::string("rome, memit or ft-l"));
+        QCOMPARE(methodNames(", ", " or "), std::string("rome, memit, ft-l, grace, ike, r-rome, emmet or alphaedit"));
         // The per-model defaults moved into the rows unchanged (kmeng01 hparams).
         EditHparams h;
         memit.defaults(h, "gpt2-xl");
@@ -172,7 +172,7 @@ private Q_SLOTS:
             std::string quoted;
         };
         const std::vector<Case> cases = {
-            {"grace", "'grace'"},  // not (yet) a method
+            {"nosuch", "'nosuch'"},  // not a method
             {"Rome ", "'Rome '"},  // no trimming, no case folding beyond the aliases
             {"", "''"},
             {std::string(5000, 'x'), "(5000 bytes)"},  // quoted, cut: one bounded line
@@ -184,7 +184,7 @@ private Q_SLOTS:
             const std::string msg = errorOf([&] { (void)methodByName(c.name); }, &kind);
             QVERIFY2(contains(msg, "unknown edit method"), msg.c_str());
             QVERIFY2(contains(msg, c.quoted), msg.c_str());
-            QVERIFY2(contains(msg, "(known: rome, memit, ft-l)"), msg.c_str());
+            QVERIFY2(contains(msg, "(known: rome, memit, ft-l, grace, ike, r-rome, emmet, alphaedit)"), msg.c_str());
             QVERIFY2(msg.size() < 200 && !contains(msg, "\n"), msg.c_str());
             QCOMPARE(int(kind), int(ErrorKind::Input));
         }
