@@ -170,7 +170,7 @@ at::Tensor alphaEditLeft(const at::Tensor& p, const at::Tensor& keys, const at::
 
 EditResult computeAlphaEdit(Model& model, const EditParams& params, const ProgressFn& progress) {
     const EditHparams& hp = params.hparams;
-    return spreadOverLayers(
+    EditResult result = spreadOverLayers(
         model, params, progress, "AlphaEdit", "kl_factor, L2 or nullspace_threshold", [&](const LayerSolve& in) {
             const int64_t width = in.keys.size(0);
             at::Tensor p;
@@ -200,6 +200,18 @@ EditResult computeAlphaEdit(Model& model, const EditParams& params, const Progre
             }
             return alphaEditLeft(p, in.keys, preserved, hp.alphaEditL2);
         });
+    for (const LayerWrite& w : result.writes) {
+        const auto kept = params.preservedKeys.find(w.layer);
+        result.notes.push_back(
+            "layer " + std::to_string(w.layer) + ": P keeps " + std::to_string(w.projectorRank) + " of " +
+            std::to_string(w.keys.rows) + " key directions" +
+            (hp.mom2Adjustment ? " (eigenvalues of C below nullspace_threshold " + number(hp.nullspaceThreshold) + ")"
+                               : " (no statistics: P = I)") +
+            (kept != params.preservedKeys.end() && kept->second.cols > 0
+                 ? ", " + std::to_string(kept->second.cols) + " earlier keys preserved"
+                 : ""));
+    }
+    return result;
 }
 
 }  // namespace kme::edit
