@@ -126,12 +126,19 @@ private Q_SLOTS:
         const at::Tensor romeDelta = at::outer(rome.left, rome.right);
         const at::Tensor emmetDelta = dense(r.delta.parts[0]);
         QVERIFY(maxAbs(emmetDelta) > 1e-6);  // the premise: a change was made
-        // The two solve C (ROME) and mom2_update_weight x C (EMMET) for C^-1 k:
-        // they agree to the condition number of C times the float64 epsilon.
+        // ROME solves C, EMMET mom2_update_weight x C (the scale cancels for
+        // one request): the same up to C's condition number times epsilon.
         const double cond = at::linalg_cond(c).item<double>();
-        qDebug("condition number of C (layer 1): %.3e", cond);
-        near("EMMET (1 request) vs ROME's closed form, relative", maxAbs(emmetDelta - romeDelta) / maxAbs(romeDelta),
-             std::max(1e-12, 100 * cond * 2.2e-16));
+        near("EMMET (1 request, mom2_update_weight 1000) vs ROME's closed form, relative",
+             maxAbs(emmetDelta - romeDelta) / maxAbs(romeDelta), std::max(1e-12, 100 * cond * 2.2e-16));
+        qDebug("  (condition number of C at layer 1: %.3e)", cond);
+        // With the same C (mom2_update_weight 1) the two agree to rounding.
+        p.hparams.mom2UpdateWeight = 1;
+        p.contextTemplates = r.contextTemplates;
+        const EditResult same = computeEdit(*m, p);
+        QCOMPARE(same.writes[0].keys, r.writes[0].keys);
+        near("EMMET (1 request, mom2_update_weight 1) vs ROME's closed form, relative",
+             maxAbs(dense(same.delta.parts[0]) - romeDelta) / maxAbs(romeDelta), 1e-12);
         // Either maps k to W k + r.
         near("EMMET: k^T Delta - r, relative", maxAbs(at::matmul(k, emmetDelta) - res) / maxAbs(res), 1e-9);
         EditStack stack(*m);
