@@ -499,11 +499,14 @@ void applyHparams(EditHparams& h, EditMethod method, const json& j, const std::s
         if (std::find(ignored.begin(), ignored.end(), key) != ignored.end()) continue;
         const HparamSpec* spec = findHparam(method, key);
         if (!spec) {
-            std::string others;
+            std::vector<std::string> owners;  // "A", "A and B", "A, B and C"
             for (const MethodInfo& row : methodTable()) {
-                const EditMethod m = row.method;
-                if (m != method && findHparam(m, key)) others += std::string(others.empty() ? "" : " and ") + editMethodDisplayName(m);
+                const HparamSpec* theirs = findHparam(row.method, key);  // compatibility-only rows do not count
+                if (row.method != method && theirs && theirs->recorded) owners.push_back(row.displayName);
             }
+            std::string others;
+            for (size_t i = 0; i < owners.size(); ++i)
+                others += (i == 0 ? "" : i + 1 == owners.size() ? " and " : ", ") + owners[i];
             const std::string name = editMethodDisplayName(method);
             fail(ErrorKind::Config, source + ": " + keyText(key) + " is not a hyper-parameter of " + name +
                                         (others.empty() ? " (unknown to every method)" : " (it is " + others + "'s)") +
