@@ -1,5 +1,6 @@
 // kme methods: the edit-method table (engine/edit/methods/MethodTable.h),
 // grouped by family; the --method argument of kme edit / kme eval.
+#include <algorithm>
 #include <iomanip>
 #include <sstream>
 
@@ -58,6 +59,11 @@ int runMethods(const Args& args, Context& ctx) {
     for (const MethodInfo& m : methodTable()) list.push_back(methodJson(m));
     json families = json::array();
     std::ostringstream s;
+    size_t nameWidth = 0, displayWidth = 0;  // the columns fit the longest names
+    for (const MethodInfo& m : methodTable()) {
+        nameWidth = std::max(nameWidth, std::string(m.name).size() + 1);
+        displayWidth = std::max(displayWidth, std::string(m.displayName).size() + 1);
+    }
     for (MethodFamily family : methodFamilies()) {
         json names = json::array();
         const auto rows = methodsOf(family);
@@ -69,7 +75,7 @@ int runMethods(const Args& args, Context& ctx) {
         s << familyDisplayName(family) << ": " << familySummary(family) << "\n";
         if (rows.empty()) s << "  (no method yet)\n";
         for (const MethodInfo* m : rows) {
-            s << "  " << std::left << std::setw(8) << m->name << std::setw(7) << m->displayName
+            s << "  " << std::left << std::setw(int(nameWidth)) << m->name << std::setw(int(displayWidth)) << m->displayName
               << " payload " << std::setw(8) << payloadName(m->payload) << " layers " << std::setw(6)
               << layerShapeName(m->layers) << (m->batched ? "batched   " : "one by one") << "  "
               << (m->needsKeyStatistics ? "key statistics" : "no key statistics")

@@ -92,12 +92,70 @@ private:
     EditStack stack_;
 };
 
-// The methods (Rome.cpp, FineTune.cpp).
+// The methods (Rome.cpp, FineTune.cpp, Emmet.cpp, AlphaEdit.cpp).
 EditResult computeRome(Model& model, const EditParams& params, const ProgressFn& progress);
+EditResult computeRRome(Model& model, const EditParams& params, const ProgressFn& progress);
 EditResult computeMemit(Model& model, const EditParams& params, const ProgressFn& progress);
 EditResult computeFineTune(Model& model, const EditParams& params, const ProgressFn& progress);
 EditResult computeGrace(Model& model, const EditParams& params, const ProgressFn& progress);
 EditResult computeIke(Model& model, const EditParams& params, const ProgressFn& progress);
+EditResult computeEmmet(Model& model, const EditParams& params, const ProgressFn& progress);
+EditResult computeAlphaEdit(Model& model, const EditParams& params, const ProgressFn& progress);
+
+// linalg_solve(a, b), or ErrorKind::Input "the key statistics of layer L are
+// singular" (naming the cache file in `info` when it came from one).
+at::Tensor solveOrFail(const at::Tensor& a, const at::Tensor& b, int layer, const StatsInfo* info);
+at::Tensor identityLike(const at::Tensor& keys);  // float64 identity [n_inner, n_inner] for keys [n_inner, n]
+
+// ROME's closed form (compute_u / compute_v): left = C^-1 k* / |C^-1 k*|
+// (k* itself when `mom2` is undefined), right = residual / (key . left), so
+// that the change left right^T maps `key` to key W + residual. ROME passes
+// the plain prompt's key and v* - its MLP output; r-ROME k* and v* - the
+// templates' average MLP output.
+struct RankOne {
+    at::Tensor left;   // [n_inner] float64
+    at::Tensor right;  // [n_embd] float64
+};
+RankOne romeFactors(const at::Tensor& mom2, const at::Tensor& keyAverage, const at::Tensor& key,
+                    const at::Tensor& residual, int layer, const StatsInfo* info, const std::string& method);
+
+// MEMIT's frame (compute_z at the last layer, compute_ks, the residual spread
+// over the layers left): per layer the method's solve turns the keys K
+// [n_inner, n] into the left factor L [n_inner, n]; the layer's change is
+// L R^T (Conv1D orientation), R [n_embd, n] the spread residual.
+struct LayerSolve {
+    int layer;
+    at::Tensor mom2;        // C [n_inner, n_inner] float64; undefined without mom2_adjustment
+    at::Tensor keys;        // K [n_inner, n] float64
+    const StatsInfo* info;  // the statistics' description (messages), or nullptr
+    int64_t* projectorRank; // AlphaEdit sets the rank of its projector here
+};
+using LayerSolver = std::function<at::Tensor(const LayerSolve&)>;
+EditResult spreadOverLayers(Model& model, const EditParams& params, const ProgressFn& progress,
+                            const std::string& method, const std::string& hint, const LayerSolver& solve);
+
+// EMMET (unified-model-editing emmet_main.py): C^-1 K D^-1 with
+// D = K^T C^-1 K (+ lambda I for n > 1), C = `c` as given (already scaled):
+// the left factor of Delta = R D^-1 K^T C^-1, which maps each k_i to r_i
+// exactly when lambda = 0 (a pseudo-inverse when D is singular).
+at::Tensor emmetLeft(const at::Tensor& c, const at::Tensor& keys, double lambda, int layer, const StatsInfo* info);
+
+// AlphaEdit's projector P = U U^T over the eigenvectors U of the symmetric C
+// whose eigenvalues are below `threshold` (AlphaEdit's get_project: SVD of
+// the second moment), [n_inner, n_inner] float64. The eigendecomposition is
+// cached in memory and on disk under cacheFolder()/stats/nullspace, keyed by
+// C's bytes (so by the statistics' key), P per threshold in memory.
+struct Projector {
+    at::Tensor p;           // [n_inner, n_inner]
+    int64_t rank = 0;       // eigenvalues below the threshold
+    bool fromCache = false; // the eigendecomposition was loaded, not computed
+};
+Projector nullSpaceProjector(const at::Tensor& c, double threshold);
+// C's eigenvalues, ascending (through the same cache).
+at::Tensor keyEigenvalues(const at::Tensor& c);
+// AlphaEdit's solve: (P (K K^T + K_p K_p^T) + alpha I)^-1 P K, [n_inner, n]
+// (`preserved` [n_inner, m] may be undefined or have no columns).
+at::Tensor alphaEditLeft(const at::Tensor& p, const at::Tensor& keys, const at::Tensor& preserved, double alpha);
 
 // Progress in units: `total` known up front, stats report fractions.
 class Meter {

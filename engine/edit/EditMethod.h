@@ -1,9 +1,10 @@
 #pragma once
-// Edit methods: ROME (kmeng01/rome), MEMIT (kmeng01/memit) and FT-L
-// (ROME's constrained fine-tuning baseline). Each computes a WeightDelta
+// Edit methods: ROME (kmeng01/rome), MEMIT (kmeng01/memit), FT-L (ROME's
+// constrained fine-tuning baseline), r-ROME, EMMET and AlphaEdit. Each computes a WeightDelta
 // from requests; none leaves the model changed (apply the delta with an
 // EditStack). Torch-free: the app and the command line include this.
 #include <cstdint>
+#include <map>
 #include <optional>
 #include <string>
 #include <utility>
@@ -21,8 +22,8 @@ namespace kme {
 class Model;
 struct ModelConfig;
 
-enum class EditMethod { Rome, Memit, FtL, Grace, Ike };
-const char* editMethodName(EditMethod method);  // "rome" | "memit" | "ft-l"
+enum class EditMethod { Rome, Memit, FtL, Grace, Ike, RRome, Emmet, AlphaEdit };
+const char* editMethodName(EditMethod method);  // "rome" | "memit" | "ft-l" | ... (the method table's names)
 std::optional<EditMethod> parseEditMethod(const std::string& name);
 
 // Hyper-parameters of all three methods, one flat struct. JSON keys (for
@@ -67,6 +68,11 @@ struct EditHparams {
     int ikePromptReserve = 24;        // "prompt_reserve": context positions kept free for the prompt and target
     std::string ikeDemoTemplate = "New Fact: {prompt} {target}\n{query} {answer}\n\n";  // "demo_template"
     std::string ikeFactTemplate = "New Fact: {prompt} {target}\n";                       // "fact_template"
+    // EMMET (scalable-model-editing/unified-model-editing hparams/EMMET).
+    double emmetLambda = 0.1;         // "emmet_lambda": D = K^T C^-1 K + lambda I (batches of 2 or more)
+    // AlphaEdit (jianghoucheng/AlphaEdit hparams/AlphaEdit).
+    double nullspaceThreshold = 2e-2; // "nullspace_threshold": P keeps the eigenvectors of C with eigenvalue below
+    double alphaEditL2 = 10;          // "L2": alpha, the ridge of (P (K_p K_p^T + K K^T) + alpha I)
 };
 
 // Defaults of a method for a model: the per-model table (GPT-2 medium ROME
@@ -97,6 +103,18 @@ struct EditParams {
     // subject is never used as its demonstration.
     std::vector<FactRecord> demonstrations;
     std::string demonstrationsLabel;    // where they came from (messages)
+    // AlphaEdit: per layer, the keys K_p [n_inner, m] (columns) of earlier
+    // edits to preserve (their EditResult::writes keys, concatenated); a
+    // layer without an entry has none.
+    std::map<int, DeltaMatrix> preservedKeys;
+};
+
+// What a batched method (MEMIT, EMMET, AlphaEdit) wrote into one layer.
+struct LayerWrite {
+    int layer = 0;
+    DeltaMatrix keys;             // [n_inner, n]: K, the requests' keys at the layer (columns, request order)
+    DeltaMatrix residuals;        // [n_embd, n]: R, what the layer's change adds at them ((z - h) / layers left)
+    int64_t projectorRank = -1;   // AlphaEdit: the dimension P projects onto (of n_inner); -1 for other methods
 };
 
 struct EditRequestReport {
@@ -121,6 +139,7 @@ struct EditResult {
     std::vector<std::vector<std::string>> contextTemplates;  // as used
     std::vector<EditRequestReport> requests;
     std::vector<StatsInfo> stats;    // key statistics per layer (empty without mom2)
+    std::vector<LayerWrite> writes;  // MEMIT, EMMET, AlphaEdit: per edited layer, in order (empty otherwise)
     double seconds = 0;
     std::vector<std::string> notes;  // what the method wants the user to know (demonstrations chosen, entries split)
 

@@ -14,14 +14,20 @@
 
 namespace kme {
 
+void appendSotaHparamRows(std::vector<HparamSpec>& rows);  // r-ROME, EMMET, AlphaEdit: HparamSchemaSota.cpp
+
 namespace {
 
 using json = nlohmann::json;
 
-const std::vector<EditMethod> kRomeMemit = {EditMethod::Rome, EditMethod::Memit};
-const std::vector<EditMethod> kMemit = {EditMethod::Memit};
+// The v* / z methods; the MEMIT frame; lambda C + K K^T users.
+const std::vector<EditMethod> kRomeMemit = {EditMethod::Rome, EditMethod::Memit, EditMethod::RRome, EditMethod::Emmet,
+                                            EditMethod::AlphaEdit};
+const std::vector<EditMethod> kBatched = {EditMethod::Memit, EditMethod::Emmet, EditMethod::AlphaEdit};
+const std::vector<EditMethod> kMemit = {EditMethod::Memit, EditMethod::Emmet};
 const std::vector<EditMethod> kFtL = {EditMethod::FtL};
-const std::vector<EditMethod> kAll = {EditMethod::Rome, EditMethod::Memit, EditMethod::FtL, EditMethod::Grace};
+const std::vector<EditMethod> kAll = {EditMethod::Rome,  EditMethod::Memit, EditMethod::FtL,      EditMethod::Grace,
+                                      EditMethod::RRome, EditMethod::Emmet, EditMethod::AlphaEdit};
 const std::vector<EditMethod> kGrace = {EditMethod::Grace};
 const std::vector<EditMethod> kIke = {EditMethod::Ike};
 
@@ -103,7 +109,7 @@ std::vector<HparamSpec> buildSchema() {
     }
     rows.push_back(choiceRow("fact_token", "subject_last", kRomeMemit,
                              "where the key is read: the subject's last token (the only choice supported)"));
-    rows.push_back(choiceRow("layer_selection", "all", kMemit, "MEMIT writes every layer (the only choice supported)"));
+    rows.push_back(choiceRow("layer_selection", "all", kBatched, "every layer is written (the only choice supported)"));
     rows.push_back(intRow(
         "v_num_grad_steps", 1, 100000, kRomeMemit,
         "forward passes of the v* (MEMIT: z) optimisation at most, the last only scores (the --steps cap)",
@@ -129,7 +135,8 @@ std::vector<HparamSpec> buildSchema() {
         s.set = [](EditHparams& h, const json& v) { h.mom2Adjustment = v.get<bool>(); };
         rows.push_back(std::move(s));
     }
-    rows.push_back(doubleRow("mom2_update_weight", 0, 1e9, kMemit, "MEMIT's lambda in (lambda C + K K^T)",
+    rows.push_back(doubleRow("mom2_update_weight", 0, 1e9, kMemit,
+                             "MEMIT's lambda in (lambda C + K K^T); EMMET's scale of C (it cancels unless emmet_lambda > 0)",
                              &EditHparams::mom2UpdateWeight));
     rows.push_back(intRow(
         "mom2_n_samples", 1, 100000000, kRomeMemit, "corpus texts used for the key statistics at most",
@@ -274,6 +281,7 @@ std::vector<HparamSpec> buildSchema() {
                            &EditHparams::ikeDemoTemplate));
     rows.push_back(textRow("fact_template", "the edit's own new fact, placed last; {prompt} {target}",
                            &EditHparams::ikeFactTemplate));
+    appendSotaHparamRows(rows);  // r-ROME, EMMET, AlphaEdit (HparamSchemaSota.cpp)
     return rows;
 }
 
@@ -351,7 +359,7 @@ const std::vector<std::string>& ignoredHparamKeys() {
     static const std::vector<std::string> keys = {
         "rewrite_module_tmp", "layer_module_tmp", "mlp_module_tmp", "attn_module_tmp", "ln_f_module",
         "lm_head_module",     "mom2_dataset",     "mom2_dtype",     "v_loss_layer",    "batch_size",
-        "kl_factor_ft"};
+        "kl_factor_ft",       "calculate_objective_value"};
     return keys;
 }
 
@@ -491,11 +499,14 @@ void applyHparams(EditHparams& h, EditMethod method, const json& j, const std::s
         if (std::find(ignored.begin(), ignored.end(), key) != ignored.end()) continue;
         const HparamSpec* spec = findHparam(method, key);
         if (!spec) {
-            std::string others;
+            std::vector<std::string> owners;  // "A", "A and B", "A, B and C"
             for (const MethodInfo& row : methodTable()) {
-                const EditMethod m = row.method;
-                if (m != method && findHparam(m, key)) others += std::string(others.empty() ? "" : " and ") + editMethodDisplayName(m);
+                const HparamSpec* theirs = findHparam(row.method, key);  // compatibility-only rows do not count
+                if (row.method != method && theirs && theirs->recorded) owners.push_back(row.displayName);
             }
+            std::string others;
+            for (size_t i = 0; i < owners.size(); ++i)
+                others += (i == 0 ? "" : i + 1 == owners.size() ? " and " : ", ") + owners[i];
             const std::string name = editMethodDisplayName(method);
             fail(ErrorKind::Config, source + ": " + keyText(key) + " is not a hyper-parameter of " + name +
                                         (others.empty() ? " (unknown to every method)" : " (it is " + others + "'s)") +
@@ -545,7 +556,8 @@ bool operator==(const EditHparams& a, const EditHparams& b) {
            a.graceIters == b.graceIters && a.graceValueInit == b.graceValueInit &&
            a.graceStopLoss == b.graceStopLoss && a.ikeDemonstrations == b.ikeDemonstrations &&
            a.ikePromptReserve == b.ikePromptReserve && a.ikeDemoTemplate == b.ikeDemoTemplate &&
-           a.ikeFactTemplate == b.ikeFactTemplate;
+           a.ikeFactTemplate == b.ikeFactTemplate && a.emmetLambda == b.emmetLambda &&
+           a.nullspaceThreshold == b.nullspaceThreshold && a.alphaEditL2 == b.alphaEditL2;
 }
 
 EditStage editStage(const EditParams& p, double done, double total) {

@@ -1,5 +1,7 @@
-// ROME (kmeng01/rome rome/rome_main.py, compute_u.py, compute_v.py) and
-// MEMIT (kmeng01/memit memit/memit_main.py, compute_ks.py, compute_z.py).
+// ROME (kmeng01/rome rome/rome_main.py, compute_u.py, compute_v.py), r-ROME
+// (scalable-model-editing/rebuilding-rome, enable_random_prefix_keys) and
+// MEMIT's frame (kmeng01/memit memit/memit_main.py, compute_ks.py,
+// compute_z.py), which EMMET and AlphaEdit share with their own solves.
 #include <cmath>
 #include <map>
 
@@ -43,6 +45,8 @@ std::vector<std::string> flatten(const std::vector<std::vector<std::string>>& gr
     return out;
 }
 
+}  // namespace
+
 at::Tensor solveOrFail(const at::Tensor& a, const at::Tensor& b, int layer, const StatsInfo* info) {
     try {
         const at::Tensor x = at::linalg_solve(a, b);
@@ -59,9 +63,22 @@ at::Tensor solveOrFail(const at::Tensor& a, const at::Tensor& b, int layer, cons
     }
 }
 
-}  // namespace
+RankOne romeFactors(const at::Tensor& mom2, const at::Tensor& keyAverage, const at::Tensor& key,
+                    const at::Tensor& residual, int layer, const StatsInfo* info, const std::string& method) {
+    // compute_u: left = C^-1 k* / |C^-1 k*|; compute_v: right = (v* - output) / (key . left).
+    at::Tensor left = mom2.defined() ? solveOrFail(mom2, keyAverage, layer, info) : keyAverage;
+    left = left / left.norm();
+    const double division = at::dot(key, left).item<double>();
+    if (!(std::abs(division) > 0))
+        fail(ErrorKind::Input, method + ": the subject's key is orthogonal to C^-1 k* at layer " + std::to_string(layer));
+    return {left, residual / division};
+}
 
-EditResult computeRome(Model& model, const EditParams& params, const ProgressFn& progress) {
+namespace {
+
+// ROME, or r-ROME (`averagedKey`: the prefix-averaged k* and MLP output also
+// in the residual, rebuilding-rome's enable_random_prefix_keys).
+EditResult romeFamily(Model& model, const EditParams& params, const ProgressFn& progress, bool averagedKey) {
     const EditHparams& hp = params.hparams;
     const auto& layers = hp.layers;
     const double perLayer = hp.vNumGradSteps + 1;
@@ -84,30 +101,27 @@ EditResult computeRome(Model& model, const EditParams& params, const ProgressFn&
         for (size_t li = 0; li < layers.size(); ++li) {
             const int layer = layers[li];
             const Transformer& tf = model.transformer();
-            // compute_u: k* = mean over the templates of the key at the subject's
-            // last token; left = C^-1 k* / |C^-1 k*|.
+            // compute_u: k* = mean over the templates of the key at the subject's last token.
             std::vector<Filled> filled;
             for (const auto& t : templates) filled.push_back(fillTemplate(tok, formatTemplate(t, r.prompt), r.subject));
             const at::Tensor keyAverage = readAtSubject(tf, filled, Site::MlpKey, layer).mean(0);
-            at::Tensor left = keyAverage;
-            if (hp.mom2Adjustment)
-                left = solveOrFail(mom2.at(layer), keyAverage, layer, li < result.stats.size() ? &result.stats[li] : nullptr);
-            left = left / left.norm();
 
             // compute_v: v* by Adam on the MLP output at the subject's last token.
             const ValueResult v = optimizeValue(model, r, Site::MlpOut, layer, templates, hp, [&] { meter.step(); });
-            // The key and the MLP output (bias included) at the plain prompt's subject.
+            // ROME: the key and the MLP output (bias included) at the plain
+            // prompt's subject; r-ROME: both averaged over the templates.
             const std::vector<Filled> plain = {fillTemplate(tok, r.prompt, r.subject)};
             const at::Tensor key = readAtSubject(tf, plain, Site::MlpKey, layer)[0];
-            const at::Tensor output = readAtSubject(tf, plain, Site::MlpOut, layer)[0];
-            const double division = at::dot(key, left).item<double>();
-            if (!(std::abs(division) > 0))
-                fail(ErrorKind::Input, "ROME: the subject's key is orthogonal to C^-1 k* at layer " + std::to_string(layer));
-            const at::Tensor right = (v.target - output) / division;
+            const at::Tensor output = averagedKey ? readAtSubject(tf, filled, Site::MlpOut, layer).mean(0)
+                                                  : readAtSubject(tf, plain, Site::MlpOut, layer)[0];
+            const auto [left, right] =
+                romeFactors(hp.mom2Adjustment ? mom2.at(layer) : at::Tensor(), keyAverage, averagedKey ? keyAverage : key,
+                            v.target - output, layer, li < result.stats.size() ? &result.stats[li] : nullptr,
+                            averagedKey ? "r-ROME" : "ROME");
 
             WeightDelta step;
             step.parts.push_back(downProjectionDelta(tf, layer, left, right));
-            requireFiniteDelta(step, "ROME", "kl_factor");
+            requireFiniteDelta(step, averagedKey ? "r-ROME" : "ROME", "kl_factor");
             temporary.apply(step);
             result.delta.parts.push_back(step.parts.front());
 
@@ -125,7 +139,18 @@ EditResult computeRome(Model& model, const EditParams& params, const ProgressFn&
     return result;
 }
 
-EditResult computeMemit(Model& model, const EditParams& params, const ProgressFn& progress) {
+}  // namespace
+
+EditResult computeRome(Model& model, const EditParams& params, const ProgressFn& progress) {
+    return romeFamily(model, params, progress, false);
+}
+
+EditResult computeRRome(Model& model, const EditParams& params, const ProgressFn& progress) {
+    return romeFamily(model, params, progress, true);
+}
+
+EditResult spreadOverLayers(Model& model, const EditParams& params, const ProgressFn& progress,
+                            const std::string& method, const std::string& hint, const LayerSolver& solve) {
     const EditHparams& hp = params.hparams;
     const auto& layers = hp.layers;  // sorted
     const int zLayer = layers.back();
@@ -182,19 +207,37 @@ EditResult computeMemit(Model& model, const EditParams& params, const ProgressFn
         const at::Tensor k = at::stack(keys, 1);  // [n_inner, n]
         const at::Tensor current = readAtSubject(tf, plain, Site::BlockOut, zLayer).t();  // [n_embd, n]
         const at::Tensor targets = z - current;
-        const at::Tensor c = hp.mom2Adjustment ? mom2.at(layer)
-                                               : at::eye(k.size(0), at::TensorOptions().dtype(at::kDouble));
-        const at::Tensor adjK = solveOrFail(hp.mom2UpdateWeight * c + at::mm(k, k.t()), k, layer,
-                                            i < result.stats.size() ? &result.stats[i] : nullptr);  // [n_inner, n]
         const at::Tensor resid = targets / double(layers.size() - i);  // spread the residual over the layers left
+        LayerWrite write;
+        write.layer = layer;
+        const at::Tensor left =  // [n_inner, n]: the change is left resid^T (Conv1D orientation)
+            solve({layer, hp.mom2Adjustment ? mom2.at(layer) : at::Tensor(), k,
+                   i < result.stats.size() ? &result.stats[i] : nullptr, &write.projectorRank});
         WeightDelta step;
-        step.parts.push_back(downProjectionDelta(tf, layer, adjK, resid));
-        requireFiniteDelta(step, "MEMIT", "kl_factor or mom2_update_weight");
+        step.parts.push_back(downProjectionDelta(tf, layer, left, resid));
+        requireFiniteDelta(step, method, hint);
         temporary.apply(step);
         result.delta.parts.push_back(step.parts.front());
+        write.keys = toMatrix(k);
+        write.residuals = toMatrix(resid);
+        result.writes.push_back(std::move(write));
         meter.step();
     }
     return result;
+}
+
+EditResult computeMemit(Model& model, const EditParams& params, const ProgressFn& progress) {
+    const double lambda = params.hparams.mom2UpdateWeight;
+    return spreadOverLayers(model, params, progress, "MEMIT", "kl_factor or mom2_update_weight",
+                            [lambda](const LayerSolve& in) {
+                                // (lambda C + K K^T)^-1 K, C the identity without statistics.
+                                const at::Tensor c = in.mom2.defined() ? in.mom2 : identityLike(in.keys);
+                                return solveOrFail(lambda * c + at::mm(in.keys, in.keys.t()), in.keys, in.layer, in.info);
+                            });
+}
+
+at::Tensor identityLike(const at::Tensor& keys) {
+    return at::eye(keys.size(0), at::TensorOptions().dtype(at::kDouble));
 }
 
 }  // namespace kme::edit

@@ -59,9 +59,9 @@ private Q_SLOTS:
                 QVERIFY2(p[key].is_string() && !p[key].get<std::string>().empty(), key);
             QVERIFY(p["year"].is_number_integer());
             QVERIFY(m["hparams"].is_array() && !m["hparams"].empty());
-            if (m["layers"] != "none") QCOMPARE(m["hparams"][0].get<std::string>(), std::string("layers"));
+            QCOMPARE(m["hparams"][0].get<std::string>(), std::string("layers"));
         }
-        QCOMPARE(names, (std::vector<std::string>{"rome", "memit", "ft-l", "grace", "ike"}));
+        QCOMPARE(names, (std::vector<std::string>{"rome", "memit", "ft-l", "grace", "ike", "r-rome", "emmet", "alphaedit"}));
         const json& rome = j["methods"][0];
         QCOMPARE(rome["display_name"].get<std::string>(), std::string("ROME"));
         QCOMPARE(rome["family"].get<std::string>(), std::string("local_modification"));
@@ -82,7 +82,7 @@ private Q_SLOTS:
         // The families in the survey's order, each naming its methods.
         QCOMPARE(j["families"].size(), size_t(3));
         QCOMPARE(j["families"][0]["name"].get<std::string>(), std::string("external_memorization"));
-        QCOMPARE(j["families"][2]["methods"], json({"rome", "memit"}));
+        QCOMPARE(j["families"][2]["methods"], json({"rome", "memit", "r-rome", "emmet", "alphaedit"}));
     }
 
     void humanTableIsGroupedByFamily() {
@@ -105,13 +105,13 @@ private Q_SLOTS:
         };
         const std::vector<Case> cases = {
             {{"methods", "extra"}, "kme: methods takes no arguments, got 'extra'\n"},
-            {{"edit", "--method", "wise", "--prompt", "{} is", "--subject", "A", "--target", "B"},
-             "kme: --method must be rome, memit, ft-l, grace or ike, got 'wise'\n"},
-            {{"edit", "--method", "", "--requests", "x.json"}, "kme: --method must be rome, memit, ft-l, grace or ike, got ''\n"},
+            {{"edit", "--method", "nosuch", "--prompt", "{} is", "--subject", "A", "--target", "B"},
+             "kme: --method must be rome, memit, ft-l, grace, ike, r-rome, emmet or alphaedit, got 'nosuch'\n"},
+            {{"edit", "--method", "", "--requests", "x.json"}, "kme: --method must be rome, memit, ft-l, grace, ike, r-rome, emmet or alphaedit, got ''\n"},
             {{"eval", "--dataset", "nowhere.json", "--method", "Rome"},
-             "kme: --method must be rome, memit, ft-l, grace or ike, got 'Rome'\n"},
+             "kme: --method must be rome, memit, ft-l, grace, ike, r-rome, emmet or alphaedit, got 'Rome'\n"},
             {{"edit", "--method", std::string(3000, 'm'), "--requests", "x.json"},
-             "kme: --method must be rome, memit, ft-l, grace or ike, got '" + std::string(60, 'm') + "'… (3000 bytes)\n"},
+             "kme: --method must be rome, memit, ft-l, grace, ike, r-rome, emmet or alphaedit, got '" + std::string(60, 'm') + "'… (3000 bytes)\n"},
         };
         for (const auto& c : cases) {
             const Run r = runKme(c.args);

@@ -22,6 +22,9 @@ const std::vector<MethodInfo>& rows() {
         edit::ftlMethod(),
         edit::graceMethod(),
         edit::ikeMethod(),
+        edit::rromeMethod(),
+        edit::emmetMethod(),
+        edit::alphaEditMethod(),
     };
     return table;
 }

@@ -1,6 +1,6 @@
 #pragma once
 // Engine-internal: the rows of the method table, one per file of this folder
-// (Rome.cpp, Memit.cpp, FtL.cpp), and what they share. Torch-free.
+// (Rome.cpp, Memit.cpp, FtL.cpp, RRome.cpp, Emmet.cpp, AlphaEdit.cpp), and what they share. Torch-free.
 #include "engine/edit/methods/MethodTable.h"
 
 namespace kme::edit {
@@ -10,6 +10,9 @@ const MethodInfo& memitMethod();  // Memit.cpp
 const MethodInfo& ftlMethod();    // FtL.cpp
 const MethodInfo& graceMethod();  // Grace.cpp
 const MethodInfo& ikeMethod();    // Ike.cpp
+const MethodInfo& rromeMethod();      // RRome.cpp
+const MethodInfo& emmetMethod();      // Emmet.cpp
+const MethodInfo& alphaEditMethod();  // AlphaEdit.cpp
 
 // The methods' computations (engine/edit/Rome.cpp, FineTune.cpp; also
 // declared in EditInternal.h).
@@ -18,6 +21,9 @@ EditResult computeMemit(Model& model, const EditParams& params, const ProgressFn
 EditResult computeFineTune(Model& model, const EditParams& params, const ProgressFn& progress);
 EditResult computeGrace(Model& model, const EditParams& params, const ProgressFn& progress);  // engine/edit/Grace.cpp
 EditResult computeIke(Model& model, const EditParams& params, const ProgressFn& progress);    // engine/edit/Ike.cpp
+EditResult computeRRome(Model& model, const EditParams& params, const ProgressFn& progress);
+EditResult computeEmmet(Model& model, const EditParams& params, const ProgressFn& progress);
+EditResult computeAlphaEdit(Model& model, const EditParams& params, const ProgressFn& progress);
 
 // The progress layout of ROME and MEMIT (computeRome / computeMemit's
 // Meter): key statistics first (20 units a layer), then `perRequest` units a
