@@ -12,29 +12,75 @@ using json = nlohmann::json;
 
 std::string quoted(const std::string& s) { return json(s).dump(); }
 
+// Words for a config's traits (kme info).
+std::string normText(const ModelConfig& c) {
+    std::ostringstream s;
+    s << (c.traits().norm == NormKind::RmsNorm ? "RMSNorm" : "LayerNorm") << " eps " << c.layerNormEps;
+    return s.str();
+}
+
+std::string positionsText(const ModelConfig& c) {
+    if (c.traits().positions == PositionKind::Learned) return "learned position embeddings";
+    std::ostringstream s;
+    s << "RoPE " << (c.rope.style == RopeStyle::Interleaved ? "interleaved (rotate every two)" : "rotate-half") << " on "
+      << c.rope.rotaryDim << " of " << c.headDim() << " dims, theta " << c.rope.theta;
+    if (c.rope.scaling != "default") s << ", " << c.rope.scaling << " scaling x" << c.rope.factor;
+    return s.str();
+}
+
+std::string residualText(const ModelConfig& c) {
+    switch (c.residual) {
+        case ResidualKind::Sequential: return "sequential";
+        case ResidualKind::ParallelShared: return "parallel (one shared norm)";
+        case ResidualKind::ParallelTwoNorms: return "parallel (two norms)";
+    }
+    return "?";
+}
+
 int runInfo(const Args& args, Context& ctx) {
     auto model = loadModelArg(args, ctx);
     const ModelConfig& c = model->config();
     const std::string hash = model->weightsHash();
+    const bool gated = c.traits().mlp == MlpKind::Gated;
+    int sliding = 0;
+    for (int l = 0; l < c.nLayer; ++l) sliding += c.slidingAt(l) ? 1 : 0;
     json j = {{"architecture", architectureName(c.arch)},
               {"model_type", c.modelType},
               {"folder", model->folder()},
               {"n_layer", c.nLayer},
               {"n_head", c.nHead},
+              {"n_kv_head", c.kvHeads()},
+              {"head_dim", c.headDim()},
               {"n_embd", c.nEmbd},
               {"n_inner", c.nInner},
               {"vocab_size", c.vocabSize},
               {"n_positions", c.nPositions},
               {"activation_function", c.activation},
+              {"mlp", gated ? "gated" : "plain"},
+              {"norm", c.traits().norm == NormKind::RmsNorm ? "rmsnorm" : "layernorm"},
               {"layer_norm_epsilon", c.layerNormEps},
+              {"residual", residualText(c)},
+              {"positions", positionsText(c)},
+              {"tie_word_embeddings", c.tieWordEmbeddings},
               {"parameters", model->parameterCount()},
               {"dtype", model->storageDType()},
               {"weights_hash", hash}};
+    if (c.traits().positions == PositionKind::Rope) {
+        j["rotary_dim"] = c.rope.rotaryDim;
+        j["rope_theta"] = c.rope.theta;
+        j["rope_scaling"] = c.rope.scaling;
+    }
+    if (c.slidingWindow > 0) j["sliding_window"] = c.slidingWindow;
     std::ostringstream s;
     s << model->folder() << "\n  " << architectureName(c.arch) << ": " << c.nLayer << " layers x " << c.nEmbd
-      << " wide, " << c.nHead << " heads, MLP " << c.nInner << ", vocabulary " << c.vocabSize << ", context "
-      << c.nPositions << "\n  " << model->parameterCount() << " parameters, " << model->storageDType()
-      << "\n  weights hash " << hash << "\n";
+      << " wide, " << c.nHead << " heads";
+    if (c.kvHeads() != c.nHead) s << " (" << c.kvHeads() << " kv heads)";
+    s << " of " << c.headDim() << ", MLP " << c.nInner << (gated ? " gated " : " ") << c.activation << ", vocabulary "
+      << c.vocabSize << ", context " << c.nPositions << "\n  " << positionsText(c) << "; " << normText(c) << "; "
+      << residualText(c) << " residual; " << (c.tieWordEmbeddings ? "tied" : "untied") << " output head";
+    if (c.slidingWindow > 0) s << "; sliding window " << c.slidingWindow << " on " << sliding << " of " << c.nLayer << " layers";
+    s << "\n  " << model->parameterCount() << " parameters, " << model->storageDType() << "\n  weights hash " << hash
+      << "\n";
     emit(args, ctx, j, s.str());
     return 0;
 }

@@ -1,0 +1,510 @@
+// The RoPE families (GPT-J, GPT-NeoX/Pythia, LLaMA, Mistral, Qwen2): random
+// models written in each family's exact Hugging Face layout, loaded by
+// Model::load and compared with an independent plain reference
+// (NaiveFamilies.h) on logits and on every intervention site; the KV cache;
+// RoPE styles, GQA and NeoX's per-head QKV (premises: the wrong variant is
+// told apart); the config spellings; hostile configs; ROME on a LLaMA and a
+// NeoX model (nn.Linear orientation).
+#include <QtTest>
+
+#include <ATen/ATen.h>
+
+#include <complex>
+#include <filesystem>
+#include <fstream>
+#include <functional>
+
+#include <nlohmann/json.hpp>
+
+#include "engine/core/Error.h"
+#include "engine/edit/EditInternal.h"
+#include "engine/edit/EditMethod.h"
+#include "engine/edit/WeightDelta.h"
+#include "engine/io/Safetensors.h"
+#include "engine/model/Model.h"
+#include "engine/model/RandomModel.h"
+#include "engine/model/Rope.h"
+#include "engine/model/Transformer.h"
+#include "tests/engine/NaiveFamilies.h"
+
+using namespace kme;
+namespace fs = std::filesystem;
+using json = nlohmann::json;
+
+
+namespace {
+
+const std::vector<int> kIds = {3, 17, 5, 22, 0, 9, 9, 14, 1, 7, 11};
+
+at::Tensor idsTensor(const std::vector<int>& ids) {
+    std::vector<int64_t> v(ids.begin(), ids.end());
+    return at::tensor(at::ArrayRef<int64_t>(v), at::TensorOptions().dtype(at::kLong)).unsqueeze(0);
+}
+
+double maxDiff(const at::Tensor& engine, const std::vector<naivefam::Vec>& ref) {
+    double d = 0;
+    const at::Tensor e = engine.to(at::kDouble).contiguous();
+    for (size_t t = 0; t < ref.size(); ++t)
+        for (size_t i = 0; i < ref[t].size(); ++i)
+            d = std::max(d, std::abs(e[int64_t(t)][int64_t(i)].item<double>() - ref[t][i]));
+    return d;
+}
+
+json readJson(const std::string& path) {
+    json j;
+    std::ifstream(path) >> j;
+    return j;
+}
+
+void writeJson(const std::string& path, const json& j) { std::ofstream(path) << j.dump(2); }
+
+void expectError(const std::function<void()>& f, const std::vector<std::string>& parts) {
+    try {
+        f();
+    } catch (const Error& e) {
+        const std::string msg = e.what();
+        qInfo("error: %s", msg.c_str());
+        for (const auto& p : parts)
+            if (msg.find(p) == std::string::npos) QFAIL(("'" + p + "' not in: " + msg).c_str());
+        return;
+    }
+    QFAIL("no error");
+}
+
+}  // namespace
+
+class TestModelFamilies final : public QObject {
+    Q_OBJECT
+    QTemporaryDir tmp_;
+
+    std::string dir(const std::string& n) { return tmp_.path().toStdString() + "/" + n; }
+
+    // A random folder of `arch` (weights N(0, 0.3), norms and biases
+    // perturbed, so that every term matters), written once per name.
+    std::string folder(const std::string& name, const ModelConfig& c, uint64_t seed = 5) {
+        const std::string d = dir(name);
+        if (!fs::exists(d + "/config.json")) {
+            RandomFolderOptions o;
+            o.stdDev = 0.3;
+            o.perturbVectors = 0.2;
+            writeRandomModelFolder(d, c, seed, o);
+        }
+        return d;
+    }
+    std::string folder(Architecture a) { return folder(architectureName(a), tinyFamilyConfig(a)); }
+
+    // A copy of a family folder with config.json changed by `edit`.
+    std::string variant(const std::string& name, Architecture a, const std::function<void(json&)>& edit) {
+        const std::string src = folder(a), d = dir(name);
+        fs::create_directories(d);
+        for (const auto& e : fs::directory_iterator(src)) fs::copy_file(e.path(), d + "/" + e.path().filename().string(), fs::copy_options::overwrite_existing);
+        json j = readJson(d + "/config.json");
+        edit(j);
+        writeJson(d + "/config.json", j);
+        return d;
+    }
+
+    static void addFamilyRows() {
+        QTest::addColumn<QString>("name");
+        QTest::newRow("gptj") << "gptj";
+        QTest::newRow("gpt_neox") << "gpt_neox";
+        QTest::newRow("gpt_neox sequential") << "gpt_neox-seq";
+        QTest::newRow("llama") << "llama";
+        QTest::newRow("llama linear rope scaling") << "llama-linear";
+        QTest::newRow("mistral") << "mistral";
+        QTest::newRow("qwen2") << "qwen2";
+    }
+
+    std::string familyFolder(const QString& name) {
+        const std::string n = name.toStdString();
+        if (n == "gpt_neox-seq")
+            return variant(n, Architecture::GptNeoX, [](json& j) { j["use_parallel_residual"] = false; });
+        if (n == "llama-linear")
+            return variant(n, Architecture::Llama, [](json& j) { j["rope_scaling"] = {{"type", "linear"}, {"factor", 2.0}}; });
+        const auto arch = architectureForModelType(n);
+        if (!arch) qFatal("no family %s", n.c_str());
+        return folder(*arch);
+    }
+
+private Q_SLOTS:
+    void initTestCase() { QVERIFY(tmp_.isValid()); }
+
+    void parityWithReference_data() { addFamilyRows(); }
+    void parityWithReference() {
+        QFETCH(QString, name);
+        at::NoGradGuard noGrad;
+        const std::string d = familyFolder(name);
+        const naivefam::Net net = naivefam::load(d);
+        const naivefam::Result ref = naivefam::forward(net, kIds);
+        for (bool f64 : {true, false}) {
+            LoadOptions o;
+            o.float64 = f64;
+            auto m = Model::load(d, o);
+            const ModelConfig& c = m->config();
+            QCOMPARE(architectureName(c.arch), architectureName(*architectureForModelType(net.type)));
+            ForwardRequest req;
+            req.ids = idsTensor(kIds);
+            at::Tensor embed;
+            std::vector<at::Tensor> attn(c.nLayer), key(c.nLayer), mlp(c.nLayer), hidden(c.nLayer);
+            req.interventions.push_back(Intervention::read(Site::Embed, -1, &embed));
+            for (int l = 0; l < c.nLayer; ++l) {
+                req.interventions.push_back(Intervention::read(Site::AttnOut, l, &attn[l]));
+                req.interventions.push_back(Intervention::read(Site::MlpKey, l, &key[l]));
+                req.interventions.push_back(Intervention::read(Site::MlpOut, l, &mlp[l]));
+                req.interventions.push_back(Intervention::read(Site::BlockOut, l, &hidden[l]));
+            }
+            const at::Tensor logits = m->transformer().forward(req).logits.squeeze(0);
+            const double dl = maxDiff(logits, ref.logits);
+            double ds = maxDiff(embed.squeeze(0), ref.sites.at({"embed", -1}));
+            for (int l = 0; l < c.nLayer; ++l) {
+                ds = std::max(ds, maxDiff(attn[l].squeeze(0), ref.sites.at({"attn", l})));
+                ds = std::max(ds, maxDiff(key[l].squeeze(0), ref.sites.at({"mlp_key", l})));
+                ds = std::max(ds, maxDiff(mlp[l].squeeze(0), ref.sites.at({"mlp", l})));
+                ds = std::max(ds, maxDiff(hidden[l].squeeze(0), ref.sites.at({"hidden", l})));
+            }
+            const double scale = at::tensor(ref.logits.back()).abs().max().item<double>();
+            const double tol = f64 ? 1e-9 : 1e-4;
+            qInfo("%s %s: engine vs naive reference, max |diff| logits %.3g, sites %.3g (|logits| up to %.3g; "
+                  "tolerance %.0e)", qPrintable(name), f64 ? "float64" : "float32", dl, ds, scale, tol);
+            QVERIFY(scale > 0.5);  // logits far from zero: the comparison means something
+            QVERIFY(dl <= tol);
+            QVERIFY(ds <= tol);
+        }
+    }
+
+    void kvCacheContinuation_data() { addFamilyRows(); }
+    void kvCacheContinuation() {
+        QFETCH(QString, name);
+        at::NoGradGuard noGrad;
+        LoadOptions o;
+        o.float64 = true;
+        auto m = Model::load(familyFolder(name), o);
+        const Transformer& tf = m->transformer();
+        ForwardRequest full;
+        full.ids = idsTensor(kIds);
+        full.keepCache = true;
+        std::vector<at::Tensor> hidden(m->config().nLayer);
+        for (int l = 0; l < m->config().nLayer; ++l) full.interventions.push_back(Intervention::read(Site::BlockOut, l, &hidden[l]));
+        const ForwardResult all = tf.forward(full);
+        const int64_t split = 6, T = int64_t(kIds.size());
+        // Continuation from ids after a cached prefix.
+        ForwardRequest first;
+        first.ids = full.ids.narrow(1, 0, split);
+        first.keepCache = true;
+        const ForwardResult a = tf.forward(first);
+        ForwardRequest rest;
+        rest.ids = full.ids.narrow(1, split, T - split);
+        rest.past = &a.cache;
+        const at::Tensor cont = tf.forward(rest).logits;
+        const double d1 = (cont - all.logits.narrow(1, split, T - split)).abs().max().item<double>();
+        // Restart at block 1 from the hidden state after block 0 (the causal trace's pattern).
+        const KVCache prefix = all.cache.prefix(split);
+        ForwardRequest restart;
+        restart.hidden = hidden[0].narrow(1, split, T - split);
+        restart.startLayer = 1;
+        restart.past = &prefix;
+        const at::Tensor again = tf.forward(restart).logits;
+        const double d2 = (again - all.logits.narrow(1, split, T - split)).abs().max().item<double>();
+        qInfo("%s: cached continuation vs full forward %.3g; restart at block 1 %.3g (tolerance 1e-10)",
+              qPrintable(name), d1, d2);
+        QVERIFY(d1 <= 1e-10);
+        QVERIFY(d2 <= 1e-10);
+        QCOMPARE(all.cache.keys[0].size(1), int64_t(m->config().kvHeads()));  // the cache keeps kv heads only
+    }
+
+    void ropeMatchesComplexRotation() {
+        // Both styles against z * e^{i p theta_j}, z a pair of dims as a complex number.
+        ModelConfig c = tinyFamilyConfig(Architecture::Llama);
+        c.rope.rotaryDim = 12;  // of head_dim 16: the last 4 dims pass through
+        at::Generator g = at::detail::createCPUGenerator(3);
+        const int64_t T = 5, hd = 16, r = 12, offset = 7;
+        const at::Tensor x = at::randn({1, 2, T, hd}, g, at::kDouble);
+        at::Tensor out[2];
+        for (int s = 0; s < 2; ++s) {
+            c.rope.style = s == 0 ? RopeStyle::RotateHalf : RopeStyle::Interleaved;
+            out[s] = applyRope(x, ropeTables(c, offset, T, at::kDouble), c.rope.style);
+            double worst = 0;
+            for (int64_t h = 0; h < 2; ++h)
+                for (int64_t t = 0; t < T; ++t)
+                    for (int64_t j = 0; j < r / 2; ++j) {
+                        const int64_t a = s == 0 ? j : 2 * j, b = s == 0 ? j + r / 2 : 2 * j + 1;
+                        const std::complex<double> z(x[0][h][t][a].item<double>(), x[0][h][t][b].item<double>());
+                        const double angle = double(offset + t) * std::pow(c.rope.theta, -2.0 * double(j) / double(r));
+                        const std::complex<double> w = z * std::polar(1.0, angle);
+                        worst = std::max({worst, std::abs(out[s][0][h][t][a].item<double>() - w.real()),
+                                          std::abs(out[s][0][h][t][b].item<double>() - w.imag())});
+                    }
+            const double pass = (out[s].narrow(-1, r, hd - r) - x.narrow(-1, r, hd - r)).abs().max().item<double>();
+            qInfo("%s: max |diff| vs complex rotation %.3g, pass-through dims %.3g", s == 0 ? "rotate-half" : "interleaved",
+                  worst, pass);
+            QVERIFY(worst <= 1e-12);
+            QCOMPARE(pass, 0.0);
+        }
+        const double apart = (out[0] - out[1]).abs().max().item<double>();
+        qInfo("rotate-half vs interleaved on the same input: max |diff| %.3g (premise: > 0.1)", apart);
+        QVERIFY(apart > 0.1);
+    }
+
+    void premisesTheReferenceTellsVariantsApart() {
+        // The engine matches the reference (parityWithReference); these show
+        // the wrong variant of each quirk would not.
+        at::NoGradGuard noGrad;
+        struct Case {
+            Architecture arch;
+            naivefam::Mistakes mistake;
+            const char* what;
+        };
+        naivefam::Mistakes swap, modulo, stacked;
+        swap.swapRopeStyle = true;
+        modulo.moduloGqa = true;
+        stacked.stackedNeoxQkv = true;
+        for (const Case& k : {Case{Architecture::Llama, swap, "llama with interleaved RoPE"},
+                              Case{Architecture::GptJ, swap, "gptj with rotate-half RoPE"},
+                              Case{Architecture::Llama, modulo, "llama with kv head h % n_kv"},
+                              Case{Architecture::GptNeoX, stacked, "gpt_neox with qkv read as [Q; K; V]"}}) {
+            LoadOptions o;
+            o.float64 = true;
+            const std::string d = folder(k.arch);
+            auto m = Model::load(d, o);
+            ForwardRequest req;
+            req.ids = idsTensor(kIds);
+            const at::Tensor logits = m->transformer().forward(req).logits.squeeze(0);
+            const double wrong = maxDiff(logits, naivefam::forward(naivefam::load(d), kIds, k.mistake).logits);
+            qInfo("%s: engine vs that reference, max |diff| %.3g (premise: > 1e-3)", k.what, wrong);
+            QVERIFY(wrong > 1e-3);
+        }
+    }
+
+    void gqaHeadMapping() {
+        // Query heads 0,1 read kv head 0 and heads 2,3 kv head 1: zeroing kv
+        // head 1's value rows changes exactly heads 2 and 3's attention output.
+        at::NoGradGuard noGrad;
+        LoadOptions o;
+        o.float64 = true;
+        auto m = Model::load(folder(Architecture::Llama), o);
+        Transformer& tf = m->transformer();
+        const int hd = m->config().headDim();
+        QCOMPARE(m->config().nHead, 4);
+        QCOMPARE(m->config().kvHeads(), 2);
+        auto context = [&]() {
+            // Attention output before o_proj, recovered by replacing o_proj with the identity-like read.
+            ForwardRequest req;
+            req.ids = idsTensor(kIds);
+            req.stopAfterLayer = 0;
+            at::Tensor a;
+            req.interventions.push_back(Intervention::read(Site::AttnOut, 0, &a));
+            tf.forward(req);
+            return a;
+        };
+        const std::string o_proj = "layers.0.self_attn.o_proj.weight", v_proj = "layers.0.self_attn.v_proj.weight";
+        const at::Tensor o0 = tf.tensor(o_proj), v0 = tf.tensor(v_proj);
+        // o_proj = [I 0]-like selection of each head in turn: the attention output shows that head's context.
+        const int64_t D = m->config().nEmbd, Q = int64_t(m->config().nHead) * hd;
+        at::Tensor vZero = v0.clone();
+        vZero.narrow(0, hd, hd).zero_();  // kv head 1
+        std::vector<double> changed;
+        for (int h = 0; h < 4; ++h) {
+            at::Tensor sel = at::zeros({D, Q}, at::kDouble);
+            for (int e = 0; e < hd; ++e) sel[e][h * hd + e] = 1.0;
+            tf.setTensor(o_proj, sel);
+            tf.setTensor(v_proj, v0);
+            const at::Tensor before = context();
+            tf.setTensor(v_proj, vZero);
+            const at::Tensor after = context();
+            changed.push_back((after - before).abs().max().item<double>());
+        }
+        tf.setTensor(o_proj, o0);
+        tf.setTensor(v_proj, v0);
+        qInfo("zeroing kv head 1 changes query heads' outputs by %.3g %.3g %.3g %.3g", changed[0], changed[1],
+              changed[2], changed[3]);
+        QCOMPARE(changed[0], 0.0);
+        QCOMPARE(changed[1], 0.0);
+        QVERIFY(changed[2] > 1e-3);
+        QVERIFY(changed[3] > 1e-3);
+    }
+
+    void ropeScalingBands() {
+        ModelConfig c = tinyFamilyConfig(Architecture::Llama);
+        c.rope.theta = 500000;
+        c.rope.scaling = "llama3";
+        c.rope.factor = 8;
+        c.rope.lowFreqFactor = 1;
+        c.rope.highFreqFactor = 4;
+        c.rope.originalMaxPositions = 8192;
+        const at::Tensor inv = ropeInverseFrequencies(c, 10);
+        int bands[3] = {0, 0, 0};
+        double worst = 0;
+        const int d = c.rope.rotaryDim;
+        for (int i = 0; i < d / 2; ++i) {
+            const double f = std::pow(500000.0, -2.0 * i / d), wl = 2 * M_PI / f;
+            double want;
+            if (wl < 8192.0 / 4) {
+                want = f;
+                ++bands[0];
+            } else if (wl > 8192.0) {
+                want = f / 8;
+                ++bands[2];
+            } else {
+                const double s = (8192.0 / wl - 1) / (4 - 1);
+                want = (1 - s) * f / 8 + s * f;
+                ++bands[1];
+            }
+            worst = std::max(worst, std::abs(inv[i].item<double>() - want) / want);
+        }
+        qInfo("llama3 scaling: %d kept, %d interpolated, %d divided; max relative diff %.3g", bands[0], bands[1],
+              bands[2], worst);
+        QVERIFY(bands[0] > 0 && bands[1] > 0 && bands[2] > 0);
+        QVERIFY(worst <= 1e-12);
+        // Dynamic NTK: the default below the context, a larger base beyond it.
+        c.rope.scaling = "dynamic";
+        c.rope.factor = 2;
+        c.rope.theta = 10000;
+        const at::Tensor plain = ropeInverseFrequencies(c, c.nPositions);
+        const at::Tensor longer = ropeInverseFrequencies(c, 2 * c.nPositions);
+        const double base = 10000 * std::pow(2.0 * 2 - 1, double(d) / (d - 2));
+        QVERIFY(std::abs(plain[1].item<double>() - std::pow(10000.0, -2.0 / d)) < 1e-15);
+        QVERIFY(std::abs(longer[1].item<double>() - std::pow(base, -2.0 / d)) < 1e-15);
+    }
+
+    void configSpellings() {
+        // The three spellings of theta / scaling / partial rotary give the same config.
+        const std::string base = R"({"model_type":"llama","num_hidden_layers":2,"num_attention_heads":4,"hidden_size":32,
+            "intermediate_size":64,"vocab_size":300,"max_position_embeddings":64,"eos_token_id":[7,8])";
+        const ModelConfig a = parseModelConfig(base + R"(,"rope_theta":500000,"rope_scaling":{"type":"linear","factor":2}})", "a");
+        const ModelConfig b = parseModelConfig(base + R"(,"rope_theta":500000,"rope_scaling":{"rope_type":"linear","factor":2}})", "b");
+        const ModelConfig v5 = parseModelConfig(base + R"(,"rope_parameters":{"rope_type":"linear","rope_theta":500000,"factor":2}})", "c");
+        for (const ModelConfig* c : {&a, &b, &v5}) {
+            QCOMPARE(c->rope.theta, 500000.0);
+            QCOMPARE(c->rope.scaling, std::string("linear"));
+            QCOMPARE(c->rope.factor, 2.0);
+            QCOMPARE(c->rope.rotaryDim, 8);
+            QCOMPARE(c->eosTokenId, 7);
+            QCOMPARE(c->kvHeads(), 4);
+        }
+        const std::string neox = R"({"model_type":"gpt_neox","num_hidden_layers":2,"num_attention_heads":4,"hidden_size":64,
+            "intermediate_size":100,"vocab_size":300)";
+        const ModelConfig n4 = parseModelConfig(neox + R"(,"rotary_pct":0.25,"rotary_emb_base":20000})", "n4");
+        const ModelConfig n5 = parseModelConfig(neox + R"(,"rope_parameters":{"rope_type":"default","rope_theta":20000,"partial_rotary_factor":0.25}})", "n5");
+        for (const ModelConfig* c : {&n4, &n5}) {
+            QCOMPARE(c->rope.rotaryDim, 4);
+            QCOMPARE(c->rope.theta, 20000.0);
+            QVERIFY(c->residual == ResidualKind::ParallelTwoNorms);
+            QVERIFY(c->attnBias);
+        }
+        const ModelConfig q = parseModelConfig(R"({"model_type":"qwen2","num_hidden_layers":4,"num_attention_heads":4,"hidden_size":32,
+            "intermediate_size":64,"vocab_size":300,"use_sliding_window":true,"sliding_window":16,"max_window_layers":3})", "q");
+        QVERIFY(!q.slidingAt(2) && q.slidingAt(3));
+        QVERIFY(q.attnBias && !q.attnOutBias);
+        const ModelConfig qOff = parseModelConfig(R"({"model_type":"qwen2","num_hidden_layers":4,"num_attention_heads":4,"hidden_size":32,
+            "intermediate_size":64,"vocab_size":300,"use_sliding_window":false,"sliding_window":16})", "q");
+        QVERIFY(!qOff.slidingAt(3));
+    }
+
+    void hostileConfigs() {
+        using A = Architecture;
+        expectError([&] { Model::load(variant("kv3", A::Llama, [](json& j) { j["num_key_value_heads"] = 3; })); },
+                    {"config.json", "num_key_value_heads (3) does not divide num_attention_heads (4)"});
+        expectError([&] {
+            Model::load(variant("yarn", A::Llama, [](json& j) { j["rope_scaling"] = {{"type", "yarn"}, {"factor", 2}}; }));
+        }, {"config.json", "rope_scaling.type 'yarn' is not supported"});
+        expectError([&] {
+            Model::load(variant("longrope", A::Qwen2, [](json& j) { j["rope_parameters"] = {{"rope_type", "longrope"}}; }));
+        }, {"rope_parameters.rope_type 'longrope' is not supported"});
+        expectError([&] {
+            Model::load(variant("llama3-keys", A::Llama, [](json& j) { j["rope_scaling"] = {{"rope_type", "llama3"}, {"factor", 8}}; }));
+        }, {"rope_scaling", "low_freq_factor"});
+        expectError([&] { Model::load(variant("odd-head", A::Mistral, [](json& j) { j["head_dim"] = 7; })); },
+                    {"head_dim", "even"});
+        expectError([&] { Model::load(variant("odd-rotary", A::GptNeoX, [](json& j) { j["rotary_pct"] = 0.375; })); },
+                    {"rotary_pct", "3 rotary dims"});
+        expectError([&] { Model::load(variant("gptj-rot", A::GptJ, [](json& j) { j["rotary_dim"] = 10; })); },
+                    {"rotary_dim (10)"});
+        expectError([&] { Model::load(variant("bad-act", A::Llama, [](json& j) { j["hidden_act"] = "quick_gelu"; })); },
+                    {"hidden_act", "quick_gelu"});
+        // A tensor missing from the file: named as the file names it.
+        const std::string src = folder(A::Llama), d = dir("missing-k");
+        fs::create_directories(d);
+        for (const auto& e : fs::directory_iterator(src))
+            if (e.path().filename() != "model.safetensors") fs::copy_file(e.path(), d + "/" + e.path().filename().string());
+        {
+            const Checkpoint ck = Checkpoint::openFolder(src);
+            std::vector<TensorData> keep;
+            for (const auto& t : ck.tensors())
+                if (t.name != "model.layers.1.self_attn.k_proj.weight") keep.push_back(asTensorData(t));
+            writeSafetensors(d + "/model.safetensors", keep);
+        }
+        expectError([&] { Model::load(d); }, {"'model.layers.1.self_attn.k_proj.weight' is missing"});
+        // Untied without lm_head.
+        const std::string d2 = dir("no-head");
+        fs::create_directories(d2);
+        for (const auto& e : fs::directory_iterator(src))
+            if (e.path().filename() != "model.safetensors") fs::copy_file(e.path(), d2 + "/" + e.path().filename().string());
+        {
+            const Checkpoint ck = Checkpoint::openFolder(src);
+            std::vector<TensorData> keep;
+            for (const auto& t : ck.tensors())
+                if (t.name != "lm_head.weight") keep.push_back(asTensorData(t));
+            writeSafetensors(d2 + "/model.safetensors", keep);
+        }
+        expectError([&] { Model::load(d2); }, {"'lm_head.weight' is missing", "tie_word_embeddings is false"});
+        // A kv projection of the wrong width (GQA read from the config, not guessed from shapes).
+        expectError([&] { Model::load(variant("kv4", A::Llama, [](json& j) { j["num_key_value_heads"] = 4; })); },
+                    {"model.layers.0.self_attn.k_proj.weight", "shape [32, 48]", "[64, 48]"});
+    }
+
+    void romeEdit_data() {
+        QTest::addColumn<QString>("name");
+        QTest::newRow("llama") << "llama";
+        QTest::newRow("gpt_neox") << "gpt_neox";
+    }
+    void romeEdit() {
+        QFETCH(QString, name);
+        LoadOptions o;
+        o.float64 = true;
+        auto m = Model::load(familyFolder(name), o);
+        const ModelConfig& c = m->config();
+        const int layer = 1;
+        EditParams p;
+        EditRequest r;
+        r.prompt = "The {} is located in the city of";
+        r.subject = "Eiffel Tower";
+        r.targetNew = "Rome";
+        p.requests = {r};
+        p.hparams = defaultHparams(EditMethod::Rome, c);
+        p.hparams.layers = {layer};
+        p.hparams.mom2Adjustment = false;
+        p.hparams.vNumGradSteps = 8;
+        p.hparams.contextTemplates = {{"{}"}, {"The quick brown fox. {}"}};
+        const double before = targetProbability(*m, r.filledPrompt(), " Rome");
+        const EditResult res = computeEdit(*m, p);
+        QCOMPARE(res.delta.parts.size(), size_t(1));
+        const TensorDelta& part = res.delta.parts[0];
+        QCOMPARE(part.tensor, tensorName(c.arch, TensorRole::MlpDownW, layer));
+        Transformer& tf = m->transformer();
+        QVERIFY(tf.orientation(TensorRole::MlpDownW) == Orientation::OutIn);
+        const at::Tensor w0 = tf.tensor(part.tensor).clone();
+        QCOMPARE(w0.size(0), int64_t(c.nEmbd));  // nn.Linear [out, in] = [n_embd, n_inner]
+        QCOMPARE(w0.size(1), int64_t(c.nInner));
+        EditStack stack(*m);
+        stack.apply(res.delta);
+        const at::Tensor w1 = tf.tensor(part.tensor);
+        const auto& rep = res.requests[0];
+        const at::Tensor k = at::tensor(rep.key), v = at::tensor(rep.value), vInit = at::tensor(rep.valueInit);
+        const std::string biasName = tensorName(c.arch, TensorRole::MlpDownB, layer);
+        const at::Tensor bias = tf.tensors().count(biasName) ? tf.tensor(biasName) : at::zeros({c.nEmbd}, at::kDouble);
+        // nn.Linear: the MLP output is W k + b.
+        const double closed = (at::mv(w1, k) + bias - v).abs().max().item<double>();
+        const double moved = (v - vInit).abs().max().item<double>();
+        const double change = (w1 - w0).abs().max().item<double>();
+        const double after = targetProbability(*m, r.filledPrompt(), " Rome");
+        qInfo("%s: |W' k* + b - v*| %.3g (tolerance 1e-8); |v* - v_init| %.3g; max |dW| %.3g; p(' Rome') %.4g -> %.4g",
+              qPrintable(name), closed, moved, change, before, after);
+        QVERIFY(moved > 1e-3);   // premise: the edit has something to write
+        QVERIFY(change > 1e-6);
+        QVERIFY(closed <= 1e-8);
+        QVERIFY(after > before);
+    }
+};
+
+QTEST_GUILESS_MAIN(TestModelFamilies)
+#include "test_model_families.moc"
