@@ -463,17 +463,19 @@ private Q_SLOTS:
         o.float64 = true;
         auto m = Model::load(familyFolder(name), o);
         const ModelConfig& c = m->config();
-        const int layer = 1;
+        const int layer = c.nLayer - 2;  // not the last: later attention must carry the change
         EditParams p;
         EditRequest r;
-        r.prompt = "The {} is located in the city of";
-        r.subject = "Eiffel Tower";
+        // The subject ends the prompt: in a random model the change then
+        // reaches the prediction through the subject's own position.
+        r.prompt = "The capital of Italy is {}";
+        r.subject = "Paris";
         r.targetNew = "Rome";
         p.requests = {r};
         p.hparams = defaultHparams(EditMethod::Rome, c);
         p.hparams.layers = {layer};
         p.hparams.mom2Adjustment = false;
-        p.hparams.vNumGradSteps = 8;
+        p.hparams.vNumGradSteps = 12;
         p.hparams.contextTemplates = {{"{}"}, {"The quick brown fox. {}"}};
         const double before = targetProbability(*m, r.filledPrompt(), " Rome");
         const EditResult res = computeEdit(*m, p);
@@ -497,8 +499,10 @@ private Q_SLOTS:
         const double moved = (v - vInit).abs().max().item<double>();
         const double change = (w1 - w0).abs().max().item<double>();
         const double after = targetProbability(*m, r.filledPrompt(), " Rome");
-        qInfo("%s: |W' k* + b - v*| %.3g (tolerance 1e-8); |v* - v_init| %.3g; max |dW| %.3g; p(' Rome') %.4g -> %.4g",
-              qPrintable(name), closed, moved, change, before, after);
+        qInfo("%s: layer %d; |W' k* + b - v*| %.3g (tolerance 1e-8); |v* - v_init| %.3g; max |dW| %.3g; "
+              "v* loss %.4g -> %.4g (nll %.4g -> %.4g); p(' Rome') %.4g -> %.4g",
+              qPrintable(name), layer, closed, moved, change, rep.losses.front(), rep.losses.back(), rep.nllInit,
+              rep.nllFinal, before, after);
         QVERIFY(moved > 1e-3);   // premise: the edit has something to write
         QVERIFY(change > 1e-6);
         QVERIFY(closed <= 1e-8);
