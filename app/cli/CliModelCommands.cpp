@@ -12,31 +12,6 @@ using json = nlohmann::json;
 
 std::string quoted(const std::string& s) { return json(s).dump(); }
 
-// Words for a config's traits (kme info).
-std::string normText(const ModelConfig& c) {
-    std::ostringstream s;
-    s << (c.traits().norm == NormKind::RmsNorm ? "RMSNorm" : "LayerNorm") << " eps " << c.layerNormEps;
-    return s.str();
-}
-
-std::string positionsText(const ModelConfig& c) {
-    if (c.traits().positions == PositionKind::Learned) return "learned position embeddings";
-    std::ostringstream s;
-    s << "RoPE " << (c.rope.style == RopeStyle::Interleaved ? "interleaved (rotate every two)" : "rotate-half") << " on "
-      << c.rope.rotaryDim << " of " << c.headDim() << " dims, theta " << c.rope.theta;
-    if (c.rope.scaling != "default") s << ", " << c.rope.scaling << " scaling x" << c.rope.factor;
-    return s.str();
-}
-
-std::string residualText(const ModelConfig& c) {
-    switch (c.residual) {
-        case ResidualKind::Sequential: return "sequential";
-        case ResidualKind::ParallelShared: return "parallel (one shared norm)";
-        case ResidualKind::ParallelTwoNorms: return "parallel (two norms)";
-    }
-    return "?";
-}
-
 int runInfo(const Args& args, Context& ctx) {
     auto model = loadModelArg(args, ctx);
     const ModelConfig& c = model->config();
@@ -49,35 +24,42 @@ int runInfo(const Args& args, Context& ctx) {
               {"folder", model->folder()},
               {"n_layer", c.nLayer},
               {"n_head", c.nHead},
-              {"n_kv_head", c.kvHeads()},
-              {"head_dim", c.headDim()},
               {"n_embd", c.nEmbd},
               {"n_inner", c.nInner},
               {"vocab_size", c.vocabSize},
               {"n_positions", c.nPositions},
               {"activation_function", c.activation},
-              {"mlp", gated ? "gated" : "plain"},
-              {"norm", c.traits().norm == NormKind::RmsNorm ? "rmsnorm" : "layernorm"},
               {"layer_norm_epsilon", c.layerNormEps},
-              {"residual", residualText(c)},
-              {"positions", positionsText(c)},
-              {"tie_word_embeddings", c.tieWordEmbeddings},
               {"parameters", model->parameterCount()},
               {"dtype", model->storageDType()},
               {"weights_hash", hash}};
-    if (c.traits().positions == PositionKind::Rope) {
-        j["rotary_dim"] = c.rope.rotaryDim;
-        j["rope_theta"] = c.rope.theta;
-        j["rope_scaling"] = c.rope.scaling;
+    // The family's traits (CLI.md): what differs between GPT-2, GPT-J, NeoX, LLaMA, Mistral and Qwen2.
+    const bool rope = c.traits().positions == PositionKind::Rope;
+    json family = {{"norm", c.traits().norm == NormKind::RmsNorm ? "rmsnorm" : "layernorm"},
+                   {"positions", rope ? "rope" : "learned"},
+                   {"n_kv_head", c.kvHeads()},
+                   {"head_dim", c.headDim()},
+                   {"parallel_residual", c.residual != ResidualKind::Sequential},
+                   {"mlp", gated ? (c.activation == "silu" ? "swiglu" : "gated-" + c.activation) : c.activation},
+                   {"tied_head", c.tieWordEmbeddings}};
+    if (rope) {
+        family["rope_theta"] = c.rope.theta;
+        family["rotary_dim"] = c.rope.rotaryDim;
+        family["rope_style"] = c.rope.style == RopeStyle::Interleaved ? "interleaved" : "rotate_half";
+        family["rope_scaling"] = c.rope.scaling;
     }
-    if (c.slidingWindow > 0) j["sliding_window"] = c.slidingWindow;
+    if (c.slidingWindow > 0) {
+        family["sliding_window"] = c.slidingWindow;
+        family["sliding_layers"] = sliding;
+    }
+    j["family"] = family;
     std::ostringstream s;
     s << model->folder() << "\n  " << architectureName(c.arch) << ": " << c.nLayer << " layers x " << c.nEmbd
       << " wide, " << c.nHead << " heads";
     if (c.kvHeads() != c.nHead) s << " (" << c.kvHeads() << " kv heads)";
     s << " of " << c.headDim() << ", MLP " << c.nInner << (gated ? " gated " : " ") << c.activation << ", vocabulary "
-      << c.vocabSize << ", context " << c.nPositions << "\n  " << positionsText(c) << "; " << normText(c) << "; "
-      << residualText(c) << " residual; " << (c.tieWordEmbeddings ? "tied" : "untied") << " output head";
+      << c.vocabSize << ", context " << c.nPositions << "\n  " << describePositions(c) << "; " << describeNorm(c) << "; "
+      << describeResidual(c) << " residual; " << (c.tieWordEmbeddings ? "tied" : "untied") << " output head";
     if (c.slidingWindow > 0) s << "; sliding window " << c.slidingWindow << " on " << sliding << " of " << c.nLayer << " layers";
     s << "\n  " << model->parameterCount() << " parameters, " << model->storageDType() << "\n  weights hash " << hash
       << "\n";
@@ -148,7 +130,7 @@ int runGenerate(const Args& args, Context& ctx) {
 }  // namespace
 
 void addModelCommands(std::vector<Command>& commands) {
-    commands.push_back({"info", "[MODEL]", "architecture, sizes, parameter count, dtype and weights hash", {}, runInfo});
+    commands.push_back({"info", "[MODEL]", "family (gpt2, gptj, gptneox, llama, mistral, qwen2) and its traits (heads / kv heads / head_dim, rotary, norm, residual, MLP), sizes, parameter count, dtype and weights hash", {}, runInfo});
     commands.push_back({"tokenize",
                         "[MODEL] --text T",
                         "token ids, decoded tokens and byte offsets",

@@ -4,6 +4,7 @@
 
 #include <cerrno>
 #include <cstdint>
+#include <sstream>
 
 #include "engine/core/Error.h"
 #include "engine/core/SafeInput.h"
@@ -182,6 +183,30 @@ bool tensorRequired(const ModelConfig& c, const TensorSpec& spec) {
 bool tensorUsed(const ModelConfig& c, const TensorSpec& spec) {
     return spec.need == Need::Optional ? !c.tieWordEmbeddings || spec.role != TensorRole::LmHead
                                        : tensorRequired(c, spec);
+}
+
+std::string describeNorm(const ModelConfig& c) {
+    std::ostringstream s;
+    s << (c.traits().norm == NormKind::RmsNorm ? "RMSNorm" : "LayerNorm") << " eps " << c.layerNormEps;
+    return s.str();
+}
+
+std::string describePositions(const ModelConfig& c) {
+    if (c.traits().positions == PositionKind::Learned) return "learned position embeddings";
+    std::ostringstream s;
+    s << "RoPE " << (c.rope.style == RopeStyle::Interleaved ? "interleaved (rotate every two)" : "rotate-half") << " on "
+      << c.rope.rotaryDim << " of " << c.headDim() << " dims, theta " << c.rope.theta;
+    if (c.rope.scaling != "default") s << ", " << c.rope.scaling << " scaling x" << c.rope.factor;
+    return s.str();
+}
+
+std::string describeResidual(const ModelConfig& c) {
+    switch (c.residual) {
+        case ResidualKind::Sequential: return "sequential";
+        case ResidualKind::ParallelShared: return "parallel (one shared norm)";
+        case ResidualKind::ParallelTwoNorms: return "parallel (two norms)";
+    }
+    return "?";
 }
 
 ModelConfig parseModelConfig(const std::string& jsonText, const std::string& source) {

@@ -65,6 +65,12 @@ ModelConfig loadModelConfig(const std::string& folder);
 std::string modelConfigToJson(const ModelConfig& config);
 // The parameter count a config implies (tied lm_head counted once).
 int64_t modelParameterCount(const ModelConfig& config);
+// The traits in words (kme info, the Model dock): "RMSNorm eps 1e-06",
+// "RoPE rotate-half on 128 of 128 dims, theta 500000, llama3 scaling x8",
+// "parallel (two norms)".
+std::string describeNorm(const ModelConfig& config);
+std::string describePositions(const ModelConfig& config);
+std::string describeResidual(const ModelConfig& config);
 // Whether the checkpoint must hold / may hold a tensor of the table under `config`.
 bool tensorRequired(const ModelConfig& config, const TensorSpec& spec);
 // The storage shape `config` implies for a tensor of the table.

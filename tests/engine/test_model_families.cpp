@@ -25,6 +25,7 @@
 #include "engine/model/RandomModel.h"
 #include "engine/model/Rope.h"
 #include "engine/model/Transformer.h"
+#include "engine/trace/CausalTrace.h"
 #include "tests/engine/NaiveFamilies.h"
 
 using namespace kme;
@@ -450,6 +451,88 @@ private Q_SLOTS:
         // A kv projection of the wrong width (GQA read from the config, not guessed from shapes).
         expectError([&] { Model::load(variant("kv4", A::Llama, [](json& j) { j["num_key_value_heads"] = 4; })); },
                     {"model.layers.0.self_attn.k_proj.weight", "shape [32, 48]", "[64, 48]"});
+    }
+
+    void traceFastEqualsReference_data() { addFamilyRows(); }
+    void traceFastEqualsReference() {
+        // The causal trace needs no family code: its fast strategy (restarts
+        // from cached keys/values at absolute RoPE positions) equals ROME's
+        // straightforward one.
+        QFETCH(QString, name);
+        LoadOptions o;
+        o.float64 = true;
+        auto m = Model::load(familyFolder(name), o);
+        TraceParams p;
+        p.prompt = "The city of Rome is";
+        p.subject = "Rome";
+        p.samples = 3;
+        p.noise.value = 3;
+        p.noise.factsPath = "none";
+        p.window = 1;
+        p.strategy = TraceStrategy::Reference;
+        const TraceResult ref = causalTrace(*m, p);
+        p.strategy = TraceStrategy::Fast;
+        const TraceResult fast = causalTrace(*m, p);
+        double d = 0;
+        for (const auto& [kind, rows] : ref.scores)
+            for (size_t t = 0; t < rows.size(); ++t)
+                for (size_t l = 0; l < rows[t].size(); ++l)
+                    d = std::max(d, std::abs(rows[t][l] - fast.scores.at(kind)[t][l]));
+        qInfo("%s: trace fast vs reference max |diff| %.3g (tolerance 1e-10); high %.4g low %.4g", qPrintable(name), d,
+              ref.highScore, ref.lowScore);
+        QVERIFY(d <= 1e-10);
+        QVERIFY(std::abs(ref.highScore - ref.lowScore) > 1e-6);  // the noise does something
+        if (name == "mistral") {
+            // Two layers with a window of 4: the last token sees at most 6
+            // positions back, so noise on a subject further away changes nothing.
+            p.prompt = "The Eiffel Tower is located in the city of";
+            p.subject = "Eiffel Tower";
+            const TraceResult far = causalTrace(*m, p);
+            qInfo("mistral, subject %zu tokens before the end: high %.6g low %.6g", far.tokens.size() - far.subjectEnd,
+                  far.highScore, far.lowScore);
+            QVERIFY(far.tokens.size() - far.subjectEnd > 6);
+            QCOMPARE(far.highScore, far.lowScore);
+        }
+    }
+
+    void checkpointBuffersAreIgnored() {
+        // Real checkpoints carry buffers (GPT-J attn.bias / masked_bias, NeoX
+        // attention.bias / masked_bias / rotary_emb.inv_freq, old LLaMA
+        // rotary_emb.inv_freq): they load, change nothing, and export as they were.
+        at::NoGradGuard noGrad;
+        for (Architecture a : {Architecture::GptJ, Architecture::GptNeoX, Architecture::Llama}) {
+            const std::string src = folder(a), d = dir(architectureName(a) + "-buffers");
+            fs::create_directories(d);
+            for (const auto& e : fs::directory_iterator(src))
+                if (e.path().filename() != "model.safetensors") fs::copy_file(e.path(), d + "/" + e.path().filename().string());
+            const Checkpoint ck = Checkpoint::openFolder(src);
+            std::vector<TensorData> all;
+            for (const auto& t : ck.tensors()) all.push_back(asTensorData(t));
+            const int P = 64;
+            std::vector<uint8_t> mask(size_t(P) * P);
+            for (int i = 0; i < P; ++i)
+                for (int j = 0; j < P; ++j) mask[size_t(i) * P + j] = j <= i;
+            const float masked = -1e9f;
+            std::vector<float> inv(4, 0.5f);
+            const std::string layer = a == Architecture::GptJ ? "transformer.h.0.attn." : a == Architecture::GptNeoX ? "gpt_neox.layers.0.attention." : "model.layers.0.self_attn.";
+            if (a != Architecture::Llama) {
+                all.push_back(TensorData{layer + "bias", DType::BOOL, {1, 1, P, P}, mask.data(), mask.size()});
+                all.push_back(TensorData{layer + "masked_bias", DType::F32, {}, &masked, sizeof masked});
+            }
+            if (a != Architecture::GptJ)
+                all.push_back(TensorData{layer + "rotary_emb.inv_freq", DType::F32, {4}, inv.data(), inv.size() * sizeof(float)});
+            writeSafetensors(d + "/model.safetensors", all);
+            auto plain = Model::load(src), buffered = Model::load(d);
+            ForwardRequest req;
+            req.ids = idsTensor(kIds);
+            const double diff = (plain->transformer().forward(req).logits - buffered->transformer().forward(req).logits)
+                                    .abs().max().item<double>();
+            qInfo("%s with buffers: logits differ by %.3g", architectureName(a).c_str(), diff);
+            QCOMPARE(diff, 0.0);
+            const std::string out = dir(architectureName(a) + "-buffers-out");
+            buffered->save(out);
+            QVERIFY(Checkpoint::openFolder(out).find(layer + (a == Architecture::GptJ ? "bias" : "rotary_emb.inv_freq")));
+        }
     }
 
     void romeEdit_data() {
