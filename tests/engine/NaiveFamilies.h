@@ -8,6 +8,8 @@
 // and activations. It reads the checkpoint by the Hugging Face tensor names.
 // Tests compare the engine's Transformer against it.
 #include <cmath>
+#include <cstdint>
+#include <cstring>
 #include <fstream>
 #include <map>
 #include <set>
@@ -106,9 +108,26 @@ inline Net load(const std::string& folder) {
     n.V = j.at("vocab_size");
     const kme::Checkpoint ck = kme::Checkpoint::openFolder(folder);
     for (const auto& t : ck.tensors()) {
-        if (t.dtype != kme::DType::F32) continue;  // buffers
-        const float* f = reinterpret_cast<const float*>(t.data);
-        n.w[t.name] = Vec(f, f + t.numel());
+        Vec v(size_t(t.numel()));
+        if (t.dtype == kme::DType::F32) {
+            for (size_t i = 0; i < v.size(); ++i) {
+                float f;
+                std::memcpy(&f, t.data + 4 * i, 4);
+                v[i] = f;
+            }
+        } else if (t.dtype == kme::DType::BF16) {  // the high half of a float32
+            for (size_t i = 0; i < v.size(); ++i) {
+                uint16_t h;
+                std::memcpy(&h, t.data + 2 * i, 2);
+                const uint32_t bits = uint32_t(h) << 16;
+                float f;
+                std::memcpy(&f, &bits, 4);
+                v[i] = f;
+            }
+        } else {
+            continue;  // buffers
+        }
+        n.w[t.name] = std::move(v);
     }
     return n;
 }

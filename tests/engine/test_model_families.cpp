@@ -82,12 +82,15 @@ class TestModelFamilies final : public QObject {
 
     // A random folder of `arch` (weights N(0, 0.3), norms and biases
     // perturbed, so that every term matters), written once per name.
-    std::string folder(const std::string& name, const ModelConfig& c, uint64_t seed = 5) {
+    std::string folder(const std::string& name, const ModelConfig& c, uint64_t seed = 5, const std::string& dtype = "F32",
+                       int shards = 1) {
         const std::string d = dir(name);
         if (!fs::exists(d + "/config.json")) {
             RandomFolderOptions o;
             o.stdDev = 0.3;
             o.perturbVectors = 0.2;
+            o.dtype = dtype;
+            o.shards = shards;
             writeRandomModelFolder(d, c, seed, o);
         }
         return d;
@@ -114,6 +117,8 @@ class TestModelFamilies final : public QObject {
         QTest::newRow("llama linear rope scaling") << "llama-linear";
         QTest::newRow("mistral") << "mistral";
         QTest::newRow("qwen2") << "qwen2";
+        QTest::newRow("llama bf16") << "llama-bf16";
+        QTest::newRow("qwen2 3 shards") << "qwen2-shards";
     }
 
     std::string familyFolder(const QString& name) {
@@ -122,6 +127,8 @@ class TestModelFamilies final : public QObject {
             return variant(n, Architecture::GptNeoX, [](json& j) { j["use_parallel_residual"] = false; });
         if (n == "llama-linear")
             return variant(n, Architecture::Llama, [](json& j) { j["rope_scaling"] = {{"type", "linear"}, {"factor", 2.0}}; });
+        if (n == "llama-bf16") return folder(n, tinyFamilyConfig(Architecture::Llama), 6, "BF16");
+        if (n == "qwen2-shards") return folder(n, tinyFamilyConfig(Architecture::Qwen2), 7, "F32", 3);
         const auto arch = architectureForModelType(n);
         if (!arch) qFatal("no family %s", n.c_str());
         return folder(*arch);
@@ -590,6 +597,14 @@ private Q_SLOTS:
         QVERIFY(change > 1e-6);
         QVERIFY(closed <= 1e-8);
         QVERIFY(after > before);
+        // Exported in the family's layout: reloads with the edited weight under its Hugging Face name.
+        const std::string out = dir(name.toStdString() + "-edited");
+        m->save(out);
+        QVERIFY(Checkpoint::openFolder(out).find(hfTensorName(c.arch, part.tensor)));
+        auto back = Model::load(out, o);
+        const double saved = (back->transformer().tensor(part.tensor) - w1).abs().max().item<double>();
+        qInfo("exported and reloaded: max |W_file - W'| %.3g (float32 storage)", saved);
+        QVERIFY(saved <= 1e-6);
     }
 };
 
