@@ -3,21 +3,14 @@
 // Model::load and compared with an independent plain reference
 // (NaiveFamilies.h) on logits and on every intervention site; the KV cache;
 // RoPE styles, GQA and NeoX's per-head QKV (premises: the wrong variant is
-// told apart); the config spellings; hostile configs; ROME on a LLaMA and a
-// NeoX model (nn.Linear orientation).
+// told apart); the causal trace; checkpoint buffers; ROME on a LLaMA and a
+// NeoX model (nn.Linear orientation). Configs: test_family_configs.cpp.
 #include <QtTest>
 
 #include <ATen/ATen.h>
 
 #include <complex>
-#include <filesystem>
-#include <fstream>
-#include <functional>
 
-#include <nlohmann/json.hpp>
-
-#include "engine/core/Error.h"
-#include "engine/edit/EditInternal.h"
 #include "engine/edit/EditMethod.h"
 #include "engine/edit/WeightDelta.h"
 #include "engine/io/Safetensors.h"
@@ -26,116 +19,21 @@
 #include "engine/model/Rope.h"
 #include "engine/model/Transformer.h"
 #include "engine/trace/CausalTrace.h"
-#include "tests/engine/NaiveFamilies.h"
+#include "tests/engine/FamilyTestSupport.h"
 
 using namespace kme;
-namespace fs = std::filesystem;
-using json = nlohmann::json;
-
-
-namespace {
-
-const std::vector<int> kIds = {3, 17, 5, 22, 0, 9, 9, 14, 1, 7, 11};
-
-at::Tensor idsTensor(const std::vector<int>& ids) {
-    std::vector<int64_t> v(ids.begin(), ids.end());
-    return at::tensor(at::ArrayRef<int64_t>(v), at::TensorOptions().dtype(at::kLong)).unsqueeze(0);
-}
-
-double maxDiff(const at::Tensor& engine, const std::vector<naivefam::Vec>& ref) {
-    double d = 0;
-    const at::Tensor e = engine.to(at::kDouble).contiguous();
-    for (size_t t = 0; t < ref.size(); ++t)
-        for (size_t i = 0; i < ref[t].size(); ++i)
-            d = std::max(d, std::abs(e[int64_t(t)][int64_t(i)].item<double>() - ref[t][i]));
-    return d;
-}
-
-json readJson(const std::string& path) {
-    json j;
-    std::ifstream(path) >> j;
-    return j;
-}
-
-void writeJson(const std::string& path, const json& j) { std::ofstream(path) << j.dump(2); }
-
-void expectError(const std::function<void()>& f, const std::vector<std::string>& parts) {
-    try {
-        f();
-    } catch (const Error& e) {
-        const std::string msg = e.what();
-        qInfo("error: %s", msg.c_str());
-        for (const auto& p : parts)
-            if (msg.find(p) == std::string::npos) QFAIL(("'" + p + "' not in: " + msg).c_str());
-        return;
-    }
-    QFAIL("no error");
-}
-
-}  // namespace
+using namespace familytest;
 
 class TestModelFamilies final : public QObject {
     Q_OBJECT
-    QTemporaryDir tmp_;
-
-    std::string dir(const std::string& n) { return tmp_.path().toStdString() + "/" + n; }
-
-    // A random folder of `arch` (weights N(0, 0.3), norms and biases
-    // perturbed, so that every term matters), written once per name.
-    std::string folder(const std::string& name, const ModelConfig& c, uint64_t seed = 5, const std::string& dtype = "F32",
-                       int shards = 1) {
-        const std::string d = dir(name);
-        if (!fs::exists(d + "/config.json")) {
-            RandomFolderOptions o;
-            o.stdDev = 0.3;
-            o.perturbVectors = 0.2;
-            o.dtype = dtype;
-            o.shards = shards;
-            writeRandomModelFolder(d, c, seed, o);
-        }
-        return d;
-    }
-    std::string folder(Architecture a) { return folder(architectureName(a), tinyFamilyConfig(a)); }
-
-    // A copy of a family folder with config.json changed by `edit`.
-    std::string variant(const std::string& name, Architecture a, const std::function<void(json&)>& edit) {
-        const std::string src = folder(a), d = dir(name);
-        fs::create_directories(d);
-        for (const auto& e : fs::directory_iterator(src)) fs::copy_file(e.path(), d + "/" + e.path().filename().string(), fs::copy_options::overwrite_existing);
-        json j = readJson(d + "/config.json");
-        edit(j);
-        writeJson(d + "/config.json", j);
-        return d;
-    }
-
-    static void addFamilyRows() {
-        QTest::addColumn<QString>("name");
-        QTest::newRow("gptj") << "gptj";
-        QTest::newRow("gpt_neox") << "gpt_neox";
-        QTest::newRow("gpt_neox sequential") << "gpt_neox-seq";
-        QTest::newRow("llama") << "llama";
-        QTest::newRow("llama linear rope scaling") << "llama-linear";
-        QTest::newRow("mistral") << "mistral";
-        QTest::newRow("qwen2") << "qwen2";
-        QTest::newRow("llama bf16") << "llama-bf16";
-        QTest::newRow("qwen2 3 shards") << "qwen2-shards";
-    }
-
-    std::string familyFolder(const QString& name) {
-        const std::string n = name.toStdString();
-        if (n == "gpt_neox-seq")
-            return variant(n, Architecture::GptNeoX, [](json& j) { j["use_parallel_residual"] = false; });
-        if (n == "llama-linear")
-            return variant(n, Architecture::Llama, [](json& j) { j["rope_scaling"] = {{"type", "linear"}, {"factor", 2.0}}; });
-        if (n == "llama-bf16") return folder(n, tinyFamilyConfig(Architecture::Llama), 6, "BF16");
-        if (n == "qwen2-shards") return folder(n, tinyFamilyConfig(Architecture::Qwen2), 7, "F32", 3);
-        const auto arch = architectureForModelType(n);
-        if (!arch) qFatal("no family %s", n.c_str());
-        return folder(*arch);
-    }
+    FamilyFolders f_;
+    std::string dir(const std::string& n) { return f_.dir(n); }
+    std::string folder(Architecture a) { return f_.folder(a); }
+    std::string familyFolder(const QString& name) { return f_.familyFolder(name); }
+    static void addFamilyRows() { FamilyFolders::addFamilyRows(); }
 
 private Q_SLOTS:
-    void initTestCase() { QVERIFY(tmp_.isValid()); }
+    void initTestCase() { QVERIFY(f_.valid()); }
 
     void parityWithReference_data() { addFamilyRows(); }
     void parityWithReference() {
@@ -329,135 +227,6 @@ private Q_SLOTS:
         QCOMPARE(changed[1], 0.0);
         QVERIFY(changed[2] > 1e-3);
         QVERIFY(changed[3] > 1e-3);
-    }
-
-    void ropeScalingBands() {
-        ModelConfig c = tinyFamilyConfig(Architecture::Llama);
-        c.rope.theta = 500000;
-        c.rope.scaling = "llama3";
-        c.rope.factor = 8;
-        c.rope.lowFreqFactor = 1;
-        c.rope.highFreqFactor = 4;
-        c.rope.originalMaxPositions = 8192;
-        const at::Tensor inv = ropeInverseFrequencies(c, 10);
-        int bands[3] = {0, 0, 0};
-        double worst = 0;
-        const int d = c.rope.rotaryDim;
-        for (int i = 0; i < d / 2; ++i) {
-            const double f = std::pow(500000.0, -2.0 * i / d), wl = 2 * M_PI / f;
-            double want;
-            if (wl < 8192.0 / 4) {
-                want = f;
-                ++bands[0];
-            } else if (wl > 8192.0) {
-                want = f / 8;
-                ++bands[2];
-            } else {
-                const double s = (8192.0 / wl - 1) / (4 - 1);
-                want = (1 - s) * f / 8 + s * f;
-                ++bands[1];
-            }
-            worst = std::max(worst, std::abs(inv[i].item<double>() - want) / want);
-        }
-        qInfo("llama3 scaling: %d kept, %d interpolated, %d divided; max relative diff %.3g", bands[0], bands[1],
-              bands[2], worst);
-        QVERIFY(bands[0] > 0 && bands[1] > 0 && bands[2] > 0);
-        QVERIFY(worst <= 1e-12);
-        // Dynamic NTK: the default below the context, a larger base beyond it.
-        c.rope.scaling = "dynamic";
-        c.rope.factor = 2;
-        c.rope.theta = 10000;
-        const at::Tensor plain = ropeInverseFrequencies(c, c.nPositions);
-        const at::Tensor longer = ropeInverseFrequencies(c, 2 * c.nPositions);
-        const double base = 10000 * std::pow(2.0 * 2 - 1, double(d) / (d - 2));
-        QVERIFY(std::abs(plain[1].item<double>() - std::pow(10000.0, -2.0 / d)) < 1e-15);
-        QVERIFY(std::abs(longer[1].item<double>() - std::pow(base, -2.0 / d)) < 1e-15);
-    }
-
-    void configSpellings() {
-        // The three spellings of theta / scaling / partial rotary give the same config.
-        const std::string base = R"({"model_type":"llama","num_hidden_layers":2,"num_attention_heads":4,"hidden_size":32,
-            "intermediate_size":64,"vocab_size":300,"max_position_embeddings":64,"eos_token_id":[7,8])";
-        const ModelConfig a = parseModelConfig(base + R"(,"rope_theta":500000,"rope_scaling":{"type":"linear","factor":2}})", "a");
-        const ModelConfig b = parseModelConfig(base + R"(,"rope_theta":500000,"rope_scaling":{"rope_type":"linear","factor":2}})", "b");
-        const ModelConfig v5 = parseModelConfig(base + R"(,"rope_parameters":{"rope_type":"linear","rope_theta":500000,"factor":2}})", "c");
-        for (const ModelConfig* c : {&a, &b, &v5}) {
-            QCOMPARE(c->rope.theta, 500000.0);
-            QCOMPARE(c->rope.scaling, std::string("linear"));
-            QCOMPARE(c->rope.factor, 2.0);
-            QCOMPARE(c->rope.rotaryDim, 8);
-            QCOMPARE(c->eosTokenId, 7);
-            QCOMPARE(c->kvHeads(), 4);
-        }
-        const std::string neox = R"({"model_type":"gpt_neox","num_hidden_layers":2,"num_attention_heads":4,"hidden_size":64,
-            "intermediate_size":100,"vocab_size":300)";
-        const ModelConfig n4 = parseModelConfig(neox + R"(,"rotary_pct":0.25,"rotary_emb_base":20000})", "n4");
-        const ModelConfig n5 = parseModelConfig(neox + R"(,"rope_parameters":{"rope_type":"default","rope_theta":20000,"partial_rotary_factor":0.25}})", "n5");
-        for (const ModelConfig* c : {&n4, &n5}) {
-            QCOMPARE(c->rope.rotaryDim, 4);
-            QCOMPARE(c->rope.theta, 20000.0);
-            QVERIFY(c->residual == ResidualKind::ParallelTwoNorms);
-            QVERIFY(c->attnBias);
-        }
-        const ModelConfig q = parseModelConfig(R"({"model_type":"qwen2","num_hidden_layers":4,"num_attention_heads":4,"hidden_size":32,
-            "intermediate_size":64,"vocab_size":300,"use_sliding_window":true,"sliding_window":16,"max_window_layers":3})", "q");
-        QVERIFY(!q.slidingAt(2) && q.slidingAt(3));
-        QVERIFY(q.attnBias && !q.attnOutBias);
-        const ModelConfig qOff = parseModelConfig(R"({"model_type":"qwen2","num_hidden_layers":4,"num_attention_heads":4,"hidden_size":32,
-            "intermediate_size":64,"vocab_size":300,"use_sliding_window":false,"sliding_window":16})", "q");
-        QVERIFY(!qOff.slidingAt(3));
-    }
-
-    void hostileConfigs() {
-        using A = Architecture;
-        expectError([&] { Model::load(variant("kv3", A::Llama, [](json& j) { j["num_key_value_heads"] = 3; })); },
-                    {"config.json", "num_key_value_heads (3) does not divide num_attention_heads (4)"});
-        expectError([&] {
-            Model::load(variant("yarn", A::Llama, [](json& j) { j["rope_scaling"] = {{"type", "yarn"}, {"factor", 2}}; }));
-        }, {"config.json", "rope_scaling.type 'yarn' is not supported"});
-        expectError([&] {
-            Model::load(variant("longrope", A::Qwen2, [](json& j) { j["rope_parameters"] = {{"rope_type", "longrope"}}; }));
-        }, {"rope_parameters.rope_type 'longrope' is not supported"});
-        expectError([&] {
-            Model::load(variant("llama3-keys", A::Llama, [](json& j) { j["rope_scaling"] = {{"rope_type", "llama3"}, {"factor", 8}}; }));
-        }, {"rope_scaling", "low_freq_factor"});
-        expectError([&] { Model::load(variant("odd-head", A::Mistral, [](json& j) { j["head_dim"] = 7; })); },
-                    {"head_dim", "even"});
-        expectError([&] { Model::load(variant("odd-rotary", A::GptNeoX, [](json& j) { j["rotary_pct"] = 0.375; })); },
-                    {"rotary_pct", "3 rotary dims"});
-        expectError([&] { Model::load(variant("gptj-rot", A::GptJ, [](json& j) { j["rotary_dim"] = 10; })); },
-                    {"rotary_dim (10)"});
-        expectError([&] { Model::load(variant("bad-act", A::Llama, [](json& j) { j["hidden_act"] = "quick_gelu"; })); },
-                    {"hidden_act", "quick_gelu"});
-        // A tensor missing from the file: named as the file names it.
-        const std::string src = folder(A::Llama), d = dir("missing-k");
-        fs::create_directories(d);
-        for (const auto& e : fs::directory_iterator(src))
-            if (e.path().filename() != "model.safetensors") fs::copy_file(e.path(), d + "/" + e.path().filename().string());
-        {
-            const Checkpoint ck = Checkpoint::openFolder(src);
-            std::vector<TensorData> keep;
-            for (const auto& t : ck.tensors())
-                if (t.name != "model.layers.1.self_attn.k_proj.weight") keep.push_back(asTensorData(t));
-            writeSafetensors(d + "/model.safetensors", keep);
-        }
-        expectError([&] { Model::load(d); }, {"'model.layers.1.self_attn.k_proj.weight' is missing"});
-        // Untied without lm_head.
-        const std::string d2 = dir("no-head");
-        fs::create_directories(d2);
-        for (const auto& e : fs::directory_iterator(src))
-            if (e.path().filename() != "model.safetensors") fs::copy_file(e.path(), d2 + "/" + e.path().filename().string());
-        {
-            const Checkpoint ck = Checkpoint::openFolder(src);
-            std::vector<TensorData> keep;
-            for (const auto& t : ck.tensors())
-                if (t.name != "lm_head.weight") keep.push_back(asTensorData(t));
-            writeSafetensors(d2 + "/model.safetensors", keep);
-        }
-        expectError([&] { Model::load(d2); }, {"'lm_head.weight' is missing", "tie_word_embeddings is false"});
-        // A kv projection of the wrong width (GQA read from the config, not guessed from shapes).
-        expectError([&] { Model::load(variant("kv4", A::Llama, [](json& j) { j["num_key_value_heads"] = 4; })); },
-                    {"model.layers.0.self_attn.k_proj.weight", "shape [32, 48]", "[64, 48]"});
     }
 
     void traceFastEqualsReference_data() { addFamilyRows(); }
