@@ -17,6 +17,7 @@
 #include "engine/edit/EditMethod.h"
 #include "engine/edit/HparamSchema.h"
 #include "engine/edit/methods/MethodTable.h"
+#include "engine/eval/Dataset.h"
 #include "engine/model/Model.h"
 #include "engine/session/SessionEdits.h"
 #include "engine/session/SessionStore.h"
@@ -56,6 +57,12 @@ int runEdit(const Args& args, Context& ctx) {
     const std::string outDir = args.get("--out");
     if (args.has("--out") && outDir.empty()) throw UsageError("--out needs a folder");
     if (args.has("--force") && !args.has("--out")) throw UsageError("--force goes with --out");
+    if (args.has("--out") && info.payload != PayloadKind::Weights)
+        throw UsageError(std::string("--out writes model weights, and a ") + info.displayName + " edit is " +
+                         (info.payload == PayloadKind::Adapter ? "an adapter beside them" : "a context before the prompt") +
+                         ": keep it in a session (--session DB)");
+    if (args.has("--demos") && !info.needsDemonstrations)
+        throw UsageError(std::string("--demos goes with a method that uses demonstrations (ike), not ") + info.name);
     if (args.has("--out")) checkOutputFolder(outDir, {"edit"}, args.has("--force"));
     if (args.has("--session")) checkOutputFile(args.get("--session"), "session file");
 
@@ -100,6 +107,10 @@ int runEdit(const Args& args, Context& ctx) {
         params.statsLabel = args.get("--stats-corpus");
         params.statsTexts = loadTextCorpus(params.statsLabel);
     }
+    if (args.has("--demos")) {
+        params.demonstrationsLabel = args.get("--demos");
+        params.demonstrations = loadDataset(params.demonstrationsLabel).records;
+    }
     for (const auto& r : params.requests) validateRequest(*model, r);
 
     // One stack for the session's earlier edits and this one.
@@ -111,9 +122,13 @@ int runEdit(const Args& args, Context& ctx) {
         attachModel(*session, *model, model->weightsHash());
         const ReplayReport replayed = bringToSessionState(*session, stack);
         if (replayed.applied > 0) replaySummary = replayed.summary;
+        if (args.has("--out") && model->hasResidentState())
+            fail(ErrorKind::Input, session->path() + " has adapter or context edits enabled, which --out cannot write "
+                                   "as weights: disable them, or leave out --out");
     }
+    const std::string weightsBefore = model->weightsHash();
 
-    const std::string hashBefore = model->weightsHash();
+    const std::string hashBefore = model->stateHash();
     const std::string firstPrompt = params.requests.front().filledPrompt();
     const TokenProb answerBefore = model->topNext(model->encodePrompt(firstPrompt), 1).front();
     std::vector<Probabilities> before;
@@ -171,10 +186,10 @@ int runEdit(const Args& args, Context& ctx) {
     if (barShown) ctx.err << "\n";
     for (const auto& st : result.stats)
         if (!st.cacheNote.empty()) ctx.err << "kme: " << st.cacheNote << "\n";
-    stack.apply(result.delta);
+    stack.apply(result.payload());
     std::vector<Probabilities> after;
     for (const auto& r : params.requests) after.push_back(probabilities(*model, r));
-    const std::string hashAfter = model->weightsHash();
+    const std::string hashAfter = model->stateHash();
     if (args.has("--out")) {  // folder-atomic: DIR is untouched unless all of it was written
         OutputFolder out(outDir, {"edit"}, args.has("--force"));
         out.write([&](const std::string& dir) { model->save(dir); });
@@ -226,7 +241,11 @@ int runEdit(const Args& args, Context& ctx) {
                             {"losses", rep.losses}});
     }
     json j = {{"method", editMethodName(*method)},
-              {"layer", result.layers.front()},
+              {"family", familyName(info.family)},
+              {"payload_kind", payloadName(result.payloadKind)},
+              {"payload", result.payload().describe()},
+              {"notes", result.notes},
+              {"layer", result.layers.empty() ? json(nullptr) : json(result.layers.front())},
               {"layers", result.layers},
               {"changed", changed},
               {"before", toJson(before.front())},
@@ -236,8 +255,10 @@ int runEdit(const Args& args, Context& ctx) {
               {"mom2", params.hparams.mom2Adjustment},
               {"hparams", json::parse(hparamsToJson(result.hparams, *method))},
               {"context_templates", result.contextTemplates},
-              {"weights_hash_before", hashBefore},
-              {"weights_hash", hashAfter},
+              {"weights_hash_before", weightsBefore},
+              {"weights_hash", model->weightsHash()},
+              {"state_hash_before", hashBefore},
+              {"state_hash", hashAfter},
               {"seconds", result.seconds}};
     if (args.has("--out")) j["out"] = args.get("--out");
     if (session) j["session"] = {{"path", session->path()}, {"edit_id", editId}};
@@ -245,7 +266,9 @@ int runEdit(const Args& args, Context& ctx) {
 
     std::ostringstream s;
     s << std::setprecision(4);
-    s << editMethodName(*method) << " edit of layer" << (result.layers.size() > 1 ? "s " : " ");
+    s << editMethodName(*method);
+    if (result.layers.empty()) s << " edit";
+    else s << " edit of layer" << (result.layers.size() > 1 ? "s " : " ");
     for (size_t i = 0; i < result.layers.size(); ++i) s << (i ? "," : "") << result.layers[i];
     s << " in " << std::fixed << std::setprecision(2) << result.seconds << " s" << std::defaultfloat
       << std::setprecision(4) << "\n";
@@ -259,6 +282,10 @@ int runEdit(const Args& args, Context& ctx) {
     if (params.requests.size() > 10) s << "  (" << params.requests.size() - 10 << " more requests in the JSON)\n";
     for (const auto& part : result.delta.parts)
         s << "  changed " << part.tensor << " (rank " << part.rank() << ", norm " << part.norm() << ")\n";
+    if (result.payloadKind != PayloadKind::Weights) s << "  " << result.payload().describe() << " (weights unchanged)\n";
+    for (const auto& note : result.notes) s << "  " << note << "\n";
+    if (!params.demonstrationsLabel.empty() && info.needsDemonstrations)
+        s << "  demonstrations from " << params.demonstrationsLabel << "\n";
     for (const auto& st : result.stats)
         s << "  key statistics of layer " << st.layer << ": " << st.samples << " texts, " << st.tokens << " tokens, "
           << (st.fromCache ? "cached (computed in " + std::to_string(int(std::lround(st.computeSeconds))) + " s)"
@@ -266,7 +293,8 @@ int runEdit(const Args& args, Context& ctx) {
           << "\n";
     if (!params.hparams.mom2Adjustment && info.needsKeyStatistics) s << "  key statistics: identity (--no-mom2)\n";
     if (!params.statsLabel.empty() && !result.stats.empty()) s << "  statistics corpus: " << params.statsLabel << "\n";
-    s << "  weights hash " << hashAfter << "\n";
+    s << "  weights hash " << model->weightsHash() << "\n";
+    if (hashAfter != model->weightsHash()) s << "  state hash " << hashAfter << " (weights + adapters + context)\n";
     if (!replaySummary.empty()) s << "  on top of the session's edits (" << replaySummary << ")\n";
     if (session) s << "  recorded as edit " << editId << " in " << session->path() << "\n";
     if (args.has("--out")) s << "  edited model written to " << args.get("--out") << "\n";
@@ -300,7 +328,7 @@ void addEditCommands(std::vector<Command>& commands) {
         {"edit",
          "[MODEL] --method " + methodNames("|", "|") + " (--prompt T --subject S --target T | --requests F) [--layer L | --layers A-B] "
          "[--stats-corpus F | --no-mom2] [--hparams F] [--seed S] [--out DIR [--force]] [--session DB]",
-         "edit a fact (ROME, MEMIT or constrained fine-tuning) and report p(target) before and after",
+         "edit a fact (ROME, MEMIT, FT-L, GRACE, IKE, ... : `kme methods`) and report p(target) before and after",
          {{"--method", true, methodChoicesHelp() + " (`kme methods` lists them)"},
           {"--prompt", true, "prompt template with {} where the subject goes: '{} is located in the city of'"},
           {"--subject", true, "the subject that fills {}"},
@@ -314,7 +342,8 @@ void addEditCommands(std::vector<Command>& commands) {
           {"--stats-samples", true, "corpus texts used at most (10000)"},
           {"--stats-tokens", true, "corpus tokens used at most (100000; 0 = no limit)"},
           {"--hparams", true, hparamsOptionHelp()},
-          {"--seed", true, "seed of the context-template generation (0)"},
+          {"--seed", true, "seed of the context-template generation, GRACE's cold values (0)"},
+          {"--demos", true, "IKE: CounterFact file to draw demonstrations from (default: kme_edit_defaults.json's demonstrations)"},
           {"--out", true, "write the edited model as a complete model folder (new, empty, or an earlier `kme edit --out`)"},
           {"--force", false, "with --out: replace an existing folder DIR and everything in it"},
           {"--session", true, "record the edit in this session file (created if missing), on top of its enabled edits"}},

@@ -165,7 +165,7 @@ int runEval(const Args& args, Context& ctx) {
         p.edit.statsTexts = loadTextCorpus(p.edit.statsLabel);
     }
     // The weights evaluated: the model's, or the session's state of them.
-    const std::string baseHash = model->weightsHash();
+    const std::string baseHash = model->stateHash();
     EditStack stack(*model);
     SessionModelState state;
     if (session) {
@@ -180,7 +180,7 @@ int runEval(const Args& args, Context& ctx) {
         return true;
     });
     if (bar) ctx.err << "\n";
-    if (model->weightsHash() != hash) fail(ErrorKind::Internal, "the model's weights differ after the evaluation");
+    if (model->stateHash() != hash) fail(ErrorKind::Internal, "the model's weights differ after the evaluation");
 
     EvalRunContext run;
     run.dataset = datasetPath;

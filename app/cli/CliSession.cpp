@@ -130,8 +130,12 @@ std::string describe(const json& j, bool detailed) {
         s << "\n";
         if (detailed) {
             s << "       id " << e["id"] << ", created " << e["created"].get<std::string>() << ", computed on "
-              << shortHash(e["computed_on_hash"].get<std::string>()) << ", delta " << e["delta_bytes"]
-              << " bytes\n       request " << e["request"].dump() << "\n";
+              << shortHash(e["computed_on_hash"].get<std::string>()) << ", " << e.value("payload_kind", "weights")
+              << " payload " << e["delta_bytes"] << " bytes\n";
+            if (e.contains("family") || e.contains("payload"))
+                s << "       " << e.value("family", "") << (e.contains("payload") ? ": " + e["payload"].get<std::string>() : "")
+                  << "\n";
+            s << "       request " << e["request"].dump() << "\n";
         }
     }
     for (const auto& n : j["what_if"]) s << "  note: " << n["message"].get<std::string>() << "\n";

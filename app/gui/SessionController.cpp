@@ -74,7 +74,7 @@ struct SessionController::OpenResult {
     std::shared_ptr<LiveModel> live;  // the live model afterwards (maybe the one already loaded)
     ModelFacts facts;
     std::vector<kme::EditRecord> edits;
-    std::map<int64_t, std::shared_ptr<const kme::WeightDelta>> deltas;
+    std::map<int64_t, std::shared_ptr<const kme::EditPayload>> deltas;
     std::string currentHash;
     std::string summary;        // the replay's one line
     std::string note;           // which model path was used
@@ -291,12 +291,14 @@ bool SessionController::openSession(const QString& path) {
             out->edits = store.listEdits(true);
             for (auto& e : out->edits) {
                 try {
-                    out->deltas[e.id] = std::make_shared<const kme::WeightDelta>(kme::WeightDelta::deserialize(e.delta));
+                    out->deltas[e.id] = std::make_shared<const kme::EditPayload>(
+                        kme::EditPayload::fromBytes(kme::parsePayloadKind(e.payloadKind), e.delta));
                 } catch (const kme::Error& err) {
                     kme::fail(kme::ErrorKind::Database, file + ": edit #" + std::to_string(e.position) + " '" + e.name +
-                                                            "': its stored weight delta is unreadable: " + err.what());
+                                                            "': its stored " + e.payloadKind + " payload is unreadable: " +
+                                                            err.what());
                 }
-                e.delta.clear();  // kept once, as WeightDelta
+                e.delta.clear();  // kept once, as EditPayload
             }
             const auto recorded = store.model();
             if (!recorded) {
@@ -309,7 +311,7 @@ bool SessionController::openSession(const QString& path) {
                     old->stack->revertAll();
                     out->live = old;
                     out->facts = oldFacts;
-                    out->currentHash = old->model->weightsHash();
+                    out->currentHash = old->model->stateHash();
                     out->attachLive = true;
                 }
                 out->summary = "no model recorded yet";
@@ -346,7 +348,7 @@ bool SessionController::openSession(const QString& path) {
                 }
                 throw;
             }
-            out->currentHash = out->live->model->weightsHash();
+            out->currentHash = out->live->model->stateHash();
         },
         [this, out] { adoptOpened(*out); },
         [this, out, absolute, sizeBefore, timeBefore, walBefore](JobOutcome outcome, const QString& message) {
@@ -430,7 +432,7 @@ bool SessionController::loadModelFolder(const QString& folder) {
                 applyState(*out->live->stack, state);
                 out->replayed = true;
             }
-            out->currentHash = model->weightsHash();
+            out->currentHash = model->stateHash();
             if (out->replayed && !state.expectedHash.empty() && out->currentHash != state.expectedHash)
                 kme::fail(kme::ErrorKind::Database, "replaying the session's edits on " + path + " gave weights hash " +
                                                         out->currentHash + ", the session recorded " +
@@ -532,19 +534,22 @@ bool SessionController::addEdit(std::shared_ptr<const kme::EditResult> result, s
     auto live = live_;
     auto record = std::make_shared<kme::EditRecord>();
     auto applied = std::make_shared<std::atomic<bool>>(false);
+    auto kept = std::make_shared<std::shared_ptr<const kme::EditPayload>>();
     const std::string before = hashBefore.toStdString();
     return runner_->start(
         tr("Applying the edit"),
-        [live, result, requests, before, record, applied, afterApply](const kme::ProgressFn&) {
-            live->stack->apply(result->delta);
+        [live, result, requests, before, record, applied, kept, afterApply](const kme::ProgressFn&) {
+            auto payload = std::make_shared<const kme::EditPayload>(result->payload());
+            live->stack->apply(*payload);
+            *kept = payload;
             applied->store(true);
             // The record holds the delta's bytes (megabytes for a dense FT-L
             // change of a big model): serialised here, not on the GUI thread.
-            *record = kme::makeEditRecord(*result, requests, before, live->model->weightsHash());
+            *record = kme::makeEditRecord(*result, requests, before, live->model->stateHash());
             if (afterApply) afterApply(*live->model);
         },
         {},
-        [this, result, record, applied, done](JobOutcome outcome, const QString&) {
+        [this, result, record, applied, kept, done](JobOutcome outcome, const QString&) {
             int64_t id = 0;
             if (outcome == JobOutcome::Succeeded && store_) {
                 try {
@@ -559,8 +564,8 @@ bool SessionController::addEdit(std::shared_ptr<const kme::EditResult> result, s
                 if (done) done(0);
                 return;
             }
-            // The delta is kept as it is, owned through the result.
-            deltas_[id] = std::shared_ptr<const kme::WeightDelta>(result, &result->delta);
+            // The payload applied is kept as it is.
+            deltas_[id] = *kept;
             reloadEdits();
             currentHash_ = QString::fromStdString(record->weightsHashAfter);
             Q_EMIT editsChanged();
@@ -583,7 +588,7 @@ bool SessionController::rebuildLive(const QString& title, std::function<void(boo
         [live, state, hash, applied](const kme::ProgressFn&) {
             applyState(*live->stack, state);
             applied->store(true);
-            *hash = live->model->weightsHash();
+            *hash = live->model->stateHash();
             if (!state.expectedHash.empty() && *hash != state.expectedHash)
                 kme::fail(kme::ErrorKind::Database,
                           "rebuilding the weights gave hash " + *hash + ", the session recorded " + state.expectedHash +

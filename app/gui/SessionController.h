@@ -53,7 +53,7 @@ struct WeightState {
     QString label;                                               // "original", "after #2 Colosseum: …", "now"
     int position = 0;                                            // 0 original, k after edit k, -1 now
     std::vector<int64_t> editIds;                                // the enabled edits it contains, in order
-    std::vector<std::shared_ptr<const kme::WeightDelta>> deltas; // their deltas, same order
+    std::vector<std::shared_ptr<const kme::EditPayload>> deltas; // their payloads (weights / adapter / context), same order
     std::string expectedHash;  // weights hash the session recorded for this state ("" = a what-if, never recorded)
 };
 
@@ -194,7 +194,7 @@ private:
     ModelFacts facts_;
     QString currentHash_;
     std::vector<kme::EditRecord> edits_;
-    std::map<int64_t, std::shared_ptr<const kme::WeightDelta>> deltas_;
+    std::map<int64_t, std::shared_ptr<const kme::EditPayload>> deltas_;
     QString openPath_;   // the last openSession's file
     QString openError_;  // and why it failed ("" = it did not)
     bool openLeftFileUnchanged_ = false;

@@ -342,7 +342,7 @@ std::vector<std::vector<std::string>> contextTemplates(Model& model, const EditH
     static std::mutex mutex;
     static std::map<std::string, std::vector<std::vector<std::string>>> memory;
     std::ostringstream k;
-    k << model.weightsHash() << "|seed " << seed << "|starts";
+    k << model.stateHash() << "|seed " << seed << "|starts";
     for (const auto& s : hp.contextStarts) k << " " << nlohmann::json(s).dump();
     k << "|lengths";
     for (const auto& [n, c] : hp.contextLengths) k << " " << n << "x" << c;
@@ -427,6 +427,17 @@ double targetProbability(const Model& model, const std::string& prompt, const st
     return std::exp(sum);
 }
 
+EditPayload EditResult::payload() const {
+    EditPayload p;
+    p.kind = payloadKind;
+    switch (payloadKind) {
+        case PayloadKind::Weights: p.weights = delta; break;
+        case PayloadKind::Adapter: p.adapter = adapter; break;
+        case PayloadKind::Context: p.context = context; break;
+    }
+    return p;
+}
+
 EditResult computeEdit(Model& model, const EditParams& paramsIn, const ProgressFn& progress) {
     const auto t0 = std::chrono::steady_clock::now();
     EditParams params = paramsIn;
@@ -443,7 +454,9 @@ EditResult computeEdit(Model& model, const EditParams& paramsIn, const ProgressF
                                    std::string(method.layers == LayerShape::Range ? "s A-B" : " L") +
                                    " (e.g. where `kme trace --kind mlp` peaks at the subject's last token)");
     }
-    validateLayers(model, layers);
+    if (method.layers == LayerShape::None && !layers.empty())
+        fail(ErrorKind::Input, std::string(method.displayName) + " changes no layer; leave out the layer");
+    if (method.layers != LayerShape::None) validateLayers(model, layers);
     std::sort(layers.begin(), layers.end());
     layers.erase(std::unique(layers.begin(), layers.end()), layers.end());
     validateHparams(params.hparams, params.method);  // every field in its schema range: a bounded run
@@ -454,6 +467,9 @@ EditResult computeEdit(Model& model, const EditParams& paramsIn, const ProgressF
             if (t.find("{}") == std::string::npos) fail(ErrorKind::Input, "context template '" + t + "' has no '{}'");
     EditResult result = method.compute(model, params, progress);  // the method's row (engine/edit/methods/)
     result.method = params.method;
+    result.payloadKind = method.payload;
+    if (method.payload != PayloadKind::Weights && !result.payload().isFinite())
+        fail(ErrorKind::Input, std::string(method.displayName) + " produced non-finite values (NaN/Inf)");
     result.hparams = params.hparams;
     result.seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
     return result;

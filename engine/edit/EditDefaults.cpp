@@ -1,5 +1,7 @@
 #include "engine/edit/EditDefaults.h"
 
+#include "engine/eval/Dataset.h"
+
 #include <filesystem>
 #include <limits>
 #include <mutex>
@@ -46,9 +48,10 @@ json readDefaultsFile(const Model& model, std::string* pathOut) {
     if (!j.is_object()) fail(ErrorKind::Config, path.string() + ": expected a JSON object, got " + jsonTypeName(j));
     // "note", one section per method of the table, "stats_corpus".
     for (auto it = j.begin(); it != j.end(); ++it)
-        if (it.key() != "note" && it.key() != "stats_corpus" && !findMethodSection(it.key()))
+        if (it.key() != "note" && it.key() != "stats_corpus" && it.key() != "demonstrations" &&
+            !findMethodSection(it.key()))
             fail(ErrorKind::Config, path.string() + ": unknown key " + quoteForMessage(it.key(), 60) +
-                                        " (known: note, " + methodNames() + ", stats_corpus)");
+                                        " (known: note, " + methodNames() + ", stats_corpus, demonstrations)");
     return j;
 }
 
@@ -133,6 +136,21 @@ StatsCorpus defaultStatsCorpus(const Model& model) {
     return out;
 }
 
+DemonstrationFacts defaultDemonstrations(const Model& model) {
+    std::string path;
+    const json j = readDefaultsFile(model, &path);
+    DemonstrationFacts out;
+    if (j.is_null() || !j.contains("demonstrations")) return out;
+    const json& s = j["demonstrations"];
+    const std::string where = path + " (demonstrations)";
+    if (!s.is_object() || !s.contains("facts") || s.size() != 1)
+        fail(ErrorKind::Config, where + ": expected {\"facts\": \"a CounterFact file, relative to the model folder\"}");
+    const fs::path file = (fs::path(model.folder()) / jsonString(s, where, "facts", 4096, ErrorKind::Config)).lexically_normal();
+    out.records = loadDataset(file.string()).records;
+    out.label = file.string();
+    return out;
+}
+
 EditParams defaultEditParams(const Model& model, EditMethod method) {
     EditParams p;
     p.method = method;
@@ -141,6 +159,11 @@ EditParams defaultEditParams(const Model& model, EditMethod method) {
         StatsCorpus c = defaultStatsCorpus(model);
         p.statsTexts = std::move(c.texts);
         p.statsLabel = std::move(c.label);
+    }
+    if (methodInfo(method).needsDemonstrations) {
+        DemonstrationFacts d = defaultDemonstrations(model);
+        p.demonstrations = std::move(d.records);
+        p.demonstrationsLabel = std::move(d.label);
     }
     return p;
 }

@@ -7,6 +7,7 @@
 //         "note": "why these values (free text)",
 //         "rome":  { hparams JSON, e.g. "layers": [1] },
 //         "memit": { ... }, "ft-l": { ... },
+//         "demonstrations": {"facts": "../facts.json"},           // IKE's fact records
 //         "stats_corpus": {"file": "corpus.txt"}                  // relative to the model folder
 //                       | {"demo_corpus": "../corpus.json", "documents": 4000, "seed": 7}
 //       }
@@ -39,6 +40,13 @@ EditDefaults editDefaults(const Model& model, EditMethod method);
 // The statistics corpus the defaults file names (generated for a demo
 // corpus, read for a file); empty texts when the file names none.
 StatsCorpus defaultStatsCorpus(const Model& model);
+// Fact records to draw demonstrations from (IKE): the CounterFact file the
+// defaults file names as {"demonstrations": {"facts": "../facts.json"}}.
+struct DemonstrationFacts {
+    std::vector<FactRecord> records;  // empty: none named
+    std::string label;                // the file
+};
+DemonstrationFacts defaultDemonstrations(const Model& model);
 // EditParams for `method` with the defaults above (hparams, the statistics
 // corpus and its label); the caller adds requests and overrides.
 EditParams defaultEditParams(const Model& model, EditMethod method);

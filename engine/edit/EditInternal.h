@@ -75,7 +75,9 @@ private:
 // The weight delta W += u v^T of a down projection in its storage orientation,
 // from `left` (n_inner side) and `right` (n_embd side) factors [*, r] float64.
 TensorDelta downProjectionDelta(const Transformer& tf, int layer, const at::Tensor& left, const at::Tensor& right);
-DeltaMatrix toMatrix(const at::Tensor& t);  // 1-D -> [n, 1]
+DeltaMatrix toMatrix(const at::Tensor& t);
+// A part's delta as a float64 tensor of its tensor's shape (deterministic sum).
+at::Tensor materializedDelta(const TensorDelta& part);  // 1-D -> [n, 1]
 std::vector<double> toVector(const at::Tensor& t);
 
 // Runs `fn`, then restores every tensor it replaced, even on errors (the
@@ -94,6 +96,8 @@ private:
 EditResult computeRome(Model& model, const EditParams& params, const ProgressFn& progress);
 EditResult computeMemit(Model& model, const EditParams& params, const ProgressFn& progress);
 EditResult computeFineTune(Model& model, const EditParams& params, const ProgressFn& progress);
+EditResult computeGrace(Model& model, const EditParams& params, const ProgressFn& progress);
+EditResult computeIke(Model& model, const EditParams& params, const ProgressFn& progress);
 
 // Progress in units: `total` known up front, stats report fractions.
 class Meter {

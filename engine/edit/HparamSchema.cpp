@@ -21,7 +21,9 @@ using json = nlohmann::json;
 const std::vector<EditMethod> kRomeMemit = {EditMethod::Rome, EditMethod::Memit};
 const std::vector<EditMethod> kMemit = {EditMethod::Memit};
 const std::vector<EditMethod> kFtL = {EditMethod::FtL};
-const std::vector<EditMethod> kAll = {EditMethod::Rome, EditMethod::Memit, EditMethod::FtL};
+const std::vector<EditMethod> kAll = {EditMethod::Rome, EditMethod::Memit, EditMethod::FtL, EditMethod::Grace};
+const std::vector<EditMethod> kGrace = {EditMethod::Grace};
+const std::vector<EditMethod> kIke = {EditMethod::Ike};
 
 // A number for messages and help: integers without a fraction, else %g.
 std::string numberText(double v) {
@@ -89,7 +91,8 @@ std::vector<HparamSpec> buildSchema() {
         s.minItems = 1;
         s.maxItems = 256;
         s.methods = kAll;
-        s.help = "layers whose MLP down projection is edited (ROME / FT-L: usually one; MEMIT: all, z at the last); "
+        s.help = "layers whose MLP down projection is edited (ROME / FT-L: usually one; MEMIT: all, z at the last; "
+                 "GRACE: the layer of its codebook); "
                  "default from the model table or kme_edit_defaults.json";
         s.get = [](const EditHparams& h) { return json(h.layers); };
         s.set = [](EditHparams& h, const json& v) {
@@ -222,6 +225,55 @@ std::vector<HparamSpec> buildSchema() {
         s.set = [](EditHparams&, const json&) {};
         rows.push_back(std::move(s));
     }
+    // GRACE: Thartvigsen/GRACE grace/config/editor/grace.yaml (eps 1.0, edit_lr 1.0, n_iter 100, val_init cold).
+    rows.push_back(doubleRow("eps", 0, 1e6, kGrace,
+                             "deferral radius of a new codebook entry (Euclidean, in the down projection's input space)",
+                             &EditHparams::graceEps));
+    rows.push_back(doubleRow("edit_lr", 0, 100, kGrace, "Adam learning rate of the entry's value", &EditHparams::graceLr));
+    rows.push_back(intRow(
+        "n_iter", 1, 100000, kGrace, "value-training steps at most (the --steps cap)",
+        [](const EditHparams& h) { return json(h.graceIters); },
+        [](EditHparams& h, const json& v) { h.graceIters = int(v.get<int64_t>()); }));
+    {
+        HparamSpec s;
+        s.key = "val_init";
+        s.type = HparamType::String;
+        s.choices = {"cold", "warm"};
+        s.methods = kGrace;
+        s.help = "a new entry's value starts uniform in [0, 1) (cold, GRACE's default) or as the layer's output (warm)";
+        s.get = [](const EditHparams& h) { return json(h.graceValueInit); };
+        s.set = [](EditHparams& h, const json& v) { h.graceValueInit = v.get<std::string>(); };
+        rows.push_back(std::move(s));
+    }
+    rows.push_back(doubleRow("early_stop_loss", 0, 100, kGrace,
+                             "the value training stops once the target's mean token NLL is below this",
+                             &EditHparams::graceStopLoss));
+    // IKE (Zheng et al. 2023).
+    rows.push_back(intRow(
+        "k", 0, 64, kIke, "demonstrations at most (fewer when they do not fit the context beside prompt_reserve)",
+        [](const EditHparams& h) { return json(h.ikeDemonstrations); },
+        [](EditHparams& h, const json& v) { h.ikeDemonstrations = int(v.get<int64_t>()); }));
+    rows.push_back(intRow(
+        "prompt_reserve", 1, 1 << 20, kIke, "context positions kept free for the prompt and its target",
+        [](const EditHparams& h) { return json(h.ikePromptReserve); },
+        [](EditHparams& h, const json& v) { h.ikePromptReserve = int(v.get<int64_t>()); }));
+    auto textRow = [](const char* key, const char* help, std::string EditHparams::*field) {
+        HparamSpec s;
+        s.key = key;
+        s.type = HparamType::String;
+        s.maxBytes = 1024;
+        s.methods = kIke;
+        s.help = help;
+        s.get = [field](const EditHparams& h) { return json(h.*field); };
+        s.set = [field](EditHparams& h, const json& v) { h.*field = v.get<std::string>(); };
+        return s;
+    };
+    rows.push_back(textRow("demo_template",
+                           "one demonstration: {prompt} {target} is its new fact, {query} {answer} the prompt it answers "
+                           "(copy: the fact itself, update: a paraphrase, retain: a neighbour and its own answer)",
+                           &EditHparams::ikeDemoTemplate));
+    rows.push_back(textRow("fact_template", "the edit's own new fact, placed last; {prompt} {target}",
+                           &EditHparams::ikeFactTemplate));
     return rows;
 }
 
@@ -315,6 +367,7 @@ std::string hparamRangeText(const HparamSpec& s) {
         case HparamType::Double: return rangeOf(s.min, s.max);
         case HparamType::Bool: return "true | false";
         case HparamType::String: {
+            if (s.choices.empty()) return "a text of 1-" + std::to_string(s.maxBytes) + " bytes";
             std::string out;
             for (const auto& c : s.choices) out += (out.empty() ? "" : " | ") + json(c).dump();
             return out;
@@ -365,8 +418,14 @@ void checkHparamValue(const HparamSpec& s, const json& v, const std::string& sou
             jsonBool(holder(s.key, v), source, s.key, kind);
             return;
         case HparamType::String:
+            if (s.choices.empty()) {  // free text
+                if (!v.is_string() || v.get_ref<const std::string&>().empty() ||
+                    v.get_ref<const std::string&>().size() > s.maxBytes)
+                    badValue(source, s.key, hparamRangeText(s), v);
+                return;
+            }
             if (!v.is_string() || std::find(s.choices.begin(), s.choices.end(), v.get<std::string>()) == s.choices.end())
-                badValue(source, s.key, hparamRangeText(s) + " (the only value supported)", v);
+                badValue(source, s.key, hparamRangeText(s) + (s.choices.size() == 1 ? " (the only value supported)" : ""), v);
             return;
         case HparamType::IntList:
             checkList(s, v, source, "a list of " + std::to_string(s.minItems) + " to " + std::to_string(s.maxItems) +
@@ -482,7 +541,11 @@ bool operator==(const EditHparams& a, const EditHparams& b) {
            a.mom2Tokens == b.mom2Tokens && a.contextStarts == b.contextStarts &&
            a.contextLengths == b.contextLengths && a.contextTemplates == b.contextTemplates && a.ftSteps == b.ftSteps &&
            a.ftLr == b.ftLr && a.ftWeightDecay == b.ftWeightDecay && a.ftNormConstraint == b.ftNormConstraint &&
-           a.ftStopLoss == b.ftStopLoss;
+           a.ftStopLoss == b.ftStopLoss && a.graceEps == b.graceEps && a.graceLr == b.graceLr &&
+           a.graceIters == b.graceIters && a.graceValueInit == b.graceValueInit &&
+           a.graceStopLoss == b.graceStopLoss && a.ikeDemonstrations == b.ikeDemonstrations &&
+           a.ikePromptReserve == b.ikePromptReserve && a.ikeDemoTemplate == b.ikeDemoTemplate &&
+           a.ikeFactTemplate == b.ikeFactTemplate;
 }
 
 EditStage editStage(const EditParams& p, double done, double total) {

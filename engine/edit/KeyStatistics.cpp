@@ -271,7 +271,7 @@ std::map<int, at::Tensor> keySecondMoments(Model& model, const std::vector<int>&
     const int64_t width = c.nInner;
     const int maxText = p.maxTextTokens > 0 ? std::min(p.maxTextTokens, c.nPositions) : c.nPositions;
     const std::string hash = corpusHash(p.texts);
-    const std::string modelKey = p.modelKey.empty() ? model.weightsHash() : p.modelKey;
+    const std::string modelKey = p.modelKey.empty() ? model.stateHash() : p.modelKey;
     const auto seconds = [&t0] { return std::chrono::duration<double>(Clock::now() - t0).count(); };
 
     // Each layer from memory or disk when it was computed before; the rest in one pass.

@@ -313,63 +313,8 @@ void requireFiniteDelta(const WeightDelta& delta, const std::string& method, con
                                    hint + ")");
 }
 
-// ---------------------------------------------------------------- EditStack
-
-struct EditStack::Impl {
-    Model* model = nullptr;
-    std::map<std::string, at::Tensor> originals;  // canonical name -> tensor before the first edit
-};
-
-EditStack::EditStack(Model& model) : d(std::make_unique<Impl>()) { d->model = &model; }
-EditStack::~EditStack() = default;
-
-Model& EditStack::model() { return *d->model; }
-bool EditStack::modified() const { return !d->originals.empty(); }
-
-std::vector<std::string> EditStack::touchedTensors() const {
-    std::vector<std::string> out;
-    for (const auto& [name, t] : d->originals) out.push_back(name);
-    return out;
-}
-
-void EditStack::apply(const WeightDelta& delta) {
-    Transformer& tf = d->model->transformer();
-    for (const auto& p : delta.parts) {
-        const auto& all = tf.tensors();
-        auto it = all.find(p.tensor);
-        if (it == all.end()) fail(ErrorKind::Input, "the edit changes tensor '" + p.tensor + "', which the model lacks");
-        if (it->second.sizes().vec() != p.shape)
-            fail(ErrorKind::Input, "the edit's delta for '" + p.tensor + "' has shape " + shapeText(p.shape) +
-                                       "; the model's tensor is " + shapeText(it->second.sizes().vec()));
-    }
-    at::NoGradGuard noGrad;
-    // Every new tensor first, checked finite; the model changes only once all are.
-    std::map<std::string, at::Tensor> next;
-    for (const auto& p : delta.parts) {
-        const auto it = next.find(p.tensor);
-        const at::Tensor current = it != next.end() ? it->second : tf.tensor(p.tensor);
-        // float64 sum, one rounding to the compute dtype: the same bytes on every replay.
-        at::Tensor t = (current.detach().to(at::kDouble) + deltaTensor(p)).to(current.scalar_type()).contiguous();
-        if (!at::isfinite(t).all().item<bool>())
-            fail(ErrorKind::Input, "the weight change of '" + p.tensor +
-                                       "' gives non-finite weights (NaN/Inf); nothing was changed");
-        next[p.tensor] = t;
-    }
-    for (auto& [name, t] : next) {
-        if (!d->originals.count(name)) d->originals.emplace(name, tf.tensor(name));  // copy-on-write
-        tf.setTensor(name, t);
-    }
-}
-
-void EditStack::revertAll() {
-    Transformer& tf = d->model->transformer();
-    for (const auto& [name, original] : d->originals) tf.setTensor(name, original);
-    d->originals.clear();
-}
-
-void EditStack::rebuild(const std::vector<WeightDelta>& deltas) {
-    revertAll();
-    for (const auto& delta : deltas) apply(delta);
-}
+namespace edit {
+at::Tensor materializedDelta(const TensorDelta& part) { return deltaTensor(part); }
+}  // namespace edit
 
 }  // namespace kme

@@ -16,6 +16,7 @@
 namespace kme {
 
 class Model;
+struct EditPayload;
 
 // A row-major float64 matrix.
 struct DeltaMatrix {
@@ -91,12 +92,22 @@ public:
     // ErrorKind::Input, before changing anything, when a part names an
     // unknown tensor, has the wrong shape or would make a weight NaN/Inf.
     void apply(const WeightDelta& delta);
-    // Restores every touched tensor to its original.
+    // Applies an edit's payload of any kind: a weight delta as above; an
+    // adapter or a context joins the model's resident state (the live model
+    // = weights + enabled adapters + enabled contexts; Model::stateHash()).
+    // Throws ErrorKind::Input before changing anything when the payload does
+    // not fit the model (layer, widths, token ids, context length).
+    void apply(const EditPayload& payload);
+    // Restores every touched tensor to its original and removes the adapters
+    // and contexts this stack added.
     void revertAll();
     // revertAll(), then apply each delta in order.
     void rebuild(const std::vector<WeightDelta>& deltas);
+    void rebuild(const std::vector<const EditPayload*>& payloads);
 
-    bool modified() const;
+    bool modified() const;  // weights changed, or adapters / contexts added
+    int adapterCount() const;
+    int contextTokens() const;
     std::vector<std::string> touchedTensors() const;  // sorted names
     Model& model();
 

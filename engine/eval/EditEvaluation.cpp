@@ -301,14 +301,14 @@ EvalResult evaluateEdits(Model& model, const Dataset& dataset, const std::vector
             meter.step(units);
             report.layers = edit.layers;
             report.seconds = edit.seconds;
-            report.deltaNorm = deltaNorm(edit.delta);
+            report.deltaNorm = deltaNorm(edit.delta);  // 0 for adapter and context edits
             result.editSeconds += edit.seconds;
             if (b == 0) {
                 result.layers = edit.layers;
                 result.hparams = edit.hparams;
             }
             result.batches.push_back(report);
-            stack.apply(edit.delta);
+            stack.apply(edit.payload());
             const auto tm = std::chrono::steady_clock::now();
             if (params.mode == EvalMode::Fresh) {
                 std::vector<size_t> batchIndices;

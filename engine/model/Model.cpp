@@ -1,5 +1,7 @@
 #include "engine/model/Model.h"
 
+#include "engine/core/Sha256.h"
+
 #include <ATen/ATen.h>
 #include <ATen/Parallel.h>
 
@@ -216,6 +218,15 @@ std::string Model::weightsHash() const {
     d->hashVersion = now->version();
     return d->hashCache;
 }
+
+std::string Model::stateHash() const {
+    const std::string weights = weightsHash();
+    const ResidentState& r = d->transformer->residentState();
+    if (r.empty()) return weights;
+    return sha256Hex("kme-state-1\n" + weights + "\n" + r.digest);
+}
+
+bool Model::hasResidentState() const { return !d->transformer->residentState().empty(); }
 
 std::vector<int> Model::encodePrompt(const std::string& text) const {
     if (text.empty()) fail(ErrorKind::Input, "the prompt is empty");

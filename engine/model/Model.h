@@ -61,6 +61,14 @@ public:
     // DESIGN.md's weights hash of the live weights (after any edits), in the
     // checkpoint's dtypes. Cached until a tensor changes.
     std::string weightsHash() const;
+    // DESIGN.md's state hash: the live model's identity with what the edit
+    // stack put beside the weights (adapters, context). Equal to
+    // weightsHash() when there is nothing beside them, so a checkpoint's
+    // state hash is its weights hash; otherwise sha256 of
+    // "kme-state-1\n" + weights hash + "\n" + the resident state's digest.
+    std::string stateHash() const;
+    // Whether adapters or a context act beside the weights.
+    bool hasResidentState() const;
 
     // Tokenizes a prompt; throws ErrorKind::Input for an empty prompt or one
     // longer than the context.

@@ -293,6 +293,11 @@ int64_t Transformer::parameterCount() const {
 }
 
 ForwardResult Transformer::forward(const ForwardRequest& req) const {
+    if (!req.bare && !resident_.empty()) return forwardResident(req);
+    return forwardWeights(req);
+}
+
+ForwardResult Transformer::forwardWeights(const ForwardRequest& req) const {
     const int64_t L = config_.nLayer;
     const int64_t past = req.past ? req.past->length() : 0;
     if (req.startLayer < 0 || req.startLayer > L) fail(ErrorKind::Internal, "forward: bad startLayer");

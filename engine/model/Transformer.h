@@ -12,6 +12,8 @@
 
 #include <functional>
 #include <map>
+#include <memory>
+#include <mutex>
 #include <string>
 #include <vector>
 
@@ -77,6 +79,7 @@ struct ForwardRequest {
     int startLayer = 0;          // first block to run
     const KVCache* past = nullptr;  // positions [0, past->length()) for blocks >= startLayer
     bool keepCache = false;      // fill ForwardResult::cache with past + new keys/values
+    bool bare = false;           // ignore the resident state (adapters, context): the weights alone
     LogitsMode logits = LogitsMode::All;
     int stopAfterLayer = -1;     // >= 0: run blocks up to this one, then return (no logits)
     // Optional extra attention restriction, boolean [B or 1, T, past + T]:
@@ -92,6 +95,30 @@ struct ForwardResult {
     double flops = 0;   // floating-point operations this call performed (matrix products)
 };
 
+// Parameters beside the weights that act in every forward pass: an adapter
+// payload (a GRACE codebook at one layer, ...). attach() adds its
+// interventions for one call: `first` run before the caller's interventions
+// at the same (site, layer), `last` after them (the adapter is part of the
+// model; a trace's restore or an edit's added vector act on its output).
+class ResidentHook {
+public:
+    virtual ~ResidentHook() = default;
+    virtual void attach(std::vector<Intervention>& first, std::vector<Intervention>& last) const = 0;
+};
+
+// What the live model carries beside its weights (DESIGN.md "model state"):
+// adapters, and a context (token ids) placed before every input. Callers see
+// positions and caches of their own tokens only: the context is invisible to
+// them except through what the model predicts. `digest` identifies the state
+// ("" = nothing beside the weights).
+struct ResidentState {
+    std::vector<std::shared_ptr<const ResidentHook>> hooks;
+    std::vector<int64_t> contextIds;
+    std::string digest;
+    std::shared_ptr<const void> source;  // what it was built from (engine/edit's payload lists; opaque here)
+    bool empty() const { return hooks.empty() && contextIds.empty(); }
+};
+
 class Transformer {
 public:
     // `tensors` are keyed by canonical names (prefix stripped). Every tensor of
@@ -104,6 +131,8 @@ public:
     // Converts every tensor (training, float64 tests). Copies.
     void toDType(at::ScalarType dtype);
 
+    // Runs the model in its live state (weights + resident adapters and
+    // context, unless request.bare).
     ForwardResult forward(const ForwardRequest& request) const;
     // Convenience: logits of the last position for one sequence, [vocab].
     at::Tensor lastLogits(const std::vector<int64_t>& ids) const;
@@ -124,6 +153,9 @@ public:
     // values (the weights hash) key on it, not on storage addresses, which
     // the allocator may reuse.
     uint64_t version() const { return version_; }
+    // Adapters and context of the live state (engine/edit's EditStack sets them).
+    void setResidentState(ResidentState state);
+    const ResidentState& residentState() const { return resident_; }
     const std::map<std::string, at::Tensor>& tensors() const { return tensors_; }
     Orientation orientation(TensorRole role) const;
     int64_t parameterCount() const;
@@ -142,6 +174,8 @@ private:
         std::function<at::Tensor(Site, int, at::Tensor)> hook;  // the call's interventions
     };
     void bind();  // refresh the Block views after a tensor changed
+    ForwardResult forwardWeights(const ForwardRequest& request) const;  // the weights alone
+    ForwardResult forwardResident(const ForwardRequest& request) const;  // with adapters and context (ResidentForward.cpp)
     at::Tensor linear(const at::Tensor& x, const at::Tensor& w, const at::Tensor& b, TensorRole role) const;
     at::Tensor activation(const at::Tensor& x) const;
     at::Tensor norm(const at::Tensor& x, const at::Tensor& w, const at::Tensor& b) const;
@@ -157,6 +191,12 @@ private:
     at::ScalarType dtype_ = at::kFloat;
     uint64_t version_ = 0;
     std::vector<Block> blocks_;
+    ResidentState resident_;
+    // The context's keys/values, computed on first use for (version_, digest).
+    mutable std::mutex contextMutex_;
+    mutable std::shared_ptr<const KVCache> contextCache_;
+    mutable uint64_t contextVersion_ = ~uint64_t(0);
+    mutable std::string contextDigest_;
     at::Tensor wte_, wpe_, lnfW_, lnfB_, lmHead_, lmHeadB_;
 };
 

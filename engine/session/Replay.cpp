@@ -5,6 +5,7 @@
 
 #include "engine/core/Error.h"
 #include "engine/core/SafeInput.h"
+#include "engine/edit/Payload.h"
 #include "engine/edit/WeightDelta.h"
 #include "engine/model/Model.h"
 
@@ -47,20 +48,21 @@ EditApplier stackEditApplier(EditStack& stack) {
     EditStack* st = &stack;
     a.restoreOriginals = [st] { st->revertAll(); };
     a.applyEdit = [st](const EditRecord& edit) {
-        WeightDelta delta;
+        EditPayload payload;
+        const std::string what = edit.payloadKind == "weights" ? std::string("weight delta") : edit.payloadKind;
         try {
-            delta = WeightDelta::deserialize(edit.delta);
+            payload = EditPayload::fromBytes(parsePayloadKind(edit.payloadKind), edit.delta);
         } catch (const Error& e) {
-            fail(ErrorKind::Database, label(edit) + ": its stored weight delta is unreadable: " + e.what());
+            fail(ErrorKind::Database, label(edit) + ": its stored " + what + " is unreadable: " + e.what());
         }
         try {
-            st->apply(delta);  // refuses a wrong tensor, shape or a non-finite result before changing anything
+            st->apply(payload);  // refuses a wrong tensor, shape, layer or a non-finite result before changing anything
         } catch (const Error& e) {
             if (e.kind() == ErrorKind::Cancelled) throw;
-            fail(ErrorKind::Database, label(edit) + ": its stored weight delta cannot be applied: " + e.what());
+            fail(ErrorKind::Database, label(edit) + ": its stored " + what + " cannot be applied: " + e.what());
         }
     };
-    a.currentHash = [st] { return st->model().weightsHash(); };
+    a.currentHash = [st] { return st->model().stateHash(); };
     return a;
 }
 

@@ -68,7 +68,8 @@ EditRecord makeEditRecord(const EditResult& result, const std::vector<EditReques
     json h = json::parse(hparamsToJson(result.hparams, result.method));
     h["context_templates"] = result.contextTemplates;
     e.hparamsJson = h.dump();
-    e.delta = result.delta.serialize();
+    e.payloadKind = payloadName(result.payloadKind);
+    e.delta = result.payload().toBytes();
     e.computedOnHash = computedOnHash;
     e.weightsHashAfter = hashAfter;
     return e;

@@ -1,5 +1,8 @@
 #include "engine/session/SessionJson.h"
 
+#include "engine/edit/Payload.h"
+#include "engine/edit/methods/MethodTable.h"
+
 #include "engine/core/Error.h"
 #include "engine/core/SafeInput.h"
 #include "engine/core/Sha256.h"
@@ -58,8 +61,17 @@ json sessionToJson(const SessionStore& store, SessionJsonDetail detail) {
                       {"computed_on_hash", e.computedOnHash},
                       {"weights_hash_after", e.weightsHashAfter},
                       {"what_if", whatIf},
-                      {"delta_bytes", e.deltaBytes}};
-            if (show) j["hparams"] = parseJsonColumn(e.hparamsJson, where + "hyper-parameters");
+                      {"delta_bytes", e.deltaBytes},
+                      {"payload_kind", e.payloadKind}};
+            if (const MethodInfo* m = findMethod(e.method)) j["family"] = familyName(m->family);
+            if (show) {
+                j["hparams"] = parseJsonColumn(e.hparamsJson, where + "hyper-parameters");
+                try {
+                    j["payload"] = EditPayload::fromBytes(parsePayloadKind(e.payloadKind), store.editDelta(e.id)).describe();
+                } catch (const Error& err) {
+                    j["payload"] = std::string("unreadable: ") + err.what();
+                }
+            }
             if (full) j["delta_sha256"] = sha256Hex(store.editDelta(e.id));
             list.push_back(j);
         }

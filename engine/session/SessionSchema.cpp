@@ -68,11 +68,25 @@ CREATE TABLE metric_runs (
 );
 )sql";
 
+// Version 2: edits that are not weight changes. Each edit says what its
+// payload is (the `delta` blob then holds that kind's bytes: a weight delta,
+// an adapter or a context), and its two hashes are *state* hashes (DESIGN.md:
+// weights + enabled adapters + enabled context; equal to the weights hash
+// while no adapter or context is enabled, so every version-1 value is
+// already the right state hash and is kept as it is).
+const char* const kSchemaV2 = R"sql(
+ALTER TABLE edits ADD COLUMN payload_kind TEXT NOT NULL DEFAULT 'weights'
+    CHECK (payload_kind IN ('weights', 'adapter', 'context'));
+ALTER TABLE edits RENAME COLUMN computed_on_hash TO computed_on_state;
+ALTER TABLE edits RENAME COLUMN weights_hash_after TO state_hash_after;
+)sql";
+
 }  // namespace
 
 const std::vector<MigrationStep>& migrationSteps() {
     static const std::vector<MigrationStep> steps = {
         {1, "initial schema: session, model, traces, edits, previews, metric_runs", kSchemaV1},
+        {2, "edit payload kinds (weights / adapter / context) and state hashes", kSchemaV2},
     };
     return steps;
 }

@@ -9,7 +9,7 @@ namespace kme {
 
 // PRAGMA user_version of a session written by this build. A file with a
 // larger version was written by a newer KME Studio and is refused.
-inline constexpr int kSchemaVersion = 1;
+inline constexpr int kSchemaVersion = 2;
 
 // PRAGMA application_id of a session file: "KMES" in ASCII. A file with
 // another non-zero application id belongs to another program.

@@ -330,8 +330,8 @@ ResolvedModel SessionStore::resolveModelPath(const FolderHashFn& hashOf) const {
 
 namespace {
 const char* const kEditColumns =
-    "id, position, name, method, request_json, hparams_json, enabled, created, computed_on_hash, "
-    "weights_hash_after, length(delta)";
+    "id, position, name, method, request_json, hparams_json, enabled, created, computed_on_state, "
+    "state_hash_after, length(delta), payload_kind";
 
 EditRecord readEdit(const sqlite::Query& q, bool withDelta) {
     EditRecord e;
@@ -346,7 +346,8 @@ EditRecord readEdit(const sqlite::Query& q, bool withDelta) {
     e.computedOnHash = q.text(8);
     e.weightsHashAfter = q.text(9);
     e.deltaBytes = q.int64(10);
-    if (withDelta) e.delta = q.blob(11);
+    e.payloadKind = q.text(11);
+    if (withDelta) e.delta = q.blob(12);
     return e;
 }
 }  // namespace
@@ -366,7 +367,7 @@ int64_t SessionStore::addEdit(EditRecord edit) {
         d->db
             ->query(
                 "INSERT INTO edits (position, name, method, request_json, hparams_json, delta, enabled, created, "
-                "computed_on_hash, weights_hash_after) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                "computed_on_state, state_hash_after, payload_kind) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
                 "save the edit")
             .bind(1, position)
             .bind(2, edit.name)
@@ -378,6 +379,7 @@ int64_t SessionStore::addEdit(EditRecord edit) {
             .bind(8, edit.created)
             .bind(9, edit.computedOnHash)
             .bind(10, edit.weightsHashAfter)
+            .bind(11, edit.payloadKind)
             .run();
         id = d->db->lastInsertId();
     });

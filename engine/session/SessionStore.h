@@ -62,12 +62,15 @@ struct EditRecord {
     std::string method;            // "rome" | "memit" | "ft-l" | ...
     std::string requestJson;       // the edit request(s) as JSON
     std::string hparamsJson;       // hyper-parameters as a JSON object ("" -> "{}")
-    std::string delta;             // opaque bytes (WeightDelta::serialize()); "" when listed without deltas
+    std::string payloadKind = "weights";  // "weights" | "adapter" | "context": what `delta` holds
+    std::string delta;             // opaque payload bytes (EditPayload::toBytes()); "" when listed without deltas
     int64_t deltaBytes = 0;        // size of the stored delta, bytes (read only)
     bool enabled = true;           // replay applies enabled edits only (undo = disable)
     std::string created;           // ISO 8601 UTC; the store sets it when empty
-    std::string computedOnHash;    // weights hash of the weights the delta was computed on
-    std::string weightsHashAfter;  // weights hash after applying the delta on those weights
+    // State hashes (Model::stateHash(): the weights hash while no adapter or
+    // context is enabled; schema v2 column names computed_on_state, state_hash_after).
+    std::string computedOnHash;    // state of the model the edit was computed on
+    std::string weightsHashAfter;  // state after applying it there
 };
 
 struct PreviewRecord {

@@ -74,7 +74,7 @@ double embeddingStd(const Model& model, const std::vector<std::string>& subjects
         h.update(s);
         h.update("\n", 1);
     }
-    const std::string key = model.weightsHash() + ":" + h.hexDigest();
+    const std::string key = model.stateHash() + ":" + h.hexDigest();
     {
         std::lock_guard<std::mutex> lock(mutex);
         if (auto it = cache.find(key); it != cache.end()) return it->second;

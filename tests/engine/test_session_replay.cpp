@@ -197,7 +197,7 @@ private Q_SLOTS:
         const Fixture f = makeSession();
         {
             RawDb raw(f.path);
-            raw.exec("UPDATE edits SET weights_hash_after = 'feed' WHERE id = " + std::to_string(f.ids[3]));
+            raw.exec("UPDATE edits SET state_hash_after = 'feed' WHERE id = " + std::to_string(f.ids[3]));
         }
         SessionStore s(f.path);
         FakeWeights w;
@@ -220,7 +220,7 @@ private Q_SLOTS:
         const Fixture f = makeSession();
         {
             RawDb raw(f.path);
-            raw.exec("UPDATE edits SET weights_hash_after = 'bad' WHERE id = " + std::to_string(f.ids[1]));
+            raw.exec("UPDATE edits SET state_hash_after = 'bad' WHERE id = " + std::to_string(f.ids[1]));
         }
         SessionStore s(f.path);
         FakeWeights w;

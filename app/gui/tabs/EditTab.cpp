@@ -577,7 +577,7 @@ bool EditTab::runEdit() {
             for (const auto& r : p.requests) kme::validateRequest(*model, r);
             kme::validateLayers(*model, p.hparams.layers);
             run->statsLabel = p.statsLabel;
-            run->hashBefore = QString::fromStdString(model->weightsHash());
+            run->hashBefore = QString::fromStdString(model->stateHash());
             for (const auto& r : p.requests) run->before.push_back(requestProbs(*model, r));
             run->result = std::make_shared<kme::EditResult>(kme::computeEdit(*model, p, progress));
         },
@@ -670,6 +670,10 @@ void EditTab::showSummary(const EditRun& run, int64_t editId) {
     html += QStringLiteral("</table>");
     if (run.requests.size() > shown) html += tr("<p>… and %1 more requests.</p>").arg(run.requests.size() - shown);
     html += QStringLiteral("<ul>");
+    if (r.payloadKind != kme::PayloadKind::Weights)
+        html += tr("<li>%1 — the model's weights are unchanged</li>")
+                    .arg(QString::fromStdString(r.payload().describe()).toHtmlEscaped());
+    for (const auto& note : r.notes) html += QStringLiteral("<li>%1</li>").arg(QString::fromStdString(note).toHtmlEscaped());
     for (const auto& part : r.delta.parts)
         html += tr("<li>Changed <tt>%1</tt> %2: %3, Frobenius norm %4</li>")
                     .arg(QString::fromStdString(part.tensor).toHtmlEscaped())

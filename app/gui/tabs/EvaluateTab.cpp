@@ -465,7 +465,7 @@ bool EvaluateTab::runEvaluation() {
             p.batchSize = batch > 0 ? batch : int(indices.size());
             p.baseline = true;
             p.generation.enabled = fluency;
-            if (run->hash.isEmpty()) run->hash = QString::fromStdString(model->weightsHash());
+            if (run->hash.isEmpty()) run->hash = QString::fromStdString(model->stateHash());
             const kme::EvalResult result = kme::evaluateEdits(*model, dataset, indices, p, progress);
             kme::EvalRunContext context;
             context.dataset = file;

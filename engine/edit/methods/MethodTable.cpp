@@ -20,6 +20,8 @@ const std::vector<MethodInfo>& rows() {
         edit::romeMethod(),
         edit::memitMethod(),
         edit::ftlMethod(),
+        edit::graceMethod(),
+        edit::ikeMethod(),
     };
     return table;
 }
@@ -120,15 +122,6 @@ const char* familySummary(MethodFamily family) {
             return "keep the weights, add something beside them (a codebook, a side memory, demonstrations)";
         case MethodFamily::GlobalOptimization: return "change the weights by constrained gradient steps";
         case MethodFamily::LocalModification: return "locate the knowledge, then change those parameters only";
-    }
-    return "?";
-}
-
-const char* payloadName(PayloadKind payload) {
-    switch (payload) {
-        case PayloadKind::Weights: return "weights";
-        case PayloadKind::Adapter: return "adapter";
-        case PayloadKind::Context: return "context";
     }
     return "?";
 }

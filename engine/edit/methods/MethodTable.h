@@ -15,6 +15,7 @@
 
 #include "engine/core/Progress.h"
 #include "engine/edit/EditMethod.h"
+#include "engine/edit/Payload.h"
 
 namespace kme {
 
@@ -25,12 +26,6 @@ enum class MethodFamily {
     ExternalMemorization,  // keep the weights, add something beside them (codebook, side memory, demonstrations)
     GlobalOptimization,    // gradient steps over the model's weights, constrained
     LocalModification,     // locate the knowledge, then change those parameters only
-};
-// What an edit of the method produces.
-enum class PayloadKind {
-    Weights,  // a weight delta (WeightDelta)
-    Adapter,  // parameters acting at a site of the forward pass
-    Context,  // tokens placed before every prompt
 };
 // The layers the method takes ("layers" hyper-parameter).
 enum class LayerShape {
@@ -71,6 +66,8 @@ struct MethodInfo {
     // Computes the edit; computeEdit() has normalized and validated the
     // requests, the layers and the hyper-parameters.
     EditResult (*compute)(Model& model, const EditParams& params, const ProgressFn& progress);
+    // Draws demonstrations from fact records (EditParams::demonstrations: IKE).
+    bool needsDemonstrations = false;
 };
 
 // Every row, in table order (the first is the default method).
@@ -95,7 +92,6 @@ std::vector<const MethodInfo*> methodsOf(MethodFamily family);
 const char* familyName(MethodFamily family);         // "external_memorization" | "global_optimization" | "local_modification"
 const char* familyDisplayName(MethodFamily family);  // "External memorization", ...
 const char* familySummary(MethodFamily family);      // one line
-const char* payloadName(PayloadKind payload);        // "weights" | "adapter" | "context"
 const char* layerShapeName(LayerShape shape);        // "none" | "one" | "range"
 // "Meng, Bau, Andonian, Belinkov: Locating and Editing Factual Associations in GPT (NeurIPS 2022, arXiv:2202.05262)".
 std::string paperText(const PaperRef& paper);

@@ -8,12 +8,16 @@ namespace kme::edit {
 const MethodInfo& romeMethod();   // Rome.cpp
 const MethodInfo& memitMethod();  // Memit.cpp
 const MethodInfo& ftlMethod();    // FtL.cpp
+const MethodInfo& graceMethod();  // Grace.cpp
+const MethodInfo& ikeMethod();    // Ike.cpp
 
 // The methods' computations (engine/edit/Rome.cpp, FineTune.cpp; also
 // declared in EditInternal.h).
 EditResult computeRome(Model& model, const EditParams& params, const ProgressFn& progress);
 EditResult computeMemit(Model& model, const EditParams& params, const ProgressFn& progress);
 EditResult computeFineTune(Model& model, const EditParams& params, const ProgressFn& progress);
+EditResult computeGrace(Model& model, const EditParams& params, const ProgressFn& progress);  // engine/edit/Grace.cpp
+EditResult computeIke(Model& model, const EditParams& params, const ProgressFn& progress);    // engine/edit/Ike.cpp
 
 // The progress layout of ROME and MEMIT (computeRome / computeMemit's
 // Meter): key statistics first (20 units a layer), then `perRequest` units a
