@@ -118,6 +118,37 @@ private Q_SLOTS:
         QCOMPARE(all.cache.keys[0].size(1), int64_t(m->config().kvHeads()));  // the cache keeps kv heads only
     }
 
+    void contextPrefixKeepsAbsolutePositions() {
+        // A resident context (IKE's payload) is a key/value prefix: with RoPE
+        // the caller's tokens then sit at positions P.. and the result equals
+        // one bare run over context + tokens.
+        at::NoGradGuard noGrad;
+        for (Architecture a : {Architecture::Llama, Architecture::GptJ, Architecture::Mistral}) {
+            LoadOptions o;
+            o.float64 = true;
+            auto m = Model::load(folder(a), o);
+            Transformer& tf = m->transformer();
+            ResidentState state;
+            state.contextIds = {5, 6, 7};
+            state.digest = "test context";
+            tf.setResidentState(state);
+            ForwardRequest req;
+            req.ids = idsTensor(kIds);
+            const at::Tensor withContext = tf.forward(req).logits;
+            std::vector<int> joined = {5, 6, 7};
+            joined.insert(joined.end(), kIds.begin(), kIds.end());
+            ForwardRequest bare;
+            bare.ids = idsTensor(joined);
+            bare.bare = true;
+            const at::Tensor one = tf.forward(bare).logits.narrow(1, 3, int64_t(kIds.size()));
+            tf.setResidentState(ResidentState{});
+            const double d = (withContext - one).abs().max().item<double>();
+            qInfo("%s: context prefix vs one run over context + tokens, max |diff| %.3g (tolerance 1e-10)",
+                  architectureName(a).c_str(), d);
+            QVERIFY(d <= 1e-10);
+        }
+    }
+
     void ropeMatchesComplexRotation() {
         // Both styles against z * e^{i p theta_j}, z a pair of dims as a complex number.
         ModelConfig c = tinyFamilyConfig(Architecture::Llama);
