@@ -16,6 +16,9 @@ int runInfo(const Args& args, Context& ctx) {
     auto model = loadModelArg(args, ctx);
     const ModelConfig& c = model->config();
     const std::string hash = model->weightsHash();
+    const bool gated = c.traits().mlp == MlpKind::Gated;
+    int sliding = 0;
+    for (int l = 0; l < c.nLayer; ++l) sliding += c.slidingAt(l) ? 1 : 0;
     json j = {{"architecture", architectureName(c.arch)},
               {"model_type", c.modelType},
               {"folder", model->folder()},
@@ -30,11 +33,36 @@ int runInfo(const Args& args, Context& ctx) {
               {"parameters", model->parameterCount()},
               {"dtype", model->storageDType()},
               {"weights_hash", hash}};
+    // The family's traits (CLI.md): what differs between GPT-2, GPT-J, NeoX, LLaMA, Mistral and Qwen2.
+    const bool rope = c.traits().positions == PositionKind::Rope;
+    json family = {{"norm", c.traits().norm == NormKind::RmsNorm ? "rmsnorm" : "layernorm"},
+                   {"positions", rope ? "rope" : "learned"},
+                   {"n_kv_head", c.kvHeads()},
+                   {"head_dim", c.headDim()},
+                   {"parallel_residual", c.residual != ResidualKind::Sequential},
+                   {"mlp", gated ? (c.activation == "silu" ? "swiglu" : "gated-" + c.activation) : c.activation},
+                   {"tied_head", c.tieWordEmbeddings}};
+    if (rope) {
+        family["rope_theta"] = c.rope.theta;
+        family["rotary_dim"] = c.rope.rotaryDim;
+        family["rope_style"] = c.rope.style == RopeStyle::Interleaved ? "interleaved" : "rotate_half";
+        family["rope_scaling"] = c.rope.scaling;
+    }
+    if (c.slidingWindow > 0) {
+        family["sliding_window"] = c.slidingWindow;
+        family["sliding_layers"] = sliding;
+    }
+    j["family"] = family;
     std::ostringstream s;
     s << model->folder() << "\n  " << architectureName(c.arch) << ": " << c.nLayer << " layers x " << c.nEmbd
-      << " wide, " << c.nHead << " heads, MLP " << c.nInner << ", vocabulary " << c.vocabSize << ", context "
-      << c.nPositions << "\n  " << model->parameterCount() << " parameters, " << model->storageDType()
-      << "\n  weights hash " << hash << "\n";
+      << " wide, " << c.nHead << " heads";
+    if (c.kvHeads() != c.nHead) s << " (" << c.kvHeads() << " kv heads)";
+    s << " of " << c.headDim() << ", MLP " << c.nInner << (gated ? " gated " : " ") << c.activation << ", vocabulary "
+      << c.vocabSize << ", context " << c.nPositions << "\n  " << describePositions(c) << "; " << describeNorm(c) << "; "
+      << describeResidual(c) << " residual; " << (c.tieWordEmbeddings ? "tied" : "untied") << " output head";
+    if (c.slidingWindow > 0) s << "; sliding window " << c.slidingWindow << " on " << sliding << " of " << c.nLayer << " layers";
+    s << "\n  " << model->parameterCount() << " parameters, " << model->storageDType() << "\n  weights hash " << hash
+      << "\n";
     emit(args, ctx, j, s.str());
     return 0;
 }
@@ -102,7 +130,7 @@ int runGenerate(const Args& args, Context& ctx) {
 }  // namespace
 
 void addModelCommands(std::vector<Command>& commands) {
-    commands.push_back({"info", "[MODEL]", "architecture, sizes, parameter count, dtype and weights hash", {}, runInfo});
+    commands.push_back({"info", "[MODEL]", "family (gpt2, gptj, gptneox, llama, mistral, qwen2) and its traits (heads / kv heads / head_dim, rotary, norm, residual, MLP), sizes, parameter count, dtype and weights hash", {}, runInfo});
     commands.push_back({"tokenize",
                         "[MODEL] --text T",
                         "token ids, decoded tokens and byte offsets",

@@ -16,6 +16,11 @@ ModelFacts gatherModelFacts(const kme::Model& model) {
     f.nLayer = c.nLayer;
     f.nEmbd = c.nEmbd;
     f.nHead = c.nHead;
+    f.nKvHead = c.kvHeads();
+    f.headDim = c.headDim();
+    f.layout = QString::fromStdString(kme::describePositions(c) + "; " + kme::describeNorm(c) + "; " +
+                                      kme::describeResidual(c) + " residual; " +
+                                      (c.traits().mlp == kme::MlpKind::Gated ? "gated MLP " : "MLP ") + c.activation);
     f.nInner = c.nInner;
     f.vocabSize = c.vocabSize;
     f.nPositions = c.nPositions;

@@ -18,6 +18,9 @@ struct ModelFacts {
     int nLayer = 0;        // transformer blocks
     int nEmbd = 0;         // residual width d_model
     int nHead = 0;         // attention heads per block
+    int nKvHead = 0;       // key/value heads (grouped-query attention: fewer than nHead)
+    int headDim = 0;       // dimensions per head
+    QString layout;        // the family's block in words (positions, norm, residual, MLP)
     int nInner = 0;        // MLP hidden width
     int vocabSize = 0;     // rows of the token embedding
     int nPositions = 0;    // context length, tokens

@@ -91,15 +91,7 @@ at::Tensor readAtSubject(const Transformer& tf, const std::vector<Filled>& promp
     return at::cat(parts, 0);
 }
 
-at::Tensor finalLogits(const Transformer& tf, const at::Tensor& hidden) {
-    const ModelConfig& c = tf.config();
-    const at::Tensor x =
-        at::layer_norm(hidden, {c.nEmbd}, tf.weight(TensorRole::OutNormW), tf.weight(TensorRole::OutNormB), c.layerNormEps);
-    const std::string head = tensorName(c.arch, TensorRole::LmHead);
-    const auto& all = tf.tensors();
-    const at::Tensor& w = (!c.tieWordEmbeddings && all.count(head)) ? all.at(head) : tf.weight(TensorRole::TokenEmbd);
-    return tf.orientation(TensorRole::LmHead) == Orientation::OutIn ? at::matmul(x, w.t()) : at::matmul(x, w);
-}
+at::Tensor finalLogits(const Transformer& tf, const at::Tensor& hidden) { return tf.headLogits(hidden); }
 
 void Adam::step(at::Tensor& param, const at::Tensor& gradIn) {
     at::NoGradGuard noGrad;

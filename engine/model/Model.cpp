@@ -261,7 +261,9 @@ GenerateResult Model::generate(const std::vector<int>& prompt, const GeneratePar
     if (prompt.empty()) fail(ErrorKind::Input, "the prompt is empty");
     at::NoGradGuard noGrad;
     std::mt19937_64 rng(params.seed);
-    const auto eos = d->tokenizer->eosId();
+    // "<|endoftext|>" when the vocabulary has it, else config.json's eos_token_id ("</s>" in LLaMA's).
+    std::optional<int> eos = d->tokenizer->eosId();
+    if (!eos && d->config.eosTokenId >= 0) eos = d->config.eosTokenId;
     GenerateResult result;
     KVCache cache;
     std::vector<int64_t> next(prompt.begin(), prompt.end());

@@ -14,27 +14,31 @@ std::unique_ptr<Transformer> randomTransformer(const ModelConfig& c, uint64_t se
     std::map<std::string, at::Tensor> tensors;
     const auto& info = architectureInfo(c.arch);
     const double projStd = stdDev / std::sqrt(2.0 * c.nLayer);
-    const int64_t D = c.nEmbd, I = c.nInner, V = c.vocabSize, P = c.nPositions;
     for (const auto& spec : info.tensors) {
-        if (spec.optional) continue;  // lm_head stays tied
+        // Only what the config needs (GPT-2's optional lm_head stays tied).
+        if (!tensorRequired(c, spec)) continue;
         const int layers = spec.perLayer ? c.nLayer : 1;
+        const std::vector<int64_t> shape = tensorShape(c, spec);
         for (int l = 0; l < layers; ++l) {
             const std::string name = tensorName(c.arch, spec.role, spec.perLayer ? l : -1);
-            auto normal = [&](std::vector<int64_t> shape, double s) { return at::normal(0.0, s, shape, gen, opts); };
+            auto normal = [&](double s) { return at::normal(0.0, s, shape, gen, opts); };
             at::Tensor t;
             switch (spec.role) {
-                case TensorRole::TokenEmbd: t = normal({V, D}, stdDev); break;
-                case TensorRole::PosEmbd: t = normal({P, D}, stdDev / 2); break;
-                case TensorRole::AttnQkvW: t = normal({D, 3 * D}, stdDev); break;
-                case TensorRole::AttnOutW: t = normal({D, D}, projStd); break;
-                case TensorRole::MlpUpW: t = normal({D, I}, stdDev); break;
-                case TensorRole::MlpDownW: t = normal({I, D}, projStd); break;
+                case TensorRole::TokenEmbd:
+                case TensorRole::AttnQkvW:
+                case TensorRole::AttnQW:
+                case TensorRole::AttnKW:
+                case TensorRole::AttnVW:
+                case TensorRole::MlpGateW:
+                case TensorRole::MlpUpW:
+                case TensorRole::LmHead: t = normal(stdDev); break;
+                case TensorRole::PosEmbd: t = normal(stdDev / 2); break;
+                case TensorRole::AttnOutW:
+                case TensorRole::MlpDownW: t = normal(projStd); break;
                 case TensorRole::AttnNormW:
                 case TensorRole::MlpNormW:
-                case TensorRole::OutNormW: t = at::ones({D}, opts); break;
-                case TensorRole::AttnQkvB: t = at::zeros({3 * D}, opts); break;
-                case TensorRole::MlpUpB: t = at::zeros({I}, opts); break;
-                default: t = at::zeros({D}, opts); break;
+                case TensorRole::OutNormW: t = at::ones(shape, opts); break;
+                default: t = at::zeros(shape, opts); break;  // biases
             }
             tensors.emplace(name, t);
         }
@@ -51,6 +55,65 @@ ModelConfig gpt2SmallConfig() {
     c.nInner = 3072;
     c.nPositions = 1024;
     c.vocabSize = 50257;
+    return c;
+}
+
+ModelConfig tinyFamilyConfig(Architecture arch) {
+    ModelConfig c;
+    c.arch = arch;
+    c.modelType = architectureInfo(arch).modelTypes.front();
+    c.residual = architectureInfo(arch).traits.residual;
+    c.rope.style = architectureInfo(arch).traits.rope;
+    c.nLayer = 2;
+    c.nHead = 4;
+    c.nEmbd = 32;
+    c.nInner = 72;
+    c.nPositions = 64;
+    c.vocabSize = 320;
+    c.tieWordEmbeddings = false;
+    c.slidingLayers.assign(c.nLayer, false);
+    switch (arch) {
+        case Architecture::Gpt2:
+            c.nInner = 4 * c.nEmbd;
+            c.tieWordEmbeddings = true;
+            c.attnBias = c.attnOutBias = true;
+            break;
+        case Architecture::GptJ:
+            c.activation = "gelu_new";
+            c.rope.rotaryDim = 4;  // of head_dim 8
+            break;
+        case Architecture::GptNeoX:
+            c.activation = "gelu";
+            c.nInner = 80;
+            c.rope.rotaryDim = 4;  // rotary_pct 0.5 of head_dim 8
+            c.attnBias = c.attnOutBias = true;
+            break;
+        case Architecture::Llama:
+        case Architecture::Mistral:
+        case Architecture::Qwen2:
+            c.activation = "silu";
+            c.layerNormEps = 1e-6;
+            c.nKvHead = 2;
+            c.headDimension = 8;
+            c.rope.rotaryDim = 8;
+            if (arch == Architecture::Llama) {
+                c.nLayer = 3;
+                c.nEmbd = 48;
+                c.nInner = 80;
+                c.headDimension = 16;  // != 48 / 4
+                c.rope.rotaryDim = 16;
+                c.slidingLayers.assign(c.nLayer, false);
+            } else if (arch == Architecture::Mistral) {
+                c.slidingWindow = 4;
+                c.slidingLayers.assign(c.nLayer, true);
+            } else {
+                c.attnBias = true;
+                c.tieWordEmbeddings = true;
+                c.slidingWindow = 5;
+                c.slidingLayers = {false, true};  // max_window_layers 1
+            }
+            break;
+    }
     return c;
 }
 
@@ -121,15 +184,26 @@ void writeRandomModelFolder(const std::string& folder, const ModelConfig& config
     }
     std::ofstream(folder + "/config.json") << modelConfigToJson(config);
 
-    auto model = randomTransformer(config, seed);
+    auto model = randomTransformer(config, seed, options.stdDev);
+    if (options.perturbVectors > 0) {
+        // Norm weights and biases away from 1 and 0, so that every term matters.
+        at::Generator g = at::detail::createCPUGenerator(seed + 1);
+        for (const auto& [name, t] : std::map<std::string, at::Tensor>(model->tensors()))
+            if (t.dim() == 1) model->setTensor(name, t + at::normal(0.0, options.perturbVectors, t.sizes(), g, t.options()));
+    }
     const at::ScalarType st = options.dtype == "F16" ? at::kHalf : options.dtype == "BF16" ? at::kBFloat16 : at::kFloat;
     const DType dt = *parseDType(options.dtype);
+    // GPT-2: the prefix asked for; the other families: their Hugging Face
+    // names (the family prefix on everything but the output head).
+    auto fileName = [&](const std::string& name) {
+        return config.arch == Architecture::Gpt2 ? options.namePrefix + name : hfTensorName(config.arch, name);
+    };
     std::vector<at::Tensor> keep;
     std::vector<TensorData> all;
     for (const auto& [name, t] : model->tensors()) {
         at::Tensor c = t.to(st).contiguous();
         keep.push_back(c);
-        all.push_back(TensorData{options.namePrefix + name, dt, c.sizes().vec(), c.data_ptr(), c.nbytes()});
+        all.push_back(TensorData{fileName(name), dt, c.sizes().vec(), c.data_ptr(), c.nbytes()});
     }
     if (options.shards <= 1) {
         writeSafetensors(folder + "/model.safetensors", all, {{"format", "pt"}});

@@ -14,6 +14,13 @@ class Transformer;
 std::unique_ptr<Transformer> randomTransformer(const ModelConfig& config, uint64_t seed, double stdDev = 0.02);
 // GPT-2 small's shape (124M parameters, vocabulary 50257, context 1024).
 ModelConfig gpt2SmallConfig();
+// A tiny model of a family for tests (2-3 layers, 32-48 wide, vocabulary
+// 320, context 64) with each family's quirks switched on: LLaMA with
+// grouped-query attention (4 heads, 2 kv heads) and head_dim 16 != 48 / 4;
+// Mistral with a sliding window of 4; Qwen2 (q/k/v biases) tied, with a
+// window on its last layer; NeoX with rotary_pct 0.5 and parallel residual;
+// GPT-J with rotary_dim 4 < head_dim 8. MLP widths differ from the width.
+ModelConfig tinyFamilyConfig(Architecture arch);
 }  // namespace kme
 
 namespace kme {
@@ -22,9 +29,12 @@ struct RandomFolderOptions {
     int shards = 1;          // > 1 writes model.safetensors.index.json + shards
     std::string dtype = "F32";  // storage dtype: F32, F16 or BF16
     bool tokenizerJson = false; // write tokenizer.json instead of vocab.json + merges.txt
+    double stdDev = 0.02;       // weights N(0, stdDev); output projections scaled as GPT-2's
+    double perturbVectors = 0;  // > 0: add N(0, this) to every norm weight and bias
 };
-// Writes a complete Hugging Face model folder with random weights: config.json,
-// weights, and a byte-level BPE vocabulary of config.vocabSize tokens learned
+// Writes a complete Hugging Face model folder with random weights: config.json
+// in the family's keys, weights under the family's Hugging Face tensor names
+// (model.layers.0.self_attn.q_proj.weight, gpt_neox.embed_in.weight, ...), and a byte-level BPE vocabulary of config.vocabSize tokens learned
 // from a built-in English sample (tests, the GUI's tests, benchmarks).
 void writeRandomModelFolder(const std::string& folder, const ModelConfig& config, uint64_t seed,
                             const RandomFolderOptions& options = {});

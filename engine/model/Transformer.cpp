@@ -4,6 +4,7 @@
 #include <limits>
 
 #include "engine/core/Error.h"
+#include "engine/model/Rope.h"
 
 namespace kme {
 
@@ -171,27 +172,6 @@ KVCache KVCache::prefix(int64_t n) const {
 
 namespace {
 
-// Expected storage shape of a role's tensor under `config`.
-std::vector<int64_t> expectedShape(const ModelConfig& c, const TensorSpec& spec) {
-    const int64_t D = c.nEmbd, I = c.nInner, V = c.vocabSize, P = c.nPositions;
-    auto matrix = [&](int64_t in, int64_t out) {
-        return spec.orientation == Orientation::OutIn ? std::vector<int64_t>{out, in}
-                                                      : std::vector<int64_t>{in, out};
-    };
-    switch (spec.role) {
-        case TensorRole::TokenEmbd: return {V, D};
-        case TensorRole::PosEmbd: return {P, D};
-        case TensorRole::AttnQkvW: return matrix(D, 3 * D);
-        case TensorRole::AttnQkvB: return {3 * D};
-        case TensorRole::AttnOutW: return matrix(D, D);
-        case TensorRole::MlpUpW: return matrix(D, I);
-        case TensorRole::MlpUpB: return {I};
-        case TensorRole::MlpDownW: return matrix(I, D);
-        case TensorRole::LmHead: return matrix(D, V);
-        default: return {D};  // norms and the remaining biases
-    }
-}
-
 std::string shapeString(at::IntArrayRef s) {
     std::string out = "[";
     for (size_t i = 0; i < s.size(); ++i) out += (i ? ", " : "") + std::to_string(s[i]);
@@ -209,12 +189,17 @@ Transformer::Transformer(ModelConfig config, std::map<std::string, at::Tensor> t
             const std::string name = tensorName(config_.arch, spec.role, spec.perLayer ? l : -1);
             auto it = tensors_.find(name);
             if (it == tensors_.end()) {
-                if (spec.optional) continue;
-                fail(ErrorKind::Format, source + ": tensor '" + name + "' is missing");
+                if (!tensorRequired(config_, spec)) continue;
+                fail(ErrorKind::Format, source + ": tensor '" + hfTensorName(config_.arch, name) + "' is missing" +
+                                            (spec.need == Need::Untied ? " (tie_word_embeddings is false)"
+                                             : spec.need == Need::AttnBias || spec.need == Need::OutBias
+                                                 ? " (the config asks for attention biases)"
+                                             : spec.need == Need::MlpBias ? " (mlp_bias is true)"
+                                                                          : ""));
             }
-            const auto want = expectedShape(config_, spec);
+            const auto want = tensorShape(config_, spec);
             if (it->second.sizes().vec() != want)
-                fail(ErrorKind::Format, source + ": tensor '" + name + "' has shape " +
+                fail(ErrorKind::Format, source + ": tensor '" + hfTensorName(config_.arch, name) + "' has shape " +
                                             shapeString(it->second.sizes()) + ", config.json implies " +
                                             shapeString(want));
         }
@@ -225,7 +210,9 @@ Transformer::Transformer(ModelConfig config, std::map<std::string, at::Tensor> t
 
 void Transformer::bind() {
     const Architecture a = config_.arch;
+    // A tensor the config uses (an unused bias in the file stays unbound).
     auto get = [&](TensorRole r, int l) -> at::Tensor {
+        if (!hasRole(a, r) || !tensorUsed(config_, tensorSpec(a, r))) return at::Tensor();
         auto it = tensors_.find(tensorName(a, r, l));
         return it == tensors_.end() ? at::Tensor() : it->second;
     };
@@ -236,6 +223,14 @@ void Transformer::bind() {
         b.ln1b = get(TensorRole::AttnNormB, l);
         b.qkvW = get(TensorRole::AttnQkvW, l);
         b.qkvB = get(TensorRole::AttnQkvB, l);
+        b.qW = get(TensorRole::AttnQW, l);
+        b.qB = get(TensorRole::AttnQB, l);
+        b.kW = get(TensorRole::AttnKW, l);
+        b.kB = get(TensorRole::AttnKB, l);
+        b.vW = get(TensorRole::AttnVW, l);
+        b.vB = get(TensorRole::AttnVB, l);
+        b.gateW = get(TensorRole::MlpGateW, l);
+        b.gateB = get(TensorRole::MlpGateB, l);
         b.projW = get(TensorRole::AttnOutW, l);
         b.projB = get(TensorRole::AttnOutB, l);
         b.ln2w = get(TensorRole::MlpNormW, l);
@@ -250,6 +245,7 @@ void Transformer::bind() {
     lnfW_ = get(TensorRole::OutNormW, -1);
     lnfB_ = get(TensorRole::OutNormB, -1);
     lmHead_ = get(TensorRole::LmHead, -1);
+    lmHeadB_ = get(TensorRole::LmHeadB, -1);
     if (!lmHead_.defined() || config_.tieWordEmbeddings) lmHead_ = wte_;  // tied: [vocab, n_embd]
 }
 
@@ -296,29 +292,13 @@ int64_t Transformer::parameterCount() const {
     return n;
 }
 
-at::Tensor Transformer::linear(const at::Tensor& x, const at::Tensor& w, const at::Tensor& b, TensorRole role) const {
-    const bool outIn = orientation(role) == Orientation::OutIn;
-    const at::Tensor w2 = outIn ? w.t() : w;  // as [in, out]
-    auto sizes = x.sizes().vec();
-    const at::Tensor x2 = x.reshape({-1, sizes.back()});
-    at::Tensor y = b.defined() ? at::addmm(b, x2, w2) : at::mm(x2, w2);
-    sizes.back() = w2.size(1);
-    return y.view(sizes);
-}
-
-at::Tensor Transformer::activation(const at::Tensor& x) const {
-    if (config_.activation == "gelu_new") return at::gelu(x, "tanh");
-    if (config_.activation == "gelu") return at::gelu(x);
-    return at::relu(x);
-}
-
 ForwardResult Transformer::forward(const ForwardRequest& req) const {
     if (!req.bare && !resident_.empty()) return forwardResident(req);
     return forwardWeights(req);
 }
 
 ForwardResult Transformer::forwardWeights(const ForwardRequest& req) const {
-    const int64_t L = config_.nLayer, H = config_.nHead, hd = config_.headDim();
+    const int64_t L = config_.nLayer;
     const int64_t past = req.past ? req.past->length() : 0;
     if (req.startLayer < 0 || req.startLayer > L) fail(ErrorKind::Internal, "forward: bad startLayer");
 
@@ -341,20 +321,37 @@ ForwardResult Transformer::forwardWeights(const ForwardRequest& req) const {
                                        std::to_string(config_.nPositions));
         at::Tensor e = wte_.index_select(0, req.ids.reshape({-1})).view({req.ids.size(0), T, config_.nEmbd});
         e = hook(Site::Embed, -1, e);
-        h = e + wpe_.narrow(0, past, T).unsqueeze(0);
+        h = blockInput(e, past);
     } else {
         h = req.hidden;
         if (!h.defined()) fail(ErrorKind::Internal, "forward: neither ids nor hidden given");
     }
     const int64_t B = h.size(0), T = h.size(1);
 
+    CallContext ctx;
+    ctx.B = B;
+    ctx.T = T;
+    ctx.past = past;
+    ctx.pastCache = req.past;
+    ctx.hook = hook;
     // Causal mask [T, past + T]: query i (absolute past + i) sees keys j <= past + i.
     const auto longOpts = at::TensorOptions().dtype(at::kLong);
-    at::Tensor allowed = at::arange(past + T, longOpts).unsqueeze(0) <= (at::arange(T, longOpts) + past).unsqueeze(1);
-    if (req.attentionAllowed.defined()) allowed = allowed.unsqueeze(0) & req.attentionAllowed.to(at::kBool);
-    const at::Tensor blocked = allowed.logical_not().unsqueeze(allowed.dim() == 3 ? 1 : 0);
-    const double scale = 1.0 / std::sqrt(static_cast<double>(hd));
-    const double lowest = std::numeric_limits<float>::lowest();
+    const at::Tensor keyPos = at::arange(past + T, longOpts).unsqueeze(0), queryPos = (at::arange(T, longOpts) + past).unsqueeze(1);
+    at::Tensor allowed = keyPos <= queryPos;
+    at::Tensor allowedWindow;
+    if (config_.slidingWindow > 0) allowedWindow = allowed & (keyPos > queryPos - config_.slidingWindow);
+    const bool batched = req.attentionAllowed.defined();
+    auto blockedOf = [&](at::Tensor a) {
+        if (batched) a = a.unsqueeze(0) & req.attentionAllowed.to(at::kBool);
+        return a.logical_not().unsqueeze(a.dim() == 3 ? 1 : 0);
+    };
+    ctx.blocked = blockedOf(allowed);
+    if (allowedWindow.defined()) ctx.blockedWindow = blockedOf(allowedWindow);
+    if (config_.traits().positions == PositionKind::Rope) {
+        const RopeTables tables = ropeTables(config_, past, T, h.scalar_type());
+        ctx.ropeCos = tables.cos;
+        ctx.ropeSin = tables.sin;
+    }
 
     ForwardResult result;
     if (req.keepCache) {
@@ -366,40 +363,12 @@ ForwardResult Transformer::forwardWeights(const ForwardRequest& req) const {
         // Matrix products: q,k,v + output projection + MLP per token and block,
         // attention scores and mixing over past + T keys.
         const double D = config_.nEmbd, I = config_.nInner, layers = std::max(0, lastLayer - req.startLayer + 1);
-        result.flops = 2.0 * B * T * layers * (4 * D * D + 2 * D * I) + 4.0 * B * T * double(past + T) * D * layers;
+        const double Q = double(config_.nHead) * config_.headDim(), KV = double(config_.kvHeads()) * config_.headDim();
+        const double mlpMatrices = config_.traits().mlp == MlpKind::Gated ? 3 : 2;
+        result.flops = 2.0 * B * T * layers * (D * (2 * Q + 2 * KV) + mlpMatrices * D * I) +
+                       4.0 * B * T * double(past + T) * Q * layers;
     }
-    for (int l = req.startLayer; l <= lastLayer; ++l) {
-        const Block& b = blocks_[l];
-        // Attention.
-        at::Tensor a = at::layer_norm(h, {config_.nEmbd}, b.ln1w, b.ln1b, config_.layerNormEps);
-        at::Tensor qkv = linear(a, b.qkvW, b.qkvB, TensorRole::AttnQkvW);
-        auto parts = qkv.split(config_.nEmbd, -1);
-        at::Tensor q = parts[0].view({B, T, H, hd}).transpose(1, 2);
-        at::Tensor k = parts[1].view({B, T, H, hd}).transpose(1, 2);
-        at::Tensor v = parts[2].view({B, T, H, hd}).transpose(1, 2);
-        if (past > 0) {
-            const at::Tensor& pk = req.past->keys.at(l);
-            const at::Tensor& pv = req.past->values.at(l);
-            if (!pk.defined()) fail(ErrorKind::Internal, "forward: past cache lacks block " + std::to_string(l));
-            k = at::cat({pk.expand({B, H, past, hd}), k}, 2);
-            v = at::cat({pv.expand({B, H, past, hd}), v}, 2);
-        }
-        if (req.keepCache) {
-            result.cache.keys[l] = k;
-            result.cache.values[l] = v;
-        }
-        at::Tensor scores = at::matmul(q, k.transpose(-1, -2)) * scale;  // [B, H, T, past + T]
-        scores = scores.masked_fill(blocked, lowest);
-        at::Tensor ctx = at::matmul(at::softmax(scores, -1), v);  // [B, H, T, hd]
-        ctx = ctx.transpose(1, 2).reshape({B, T, config_.nEmbd});
-        at::Tensor attnOut = hook(Site::AttnOut, l, linear(ctx, b.projW, b.projB, TensorRole::AttnOutW));
-        h = h + attnOut;
-        // MLP.
-        at::Tensor m = at::layer_norm(h, {config_.nEmbd}, b.ln2w, b.ln2b, config_.layerNormEps);
-        at::Tensor key = hook(Site::MlpKey, l, activation(linear(m, b.fcW, b.fcB, TensorRole::MlpUpW)));
-        at::Tensor mlpOut = hook(Site::MlpOut, l, linear(key, b.downW, b.downB, TensorRole::MlpDownW));
-        h = hook(Site::BlockOut, l, h + mlpOut);
-    }
+    for (int l = req.startLayer; l <= lastLayer; ++l) h = runBlock(l, h, ctx, req.keepCache ? &result.cache : nullptr);
     if (req.keepCache && req.past)
         for (int l = 0; l < req.startLayer; ++l) {
             result.cache.keys[l] = req.past->keys.at(l);
@@ -408,9 +377,8 @@ ForwardResult Transformer::forwardWeights(const ForwardRequest& req) const {
     result.hidden = h;
     if (req.stopAfterLayer >= 0 || req.logits == LogitsMode::None) return result;
 
-    at::Tensor last = req.logits == LogitsMode::Last ? h.select(1, T - 1) : h;
-    last = at::layer_norm(last, {config_.nEmbd}, lnfW_, lnfB_, config_.layerNormEps);
-    result.logits = linear(last, lmHead_, at::Tensor(), TensorRole::LmHead);
+    const at::Tensor last = req.logits == LogitsMode::Last ? h.select(1, T - 1) : h;
+    result.logits = headLogits(last);
     result.flops += 2.0 * (last.numel() / config_.nEmbd) * double(config_.nEmbd) * config_.vocabSize;
     return result;
 }

@@ -2,7 +2,8 @@
 // Engine-internal header: it includes ATen. Only engine .cpp files and
 // engine tests include it; widgets and the app see the torch-free Model.h.
 //
-// A decoder-only transformer (GPT-2 family) whose intermediates pass named
+// A decoder-only transformer (every family of the architecture table, the
+// block layout read from its traits) whose intermediates pass named
 // hook points ("sites") where interventions read, replace or add values —
 // the one mechanism that tracing and editing share (llama.cpp's cb() habit).
 // A forward call may start at any block with cached keys/values of earlier
@@ -21,11 +22,11 @@
 namespace kme {
 
 // Where an intervention acts. Widths: Embed/AttnOut/MlpOut/BlockOut n_embd,
-// MlpKey n_inner.
+// MlpKey n_inner. The same in every family.
 enum class Site {
-    Embed,     // token embeddings, before position embeddings are added (layer ignored)
+    Embed,     // token embeddings, before learned position embeddings are added (layer ignored)
     AttnOut,   // output of block `layer`'s attention (after its output projection)
-    MlpKey,    // MLP hidden activation of block `layer` (input of the down projection)
+    MlpKey,    // input of block `layer`'s down projection: act(up x), or act(gate x) * up x when gated
     MlpOut,    // output of block `layer`'s MLP
     BlockOut   // residual stream after block `layer`
 };
@@ -60,8 +61,8 @@ struct Intervention {
                                std::function<at::Tensor(const at::Tensor&, int64_t)> fn);
 };
 
-// Keys and values per block, [B, n_head, T, head_dim]; undefined for blocks a
-// call did not run. A cache with batch 1 broadcasts over a larger batch.
+// Keys and values per block, [B, n_kv_head, T, head_dim] (keys after RoPE, at
+// absolute positions); undefined for blocks a call did not run. A cache with batch 1 broadcasts over a larger batch.
 struct KVCache {
     std::vector<at::Tensor> keys;
     std::vector<at::Tensor> values;
@@ -135,6 +136,13 @@ public:
     ForwardResult forward(const ForwardRequest& request) const;
     // Convenience: logits of the last position for one sequence, [vocab].
     at::Tensor lastLogits(const std::vector<int64_t>& ids) const;
+    // Final norm + output head (bias included) applied to a residual stream
+    // [..., n_embd]: what forward() does after the last block. Differentiable.
+    at::Tensor headLogits(const at::Tensor& hidden) const;
+    // The residual stream entering block 0 given the token embeddings
+    // [B, T, n_embd] of absolute positions offset..: adds learned position
+    // embeddings (GPT-2); the embeddings themselves in RoPE families.
+    at::Tensor blockInput(const at::Tensor& embed, int64_t offset) const;
 
     // The live weights. An edit replaces a tensor through setWeight (copy-on-
     // write: never write into a tensor obtained from weight()).
@@ -154,13 +162,29 @@ public:
 
 private:
     struct Block {
-        at::Tensor ln1w, ln1b, qkvW, qkvB, projW, projB, ln2w, ln2b, fcW, fcB, downW, downB;
+        at::Tensor ln1w, ln1b, qkvW, qkvB, qW, qB, kW, kB, vW, vB, projW, projB, ln2w, ln2b, gateW, gateB, fcW, fcB,
+            downW, downB;
+    };
+    // What one forward call shares across blocks.
+    struct CallContext {
+        int64_t B = 0, T = 0, past = 0;  // batch, new positions, cached positions
+        const KVCache* pastCache = nullptr;
+        at::Tensor blocked, blockedWindow;  // true = may not attend ([.., T, past + T]); window: sliding layers
+        at::Tensor ropeCos, ropeSin;        // RoPE families: [T, rotary_dim] for positions past ..
+        std::function<at::Tensor(Site, int, at::Tensor)> hook;  // the call's interventions
     };
     void bind();  // refresh the Block views after a tensor changed
     ForwardResult forwardWeights(const ForwardRequest& request) const;  // the weights alone
     ForwardResult forwardResident(const ForwardRequest& request) const;  // with adapters and context (ResidentForward.cpp)
     at::Tensor linear(const at::Tensor& x, const at::Tensor& w, const at::Tensor& b, TensorRole role) const;
     at::Tensor activation(const at::Tensor& x) const;
+    at::Tensor norm(const at::Tensor& x, const at::Tensor& w, const at::Tensor& b) const;
+    // Block l's attention on the normed input a [B, T, n_embd]: the context
+    // [B, T, n_head * head_dim] before the output projection; stores keys and
+    // values in `cache` when it is given.
+    at::Tensor attention(int l, const at::Tensor& a, const CallContext& ctx, KVCache* cache) const;
+    // Block l on the residual stream h (TransformerBlock.cpp).
+    at::Tensor runBlock(int l, const at::Tensor& h, const CallContext& ctx, KVCache* cache) const;
 
     ModelConfig config_;
     std::map<std::string, at::Tensor> tensors_;
@@ -173,7 +197,7 @@ private:
     mutable std::shared_ptr<const KVCache> contextCache_;
     mutable uint64_t contextVersion_ = ~uint64_t(0);
     mutable std::string contextDigest_;
-    at::Tensor wte_, wpe_, lnfW_, lnfB_, lmHead_;
+    at::Tensor wte_, wpe_, lnfW_, lnfB_, lmHead_, lmHeadB_;
 };
 
 }  // namespace kme

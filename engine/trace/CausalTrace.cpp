@@ -212,8 +212,7 @@ CorruptRun corruptRun(const TraceSetup& S) {
     for (int l = 0; l < S.nLayer; ++l) req.interventions.push_back(Intervention::read(Site::BlockOut, l, &out[l]));
     ForwardResult r = S.run(req);
     run.cache = std::move(r.cache);
-    const at::Tensor& wpe = S.tf->weight(TensorRole::PosEmbd);
-    run.blockIn.push_back(embed + wpe.narrow(0, 0, S.T).unsqueeze(0));
+    run.blockIn.push_back(S.tf->blockInput(embed, 0));  // + learned positions where the family has them
     for (int l = 0; l < S.nLayer; ++l) run.blockIn.push_back(out[l]);
     return run;
 }

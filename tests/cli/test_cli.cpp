@@ -57,6 +57,39 @@ private Q_SLOTS:
         QCOMPARE(j["weights_hash"].get<std::string>().size(), size_t(64));
     }
 
+    void infoShowsEachFamily() {
+        // Random models in each family's Hugging Face layout: kme info names
+        // the family and its traits; predict runs.
+        using A = kme::Architecture;
+        for (A a : {A::GptJ, A::GptNeoX, A::Llama, A::Mistral, A::Qwen2}) {
+            const std::string dir = path("family-" + kme::architectureName(a));
+            kme::writeRandomModelFolder(dir, kme::tinyFamilyConfig(a), 4);
+            const Run r = runKme({"info", dir, "--json", "-", "--threads", "1"});
+            QCOMPARE(r.rc, 0);
+            const json j = json::parse(r.out);
+            const json& f = j.at("family");
+            QCOMPARE(j["architecture"].get<std::string>(), kme::architectureName(a));
+            QCOMPARE(f["positions"].get<std::string>(), std::string("rope"));
+            const bool llamaLike = a == A::Llama || a == A::Mistral || a == A::Qwen2;
+            QCOMPARE(f["norm"].get<std::string>(), std::string(llamaLike ? "rmsnorm" : "layernorm"));
+            QCOMPARE(f["mlp"].get<std::string>(), std::string(llamaLike ? "swiglu" : a == A::GptJ ? "gelu_new" : "gelu"));
+            QCOMPARE(f["n_kv_head"].get<int>(), llamaLike ? 2 : 4);
+            QCOMPARE(f["head_dim"].get<int>(), a == A::Llama ? 16 : 8);
+            QCOMPARE(f["rotary_dim"].get<int>(), a == A::Llama ? 16 : llamaLike ? 8 : 4);
+            QCOMPARE(f["rope_style"].get<std::string>(), std::string(a == A::GptJ ? "interleaved" : "rotate_half"));
+            QCOMPARE(f["parallel_residual"].get<bool>(), !llamaLike);
+            QCOMPARE(f["tied_head"].get<bool>(), a == A::Qwen2);
+            QCOMPARE(f.contains("sliding_window"), a == A::Mistral || a == A::Qwen2);
+            const Run text = runKme({"info", dir, "--threads", "1"});
+            QCOMPARE(text.rc, 0);
+            qInfo("%s", text.out.c_str());
+            QVERIFY(text.out.find(kme::architectureName(a) + ": ") != std::string::npos);
+            const Run p = runKme({"predict", dir, "--prompt", "The city of Rome is", "--top-k", "3", "--json", "-"});
+            QCOMPARE(p.rc, 0);
+            QCOMPARE(json::parse(p.out)["top"].size(), size_t(3));
+        }
+    }
+
     void tokenizeGivesBytesOffsetsAndDecodedTokens() {
         const Run r = runKme({"tokenize", model_, "--text", "The Eiffel Tower", "--json", "-"});
         QCOMPARE(r.rc, 0);

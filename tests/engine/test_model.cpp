@@ -250,9 +250,9 @@ private Q_SLOTS:
         expectError([&] { Model::load(badHeads); }, {"config.json", "multiple of n_head"});
 
         const std::string llama = variant("llama", [](const std::string& d) {
-            writeText(d + "/config.json", R"({"model_type":"llama","n_layer":2,"n_head":2,"n_embd":16,"vocab_size":300,"n_positions":64})");
+            writeText(d + "/config.json", R"({"model_type":"bert","n_layer":2,"n_head":2,"n_embd":16,"vocab_size":300,"n_positions":64})");
         });
-        expectError([&] { Model::load(llama); }, {"config.json", "llama", "not supported"});
+        expectError([&] { Model::load(llama); }, {"config.json", "bert", "not supported"});
 
         const std::string wrongShape = variant("wrong-shape", [](const std::string& d) {
             writeText(d + "/config.json", R"({"model_type":"gpt2","n_layer":2,"n_head":2,"n_embd":16,"n_inner":32,"vocab_size":300,"n_positions":64})");

@@ -57,10 +57,12 @@ QLabel* ModelDock::addRow(const QString& label) {
 void ModelDock::setFacts(const ModelFacts& f) {
     const QLocale locale;
     architecture_->setText(f.architecture);
+    architecture_->setToolTip(f.layout);
     shape_->setText(QStringLiteral("%1 × %2").arg(f.nLayer).arg(f.nEmbd));
     shape_->setToolTip(tr("%1 transformer blocks; the residual stream has %2 numbers per token").arg(f.nLayer).arg(f.nEmbd));
-    heads_->setText(QString::number(f.nHead));
-    heads_->setToolTip(tr("%1 dimensions per head").arg(f.nHead > 0 ? f.nEmbd / f.nHead : 0));
+    heads_->setText(f.nKvHead > 0 && f.nKvHead != f.nHead ? tr("%1 (%2 key/value)").arg(f.nHead).arg(f.nKvHead)
+                                                          : QString::number(f.nHead));
+    heads_->setToolTip(tr("%1 dimensions per head").arg(f.headDim));
     mlp_->setText(locale.toString(f.nInner));
     mlp_->setToolTip(tr("Hidden width of each MLP: the keys ROME edits live here"));
     vocab_->setText(tr("%1 tokens").arg(locale.toString(f.vocabSize)));
