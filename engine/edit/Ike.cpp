@@ -9,9 +9,11 @@
 // mean final hidden state over "prompt target" (the paper uses a sentence
 // encoder; none is available offline, so the model being edited embeds).
 #include <algorithm>
+#include <mutex>
 #include <numeric>
 
 #include "engine/core/Error.h"
+#include "engine/core/Sha256.h"
 #include "engine/edit/EditInternal.h"
 #include "engine/model/Model.h"
 
@@ -103,12 +105,28 @@ EditResult computeIke(Model& model, const EditParams& params, const ProgressFn& 
             for (const auto& r : params.requests) own = own || f.subject == r.subject;
             if (!own && !f.prompt.empty() && !f.targetNew.empty()) pool.push_back(&f);
         }
-        std::vector<std::string> texts;
-        for (const auto& r : params.requests) texts.push_back(r.filledPrompt() + r.targetNew);
-        for (const FactRecord* f : pool) texts.push_back(f->filledPrompt() + " " + trimmed(f->targetNew));
-        const at::Tensor e = embed(model, texts);
-        const int64_t nReq = int64_t(params.requests.size());
-        const at::Tensor sim = at::matmul(e.narrow(0, nReq, e.size(0) - nReq), e.narrow(0, 0, nReq).t()).amax(1);
+        std::vector<std::string> requestTexts, poolTexts;
+        for (const auto& r : params.requests) requestTexts.push_back(r.filledPrompt() + r.targetNew);
+        for (const FactRecord* f : pool) poolTexts.push_back(f->filledPrompt() + " " + trimmed(f->targetNew));
+        // The pool's embeddings depend on the weights and the texts only: kept
+        // for the next edit (an evaluation edits from the same pool 50 times).
+        std::string joined = model.weightsHash();
+        for (const auto& t : poolTexts) joined += "\n" + t;
+        const std::string key = sha256Hex(joined);
+        static std::mutex mutex;
+        static std::pair<std::string, at::Tensor> cached;
+        at::Tensor poolEmbeddings;
+        {
+            std::lock_guard<std::mutex> lock(mutex);
+            if (cached.first == key) poolEmbeddings = cached.second;
+        }
+        if (!poolEmbeddings.defined()) {
+            poolEmbeddings = embed(model, poolTexts);
+            std::lock_guard<std::mutex> lock(mutex);
+            cached = {key, poolEmbeddings};
+        }
+        const at::Tensor e = embed(model, requestTexts);
+        const at::Tensor sim = at::matmul(poolEmbeddings, e.t()).amax(1);
         std::vector<size_t> order(pool.size());
         std::iota(order.begin(), order.end(), 0);
         const double* s = sim.contiguous().data_ptr<double>();
