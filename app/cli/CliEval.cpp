@@ -208,8 +208,8 @@ int runEval(const Args& args, Context& ctx) {
     std::ostringstream s;
     s << editMethodName(r.method) << " on " << r.records.size() << " record" << (r.records.size() == 1 ? "" : "s")
       << " of " << datasetPath << " (" << recordSelectionName(sel.how) << "), " << evalModeName(r.mode)
-      << (r.batchSize > 1 ? ", batches of " + std::to_string(r.batchSize) : std::string()) << ", layer"
-      << (r.layers.size() > 1 ? "s " : " ");
+      << (r.batchSize > 1 ? ", batches of " + std::to_string(r.batchSize) : std::string())
+      << (r.layers.empty() ? "" : r.layers.size() > 1 ? ", layers " : ", layer ");
     for (size_t i = 0; i < r.layers.size(); ++i) s << (i ? "," : "") << r.layers[i];
     s << std::fixed << std::setprecision(1) << ": " << r.seconds << " s (editing " << r.editSeconds << " s, measuring "
       << r.metricSeconds << " s)\n";
