@@ -210,10 +210,11 @@ void HistoryDock::updateFooter() {
         if (session_->live()) {
             QString state;
             if (hash.isEmpty()) state = tr("being rebuilt");
-            else if (hash == session_->baseHash()) state = tr("the original weights");
+            else if (hash == session_->baseHash()) state = tr("the original model");
             else if (!session_->whatIfNotes().empty()) state = tr("a what-if state");
             else state = tr("as recorded");
-            text += tr("<br>Weights <tt>%1</tt>: %2").arg(hash.left(12), state);
+            // The state hash: weights + enabled adapters + enabled context.
+            text += tr("<br>Model state <tt>%1</tt>: %2").arg(hash.left(12), state);
         }
     }
     footer_->setText(text);
