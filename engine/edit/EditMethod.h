@@ -22,7 +22,7 @@ namespace kme {
 class Model;
 struct ModelConfig;
 
-enum class EditMethod { Rome, Memit, FtL, Grace, Ike, RRome, Emmet, AlphaEdit };
+enum class EditMethod { Rome, Memit, FtL, Grace, Ike, RRome, Emmet, AlphaEdit, Wise };
 const char* editMethodName(EditMethod method);  // "rome" | "memit" | "ft-l" | ... (the method table's names)
 std::optional<EditMethod> parseEditMethod(const std::string& name);
 
@@ -73,6 +73,18 @@ struct EditHparams {
     // AlphaEdit (jianghoucheng/AlphaEdit hparams/AlphaEdit).
     double nullspaceThreshold = 2e-2; // "nullspace_threshold": P keeps the eigenvectors of C with eigenvalue below
     double alphaEditL2 = 10;          // "L2": alpha, the ridge of (P (K_p K_p^T + K K^T) + alpha I)
+    // WISE (zjunlp/EasyEdit hparams/WISE/llama-7b.yaml names and values).
+    double wiseMaskRatio = 0.2;       // "mask_ratio": share of the side memory's weights a knowledge shard trains
+    double wiseLr = 1.0;              // "edit_lr": SGD learning rate
+    int wiseIters = 70;               // "n_iter": training steps at most
+    double wiseNormConstraint = 1.0;  // "norm_constraint": |W' - W| <= this, elementwise
+    double wiseAlpha = 5.0;           // "alpha": unrelated inputs' activation gap is pushed below this
+    double wiseBeta = 20.0;           // "beta": the edit's activation gap is pushed above this
+    double wiseGamma = 10.0;          // "gamma": margin between the two
+    double wiseActRatio = 0.88;       // "act_ratio": routing threshold = act_ratio x the smallest gap seen on edits
+    int wiseShardSize = 500;          // "save_freq": edits per knowledge shard (a new random mask after)
+    int wiseMergeFreq = 1000;         // "merge_freq": edits after which the shards are merged (TIES)
+    double wiseDensity = 0.53;        // "densities": TIES's trim, the share of each shard's change kept
 };
 
 // Defaults of a method for a model: the per-model table (GPT-2 medium ROME

@@ -11,6 +11,7 @@
 #include "engine/edit/Grace.h"
 #include "engine/edit/Payload.h"
 #include "engine/edit/WeightDelta.h"
+#include "engine/edit/Wise.h"
 #include "engine/model/Model.h"
 #include "engine/model/Transformer.h"
 
@@ -61,6 +62,8 @@ struct EditStack::Impl {
         for (const auto& a : all->adapters) enabled.push_back(&a);
         for (auto& [layer, book] : graceCodebooks(enabled))
             if (!book.entries.empty()) st.hooks.push_back(std::make_shared<edit::GraceHook>(book));
+        for (auto& [layer, wise] : edit::wiseLayers(enabled))
+            st.hooks.push_back(std::make_shared<edit::WiseHook>(std::move(wise), model->config().activation));
         for (const auto& c : all->contexts) st.contextIds.insert(st.contextIds.end(), c.ids.begin(), c.ids.end());
         std::string joined;
         for (const auto& d : all->digests) joined += d + "\n";
@@ -126,10 +129,14 @@ void EditStack::apply(const EditPayload& payload) {
         case PayloadKind::Weights: apply(payload.weights); return;
         case PayloadKind::Adapter: {
             const AdapterPayload& a = payload.adapter;
-            if (a.type != "grace") fail(ErrorKind::Input, "unknown adapter type '" + a.type + "'");
+            if (a.type != "grace" && a.type != "wise") fail(ErrorKind::Input, "unknown adapter type '" + a.type + "'");
             if (a.layer < 0 || a.layer >= c.nLayer)
                 fail(ErrorKind::Input, "the adapter acts at layer " + std::to_string(a.layer) + "; the model has " +
                                            std::to_string(c.nLayer) + " layers");
+            if (a.type == "wise" && (a.wise.rows != c.nInner || a.wise.cols != c.nEmbd))
+                fail(ErrorKind::Input, "the WISE side memory is " + std::to_string(a.wise.rows) + " x " +
+                                           std::to_string(a.wise.cols) + "; this model's down projection is " +
+                                           std::to_string(c.nInner) + " x " + std::to_string(c.nEmbd));
             for (const auto& e : a.entries)
                 if (int64_t(e.key.size()) != c.nInner || int64_t(e.value.size()) != c.nEmbd)
                     fail(ErrorKind::Input, "the adapter's codebook entry has key width " + std::to_string(e.key.size()) +

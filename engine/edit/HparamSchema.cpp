@@ -15,6 +15,7 @@
 namespace kme {
 
 void appendSotaHparamRows(std::vector<HparamSpec>& rows);  // r-ROME, EMMET, AlphaEdit: HparamSchemaSota.cpp
+void appendWiseHparamRows(std::vector<HparamSpec>& rows);  // WISE: HparamSchemaWise.cpp
 
 namespace {
 
@@ -26,8 +27,11 @@ const std::vector<EditMethod> kRomeMemit = {EditMethod::Rome, EditMethod::Memit,
 const std::vector<EditMethod> kBatched = {EditMethod::Memit, EditMethod::Emmet, EditMethod::AlphaEdit};
 const std::vector<EditMethod> kMemit = {EditMethod::Memit, EditMethod::Emmet};
 const std::vector<EditMethod> kFtL = {EditMethod::FtL};
+// The context templates' users: the v* / z methods and WISE (its edit inputs).
+const std::vector<EditMethod> kTemplates = {EditMethod::Rome,  EditMethod::Memit,     EditMethod::RRome,
+                                            EditMethod::Emmet, EditMethod::AlphaEdit, EditMethod::Wise};
 const std::vector<EditMethod> kAll = {EditMethod::Rome,  EditMethod::Memit, EditMethod::FtL,      EditMethod::Grace,
-                                      EditMethod::RRome, EditMethod::Emmet, EditMethod::AlphaEdit};
+                                      EditMethod::RRome, EditMethod::Emmet, EditMethod::AlphaEdit, EditMethod::Wise};
 const std::vector<EditMethod> kGrace = {EditMethod::Grace};
 const std::vector<EditMethod> kIke = {EditMethod::Ike};
 
@@ -98,7 +102,7 @@ std::vector<HparamSpec> buildSchema() {
         s.maxItems = 256;
         s.methods = kAll;
         s.help = "layers whose MLP down projection is edited (ROME / FT-L: usually one; MEMIT: all, z at the last; "
-                 "GRACE: the layer of its codebook); "
+                 "GRACE: the layer of its codebook; WISE: the layer of its side memory); "
                  "default from the model table or kme_edit_defaults.json";
         s.get = [](const EditHparams& h) { return json(h.layers); };
         s.set = [](EditHparams& h, const json& v) {
@@ -154,7 +158,7 @@ std::vector<HparamSpec> buildSchema() {
         s.minItems = 1;
         s.maxItems = 64;
         s.maxBytes = 256;
-        s.methods = kRomeMemit;
+        s.methods = kTemplates;
         s.help = "texts the model continues to make the context templates (\"<|endoftext|>\" = from nothing)";
         s.get = [](const EditHparams& h) { return json(h.contextStarts); };
         s.set = [](EditHparams& h, const json& v) { h.contextStarts = v.get<std::vector<std::string>>(); };
@@ -170,7 +174,7 @@ std::vector<HparamSpec> buildSchema() {
         s.max2 = 100;
         s.minItems = 0;
         s.maxItems = 16;
-        s.methods = kRomeMemit;
+        s.methods = kTemplates;
         s.help = "[tokens incl. the start, count over all starts] per group of generated context templates";
         s.get = [](const EditHparams& h) {
             json out = json::array();
@@ -191,7 +195,7 @@ std::vector<HparamSpec> buildSchema() {
         s.maxItems = 64;
         s.max = 100;  // template strings per group at most (as context_template_length_params' counts)
         s.maxBytes = 1024;
-        s.methods = kRomeMemit;
+        s.methods = kTemplates;
         s.help = "\"rome\" (kmeng01/rome's scheme: from <|endoftext|>, [[5, 10], [10, 10]]), \"memit\" (the default), "
                  "or the recorded groups of templates with \"{}\" (used as given)";
         s.get = [](const EditHparams& h) { return json(h.contextTemplates); };
@@ -282,6 +286,7 @@ std::vector<HparamSpec> buildSchema() {
     rows.push_back(textRow("fact_template", "the edit's own new fact, placed last; {prompt} {target}",
                            &EditHparams::ikeFactTemplate));
     appendSotaHparamRows(rows);  // r-ROME, EMMET, AlphaEdit (HparamSchemaSota.cpp)
+    appendWiseHparamRows(rows);  // WISE (HparamSchemaWise.cpp)
     return rows;
 }
 
@@ -557,7 +562,11 @@ bool operator==(const EditHparams& a, const EditHparams& b) {
            a.graceStopLoss == b.graceStopLoss && a.ikeDemonstrations == b.ikeDemonstrations &&
            a.ikePromptReserve == b.ikePromptReserve && a.ikeDemoTemplate == b.ikeDemoTemplate &&
            a.ikeFactTemplate == b.ikeFactTemplate && a.emmetLambda == b.emmetLambda &&
-           a.nullspaceThreshold == b.nullspaceThreshold && a.alphaEditL2 == b.alphaEditL2;
+           a.nullspaceThreshold == b.nullspaceThreshold && a.alphaEditL2 == b.alphaEditL2 &&
+           a.wiseMaskRatio == b.wiseMaskRatio && a.wiseLr == b.wiseLr && a.wiseIters == b.wiseIters &&
+           a.wiseNormConstraint == b.wiseNormConstraint && a.wiseAlpha == b.wiseAlpha && a.wiseBeta == b.wiseBeta &&
+           a.wiseGamma == b.wiseGamma && a.wiseActRatio == b.wiseActRatio && a.wiseShardSize == b.wiseShardSize &&
+           a.wiseMergeFreq == b.wiseMergeFreq && a.wiseDensity == b.wiseDensity;
 }
 
 EditStage editStage(const EditParams& p, double done, double total) {

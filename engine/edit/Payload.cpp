@@ -1,5 +1,6 @@
 #include "engine/edit/Payload.h"
 
+#include <algorithm>
 #include <cmath>
 #include <cstring>
 #include <iomanip>
@@ -36,8 +37,13 @@ bool GraceEntry::operator==(const GraceEntry& o) const {
 bool GraceChange::operator==(const GraceChange& o) const {
     return id == o.id && epsilon == o.epsilon && value == o.value;
 }
+bool WiseChange::operator==(const WiseChange& o) const {
+    return shard == o.shard && position == o.position && shardSize == o.shardSize && mergeShards == o.mergeShards &&
+           density == o.density && actRatio == o.actRatio && minActivation == o.minActivation && rows == o.rows &&
+           cols == o.cols && index == o.index && delta == o.delta;
+}
 bool AdapterPayload::operator==(const AdapterPayload& o) const {
-    return type == o.type && layer == o.layer && entries == o.entries && changes == o.changes;
+    return type == o.type && layer == o.layer && entries == o.entries && changes == o.changes && wise == o.wise;
 }
 bool ContextPayload::operator==(const ContextPayload& o) const {
     return text == o.text && ids == o.ids && demonstrations == o.demonstrations;
@@ -163,7 +169,78 @@ std::string number(double x) {
 
 // ---------------------------------------------------------------- AdapterPayload
 
+namespace {
+
+DeltaMatrix column(const std::vector<double>& v) {
+    DeltaMatrix m;
+    m.rows = int64_t(v.size());
+    m.cols = 1;
+    m.data = v;
+    return m;
+}
+
+std::string wiseBytes(const AdapterPayload& a) {
+    const WiseChange& w = a.wise;
+    if (w.index.size() != w.delta.size()) fail(ErrorKind::Internal, "WISE change: indices and values differ in count");
+    json meta = {{"type", "wise"},          {"layer", a.layer},
+                 {"shard", w.shard},        {"position", w.position},
+                 {"shard_size", w.shardSize}, {"merge_shards", w.mergeShards},
+                 {"density", w.density},    {"act_ratio", w.actRatio},
+                 {"min_activation", w.minActivation}, {"rows", w.rows}, {"cols", w.cols}};
+    std::vector<double> index(w.index.begin(), w.index.end());  // exact: every index < 2^53
+    return packBlob("kme_adapter", meta, {{"index", column(index)}, {"delta", column(w.delta)}});
+}
+
+AdapterPayload wiseFromBytes(const json& m, const std::map<std::string, DeltaMatrix>& tensors, int layer) {
+    auto bad = [](const std::string& why) { fail(ErrorKind::Format, "adapter blob (WISE): " + why); };
+    AdapterPayload p;
+    p.type = "wise";
+    p.layer = layer;
+    WiseChange& w = p.wise;
+    auto integer = [&](const char* key, int64_t lo, int64_t hi) {
+        const auto it = m.find(key);
+        if (it == m.end() || !it->is_number_integer() || it->get<int64_t>() < lo || it->get<int64_t>() > hi)
+            bad(std::string("'") + key + "' is missing or outside [" + std::to_string(lo) + ", " + std::to_string(hi) + "]");
+        return it->get<int64_t>();
+    };
+    auto real = [&](const char* key, double lo, double hi) {
+        const auto it = m.find(key);
+        if (it == m.end() || !it->is_number() || !std::isfinite(it->get<double>()) || it->get<double>() < lo ||
+            it->get<double>() > hi)
+            bad(std::string("'") + key + "' is missing, not finite or outside [" + number(lo) + ", " + number(hi) + "]");
+        return it->get<double>();
+    };
+    w.shard = integer("shard", 0, int64_t(1) << 40);
+    w.position = integer("position", 0, int64_t(1) << 40);
+    w.shardSize = integer("shard_size", 1, int64_t(1) << 40);
+    w.mergeShards = integer("merge_shards", 1, int64_t(1) << 40);
+    w.density = real("density", 0, 1);
+    w.actRatio = real("act_ratio", 0, 1e6);
+    w.minActivation = real("min_activation", 0, 1e300);
+    w.rows = integer("rows", 1, int64_t(1) << 24);
+    w.cols = integer("cols", 1, int64_t(1) << 24);
+    if (w.position / w.shardSize != w.shard) bad("position and shard disagree");
+    for (const char* name : {"index", "delta"})
+        if (!tensors.count(name)) bad(std::string("tensor '") + name + "' is missing");
+    const DeltaMatrix& index = tensors.at("index");
+    const DeltaMatrix& delta = tensors.at("delta");
+    if (index.rows != delta.rows || (index.rows && (index.cols != 1 || delta.cols != 1)))
+        bad("'index' and 'delta' are not columns of one length");
+    const double size = double(w.rows) * double(w.cols);
+    double previous = -1;
+    for (double x : index.data) {
+        if (x != std::floor(x) || x <= previous || x >= size) bad("an index is not an ascending integer inside the memory");
+        previous = x;
+        w.index.push_back(int64_t(x));
+    }
+    w.delta = delta.data;
+    return p;
+}
+
+}  // namespace
+
 std::string AdapterPayload::toBytes() const {
+    if (type == "wise") return wiseBytes(*this);
     json meta = {{"type", type}, {"layer", layer}};
     json e = json::array(), c = json::array();
     const int64_t dk = entries.empty() ? 0 : int64_t(entries[0].key.size());
@@ -209,11 +286,13 @@ AdapterPayload AdapterPayload::fromBytes(const std::string& bytes) {
     const json& m = u.meta;
     if (!m.contains("type") || !m["type"].is_string()) bad("no adapter type");
     p.type = m["type"].get<std::string>();
-    if (p.type != "grace") bad("unknown adapter type " + quoteForMessage(p.type, 40) + " (known: grace)");
+    if (p.type != "grace" && p.type != "wise")
+        bad("unknown adapter type " + quoteForMessage(p.type, 40) + " (known: grace, wise)");
     if (!m.contains("layer") || !m["layer"].is_number_integer() || m["layer"].get<int64_t>() < 0 ||
         m["layer"].get<int64_t>() > 1024)
         bad("the layer is missing or out of range");
     p.layer = int(m["layer"].get<int64_t>());
+    if (p.type == "wise") return wiseFromBytes(m, u.tensors, p.layer);
     for (const char* name : {"keys", "values", "epsilons", "change_epsilons", "change_values"})
         if (!u.tensors.count(name)) bad(std::string("tensor '") + name + "' is missing");
     const DeltaMatrix& keys = u.tensors.at("keys");
@@ -258,6 +337,7 @@ AdapterPayload AdapterPayload::fromBytes(const std::string& bytes) {
 }
 
 bool AdapterPayload::isFinite() const {
+    if (!allFinite(wise.delta) || !std::isfinite(wise.minActivation)) return false;
     for (const auto& e : entries)
         if (!allFinite(e.key) || !allFinite(e.value) || !std::isfinite(e.epsilon)) return false;
     for (const auto& c : changes)
@@ -266,6 +346,14 @@ bool AdapterPayload::isFinite() const {
 }
 
 std::string AdapterPayload::describe() const {
+    if (type == "wise") {
+        double largest = 0;
+        for (double x : wise.delta) largest = std::max(largest, std::fabs(x));
+        return "WISE side memory at layer " + std::to_string(layer) + ", shard " + std::to_string(wise.shard) + ": " +
+               std::to_string(wise.index.size()) + " of " + std::to_string(wise.rows * wise.cols) +
+               " weights changed (max |change| " + number(largest) + "), answers where its activation gap >= " +
+               number(wise.actRatio) + " x " + number(wise.minActivation);
+    }
     std::string s = "GRACE codebook at layer " + std::to_string(layer) + ": " + std::to_string(entries.size()) +
                     (entries.size() == 1 ? " entry" : " entries") + " added";
     if (!entries.empty())

@@ -42,18 +42,39 @@ struct GraceChange {
     bool operator==(const GraceChange& o) const;
 };
 
+// One WISE edit (Wang et al., NeurIPS 2024): its change of the side memory
+// of one layer -- a copy W' of the layer's down projection -- within its
+// knowledge shard (a random mask of W' shared by `shard_size` consecutive
+// edits), and what the routing of that memory needs.
+struct WiseChange {
+    int64_t shard = 0;          // the knowledge shard (edits [shard * shardSize, (shard + 1) * shardSize) at the layer)
+    int64_t position = 0;       // this edit's place among the layer's WISE edits when it was computed
+    int64_t shardSize = 1;      // edits per shard (WISE's save_freq)
+    int64_t mergeShards = 2;    // shards merged (TIES) into one memory (merge_freq / save_freq)
+    double density = 0.53;      // TIES's trim: the share of each shard's change kept by magnitude
+    double actRatio = 0.88;     // the memory answers where its activation gap >= act_ratio x min_activation
+    double minActivation = 0;   // the smallest activation gap of the edit's own inputs after training
+    int64_t rows = 0, cols = 0; // the memory's shape as x W': rows = n_inner (key side), cols = n_embd
+    std::vector<int64_t> index; // changed elements, row * cols + col, ascending
+    std::vector<double> delta;  // their change (W'_after - W'_before), one per index
+    bool operator==(const WiseChange& o) const;
+};
+
 struct AdapterPayload {
-    std::string type = "grace";          // the adapter's kind (only "grace" so far)
+    std::string type = "grace";          // the adapter's kind: "grace" | "wise"
     int layer = -1;                      // the block it acts in
-    std::vector<GraceEntry> entries;     // entries this edit added
-    std::vector<GraceChange> changes;    // changes of earlier edits' entries
+    std::vector<GraceEntry> entries;     // grace: entries this edit added
+    std::vector<GraceChange> changes;    // grace: changes of earlier edits' entries
+    WiseChange wise;                     // wise: the side memory's change
 
     // Safetensors bytes (F64 tensors; metadata "kme_adapter" version 1).
     // fromBytes throws ErrorKind::Format with the reason for anything malformed.
     std::string toBytes() const;
     static AdapterPayload fromBytes(const std::string& bytes);
     bool isFinite() const;
-    std::string describe() const;  // "GRACE codebook at layer 3: 1 entry added (key 512 -> value 128, radius 4.0)"
+    // "GRACE codebook at layer 3: 1 entry added (key 512 -> value 128, radius 4.0)",
+    // "WISE side memory at layer 5, shard 0: 13107 weights changed (max |change| 0.41), ...".
+    std::string describe() const;
     bool operator==(const AdapterPayload& o) const;
 };
 

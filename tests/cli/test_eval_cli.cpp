@@ -359,7 +359,7 @@ private Q_SLOTS:
             {{"eval", model_, "--method", "ft-l"}, 2, "--dataset"},
             {{"eval", model_, "--dataset", path("missing.json"), "--method", "ft-l"}, 1, "missing.json"},
             {{"eval", model_, "--dataset", path("broken.json"), "--method", "ft-l"}, 1, "broken.json"},
-            {{"eval", model_, "--dataset", f, "--method", "wise"}, 2, "--method"},
+            {{"eval", model_, "--dataset", f, "--method", "serac"}, 2, "--method"},
             {{"eval", model_, "--dataset", f, "--method", "ft-l", "--select", "best"}, 2, "--select"},
             {{"eval", model_, "--dataset", f, "--method", "ft-l", "--metrics", "bleu"}, 2, "--metrics"},
             {{"eval", model_, "--dataset", f, "--method", "ft-l", "--batch", "0"}, 2, "--batch"},

@@ -206,7 +206,7 @@ private Q_SLOTS:
             {{"edit", model_, "--prompt", "{} is in", "--subject", "Tokyo", "--target", "Italy", "--no-mom2", "--layer", "9"}, 1, "layer 9 is out of range"},
             {{"edit", model_, "--prompt", "{} is in", "--subject", "Tokyo", "--target", "Italy", "--layer", "1"}, 1, "--stats-corpus"},
             {{"edit", model_, "--prompt", "{} is in", "--subject", "Tokyo", "--target", "Italy", "--no-mom2"}, 1, "--layer"},
-            {{"edit", model_, "--method", "wise", "--prompt", "{} is in", "--subject", "T", "--target", "I"}, 2, "--method"},
+            {{"edit", model_, "--method", "serac", "--prompt", "{} is in", "--subject", "T", "--target", "I"}, 2, "--method"},
             {{"edit", model_, "--method", "grace", "--out", "x", "--prompt", "{} is in", "--subject", "T", "--target", "I"}, 2, "an adapter beside them"},
             {{"edit", model_, "--method", "rome", "--facts", "f.json", "--prompt", "{} is in", "--subject", "T", "--target", "I"}, 2, "--facts goes with"},
             {{"edit", model_, "--prompt", "{} is in"}, 2, "--subject"},
