@@ -439,7 +439,9 @@ void TestTokenizer::hostileFiles_data() {
     QTest::newRow("Unigram model") << "tokjson_unigram" << "tokenizer.json" << "model type 'Unigram' is not supported";
     QTest::newRow("tokenizer.json not JSON") << "tokjson_not_json" << "tokenizer.json" << "is not valid JSON";
     QTest::newRow("tokenizer.json without model") << "tokjson_no_model" << "tokenizer.json" << "no \"model\" object";
-    QTest::newRow("BPE without ByteLevel") << "tokjson_metaspace" << "tokenizer.json" << "without a ByteLevel pre-tokenizer";
+    // SentencePiece-style BPE is supported now; this one cannot spell its own space marker.
+    QTest::newRow("Metaspace marker not in vocab") << "tokjson_metaspace" << "tokenizer.json"
+                                                  << "the Metaspace replacement '▁' is not in the vocabulary";
     QTest::newRow("bad merge entry") << "tokjson_bad_merge" << "tokenizer.json" << "merge #1";
     QTest::newRow("gap in added ids") << "tokjson_id_gap" << "tokenizer.json" << "no token has the id 3";
 }
