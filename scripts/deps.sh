@@ -5,7 +5,7 @@ set -euo pipefail
 
 PACKAGES=(cmake g++ make pkg-config ccache git
   qt6-base-dev qt6-qpa-plugins qt6-svg-dev libqcustomplot-dev libqcustomplot2.1-qt6
-  libtorch-dev libopenblas0-openmp libsqlite3-dev nlohmann-json3-dev libpcre2-dev libgl-dev
+  libtorch-dev libopenblas0-openmp libsqlite3-dev nlohmann-json3-dev libpcre2-dev libicu-dev libgl-dev
   xvfb xauth fonts-dejavu-core)
 
 missing=()

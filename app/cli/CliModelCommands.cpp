@@ -4,6 +4,8 @@
 
 #include "app/cli/CliSupport.h"
 #include "engine/model/Model.h"
+#include "engine/tokenizer/ByteLevel.h"
+#include "engine/tokenizer/Tokenizer.h"
 
 namespace kme::cli {
 namespace {
@@ -70,17 +72,25 @@ int runInfo(const Args& args, Context& ctx) {
 int runTokenize(const Args& args, Context& ctx) {
     const std::string text = args.require("--text");
     auto model = loadModelArg(args, ctx);
-    const auto spans = model->tokenizer().encodeWithOffsets(text);
+    // Exactly the ids the model is fed (encodePrompt): special tokens typed in
+    // the text matched as HF tokenizers do by default, the post-processor's BOS.
+    const Tokenizer& tok = model->tokenizer();
+    const auto spans = tok.encodeForModelWithOffsets(text);
     json ids = json::array(), tokens = json::array(), offsets = json::array();
+    std::vector<int> idList;
     std::ostringstream s;
     for (const auto& t : spans) {
+        idList.push_back(t.id);
         ids.push_back(t.id);
         tokens.push_back(model->tokenizer().tokenDisplay(t.id));
         offsets.push_back({t.start, t.end});
         s << t.id << "\t" << quoted(model->tokenizer().tokenDisplay(t.id)) << "\t[" << t.start << ", " << t.end
           << ")\n";
     }
-    emit(args, ctx, {{"ids", ids}, {"tokens", tokens}, {"offsets", offsets}}, s.str());
+    // What HF's decode() gives back (LLaMA's decoder drops the prefix space its normalizer added).
+    const std::string decoded = utf8::sanitize(tok.decodeText(idList));
+    s << "decoded: " << quoted(decoded) << "\n";
+    emit(args, ctx, {{"ids", ids}, {"tokens", tokens}, {"offsets", offsets}, {"decoded", decoded}}, s.str());
     return 0;
 }
 
@@ -133,7 +143,9 @@ void addModelCommands(std::vector<Command>& commands) {
     commands.push_back({"info", "[MODEL]", "family (gpt2, gptj, gptneox, llama, mistral, qwen2) and its traits (heads / kv heads / head_dim, rotary, norm, residual, MLP), sizes, parameter count, dtype and weights hash", {}, runInfo});
     commands.push_back({"tokenize",
                         "[MODEL] --text T",
-                        "token ids, decoded tokens and byte offsets",
+                        "the token ids the model is fed (with the BOS token where the tokenizer's post-processor "
+                        "adds one), decoded tokens, byte offsets and the decoded text; special tokens typed in the "
+                        "text (\"<s>\", \"<|begin_of_text|>\") are matched as HF tokenizers do by default",
                         {{"--text", true, "text to tokenize"}},
                         runTokenize});
     commands.push_back({"predict",

@@ -44,7 +44,7 @@ Filled fillTemplate(const Tokenizer& tok, const std::string& tmpl, const std::st
     const size_t end = at + subject.size();
     Filled f;
     int64_t last = -1;
-    for (const TokenSpan& s : tok.encodeWithOffsets(text)) {
+    for (const TokenSpan& s : tok.encodeForModelWithOffsets(text)) {
         if (s.start < end && s.end > at) last = static_cast<int64_t>(f.ids.size());
         f.ids.push_back(s.id);
     }
@@ -152,7 +152,7 @@ ValueResult optimizeValue(const Model& model, const EditRequest& r, Site site, i
                           const std::function<void()>& onStep) {
     const Transformer& tf = model.transformer();
     const Tokenizer& tok = model.tokenizer();
-    const std::vector<int> targetInt = tok.encode(r.targetNew);
+    const std::vector<int> targetInt = tok.encodeContinuation(r.targetNew);
     const std::vector<int64_t> target(targetInt.begin(), targetInt.end());
     const int64_t n = static_cast<int64_t>(target.size());
     if (n == 0) fail(ErrorKind::Input, "target_new '" + r.targetNew + "' has no tokens");
@@ -375,7 +375,7 @@ std::vector<std::vector<std::string>> contextTemplates(Model& model, const EditH
                     if (!tok.eosId()) fail(ErrorKind::Input, "context templates start at <|endoftext|>, which the tokenizer lacks");
                     startIds = {*tok.eosId()};
                 } else {
-                    startIds = tok.encode(start);
+                    startIds = tok.encodeForModel(start);
                 }
                 if (startIds.empty()) fail(ErrorKind::Input, "context template start '" + start + "' has no tokens");
                 for (int g = 0; g < perStart; ++g) {
@@ -383,7 +383,7 @@ std::vector<std::vector<std::string>> contextTemplates(Model& model, const EditH
                     const int maxNew = std::max(0, length - int(startIds.size()));
                     std::vector<int> all = startIds;
                     for (int id : sampleTopK(model, startIds, maxNew, 5, seed * 1000003ULL + counter++)) all.push_back(id);
-                    std::string text = cleanUtf8(tok.decode(all));
+                    std::string text = cleanUtf8(tok.decodeText(all, /*skipSpecial=*/true));
                     replaceAll(text, "<|endoftext|>", "");
                     replaceAll(text, "\n\n", " ");
                     replaceAll(text, "{", " ");
@@ -409,7 +409,7 @@ std::vector<std::vector<std::string>> contextTemplates(Model& model, const EditH
 
 double targetProbability(const Model& model, const std::string& prompt, const std::string& target) {
     at::NoGradGuard noGrad;
-    const std::vector<int> p = model.encodePrompt(prompt), t = model.tokenizer().encode(target);
+    const std::vector<int> p = model.encodePrompt(prompt), t = model.tokenizer().encodeContinuation(target);
     if (t.empty()) fail(ErrorKind::Input, "the target '" + target + "' has no tokens");
     std::vector<int64_t> seq(p.begin(), p.end());
     seq.insert(seq.end(), t.begin(), t.end() - 1);

@@ -6,6 +6,7 @@
 #include "engine/core/SafeInput.h"
 #include "engine/eval/Dataset.h"
 #include "engine/model/Model.h"
+#include "engine/tokenizer/Tokenizer.h"
 
 namespace kme {
 
@@ -19,9 +20,16 @@ size_t countOf(const std::string& s, const std::string& what) {
 
 bool blank(const std::string& s) { return s.find_first_not_of(" \t\r\n") == std::string::npos; }
 
-std::vector<int> tokens(const Model& model, const std::string& text, const std::string& what) {
+// How a piece of an edit request is tokenized: the prompt as the model is fed
+// (with BOS where the tokenizer's post-processor adds one), a target as it
+// continues the prompt, the subject as text.
+enum class As { Text, Prompt, Continuation };
+
+std::vector<int> tokens(const Model& model, const std::string& text, const std::string& what, As as = As::Text) {
     try {
-        return model.tokenizer().encode(text);
+        const Tokenizer& tok = model.tokenizer();
+        return as == As::Prompt ? tok.encodeForModel(text)
+                                : as == As::Continuation ? tok.encodeContinuation(text) : tok.encode(text);
     } catch (const Error& e) {
         fail(ErrorKind::Input, what + ": " + e.what());
     }
@@ -73,9 +81,11 @@ void validateRequest(const Model& model, const EditRequest& r) {
         fail(ErrorKind::Input, "the subject " + quoteForMessage(r.subject) + " is not tokenizable (no tokens)");
     if (r.targetNew.empty() || blank(r.targetNew))
         fail(ErrorKind::Input, "the new target (target_new) of " + quoteForMessage(r.filledPrompt()) + " is empty");
-    const auto target = tokens(model, withTargetSpace(r.targetNew), "target_new " + quoteForMessage(r.targetNew));
-    if (!r.targetTrue.empty()) tokens(model, withTargetSpace(r.targetTrue), "target_true " + quoteForMessage(r.targetTrue));
-    const auto prompt = tokens(model, r.filledPrompt(), "prompt " + quoteForMessage(r.filledPrompt()));
+    const auto target = tokens(model, withTargetSpace(r.targetNew), "target_new " + quoteForMessage(r.targetNew),
+                               As::Continuation);
+    if (!r.targetTrue.empty())
+        tokens(model, withTargetSpace(r.targetTrue), "target_true " + quoteForMessage(r.targetTrue), As::Continuation);
+    const auto prompt = tokens(model, r.filledPrompt(), "prompt " + quoteForMessage(r.filledPrompt()), As::Prompt);
     const size_t total = prompt.size() + target.size();
     if (static_cast<int>(total) > model.config().nPositions)
         fail(ErrorKind::Input, "the prompt " + quoteForMessage(r.filledPrompt()) + " and its target are " + std::to_string(total) +

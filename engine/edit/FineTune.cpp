@@ -41,7 +41,7 @@ EditResult computeFineTune(Model& model, const EditParams& params, const Progres
     std::vector<int64_t> targetRows, targetIds, owner;
     std::vector<double> tokensOf;
     for (const EditRequest& r : params.requests) {
-        const std::vector<int> p = model.encodePrompt(r.filledPrompt()), t = tok.encode(r.targetNew);
+        const std::vector<int> p = model.encodePrompt(r.filledPrompt()), t = tok.encodeContinuation(r.targetNew);
         std::vector<int64_t> seq(p.begin(), p.end());
         seq.insert(seq.end(), t.begin(), t.end() - 1);
         seqs.push_back(seq);

@@ -134,7 +134,7 @@ EditResult computeGrace(Model& model, const EditParams& params, const ProgressFn
     for (size_t ri = 0; ri < params.requests.size(); ++ri) {
         const EditRequest& r = params.requests[ri];
         const std::vector<int> promptInt = model.encodePrompt(r.filledPrompt());
-        const std::vector<int> targetInt = tok.encode(r.targetNew);
+        const std::vector<int> targetInt = tok.encodeContinuation(r.targetNew);
         if (targetInt.empty()) fail(ErrorKind::Input, "target_new '" + r.targetNew + "' has no tokens");
         std::vector<int64_t> seq(promptInt.begin(), promptInt.end());
         seq.insert(seq.end(), targetInt.begin(), targetInt.end() - 1);

@@ -334,7 +334,7 @@ std::map<int, at::Tensor> keySecondMoments(Model& model, const std::vector<int>&
             if (p.maxTokens > 0 && tokens >= p.maxTokens) break;
             std::vector<int> ids;
             try {
-                ids = tok.encode(p.texts[i]);
+                ids = tok.encodeForModel(p.texts[i]);
             } catch (const Error& e) {
                 fail(ErrorKind::Input, (p.corpusLabel.empty() ? std::string("corpus") : p.corpusLabel) + ": text " +
                                            std::to_string(i) + ": " + e.what());

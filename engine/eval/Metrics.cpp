@@ -48,7 +48,7 @@ std::vector<std::vector<TargetScore>> scoreTargets(const Model& model, const std
             if (queries[q].targets[t].empty())
                 fail(ErrorKind::Input, "empty target to score after the prompt '" + queries[q].prompt + "'");
             auto it = targetIds.find(target);
-            if (it == targetIds.end()) it = targetIds.emplace(target, tok.encode(target)).first;
+            if (it == targetIds.end()) it = targetIds.emplace(target, tok.encodeContinuation(target)).first;
             const std::vector<int>& ids = it->second;
             if (ids.empty()) fail(ErrorKind::Input, "the target '" + target + "' has no tokens");
             Item item;

@@ -230,7 +230,7 @@ bool Model::hasResidentState() const { return !d->transformer->residentState().e
 
 std::vector<int> Model::encodePrompt(const std::string& text) const {
     if (text.empty()) fail(ErrorKind::Input, "the prompt is empty");
-    std::vector<int> ids = d->tokenizer->encode(text);
+    std::vector<int> ids = d->tokenizer->encodeForModel(text);  // BOS where the post-processor adds it
     if (static_cast<int>(ids.size()) > d->config.nPositions)
         fail(ErrorKind::Input, "the prompt is " + std::to_string(ids.size()) + " tokens long; the model's context holds " +
                                    std::to_string(d->config.nPositions));

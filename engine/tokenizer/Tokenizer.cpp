@@ -4,8 +4,8 @@
 
 #include "engine/core/Error.h"
 #include "engine/core/SafeInput.h"
+#include "engine/tokenizer/Bpe.h"
 #include "engine/tokenizer/ByteLevel.h"
-#include "engine/tokenizer/PreTokenizer.h"
 #include "engine/tokenizer/TokenizerData.h"
 
 namespace kme {
@@ -14,82 +14,54 @@ namespace {
 constexpr size_t kMaxCachedPieceBytes = 256;  // longer pieces are rare; do not keep them
 constexpr size_t kMaxCacheEntries = 1 << 16;  // then the cache starts over
 
-// BPE on one piece: byte symbols in a doubly linked list, candidate merges in a
-// min-heap ordered by (rank, position). Popping the lowest rank first and, for
-// equal ranks, the leftmost first gives the same result as GPT-2's "merge
-// every occurrence of the best bigram left to right, repeat" in O(n log n)
-// instead of O(n^2) per pass. Stale heap entries are detected when popped.
-class PieceBpe {
+// One encode call: the word cache, the BPE scratch state and the output.
+class Encoder {
 public:
-    explicit PieceBpe(const TokenizerData& d) : d_(d) {}
+    Encoder(const TokenizerData& d, std::vector<int>& ids, std::vector<TokenSpan>* spans)
+        : d_(d), bpe_(d), ids_(ids), spans_(spans) {}
 
-    void run(const unsigned char* bytes, size_t n, std::vector<int>& out) {
-        syms_.clear();
-        heap_.clear();
-        for (size_t i = 0; i < n; ++i) {
-            const int id = d_.byteIds[bytes[i]];
-            if (id < 0) {
-                fail(ErrorKind::Tokenizer, "the vocabulary has no token for the byte 0x" + hex(bytes[i]) +
-                                               " (byte-level BPE needs all 256 byte symbols)");
+    void emit(int id, ByteRange r) {
+        ids_.push_back(id);
+        if (spans_) spans_->push_back({id, r.start, r.end});
+    }
+
+    // The model on one pre-tokenized word; spans from its alignment.
+    void word(const NormalizedText& w) {
+        const size_t n = w.text.size();
+        tokens_.clear();
+        bool cached = false;
+        if (n <= kMaxCachedPieceBytes) {
+            std::lock_guard<std::mutex> lock(d_.cacheMutex);
+            const auto it = d_.cache.find(w.text);
+            if (it != d_.cache.end()) {
+                cached = true;
+                for (size_t k = 0; k + 1 < it->second.size(); k += 2)
+                    tokens_.push_back({it->second[k], static_cast<size_t>(it->second[k + 1])});
             }
-            syms_.push_back({id, static_cast<int>(i) - 1, i + 1 < n ? static_cast<int>(i) + 1 : -1, true});
         }
-        for (size_t i = 0; i + 1 < n; ++i) pushPair(static_cast<int>(i));
-        while (!heap_.empty()) {
-            std::pop_heap(heap_.begin(), heap_.end(), later);
-            const Candidate c = heap_.back();
-            heap_.pop_back();
-            Sym& left = syms_[c.pos];
-            if (!left.alive || left.id != c.left || left.next < 0) continue;
-            Sym& right = syms_[left.next];
-            if (right.id != c.right) continue;
-            // Merge right into left.
-            left.id = c.result;
-            right.alive = false;
-            left.next = right.next;
-            if (left.next >= 0) syms_[left.next].prev = c.pos;
-            if (left.prev >= 0) pushPair(left.prev);
-            pushPair(c.pos);
+        if (!cached) {
+            bpe_.run(w.text, tokens_);
+            if (n <= kMaxCachedPieceBytes) {
+                std::vector<int> flat;
+                for (const WordToken& t : tokens_) flat.push_back(t.id), flat.push_back(static_cast<int>(t.len));
+                std::lock_guard<std::mutex> lock(d_.cacheMutex);
+                if (d_.cache.size() >= kMaxCacheEntries) d_.cache.clear();
+                d_.cache.emplace(w.text, std::move(flat));
+            }
         }
-        for (int i = 0; i >= 0 && i < static_cast<int>(syms_.size()); i = syms_[i].next) out.push_back(syms_[i].id);
+        size_t pos = 0;
+        for (const WordToken& t : tokens_) {
+            emit(t.id, w.originalRange(pos, pos + t.len));
+            pos += t.len;
+        }
     }
 
 private:
-    struct Sym {
-        int id;
-        int prev;
-        int next;
-        bool alive;
-    };
-    struct Candidate {
-        int rank;
-        int pos;  // index of the left symbol
-        int left;
-        int right;
-        int result;
-    };
-    // std heap functions build a max-heap; "later" puts the smallest (rank, pos) on top.
-    static bool later(const Candidate& a, const Candidate& b) {
-        return a.rank != b.rank ? a.rank > b.rank : a.pos > b.pos;
-    }
-    static std::string hex(unsigned char b) {
-        const char* digits = "0123456789ABCDEF";
-        return {digits[b >> 4], digits[b & 15]};
-    }
-
-    void pushPair(int pos) {
-        const Sym& l = syms_[pos];
-        if (l.next < 0) return;
-        const int right = syms_[l.next].id;
-        const auto it = d_.merges.find(TokenizerData::pairKey(l.id, right));
-        if (it == d_.merges.end()) return;
-        heap_.push_back({it->second.rank, pos, l.id, right, it->second.result});
-        std::push_heap(heap_.begin(), heap_.end(), later);
-    }
-
     const TokenizerData& d_;
-    std::vector<Sym> syms_;
-    std::vector<Candidate> heap_;
+    WordBpe bpe_;
+    std::vector<WordToken> tokens_;
+    std::vector<int>& ids_;
+    std::vector<TokenSpan>* spans_;
 };
 
 }  // namespace
@@ -103,59 +75,80 @@ const TokenizerData& Tokenizer::data() const {
     return *d_;
 }
 
-void Tokenizer::encodeInto(const std::string& text, std::vector<int>& ids, std::vector<TokenSpan>* spans) const {
+void Tokenizer::encodeInto(const std::string& text, Mode mode, std::vector<int>& ids,
+                           std::vector<TokenSpan>* spans) const {
     const TokenizerData& d = data();
-    const std::vector<ByteRange> pieces = gpt2PreTokenize(text);
-    PieceBpe bpe(d);
-    std::vector<int> pieceIds;
-    for (const ByteRange& r : pieces) {
-        pieceIds.clear();
-        const size_t n = r.end - r.start;
-        std::string key;
-        bool cached = false;
-        if (n <= kMaxCachedPieceBytes) {
-            key.assign(text, r.start, n);
-            std::lock_guard<std::mutex> lock(d.cacheMutex);
-            const auto it = d.cache.find(key);
-            if (it != d.cache.end()) {
-                pieceIds = it->second;
-                cached = true;
-            }
+    const size_t bad = utf8::findInvalid(text);
+    if (bad != std::string::npos) fail(ErrorKind::Input, "text is not valid UTF-8 at byte " + std::to_string(bad));
+    const bool model = mode == Mode::Model;
+    const bool continuation = mode == Mode::Continuation;
+    Encoder enc(d, ids, spans);
+    if (model)
+        for (int id : d.prefixIds) enc.emit(id, {0, 0});
+    // 1. Added tokens with normalized=false, in the raw text.
+    const std::vector<int>& raw = model ? d.rawAdded : d.rawAddedPlain;
+    const std::vector<int>& norm = model ? d.normAdded : d.normAddedPlain;
+    const std::vector<AddedSplit> splits = raw.empty() ? std::vector<AddedSplit>{{0, text.size(), -1}}
+                                                       : splitAddedTokens(d.addedTokens, raw, text, false);
+    for (const AddedSplit& s : splits) {
+        if (s.end <= s.start) continue;  // empty pieces are dropped (PreTokenizedString::split)
+        if (s.id >= 0) {
+            enc.emit(s.id, {s.start, s.end});
+            continue;
         }
-        if (!cached) {
-            const auto whole = d.ignoreMerges ? d.ids.find(text.substr(r.start, n)) : d.ids.end();
-            if (whole != d.ids.end()) {
-                pieceIds.push_back(whole->second);
-            } else {
-                bpe.run(reinterpret_cast<const unsigned char*>(text.data()) + r.start, n, pieceIds);
+        // 2. Normalize, then added tokens with normalized=true in the normalized text.
+        NormalizedText piece = NormalizedText::fromOriginal(text, s.start, s.end);
+        normalize(d.normalizer, piece, continuation);
+        const std::vector<AddedSplit> sub = norm.empty() ? std::vector<AddedSplit>{{0, piece.text.size(), -1}}
+                                                         : splitAddedTokens(d.addedTokens, norm, piece.text, true);
+        for (const AddedSplit& t : sub) {
+            if (t.end <= t.start) continue;
+            if (t.id >= 0) {
+                enc.emit(t.id, piece.originalRange(t.start, t.end));
+                continue;
             }
-            if (n <= kMaxCachedPieceBytes) {
-                std::lock_guard<std::mutex> lock(d.cacheMutex);
-                if (d.cache.size() >= kMaxCacheEntries) d.cache.clear();
-                d.cache.emplace(std::move(key), pieceIds);
-            }
-        }
-        size_t pos = r.start;
-        for (int id : pieceIds) {
-            ids.push_back(id);
-            const size_t end = pos + d.tokens[static_cast<size_t>(id)].size();
-            if (spans) spans->push_back({id, pos, end});
-            pos = end;
+            // 3. Pre-tokenize, 4. the model on each word.
+            std::vector<NormalizedText> words;
+            words.push_back(piece.slice(t.start, t.end));
+            preTokenize(d.preTokenizer, words, continuation);
+            for (const NormalizedText& w : words) enc.word(w);
         }
     }
+    // 5. The post-processor's tokens after the sequence.
+    if (model)
+        for (int id : d.suffixIds) enc.emit(id, {text.size(), text.size()});
 }
 
 std::vector<int> Tokenizer::encode(const std::string& text) const {
     std::vector<int> ids;
-    encodeInto(text, ids, nullptr);
+    encodeInto(text, Mode::Text, ids, nullptr);
     return ids;
 }
 
 std::vector<TokenSpan> Tokenizer::encodeWithOffsets(const std::string& text) const {
     std::vector<int> ids;
     std::vector<TokenSpan> spans;
-    encodeInto(text, ids, &spans);
+    encodeInto(text, Mode::Text, ids, &spans);
     return spans;
+}
+
+std::vector<int> Tokenizer::encodeForModel(const std::string& text) const {
+    std::vector<int> ids;
+    encodeInto(text, Mode::Model, ids, nullptr);
+    return ids;
+}
+
+std::vector<TokenSpan> Tokenizer::encodeForModelWithOffsets(const std::string& text) const {
+    std::vector<int> ids;
+    std::vector<TokenSpan> spans;
+    encodeInto(text, Mode::Model, ids, &spans);
+    return spans;
+}
+
+std::vector<int> Tokenizer::encodeContinuation(const std::string& text) const {
+    std::vector<int> ids;
+    encodeInto(text, Mode::Continuation, ids, nullptr);
+    return ids;
 }
 
 std::string Tokenizer::tokenBytes(int id) const {
@@ -171,6 +164,28 @@ std::string Tokenizer::decode(const std::vector<int>& ids) const {
     std::string out;
     for (int id : ids) out += tokenBytes(id);
     return out;
+}
+
+std::string Tokenizer::decodeText(const std::vector<int>& ids, bool skipSpecial) const {
+    const TokenizerData& d = data();
+    std::string out;
+    for (int id : ids) {
+        const std::string bytes = tokenBytes(id);
+        if (skipSpecial && isSpecial(id)) continue;
+        out += bytes;
+    }
+    int strip = d.decodeStripLeading;
+    size_t at = 0;
+    while (strip-- > 0 && at < out.size() && out[at] == ' ') ++at;
+    return out.substr(at);
+}
+
+const std::vector<int>& Tokenizer::prefixIds() const { return data().prefixIds; }
+const std::vector<int>& Tokenizer::suffixIds() const { return data().suffixIds; }
+
+bool Tokenizer::isSpecial(int id) const {
+    const TokenizerData& d = data();
+    return id >= 0 && static_cast<size_t>(id) < d.special.size() && d.special[static_cast<size_t>(id)];
 }
 
 std::string Tokenizer::tokenDisplay(int id) const { return utf8::sanitize(tokenBytes(id)); }
@@ -191,7 +206,7 @@ std::pair<int, int> Tokenizer::subjectRange(const std::string& prompt, const std
     if (at == std::string::npos)
         fail(ErrorKind::Input, "subject " + quoteForMessage(subject) + " not found in prompt " + quoteForMessage(prompt));
     const size_t stop = at + subject.size();
-    const std::vector<TokenSpan> spans = encodeWithOffsets(prompt);
+    const std::vector<TokenSpan> spans = encodeForModelWithOffsets(prompt);
     int s = -1;
     int e = -1;
     for (size_t i = 0; i < spans.size(); ++i) {

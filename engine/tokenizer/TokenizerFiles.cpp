@@ -5,6 +5,7 @@
 #include <cstdint>
 #include <cstdio>
 #include <filesystem>
+#include <functional>
 
 #include <sys/stat.h>
 #include <fstream>
@@ -17,9 +18,10 @@
 #include "engine/tokenizer/ByteLevel.h"
 #include "engine/tokenizer/Tokenizer.h"
 #include "engine/tokenizer/TokenizerData.h"
+#include "engine/tokenizer/TokenizerLoad.h"
 
 namespace kme {
-namespace {
+namespace tokload {
 
 using nlohmann::json;
 namespace fs = std::filesystem;
@@ -55,7 +57,7 @@ json parseTokenizerJson(const std::string& text, const std::string& path, const 
 
 // Raw bytes of a vocabulary string: byte-level decoded, or the string itself
 // for the rare literal entry (a special token with a real space, say).
-std::string tokenBytesOf(const std::string& text, bool* byteLevel = nullptr) {
+std::string tokenBytesOf(const std::string& text, bool* byteLevel) {
     std::optional<std::string> raw = bytelevel::decode(text);
     if (byteLevel) *byteLevel = raw.has_value();
     return raw ? *raw : text;
@@ -64,7 +66,8 @@ std::string tokenBytesOf(const std::string& text, bool* byteLevel = nullptr) {
 // Fills tokens/ids from a JSON object of token -> id. The ids must be exactly
 // 0..size-1, each once: a hole or a duplicate means a corrupt file, and the
 // model's embedding rows would no longer line up with the tokens.
-void loadVocab(TokenizerData& d, const json& vocab, const std::string& where) {
+void loadVocab(TokenizerData& d, const json& vocab, const std::string& where,
+               const std::function<std::string(const std::string&)>& pieceBytes) {
     if (!vocab.is_object()) fail(ErrorKind::Tokenizer, where + ": the vocabulary must be a JSON object of token -> id");
     const size_t size = vocab.size();
     d.tokens.assign(size, std::string());
@@ -84,6 +87,14 @@ void loadVocab(TokenizerData& d, const json& vocab, const std::string& where) {
                                            excerpt(*owner[id]) + " and " + excerpt(it.key()) + ")");
         }
         owner[id] = &it.key();
+        if (pieceBytes) {  // SentencePiece-style: the model works on the strings themselves
+            d.modelIds.emplace(it.key(), static_cast<int>(id));
+            d.tokens[id] = pieceBytes(it.key());
+            const bool byteToken = it.key().size() == 6 && it.key().rfind("<0x", 0) == 0;
+            if (byteToken) literal.emplace_back(d.tokens[id], static_cast<int>(id));
+            else d.ids.emplace(d.tokens[id], static_cast<int>(id));
+            continue;
+        }
         bool byteLevel = false;
         d.tokens[id] = tokenBytesOf(it.key(), &byteLevel);
         if (byteLevel) {
@@ -93,6 +104,7 @@ void loadVocab(TokenizerData& d, const json& vocab, const std::string& where) {
         }
     }
     for (const auto& [bytes, id] : literal) d.ids.emplace(bytes, id);
+    if (!pieceBytes) d.modelIds = d.ids;
 }
 
 // Byte-level BPE starts every piece from its bytes: a vocabulary without
@@ -120,8 +132,8 @@ void finishByteIds(TokenizerData& d, const std::string& where) {
 void addMerge(TokenizerData& d, const std::string& left, const std::string& right, int rank,
               const std::string& where) {
     auto idOf = [&](const std::string& text, const char* role) {
-        const auto it = d.ids.find(tokenBytesOf(text));
-        if (it == d.ids.end())
+        const auto it = d.modelIds.find(d.byteLevel ? tokenBytesOf(text) : text);
+        if (it == d.modelIds.end())
             fail(ErrorKind::Tokenizer, where + ": the " + role + " " + excerpt(text) + " is not in the vocabulary");
         return it->second;
     };
@@ -174,111 +186,20 @@ bool mentionsByteLevel(const json& j) {
     return false;
 }
 
-}  // namespace
+}  // namespace tokload
+
+using namespace tokload;
 
 Tokenizer Tokenizer::fromVocabMerges(const std::string& vocabJson, const std::string& mergesTxt) {
     auto d = std::make_shared<TokenizerData>();
     const json vocab = parseTokenizerJson(readFile(vocabJson, "vocab file"), vocabJson, "vocab file");
-    loadVocab(*d, vocab, "vocab file " + inQuotes(vocabJson));
+    loadVocab(*d, vocab, "vocab file " + inQuotes(vocabJson), {});
     loadMergesTxt(*d, mergesTxt);
     finishByteIds(*d, "vocab file " + inQuotes(vocabJson));
-    return Tokenizer(std::move(d));
-}
-
-Tokenizer Tokenizer::fromTokenizerJson(const std::string& path) {
-    const std::string where = "tokenizer file " + inQuotes(path);
-    const json root = parseTokenizerJson(readFile(path, "tokenizer file"), path, "tokenizer file");
-    if (!root.is_object() || !root.contains("model") || !root["model"].is_object())
-        fail(ErrorKind::Tokenizer, where + ": no \"model\" object");
-    const json& model = root["model"];
-    // Old files may omit the type of a BPE model; anything else is named.
-    const std::string type = model.contains("type") && model["type"].is_string() ? model["type"].get<std::string>() : "BPE";
-    if (type != "BPE") {
-        fail(ErrorKind::Tokenizer, where + ": model type " + excerpt(type) +
-                                       " is not supported (only byte-level BPE, as in GPT-2)");
-    }
-    // A BPE without the byte-level mapping (SentencePiece-style, e.g. LLaMA-2)
-    // would be encoded wrongly without any error, so it is refused here.
-    if (!mentionsByteLevel(root.value("pre_tokenizer", json())) && !mentionsByteLevel(root.value("decoder", json())))
-        fail(ErrorKind::Tokenizer, where + ": a BPE model without a ByteLevel pre-tokenizer is not supported");
-    for (const char* key : {"continuing_subword_prefix", "end_of_word_suffix"}) {
-        const json v = model.value(key, json());
-        if (v.is_string() && !v.get<std::string>().empty())
-            fail(ErrorKind::Tokenizer, where + ": BPE option \"" + std::string(key) + "\" is not supported");
-    }
-
-    auto d = std::make_shared<TokenizerData>();
-    if (!model.contains("vocab")) fail(ErrorKind::Tokenizer, where + ": model has no \"vocab\"");
-    loadVocab(*d, model["vocab"], where + " model.vocab");
-    const json ignoreMerges = model.value("ignore_merges", json(false));
-    d->ignoreMerges = ignoreMerges.is_boolean() && ignoreMerges.get<bool>();
-
-    const json merges = model.value("merges", json::array());
-    if (!merges.is_array()) fail(ErrorKind::Tokenizer, where + ": model.merges is not a list");
-    for (size_t i = 0; i < merges.size(); ++i) {
-        const json& m = merges[i];
-        const std::string at = where + " merge #" + std::to_string(i + 1);
-        std::string left, right;
-        if (m.is_string()) {
-            if (!splitMerge(m.get<std::string>(), left, right))
-                fail(ErrorKind::Tokenizer, at + ": expected \"a b\", got " + excerpt(m.get<std::string>()));
-        } else if (m.is_array() && m.size() == 2 && m[0].is_string() && m[1].is_string()) {
-            left = m[0].get<std::string>();
-            right = m[1].get<std::string>();
-        } else {
-            fail(ErrorKind::Tokenizer, at + ": expected \"a b\" or [\"a\", \"b\"], got " + jsonExcerpt(m));
-        }
-        addMerge(*d, left, right, static_cast<int>(i), at);
-    }
-
-    // Added tokens are literal text (not byte-level) and may extend the ids.
-    const json added = root.value("added_tokens", json::array());
-    if (!added.is_array()) fail(ErrorKind::Tokenizer, where + ": added_tokens is not a list");
-    std::vector<bool> filled(d->tokens.size(), true);
-    // Ids are contiguous, so an added token's id is below the vocabulary's
-    // size plus the number of added tokens; checked before growing the table
-    // (an id of 2^30 must not allocate a billion entries).
-    const int64_t idLimit = static_cast<int64_t>(d->tokens.size() + added.size());
-    for (size_t i = 0; i < added.size(); ++i) {
-        const json& a = added[i];
-        const std::string at = where + " added_tokens[" + std::to_string(i) + "]";
-        if (!a.is_object() || !a.contains("id") || !a["id"].is_number_integer() || !a.contains("content") ||
-            !a["content"].is_string()) {
-            fail(ErrorKind::Tokenizer, at + ": an added token needs an integer \"id\" and a string \"content\", got " +
-                                           jsonExcerpt(a));
-        }
-        const int64_t id = a["id"].is_number_unsigned() && a["id"].get<uint64_t>() > uint64_t(INT64_MAX)
-                               ? INT64_MAX
-                               : a["id"].get<int64_t>();
-        if (id < 0) fail(ErrorKind::Tokenizer, at + ": id " + jsonExcerpt(a["id"]) + " is negative");
-        if (id >= idLimit) {
-            // Some id below idLimit then has no token: name the first one.
-            std::vector<bool> used(static_cast<size_t>(idLimit), false);
-            for (size_t t = 0; t < d->tokens.size(); ++t) used[t] = true;
-            for (const json& other : added)
-                if (other.is_object() && other.contains("id") && other["id"].is_number_integer() &&
-                    other["id"].get<int64_t>() >= 0 && other["id"].get<int64_t>() < idLimit)
-                    used[static_cast<size_t>(other["id"].get<int64_t>())] = true;
-            const auto gap = std::find(used.begin(), used.end(), false) - used.begin();
-            fail(ErrorKind::Tokenizer, at + ": id " + jsonExcerpt(a["id"]) + " is out of range: no token has the id " +
-                                           std::to_string(gap) + " (ids must be contiguous; the vocabulary has " +
-                                           std::to_string(d->tokens.size()) + " tokens and " +
-                                           std::to_string(added.size()) + " added tokens)");
-        }
-        const std::string content = a["content"].get<std::string>();
-        if (static_cast<size_t>(id) >= d->tokens.size()) {
-            d->tokens.resize(static_cast<size_t>(id) + 1);
-            filled.resize(d->tokens.size(), false);
-        }
-        d->tokens[static_cast<size_t>(id)] = content;
-        filled[static_cast<size_t>(id)] = true;
-        d->ids[content] = static_cast<int>(id);
-    }
-    for (size_t id = 0; id < d->tokens.size(); ++id) {
-        if (!filled[id])
-            fail(ErrorKind::Tokenizer, where + ": no token has the id " + std::to_string(id) + " (ids must be contiguous)");
-    }
-    finishByteIds(*d, where);
+    // GPT-2's pre-tokenizer, nothing else.
+    PreTokenizerStep byteLevel(PreTokenizerStep::Kind::ByteLevel);
+    d->preTokenizer.push_back(byteLevel);
+    d->special.assign(d->tokens.size(), false);
     return Tokenizer(std::move(d));
 }
 
@@ -296,8 +217,11 @@ Tokenizer Tokenizer::fromFolder(const std::string& folder) {
     };
     const bool hasVocab = present(vocab);
     const bool hasMerges = present(merges);
-    if (hasVocab && hasMerges) return fromVocabMerges(vocab.string(), merges.string());
+    // tokenizer.json first: it carries the pre-tokenizer, normalizer and
+    // special tokens (Qwen2 ships both forms, and only tokenizer.json has its
+    // Split pattern and NFC normalizer).
     if (present(tokJson)) return fromTokenizerJson(tokJson.string());
+    if (hasVocab && hasMerges) return fromVocabMerges(vocab.string(), merges.string());
     if (hasVocab || hasMerges) {
         fail(ErrorKind::Tokenizer, "folder " + inQuotes(folder) + " has " + (hasVocab ? "vocab.json but no merges.txt" : "merges.txt but no vocab.json") +
                                        " (and no tokenizer.json)");

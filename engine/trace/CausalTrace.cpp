@@ -410,7 +410,7 @@ TraceResult causalTrace(Model& model, const TraceParams& p, const ProgressFn& pr
         if (p.answer.empty()) {
             S.answer = logits.squeeze(0).argmax().item<int64_t>();
         } else {
-            const auto ans = tok.encode(withLeadingSpace(p.answer));
+            const auto ans = tok.encodeContinuation(withLeadingSpace(p.answer));
             if (ans.empty()) fail(ErrorKind::Input, "the answer " + quoteForMessage(p.answer) + " has no tokens");
             S.answer = ans.front();
         }

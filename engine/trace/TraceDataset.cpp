@@ -114,7 +114,7 @@ TraceDatasetResult traceDataset(Model& model, const Dataset& dataset, const Trac
             continue;
         }
         const std::string target = r.targetTrue.empty() || r.targetTrue[0] == ' ' ? r.targetTrue : " " + r.targetTrue;
-        const auto targetIds = model.tokenizer().encode(target);
+        const auto targetIds = model.tokenizer().encodeContinuation(target);
         if (targetIds.empty() || model.topNext(ids, 1).front().id != targetIds.front()) continue;
         p.prompt = prompt;
         p.subject = r.subject;

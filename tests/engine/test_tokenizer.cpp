@@ -180,6 +180,7 @@ private Q_SLOTS:
     void longInputsAreFast();
     void concurrentEncodeAgrees();
     void tinyFixtures();
+    void tinySentencePieceFixture();
     void hostileFiles_data();
     void hostileFiles();
     void missingFiles();
@@ -421,6 +422,29 @@ void TestTokenizer::tinyFixtures() {
     EXPECT_KME_ERROR(empty.encode("a"), ErrorKind::Tokenizer, "no tokenizer");
 }
 
+// A hand-made LLaMA-style tokenizer.json: Prepend + Replace normalizer, unk
+// fused, <s> from TemplateProcessing and from the raw text.
+void TestTokenizer::tinySentencePieceFixture() {
+    const Tokenizer t = Tokenizer::fromFolder((dataDir() + "/tiny_sp").toStdString());
+    // "ab a" -> "▁ab▁a": the merge "▁ a" (rank 0) wins over "a b" (rank 1).
+    QCOMPARE(t.encodeForModel("ab a"), (std::vector<int>{6, 4, 3, 4}));
+    QCOMPARE(t.encode("ab a"), (std::vector<int>{4, 3, 4}));
+    QCOMPARE(t.encodeContinuation(" a"), (std::vector<int>{4}));  // no prepended "▁" in mid-sequence
+    // Unknown characters: one fused unk.
+    QCOMPARE(t.encodeForModel("xyz"), (std::vector<int>{6, 1, 0}));
+    // "<s>" typed in the text is the BOS id; the piece after it gets its "▁".
+    QCOMPARE(t.encodeForModel("<s>a"), (std::vector<int>{6, 6, 4}));
+    QCOMPARE(t.decodeText({6, 4, 3, 4}, true), std::string("ab a"));
+    QCOMPARE(t.decode({4, 3}), std::string(" ab"));
+    // Offsets: the BOS and a prepended "▁" cover no input bytes.
+    const auto spans = t.encodeForModelWithOffsets("ab a");
+    QCOMPARE(spans.size(), size_t(4));
+    QCOMPARE(std::make_pair(spans[0].start, spans[0].end), std::make_pair(size_t(0), size_t(0)));
+    QCOMPARE(std::make_pair(spans[1].start, spans[1].end), std::make_pair(size_t(0), size_t(1)));
+    QCOMPARE(std::make_pair(spans[3].start, spans[3].end), std::make_pair(size_t(2), size_t(4)));
+    QCOMPARE(t.subjectRange("ab a", "b"), (std::pair<int, int>(2, 3)));
+}
+
 void TestTokenizer::hostileFiles_data() {
     QTest::addColumn<QString>("folder");  // under tests/data/tokenizer/hostile
     QTest::addColumn<QString>("file");    // the file the message must name ("": the folder)
@@ -439,9 +463,42 @@ void TestTokenizer::hostileFiles_data() {
     QTest::newRow("Unigram model") << "tokjson_unigram" << "tokenizer.json" << "model type 'Unigram' is not supported";
     QTest::newRow("tokenizer.json not JSON") << "tokjson_not_json" << "tokenizer.json" << "is not valid JSON";
     QTest::newRow("tokenizer.json without model") << "tokjson_no_model" << "tokenizer.json" << "no \"model\" object";
-    QTest::newRow("BPE without ByteLevel") << "tokjson_metaspace" << "tokenizer.json" << "without a ByteLevel pre-tokenizer";
+    // SentencePiece-style BPE is supported now; this one cannot spell its own space marker.
+    QTest::newRow("Metaspace marker not in vocab") << "tokjson_metaspace" << "tokenizer.json"
+                                                  << "the Metaspace replacement '▁' is not in the vocabulary";
     QTest::newRow("bad merge entry") << "tokjson_bad_merge" << "tokenizer.json" << "merge #1";
     QTest::newRow("gap in added ids") << "tokjson_id_gap" << "tokenizer.json" << "no token has the id 3";
+    // tokenizer.json components this engine does not implement, and broken SentencePiece-style files.
+    QTest::newRow("Lowercase normalizer") << "tokjson_normalizer_lowercase" << "tokenizer.json"
+                                          << "normalizer: normalizer type 'Lowercase' is not supported (supported: Sequence";
+    QTest::newRow("Precompiled in a Sequence") << "tokjson_normalizer_precompiled" << "tokenizer.json"
+                                               << "normalizer.normalizers[2]: normalizer type 'Precompiled' is not supported";
+    QTest::newRow("Replace with a Regex") << "tokjson_normalizer_replace_regex" << "tokenizer.json"
+                                          << "a Replace normalizer with a Regex pattern is not supported";
+    QTest::newRow("Whitespace pre-tokenizer") << "tokjson_pretokenizer_whitespace" << "tokenizer.json"
+                                              << "pre-tokenizer type 'Whitespace' is not supported";
+    QTest::newRow("Split regex that does not compile") << "tokjson_split_bad_regex" << "tokenizer.json"
+                                                       << "pre_tokenizer.pretokenizers[0]: cannot compile the pattern";
+    QTest::newRow("WordPiece decoder") << "tokjson_decoder_wordpiece" << "tokenizer.json"
+                                       << "decoder: decoder type 'WordPiece' is not supported";
+    QTest::newRow("unknown post-processor") << "tokjson_postprocessor_unknown" << "tokenizer.json"
+                                            << "post-processor type 'FancyProcessing' is not supported";
+    QTest::newRow("template names an unknown special") << "tokjson_template_unknown_special" << "tokenizer.json"
+                                                       << "special token '<s>' is not in the post-processor's special_tokens";
+    QTest::newRow("SentencePiece merge of unknown symbol") << "tokjson_sp_merge_unknown_symbol" << "tokenizer.json"
+                                                           << "merge #2: the symbol 'x' is not in the vocabulary";
+    QTest::newRow("pair merge with unknown result") << "tokjson_sp_merge_pairs_unknown_result" << "tokenizer.json"
+                                                    << "merge #2: the merged token 'ba' is not in the vocabulary";
+    QTest::newRow("byte_fallback without <0xHH>") << "tokjson_byte_fallback_without_bytes" << "tokenizer.json"
+                                                  << "model.byte_fallback is true but the vocabulary has no token '<0x00>'";
+    QTest::newRow("unk_token not in vocab") << "tokjson_unk_not_in_vocab" << "tokenizer.json"
+                                            << "model.unk_token '<UNK>' is not in the vocabulary";
+    QTest::newRow("added token flag not boolean") << "tokjson_added_flag_not_bool" << "tokenizer.json"
+                                                  << "added_tokens[1]: \"special\" must be true or false";
+    QTest::newRow("added token with empty content") << "tokjson_added_content_empty" << "tokenizer.json"
+                                                    << "added_tokens[1]: the token's \"content\" is empty";
+    QTest::newRow("added token not an object") << "tokjson_added_not_object" << "tokenizer.json"
+                                               << "added_tokens[0]: an added token needs an integer \"id\"";
 }
 
 void TestTokenizer::hostileFiles() {
