@@ -15,6 +15,7 @@
 namespace kme {
 
 void appendSotaHparamRows(std::vector<HparamSpec>& rows);  // r-ROME, EMMET, AlphaEdit: HparamSchemaSota.cpp
+void appendKnHparamRows(std::vector<HparamSpec>& rows);    // knowledge neurons: HparamSchemaKn.cpp
 
 namespace {
 
@@ -282,6 +283,7 @@ std::vector<HparamSpec> buildSchema() {
     rows.push_back(textRow("fact_template", "the edit's own new fact, placed last; {prompt} {target}",
                            &EditHparams::ikeFactTemplate));
     appendSotaHparamRows(rows);  // r-ROME, EMMET, AlphaEdit (HparamSchemaSota.cpp)
+    appendKnHparamRows(rows);    // knowledge neurons (HparamSchemaKn.cpp)
     return rows;
 }
 
@@ -557,7 +559,9 @@ bool operator==(const EditHparams& a, const EditHparams& b) {
            a.graceStopLoss == b.graceStopLoss && a.ikeDemonstrations == b.ikeDemonstrations &&
            a.ikePromptReserve == b.ikePromptReserve && a.ikeDemoTemplate == b.ikeDemoTemplate &&
            a.ikeFactTemplate == b.ikeFactTemplate && a.emmetLambda == b.emmetLambda &&
-           a.nullspaceThreshold == b.nullspaceThreshold && a.alphaEditL2 == b.alphaEditL2;
+           a.nullspaceThreshold == b.nullspaceThreshold && a.alphaEditL2 == b.alphaEditL2 &&
+           a.knSteps == b.knSteps && a.knThreshold == b.knThreshold && a.knLambda1 == b.knLambda1 &&
+           a.knLambda2 == b.knLambda2;
 }
 
 EditStage editStage(const EditParams& p, double done, double total) {

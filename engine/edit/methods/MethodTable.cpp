@@ -25,6 +25,7 @@ const std::vector<MethodInfo>& rows() {
         edit::rromeMethod(),
         edit::emmetMethod(),
         edit::alphaEditMethod(),
+        edit::knMethod(),
     };
     return table;
 }

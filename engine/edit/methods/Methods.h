@@ -13,6 +13,7 @@ const MethodInfo& ikeMethod();    // Ike.cpp
 const MethodInfo& rromeMethod();      // RRome.cpp
 const MethodInfo& emmetMethod();      // Emmet.cpp
 const MethodInfo& alphaEditMethod();  // AlphaEdit.cpp
+const MethodInfo& knMethod();         // Kn.cpp
 
 // The methods' computations (engine/edit/Rome.cpp, FineTune.cpp; also
 // declared in EditInternal.h).
@@ -24,6 +25,7 @@ EditResult computeIke(Model& model, const EditParams& params, const ProgressFn& 
 EditResult computeRRome(Model& model, const EditParams& params, const ProgressFn& progress);
 EditResult computeEmmet(Model& model, const EditParams& params, const ProgressFn& progress);
 EditResult computeAlphaEdit(Model& model, const EditParams& params, const ProgressFn& progress);
+EditResult computeKn(Model& model, const EditParams& params, const ProgressFn& progress);  // engine/edit/KnEdit.cpp
 
 // The progress layout of ROME and MEMIT (computeRome / computeMemit's
 // Meter): key statistics first (20 units a layer), then `perRequest` units a
