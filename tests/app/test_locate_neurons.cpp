@@ -4,6 +4,7 @@
 // cancel, a bad input refused, and the PNG / SVG / PDF export.
 #include <QtTest>
 
+#include <QDir>
 #include <QDoubleSpinBox>
 #include <QLabel>
 #include <QLineEdit>
@@ -119,6 +120,27 @@ private Q_SLOTS:
         }
         const QImage image = plot->toImage(QSize(900, 420));
         QCOMPARE(image.size(), QSize(900, 420));
+    }
+
+    // KME_SCREENSHOT_DIR=DIR: the Locate tab on its "Knowledge neurons" view
+    // after a run on the demo model, grabbed into DIR/locate-neurons.png
+    // (docs/locate-neurons.png is made so).
+    void screenshot() {
+        const QString dir = qEnvironmentVariable("KME_SCREENSHOT_DIR");
+        if (dir.isEmpty() || kme::demoModelFolder().empty()) QSKIP("KME_SCREENSHOT_DIR not set (or no demo model)");
+        JobRunner runner;
+        LocateTab tab(&runner);
+        tab.resize(1280, 900);
+        tab.show();
+        tab.setModel(kme::Model::load(kme::demoModelFolder()));
+        tab.viewTabs()->setCurrentIndex(2);
+        QSignalSpy finished(tab.neuronsView(), &LocateNeuronsView::attributionFinished);
+        QVERIFY(tab.neuronsView()->runAttribution());
+        QTRY_COMPARE_WITH_TIMEOUT(finished.size(), 1, kJobTimeoutMs);
+        for (int i = 0; i < 5; ++i) QCoreApplication::processEvents(QEventLoop::AllEvents, 50);
+        const QString path = QDir(dir).filePath(QStringLiteral("locate-neurons.png"));
+        QVERIFY(tab.grab().save(path, "PNG"));
+        qInfo("wrote %s", qPrintable(path));
     }
 
     void cancelStopsTheRun() {
