@@ -122,12 +122,12 @@ private Q_SLOTS:
         QCOMPARE(image.size(), QSize(900, 420));
     }
 
-    // KME_SCREENSHOT_DIR=DIR: the Locate tab on its "Knowledge neurons" view
+    // KME_SHOT_DIR=DIR: the Locate tab on its "Knowledge neurons" view
     // after a run on the demo model, grabbed into DIR/locate-neurons.png
     // (docs/locate-neurons.png is made so).
     void screenshot() {
-        const QString dir = qEnvironmentVariable("KME_SCREENSHOT_DIR");
-        if (dir.isEmpty() || kme::demoModelFolder().empty()) QSKIP("KME_SCREENSHOT_DIR not set (or no demo model)");
+        const QString dir = qEnvironmentVariable("KME_SHOT_DIR");
+        if (dir.isEmpty() || kme::demoModelFolder().empty()) QSKIP("KME_SHOT_DIR not set (or no demo model)");
         JobRunner runner;
         LocateTab tab(&runner);
         tab.resize(1280, 900);
