@@ -112,6 +112,7 @@ std::vector<Command> allCommands() {
     addModelCommands(commands);
     addTraceCommands(commands);
     addTraceDatasetCommands(commands);
+    addNeuronCommands(commands);
     addEditCommands(commands);
     addMethodCommands(commands);
     addEvalCommands(commands);

@@ -38,6 +38,7 @@ void addEditCommands(std::vector<Command>& commands);
 void addEvalCommands(std::vector<Command>& commands);
 void addSessionCommands(std::vector<Command>& commands);
 void addMethodCommands(std::vector<Command>& commands);  // CliMethods.cpp
+void addNeuronCommands(std::vector<Command>& commands);  // CliNeurons.cpp
 
 // --method NAME from the method table (default: its first row); a UsageError
 // "--method must be rome, memit or ft-l, got 'x'" otherwise (CliMethods.cpp).

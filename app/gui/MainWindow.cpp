@@ -31,6 +31,7 @@
 #include "app/gui/tabs/EditTab.h"
 #include "app/gui/tabs/EvaluateTab.h"
 #include "app/gui/tabs/LocateTab.h"
+#include "app/gui/tabs/LocateNeuronsView.h"
 #include "app/gui/tabs/PredictTab.h"
 #include "engine/edit/EditRequest.h"
 #include "engine/model/Model.h"
@@ -506,6 +507,7 @@ void MainWindow::createExportMenu(QMenu* file) {
     menu->addSeparator();
     menu->addAction(tr("&Heatmaps (PNG, PDF, SVG)…"), locateTab_, &LocateTab::exportWithDialog);
     menu->addAction(tr("&Dataset average plot…"), locateTab_->datasetView(), &LocateDatasetView::exportWithDialog);
+    menu->addAction(tr("&Knowledge-neuron plot…"), locateTab_->neuronsView(), &LocateNeuronsView::exportWithDialog);
     sessionActions_ << session << model;
 }
 

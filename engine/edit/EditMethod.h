@@ -22,7 +22,7 @@ namespace kme {
 class Model;
 struct ModelConfig;
 
-enum class EditMethod { Rome, Memit, FtL, Grace, Ike, RRome, Emmet, AlphaEdit, Wise };
+enum class EditMethod { Rome, Memit, FtL, Grace, Ike, RRome, Emmet, AlphaEdit, Wise, Kn };
 const char* editMethodName(EditMethod method);  // "rome" | "memit" | "ft-l" | ... (the method table's names)
 std::optional<EditMethod> parseEditMethod(const std::string& name);
 
@@ -85,6 +85,11 @@ struct EditHparams {
     int wiseShardSize = 500;          // "save_freq": edits per knowledge shard (a new random mask after)
     int wiseMergeFreq = 1000;         // "merge_freq": edits after which the shards are merged (TIES)
     double wiseDensity = 0.53;        // "densities": TIES's trim, the share of each shard's change kept
+    // Knowledge neurons (Hunter-DDM/knowledge-neurons: src/1_analyze_mlm.py, 2_get_kn.py, 6_edit_knowledge_sampled.py).
+    int knSteps = 20;                 // "steps": Riemann points of the integrated gradients
+    double knThreshold = 0.2;         // "adaptive_threshold": neurons with score > this x the largest score
+    double knLambda1 = 1;             // "norm_lambda1": v -= lambda1 (|v| / |e_old|) e_old
+    double knLambda2 = 8;             // "norm_lambda2": v += lambda2 (|v| / |e_new|) e_new (the paper's 8)
 };
 
 // Defaults of a method for a model: the per-model table (GPT-2 medium ROME

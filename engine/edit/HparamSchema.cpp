@@ -16,6 +16,7 @@ namespace kme {
 
 void appendSotaHparamRows(std::vector<HparamSpec>& rows);  // r-ROME, EMMET, AlphaEdit: HparamSchemaSota.cpp
 void appendWiseHparamRows(std::vector<HparamSpec>& rows);  // WISE: HparamSchemaWise.cpp
+void appendKnHparamRows(std::vector<HparamSpec>& rows);    // knowledge neurons: HparamSchemaKn.cpp
 
 namespace {
 
@@ -287,6 +288,7 @@ std::vector<HparamSpec> buildSchema() {
                            &EditHparams::ikeFactTemplate));
     appendSotaHparamRows(rows);  // r-ROME, EMMET, AlphaEdit (HparamSchemaSota.cpp)
     appendWiseHparamRows(rows);  // WISE (HparamSchemaWise.cpp)
+    appendKnHparamRows(rows);    // knowledge neurons (HparamSchemaKn.cpp)
     return rows;
 }
 
@@ -566,7 +568,9 @@ bool operator==(const EditHparams& a, const EditHparams& b) {
            a.wiseMaskRatio == b.wiseMaskRatio && a.wiseLr == b.wiseLr && a.wiseIters == b.wiseIters &&
            a.wiseNormConstraint == b.wiseNormConstraint && a.wiseAlpha == b.wiseAlpha && a.wiseBeta == b.wiseBeta &&
            a.wiseGamma == b.wiseGamma && a.wiseActRatio == b.wiseActRatio && a.wiseShardSize == b.wiseShardSize &&
-           a.wiseMergeFreq == b.wiseMergeFreq && a.wiseDensity == b.wiseDensity;
+           a.wiseMergeFreq == b.wiseMergeFreq && a.wiseDensity == b.wiseDensity &&
+           a.knSteps == b.knSteps && a.knThreshold == b.knThreshold && a.knLambda1 == b.knLambda1 &&
+           a.knLambda2 == b.knLambda2;
 }
 
 EditStage editStage(const EditParams& p, double done, double total) {

@@ -220,7 +220,7 @@ EditResult computeWise(Model& model, const EditParams& params, const ProgressFn&
                                "templates' texts, but the templates are only \"{}\" (give context_template_length_params)");
     std::vector<Row> rows;
     for (const EditRequest& r : params.requests) {
-        const std::vector<int> target = tok.encode(r.targetNew);
+        const std::vector<int> target = tok.encodeContinuation(r.targetNew);
         if (target.empty()) fail(ErrorKind::Input, "target_new '" + r.targetNew + "' has no tokens");
         for (const auto& t : templates) {
             const std::vector<int> prompt = model.encodePrompt(formatTemplate(t, r.filledPrompt()));

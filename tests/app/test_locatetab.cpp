@@ -315,7 +315,7 @@ private Q_SLOTS:
     void datasetViewDefaults() {
         JobRunner runner;
         LocateTab tab(&runner);
-        QCOMPARE(tab.viewTabs()->count(), 2);
+        QCOMPARE(tab.viewTabs()->count(), 3);
         QCOMPARE(tab.viewTabs()->tabText(0), QStringLiteral("This prompt"));
         QCOMPARE(tab.viewTabs()->tabText(1), QStringLiteral("Dataset average"));
         tab.showDatasetView(true);

@@ -49,7 +49,7 @@ inline double geluNew(double x) {
 }
 
 // Logits [T][vocab] for one sequence. `hook(site, layer, pos, vec)` may
-// modify the value at a site ("embed", "attn", "mlp", "hidden").
+// modify the value at a site ("embed", "attn", "key", "mlp", "hidden").
 inline Mat forward(const Weights& w, const std::vector<int>& ids,
                    const std::function<void(const std::string&, int, int, Vec&)>& hook = {}) {
     const int T = int(ids.size()), D = w.nEmbd, H = w.nHead, hd = D / H, I = w.nInner;
@@ -94,6 +94,7 @@ inline Mat forward(const Weights& w, const std::vector<int>& ids,
             Vec m = layerNorm(h[p], W.at(pre + "ln_2.weight"), W.at(pre + "ln_2.bias"), w.eps);
             Vec f = conv1d(m, W.at(pre + "mlp.c_fc.weight"), W.at(pre + "mlp.c_fc.bias"), D, I);
             for (double& x : f) x = geluNew(x);
+            if (hook) hook("key", l, p, f);  // the MLP key: the down projection's input
             Vec mo = conv1d(f, W.at(pre + "mlp.c_proj.weight"), W.at(pre + "mlp.c_proj.bias"), I, D);
             if (hook) hook("mlp", l, p, mo);
             for (int i = 0; i < D; ++i) h[p][i] += mo[i];

@@ -24,6 +24,7 @@
 #include "app/gui/JobRunner.h"
 #include "app/gui/SessionController.h"
 #include "app/gui/tabs/LocateDatasetView.h"
+#include "app/gui/tabs/LocateNeuronsView.h"
 #include "app/render/TraceHeatmapConvert.h"
 #include "engine/core/SafeInput.h"
 #include "engine/core/Error.h"
@@ -252,6 +253,10 @@ void LocateTab::buildUi() {
     views_->setTabToolTip(0, tr("Causal-tracing heatmaps of one prompt"));
     views_->addTab(dataset_, tr("Dataset average"));
     views_->setTabToolTip(1, tr("Causal traces averaged over a fact set (ROME's Figure 2)"));
+    neurons_ = new LocateNeuronsView(runner_, views_);
+    neurons_->setObjectName(QStringLiteral("locateNeuronsView"));
+    views_->addTab(neurons_, tr("Knowledge neurons"));
+    views_->setTabToolTip(2, tr("Integrated-gradient attribution of the answer to each MLP neuron (Dai et al. 2022)"));
     // The chosen edit layer is shared by both views: shown beside their tabs.
     editLayerLabel_->setContentsMargins(0, 0, 8, 0);
     views_->setCornerWidget(editLayerLabel_, Qt::TopRightCorner);
@@ -272,6 +277,7 @@ void LocateTab::setModel(std::shared_ptr<kme::Model> model) {
     editLayerLabel_->setText(tr("Edit layer: — (click a heatmap column or a plot layer)"));
     window_->setMaximum(model_ ? model_->config().nLayer : 1000);
     dataset_->setModel(model_);
+    neurons_->setModel(model_);
     clearTrace();
 }
 

@@ -5,6 +5,8 @@
 // (hidden / MLP / attention) fill in row by row.
 // "Dataset average": traces averaged over a fact set (ROME's Figure 2, see
 // LocateDatasetView).
+// "Knowledge neurons": integrated-gradient attribution to MLP neurons (Dai et
+// al. 2022, see LocateNeuronsView).
 // Clicking a heatmap column or a layer of the average plot chooses the layer
 // the Edit tab will change.
 // With a session: finished traces and dataset runs are saved in it (traces
@@ -44,6 +46,7 @@ namespace kme::app {
 
 class JobRunner;
 class LocateDatasetView;
+class LocateNeuronsView;
 class SessionController;
 enum class JobOutcome;
 struct TracePartialSink;
@@ -102,6 +105,8 @@ public:
     // "This prompt" (index 0) and "Dataset average" (index 1).
     QTabWidget* viewTabs() const { return views_; }
     LocateDatasetView* datasetView() const { return dataset_; }
+    // "Knowledge neurons" (index 2): integrated-gradient attribution to MLP neurons (LocateNeuronsView).
+    LocateNeuronsView* neuronsView() const { return neurons_; }
     void showDatasetView(bool dataset);
 
 public Q_SLOTS:
@@ -164,6 +169,7 @@ private:
     std::shared_ptr<const kme::TraceParams> runningParams_;  // the request of the running trace
     QTabWidget* views_ = nullptr;
     LocateDatasetView* dataset_ = nullptr;
+    LocateNeuronsView* neurons_ = nullptr;
     QLineEdit* prompt_ = nullptr;
     QLineEdit* subject_ = nullptr;
     QLineEdit* answer_ = nullptr;

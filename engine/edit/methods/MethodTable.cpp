@@ -26,6 +26,7 @@ const std::vector<MethodInfo>& rows() {
         edit::emmetMethod(),
         edit::alphaEditMethod(),
         edit::wiseMethod(),
+        edit::knMethod(),
     };
     return table;
 }

@@ -14,6 +14,7 @@ const MethodInfo& rromeMethod();      // RRome.cpp
 const MethodInfo& emmetMethod();      // Emmet.cpp
 const MethodInfo& alphaEditMethod();  // AlphaEdit.cpp
 const MethodInfo& wiseMethod();       // Wise.cpp
+const MethodInfo& knMethod();         // Kn.cpp
 
 // The methods' computations (engine/edit/Rome.cpp, FineTune.cpp; also
 // declared in EditInternal.h).
@@ -26,6 +27,7 @@ EditResult computeRRome(Model& model, const EditParams& params, const ProgressFn
 EditResult computeEmmet(Model& model, const EditParams& params, const ProgressFn& progress);
 EditResult computeAlphaEdit(Model& model, const EditParams& params, const ProgressFn& progress);
 EditResult computeWise(Model& model, const EditParams& params, const ProgressFn& progress);  // engine/edit/Wise.cpp
+EditResult computeKn(Model& model, const EditParams& params, const ProgressFn& progress);  // engine/edit/KnEdit.cpp
 
 // The progress layout of ROME and MEMIT (computeRome / computeMemit's
 // Meter): key statistics first (20 units a layer), then `perRequest` units a

@@ -1,0 +1,58 @@
+// The hyper-parameter rows of the knowledge-neuron edit (KN), appended to the
+// schema of HparamSchema.cpp. Names: EasyEdit's hparams/KN ("steps",
+// "adaptive_threshold") and Hunter-DDM/knowledge-neurons' edit script
+// ("norm_lambda1", "norm_lambda2").
+#include <string>
+#include <vector>
+
+#include "engine/edit/HparamSchema.h"
+
+namespace kme {
+
+namespace {
+
+using json = nlohmann::json;
+
+HparamSpec knNumber(const char* key, double min, double max, const char* help, double EditHparams::*field) {
+    HparamSpec s;
+    s.key = key;
+    s.type = HparamType::Double;
+    s.min = min;
+    s.max = max;
+    s.methods = {EditMethod::Kn};
+    s.help = help;
+    s.get = [field](const EditHparams& h) { return json(h.*field); };
+    s.set = [field](EditHparams& h, const json& v) { h.*field = v.get<double>(); };
+    return s;
+}
+
+}  // namespace
+
+void appendKnHparamRows(std::vector<HparamSpec>& rows) {
+    {
+        HparamSpec s;
+        s.key = "steps";
+        s.type = HparamType::Int;
+        s.min = 1;
+        s.max = 10000;
+        s.methods = {EditMethod::Kn};
+        s.help = "Riemann points m of the integrated gradients (k/m, k = 0 ... m-1; one backward pass each per layer)";
+        s.get = [](const EditHparams& h) { return json(h.knSteps); };
+        s.set = [](EditHparams& h, const json& v) { h.knSteps = int(v.get<int64_t>()); };
+        rows.push_back(std::move(s));
+    }
+    rows.push_back(knNumber("adaptive_threshold", 0, 1,
+                            "the edited neurons are those with attribution > this x the largest attribution "
+                            "(over all layers) on the edit prompt",
+                            &EditHparams::knThreshold));
+    rows.push_back(knNumber("norm_lambda1", 0, 1000,
+                            "each value vector v loses norm_lambda1 x (|v| / |e_old|) x e_old, e_old = the word "
+                            "embedding of the model's answer before the edit",
+                            &EditHparams::knLambda1));
+    rows.push_back(knNumber("norm_lambda2", 0, 1000,
+                            "... and gains norm_lambda2 x (|v| / |e_new|) x e_new, e_new = the embedding of the new "
+                            "target's first token (the paper uses 1 and 8)",
+                            &EditHparams::knLambda2));
+}
+
+}  // namespace kme
