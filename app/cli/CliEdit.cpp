@@ -127,6 +127,7 @@ int runEdit(const Args& args, Context& ctx) {
                                    "as weights: disable them, or leave out --out");
     }
     const std::string weightsBefore = model->weightsHash();
+    params.preservedKeys = stack.writtenKeys();  // AlphaEdit: the enabled AlphaEdit edits' keys (K_p)
 
     const std::string hashBefore = model->stateHash();
     const std::string firstPrompt = params.requests.front().filledPrompt();

@@ -122,6 +122,7 @@ int runEval(const Args& args, Context& ctx) {
     p.batchSize = args.getInt("--batch", 1, 1, 1000000);
     p.metrics = *metricSet;
     p.baseline = !args.has("--no-baseline");
+    p.preservationTokens = args.getInt("--preservation-tokens", 2000, 0, 10000000);
     p.generation.enabled = !args.has("--no-generation");
     p.generation.maxLength = args.getInt("--gen-length", 100, 2, 100000);
     p.generation.seed = args.getSeed("--gen-seed", 0);
@@ -237,6 +238,13 @@ int runEval(const Args& args, Context& ctx) {
         s << "  " << std::setw(32) << label << std::setw(20) << a << b << "\n";
     }
     s << std::right;
+    if (r.preservation) {
+        std::string layers;
+        for (int l : r.preservation->layers) layers += (layers.empty() ? "" : ",") + std::to_string(l);
+        s << "  preservation: the edited layers' outputs at " << r.preservation->tokens
+          << " corpus tokens' keys moved by " << std::setprecision(3) << 100 * r.preservation->mean
+          << "% on average (mean ||dW k|| / ||W k||, layers " << layers << ")\n";
+    }
     if (excludedNeighbours + excludedAttributes > 0)
         s << "  left out as rewritten by another applied edit: " << excludedNeighbours << " neighbourhood prompts, "
           << excludedAttributes << " other attributes\n";
@@ -273,6 +281,9 @@ void addEvalCommands(std::vector<Command>& commands) {
           {"--hparams", true, "JSON overriding hyper-parameters"},
           {"--seed", true, "seed of the context-template generation (0)"},
           {"--no-baseline", false, "skip measuring the unedited model"},
+          {"--preservation-tokens", true,
+           "sequential weight edits: statistics-corpus tokens whose keys measure how far the edited layers' outputs "
+           "moved (2000; 0 = off)"},
           {"--no-generation", false, "skip generation (no fluency)"},
           {"--gen-length", true, "tokens of prompt + generated text for fluency (100, capped by the context)"},
           {"--gen-seed", true, "seed of the sampled generations (0)"},

@@ -201,6 +201,7 @@ EditResult computeAlphaEdit(Model& model, const EditParams& params, const Progre
             return alphaEditLeft(p, in.keys, preserved, hp.alphaEditL2);
         });
     for (const LayerWrite& w : result.writes) {
+        result.delta.keys[w.layer] = w.keys;  // what later AlphaEdit edits on this state preserve (K_p)
         const auto kept = params.preservedKeys.find(w.layer);
         result.notes.push_back(
             "layer " + std::to_string(w.layer) + ": P keeps " + std::to_string(w.projectorRank) + " of " +

@@ -47,6 +47,7 @@ struct EditStack::Impl {
     std::shared_ptr<const PayloadLists> base;
     ResidentState baseState;
     PayloadLists own;
+    std::map<int, DeltaMatrix> keys;  // WeightDelta::keys of the applied deltas, columns in order
 
     void refreshResident() {
         if (own.adapters.empty() && own.contexts.empty()) {
@@ -104,6 +105,16 @@ void EditStack::apply(const WeightDelta& delta) {
             fail(ErrorKind::Input, "the edit's delta for '" + p.tensor + "' has shape " + shapeText(p.shape) +
                                        "; the model's tensor is " + shapeText(it->second.sizes().vec()));
     }
+    for (const auto& [layer, k] : delta.keys) {
+        const auto it = d->keys.find(layer);
+        if (k.rows < 1 || k.cols < 1 || k.data.size() != size_t(k.rows * k.cols) ||
+            (it != d->keys.end() && it->second.rows != k.rows))
+            fail(ErrorKind::Input, "the edit's keys at layer " + std::to_string(layer) + " are " +
+                                       std::to_string(k.rows) + " x " + std::to_string(k.cols) +
+                                       (it != d->keys.end() ? "; earlier edits' keys there have " +
+                                                                  std::to_string(it->second.rows) + " rows"
+                                                            : std::string()));
+    }
     at::NoGradGuard noGrad;
     // Every new tensor first, checked finite; the model changes only once all are.
     std::map<std::string, at::Tensor> next;
@@ -121,7 +132,23 @@ void EditStack::apply(const WeightDelta& delta) {
         if (!d->originals.count(name)) d->originals.emplace(name, tf.tensor(name));  // copy-on-write
         tf.setTensor(name, t);
     }
+    for (const auto& [layer, k] : delta.keys) {
+        auto [it, fresh] = d->keys.try_emplace(layer, k);
+        if (fresh) continue;
+        // Row-major [rows, a] + [rows, b] -> [rows, a + b]: the new columns after the old.
+        DeltaMatrix& all = it->second;
+        std::vector<double> joined;
+        joined.reserve(all.data.size() + k.data.size());
+        for (int64_t r = 0; r < all.rows; ++r) {
+            joined.insert(joined.end(), all.data.begin() + r * all.cols, all.data.begin() + (r + 1) * all.cols);
+            joined.insert(joined.end(), k.data.begin() + r * k.cols, k.data.begin() + (r + 1) * k.cols);
+        }
+        all.cols += k.cols;
+        all.data = std::move(joined);
+    }
 }
+
+std::map<int, DeltaMatrix> EditStack::writtenKeys() const { return d->keys; }
 
 void EditStack::apply(const EditPayload& payload) {
     const ModelConfig& c = d->model->config();
@@ -175,6 +202,7 @@ void EditStack::revertAll() {
     Transformer& tf = d->model->transformer();
     for (const auto& [name, original] : d->originals) tf.setTensor(name, original);
     d->originals.clear();
+    d->keys.clear();
     if (!d->own.adapters.empty() || !d->own.contexts.empty()) {
         d->own = PayloadLists{};
         d->refreshResident();

@@ -126,7 +126,7 @@ bool WeightDelta::operator==(const WeightDelta& o) const {
             !(a.dense == b.dense))
             return false;
     }
-    return true;
+    return keys == o.keys;
 }
 
 // Safetensors layout: 8-byte little-endian header length, JSON header (padded
@@ -152,7 +152,14 @@ std::string WeightDelta::toBytes() const {
             names.push_back(base + "dense");
         }
     }
+    json keyLayers = json::array();
+    for (const auto& [layer, k] : keys) {
+        keyLayers.push_back(layer);
+        blobs.push_back(&k);
+        names.push_back("k" + std::to_string(layer));
+    }
     header["__metadata__"] = {{"format", "kme_weight_delta"}, {"version", "1"}, {"parts", partsJson.dump()}};
+    if (!keys.empty()) header["__metadata__"]["keys"] = keyLayers.dump();
     size_t offset = 0;
     for (size_t i = 0; i < blobs.size(); ++i) {
         const size_t n = blobs[i]->data.size() * sizeof(double);
@@ -249,7 +256,7 @@ WeightDelta WeightDelta::fromBytes(const std::string& bytes) {
             bad("tensor '" + name + "' lacks its shape or data_offsets");
         const auto shape = dimensions(t.at("shape"), 2, "tensor '" + name + "' shape");
         const auto off = dimensions(t.at("data_offsets"), 2, "tensor '" + name + "' data_offsets");
-        if (shape[0] != rows || (cols >= 0 && shape[1] != cols))
+        if ((rows >= 0 && shape[0] != rows) || (cols >= 0 && shape[1] != cols))
             bad("tensor '" + name + "' has shape " + shapeText(shape) + ", expected " +
                 (cols >= 0 ? shapeText({rows, cols}) : "rows " + std::to_string(rows)));
         int64_t count = 0;
@@ -295,6 +302,26 @@ WeightDelta WeightDelta::fromBytes(const std::string& bytes) {
         }
         out.parts.push_back(std::move(p));
     }
+    // Optional: the keys each layer's change was written for (AlphaEdit's K_p).
+    json keyLayers = json::array();
+    try {
+        const std::string text = textMember(meta, "keys", "metadata");
+        if (!text.empty()) keyLayers = parseJson(text, "metadata 'keys'");
+    } catch (const Error& e) {
+        if (e.kind() != ErrorKind::Format || std::string(e.what()).rfind("weight delta blob", 0) == 0) throw;
+        bad(e.what());
+    }
+    if (!keyLayers.is_array()) bad("metadata 'keys' is not a list of layers");
+    for (const json& l : keyLayers) {
+        if (!l.is_number_integer() || l.get<int64_t>() < 0 || l.get<int64_t>() > 100000)
+            bad("metadata 'keys' holds " + quoteForMessage(l.is_primitive() ? l.dump() : jsonTypeName(l), 40) +
+                ", not a layer number");
+        const int layer = int(l.get<int64_t>());
+        if (out.keys.count(layer)) bad("metadata 'keys' names layer " + std::to_string(layer) + " twice");
+        DeltaMatrix k = matrix("k" + std::to_string(layer), -1, -1);
+        if (k.rows < 1 || k.cols < 1) bad("tensor 'k" + std::to_string(layer) + "' holds no keys");
+        out.keys.emplace(layer, std::move(k));
+    }
     return out;
 }
 
@@ -302,6 +329,8 @@ bool WeightDelta::isFinite() const {
     auto finite = [](const DeltaMatrix& m) {
         return std::all_of(m.data.begin(), m.data.end(), [](double x) { return std::isfinite(x); });
     };
+    for (const auto& [layer, k] : keys)
+        if (!finite(k)) return false;
     return std::all_of(parts.begin(), parts.end(), [&](const TensorDelta& p) {
         return p.kind == TensorDelta::Kind::LowRank ? finite(p.u) && finite(p.v) : finite(p.dense);
     });

@@ -54,6 +54,11 @@ struct TensorDelta {
 
 struct WeightDelta {
     std::vector<TensorDelta> parts;  // applied in this order (a tensor may appear more than once)
+    // Per layer, the keys [n_inner, n] (columns) the edit wrote. AlphaEdit
+    // stores them so that later AlphaEdit edits preserve them (K_p): a
+    // session's enabled edits carry their own K_p, so undo and what-if stay
+    // exact. Not applied to the weights; empty for other methods.
+    std::map<int, DeltaMatrix> keys;
 
     bool empty() const { return parts.empty(); }
     std::vector<std::string> tensors() const;  // distinct names, in first-use order
@@ -104,6 +109,10 @@ public:
     // revertAll(), then apply each delta in order.
     void rebuild(const std::vector<WeightDelta>& deltas);
     void rebuild(const std::vector<const EditPayload*>& payloads);
+    // The keys (WeightDelta::keys) of the weight deltas applied through this
+    // stack, per layer, concatenated in application order: AlphaEdit's K_p
+    // for the next edit on this state (EditParams::preservedKeys).
+    std::map<int, DeltaMatrix> writtenKeys() const;
 
     bool modified() const;  // weights changed, or adapters / contexts added
     int adapterCount() const;

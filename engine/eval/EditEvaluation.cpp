@@ -5,6 +5,7 @@
 #include <algorithm>
 #include <chrono>
 #include <cmath>
+#include <memory>
 #include <numeric>
 #include <random>
 
@@ -275,6 +276,12 @@ EvalResult evaluateEdits(Model& model, const Dataset& dataset, const std::vector
 
     std::vector<RecordEvaluation> evals(selected.size());
     std::vector<bool> done(selected.size(), false);
+    std::unique_ptr<KeyPreservationProbe> probe;
+    if (params.mode == EvalMode::Sequential && params.preservationTokens > 0 &&
+        methodInfo(editBase.method).payload == PayloadKind::Weights && !editBase.statsTexts.empty() &&
+        !editBase.hparams.layers.empty())
+        probe = std::make_unique<KeyPreservationProbe>(model, editBase.hparams.layers, editBase.statsTexts,
+                                                       params.preservationTokens);
     EditStack stack(model);
     RevertOnExit revert{stack};
     try {
@@ -290,6 +297,7 @@ EvalResult evaluateEdits(Model& model, const Dataset& dataset, const std::vector
         for (size_t b = 0; b < batches.size(); ++b) {
             EditParams ep = editBase;
             ep.requests.clear();
+            ep.preservedKeys = stack.writtenKeys();  // AlphaEdit in sequence: the earlier edits' keys
             EditBatchReport report;
             for (size_t k : batches[b]) {
                 ep.requests.push_back(requests[k]);
@@ -344,6 +352,7 @@ EvalResult evaluateEdits(Model& model, const Dataset& dataset, const std::vector
                 meter.step(1);
             }
             result.metricSeconds += since(tm);
+            if (probe) result.preservation = probe->measure(model);
         }
     } catch (const Cancelled&) {
         result.cancelled = true;

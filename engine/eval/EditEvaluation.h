@@ -22,6 +22,7 @@
 #include "engine/core/Progress.h"
 #include "engine/edit/EditMethod.h"
 #include "engine/eval/Dataset.h"
+#include "engine/eval/KeyPreservation.h"
 #include "engine/eval/Metrics.h"
 
 namespace kme {
@@ -57,6 +58,10 @@ struct EvalParams {
     MetricSet metrics = MetricSet::Auto;
     GenerationOptions generation;  // fluency (CounterFact only)
     bool baseline = true;          // also measure the unedited model
+    // Sequential weight edits: keys of this many statistics-corpus tokens
+    // measure how much the edited layers' outputs moved (KeyPreservation.h);
+    // 0 = not measured (also without a corpus or layers).
+    int64_t preservationTokens = 2000;
 };
 
 // One statistic over records: mean and the 95% half-width of its normal
@@ -113,6 +118,7 @@ struct EvalResult {
     double seconds = 0;                 // wall time of the whole run
     double editSeconds = 0;             // computing edits
     double metricSeconds = 0;           // measuring (baseline included)
+    std::optional<KeyPreservation> preservation;  // sequential weight edits, after the last (EvalParams)
 };
 
 // `indices` from selectRecords. Progress is reported in work units (edits

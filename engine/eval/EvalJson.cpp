@@ -228,6 +228,11 @@ json evalRunToJson(const EvalResult& r, const Dataset& dataset, const EvalParams
               {"edit_seconds", r.editSeconds},
               {"metric_seconds", r.metricSeconds}};
     if (!p.edit.statsLabel.empty()) j["stats_corpus"] = p.edit.statsLabel;
+    if (r.preservation)
+        j["key_preservation"] = {{"layers", r.preservation->layers},
+                                 {"tokens", r.preservation->tokens},
+                                 {"relative_change_per_layer", r.preservation->perLayer},
+                                 {"relative_change", r.preservation->mean}};
     if (options.baselineCounts) j["baseline_count"] = p.baseline ? baselineCount : json(nullptr);
     return j;
 }

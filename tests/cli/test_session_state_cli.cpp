@@ -244,6 +244,47 @@ private Q_SLOTS:
     }
 
     void theSessionFileIsNeverWritten() { QVERIFY(fileBytes(session_) == sessionBytes_); }
+
+    // AlphaEdit in a session: each edit preserves the keys of the session's
+    // enabled AlphaEdit edits (K_p, stored in their payloads); disabling one
+    // takes its keys out of the next edit's K_p.
+    void alphaEditPreservesTheSessionsEarlierEdits() {
+        const std::string session = path("alpha.kmes");
+        auto edit = [&](const char* subject, const char* target) {
+            const Run r = runKme({"edit", model_, "--method", "alphaedit", "--layers", "0-0", "--prompt",
+                                  "{} is located in the city of", "--subject", subject, "--target", target, "--no-mom2",
+                                  "--session", session, "--json", "-"});
+            if (r.rc != 0) qWarning("%s", r.err.c_str());
+            return r.rc == 0 ? json::parse(r.out) : json();
+        };
+        auto preserved = [](const json& j) {
+            std::string all;
+            for (const auto& n : j.at("notes")) all += n.get<std::string>() + "\n";
+            return all;
+        };
+        const json first = edit("The Eiffel Tower", "Rome");
+        QVERIFY(!first.is_null());
+        QVERIFY2(preserved(first).find("earlier keys preserved") == std::string::npos, preserved(first).c_str());
+        const json second = edit("The Colosseum", "Paris");
+        QVERIFY(!second.is_null());
+        QVERIFY2(preserved(second).find("1 earlier keys preserved") != std::string::npos, preserved(second).c_str());
+        const json third = edit("Big Ben", "Tokyo");
+        QVERIFY2(preserved(third).find("2 earlier keys preserved") != std::string::npos, preserved(third).c_str());
+        {
+            kme::SessionStore store(session);
+            const auto edits = store.listEdits();
+            QCOMPARE(int(edits.size()), 3);
+            store.setEditEnabled(edits.front().id, false);
+        }
+        const json fourth = edit("The Louvre", "Berlin");
+        QVERIFY2(preserved(fourth).find("2 earlier keys preserved") != std::string::npos, preserved(fourth).c_str());
+        {
+            kme::SessionStore store(session);
+            for (const auto& e : store.listEdits()) store.setEditEnabled(e.id, false);
+        }
+        const json fifth = edit("The Parthenon", "Madrid");
+        QVERIFY2(preserved(fifth).find("earlier keys preserved") == std::string::npos, preserved(fifth).c_str());
+    }
 };
 
 QTEST_GUILESS_MAIN(TestSessionStateCli)

@@ -16,6 +16,7 @@
 #include "engine/edit/KeyStatistics.h"
 #include "engine/edit/WeightDelta.h"
 #include "engine/edit/methods/MethodTable.h"
+#include "engine/eval/KeyPreservation.h"
 #include "test_edit_support.h"
 
 using namespace kme;
@@ -354,6 +355,115 @@ private Q_SLOTS:
         // A K_p of the wrong width is refused.
         p.preservedKeys[1].rows = 3;
         expectError([&] { computeEdit(*m, p); }, {"preserved keys", "layer 1"});
+    }
+
+    // K_p from a session: an AlphaEdit delta carries the keys it wrote
+    // through the session blob; the stack hands the enabled edits' keys, in
+    // order, to the next edit, which then equals the edit given them by hand;
+    // undo takes them away again.
+    void alphaEditKeysTravelWithThePayload() {
+        auto m = Model::load(dir("toy"));
+        EditParams p = params(EditMethod::AlphaEdit, {request("Tokyo", " Italy")}, {1}, *m);
+        p.hparams.mom2Adjustment = false;
+        p.hparams.alphaEditL2 = 1e-2;
+        const EditResult first = computeEdit(*m, p);
+        QCOMPARE(first.delta.keys.size(), size_t(1));
+        QVERIFY(first.delta.keys.at(1) == first.writes[0].keys);
+        const WeightDelta back = WeightDelta::fromBytes(first.delta.toBytes());
+        QVERIFY(back == first.delta);  // keys included, bit for bit
+        p.requests = {request("Paris", " Japan")};
+        p.contextTemplates = first.contextTemplates;
+        EditStack stack(*m);
+        QVERIFY(stack.writtenKeys().empty());
+        stack.apply(back);
+        const EditResult second = computeEdit(*m, [&] {
+            EditParams q = p;
+            q.preservedKeys = stack.writtenKeys();
+            return q;
+        }());
+        EditParams byHand = p;
+        byHand.preservedKeys[1] = first.writes[0].keys;
+        const EditResult expected = computeEdit(*m, byHand);
+        near("K_p from the stack vs given by hand", maxAbs(dense(second.delta.parts[0]) - dense(expected.delta.parts[0])),
+             0);
+        QVERIFY(second.notes.back().find("1 earlier keys preserved") != std::string::npos);
+        // Two edits: the columns in application order.
+        stack.apply(second.delta);
+        const std::map<int, DeltaMatrix> both = stack.writtenKeys();
+        const at::Tensor joined = tensorOf(both.at(1));
+        const at::Tensor expectedJoined = at::cat({tensorOf(first.writes[0].keys), tensorOf(second.writes[0].keys)}, 1);
+        near("stack's K_p vs the two edits' keys side by side", maxAbs(joined - expectedJoined), 0);
+        // Undo the first: only the second's keys remain; undo all: none.
+        stack.rebuild(std::vector<WeightDelta>{second.delta});
+        QVERIFY(stack.writtenKeys().at(1) == second.writes[0].keys);
+        stack.revertAll();
+        QVERIFY(stack.writtenKeys().empty());
+        // Other methods carry no keys.
+        EditParams mp = params(EditMethod::Memit, {request("Tokyo", " Italy")}, {1}, *m);
+        mp.hparams.mom2Adjustment = false;
+        mp.contextTemplates = first.contextTemplates;
+        QVERIFY(computeEdit(*m, mp).delta.keys.empty());
+        // Keys of another width than the stack's earlier ones are refused before anything changes.
+        stack.apply(first.delta);
+        WeightDelta odd = second.delta;
+        odd.keys[1].rows = 2;
+        odd.keys[1].data.resize(size_t(2 * odd.keys[1].cols));
+        expectError([&] { stack.apply(odd); }, {"keys at layer 1", "rows"});
+        QVERIFY(stack.writtenKeys().at(1) == first.writes[0].keys);
+    }
+
+    // Damaged keys in a weight-delta blob: one line naming what is wrong.
+    void hostileKeysInTheBlob() {
+        WeightDelta d;
+        d.parts.push_back(TensorDelta::denseDelta("h.0.mlp.c_proj.weight", {2, 2}, DeltaMatrix{2, 2, {1, 2, 3, 4}}));
+        d.keys[0] = DeltaMatrix{2, 1, {0.5, -0.5}};
+        const std::string good = d.toBytes();
+        QVERIFY(WeightDelta::fromBytes(good) == d);
+        auto mutate = [&](const std::string& from, const std::string& to) {
+            std::string b = good;
+            const size_t at = b.find(from);
+            if (at == std::string::npos) qFatal("fixture: '%s' not in the blob", from.c_str());
+            b.replace(at, from.size(), to);  // same length: the header stays valid
+            return b;
+        };
+        const std::vector<std::pair<std::string, std::vector<QString>>> cases = {
+            {mutate("\"keys\":\"[0]\"", "\"keys\":\"[7]\""), {"tensor 'k7' is missing"}},
+            {mutate("\"keys\":\"[0]\"", "\"keys\":\"[a]\""), {"metadata 'keys'"}},
+            {mutate("\"keys\":\"[0]\"", "\"keys\":\"{0}\""), {"metadata 'keys'"}},
+            {mutate("\"keys\":\"[0]\"", "\"keys\":\"  5\""), {"metadata 'keys' is not a list"}},
+        };
+        for (const auto& [bytes, fragments] : cases)
+            expectError([&] { WeightDelta::fromBytes(bytes); }, fragments, ErrorKind::Format);
+        WeightDelta dup = d;
+        dup.keys[0].cols = 0;
+        dup.keys[0].data.clear();
+        expectError([&] { WeightDelta::fromBytes(dup.toBytes()); }, {"holds no keys"}, ErrorKind::Format);
+    }
+
+    // The preservation measure against its closed form: no change reads 0;
+    // scaling a layer's down projection by (1 + e) moves every output by e.
+    void preservationProbeClosedForm() {
+        auto m = Model::load(dir("toy"));
+        const std::vector<std::string> corpus = toyCorpus(20, 3);
+        KeyPreservationProbe probe(*m, {0, 1}, corpus, 150);
+        const KeyPreservation none = probe.measure(*m);
+        QCOMPARE(none.tokens, int64_t(150));
+        near("preservation without a change", std::max(none.perLayer[0], none.perLayer[1]), 0);
+        const double e = 0.03;
+        const at::Tensor w = m->transformer().tensor("h.1.mlp.c_proj.weight").to(at::kDouble);
+        DeltaMatrix scaled{w.size(0), w.size(1), {}};
+        const at::Tensor ew = (e * w).contiguous();
+        scaled.data.assign(ew.data_ptr<double>(), ew.data_ptr<double>() + ew.numel());
+        WeightDelta d;
+        d.parts.push_back(TensorDelta::denseDelta("h.1.mlp.c_proj.weight", {w.size(0), w.size(1)}, scaled));
+        EditStack stack(*m);
+        stack.apply(d);
+        const KeyPreservation moved = probe.measure(*m);
+        near("preservation, layer 0 untouched", moved.perLayer[0], 0);
+        near("preservation of a (1 + e) scaling vs e", std::abs(moved.perLayer[1] - e), 1e-6);  // float32 weights
+        near("mean over the layers", std::abs(moved.mean - e / 2), 1e-6);
+        stack.revertAll();
+        expectError([&] { KeyPreservationProbe(*m, {9}, corpus, 10); }, {"layer 9"});
     }
 };
 

@@ -555,15 +555,17 @@ bool EditTab::runEdit() {
     run->requests = requests();
     const kme::EditHparams hparams = hparamsFromControls(defaults_);
     auto model = model_;
+    auto live = session_->live();  // its stack: the enabled edits' keys for AlphaEdit (K_p)
     QString layersText;
     for (int l : hparams.layers) layersText += (layersText.isEmpty() ? QString() : QStringLiteral(",")) + QString::number(l);
     const QString title = tr("Editing with %1, layer %2").arg(method_->currentText(), layersText);
     const bool started = runner_->start(
         title,
-        [run, model, hparams](const kme::ProgressFn& progress) {
+        [run, model, live, hparams](const kme::ProgressFn& progress) {
             kme::EditParams p = kme::defaultEditParams(*model, run->method);
             p.hparams = hparams;  // the controls started from the same defaults
             p.requests = run->requests;
+            if (live && live->model == model && live->stack) p.preservedKeys = live->stack->writtenKeys();
             if (!kme::methodInfo(run->method).needsKeyStatistics || !hparams.mom2Adjustment) {
                 p.statsTexts.clear();
                 p.statsLabel.clear();
