@@ -273,6 +273,7 @@ SessionMergeReport mergeSessionShards(const std::string& out, const std::vector<
         stores[0].copyTo(tmp);
         {
             SessionStore target(tmp);
+            target.setInfo(fs::path(out).stem().string(), target.info().notes);  // not IN1's name
             for (const ShardRow& r : rows) {
                 if (r.input != 0) continue;
                 if (r.isTrace) target.deleteTrace(r.id);

@@ -282,7 +282,11 @@ private Q_SLOTS:
         // kme session show lists the merged runs like any other.
         const Run show = runKme({"session", "show", path("merged.kmes")});
         QVERIFY2(show.rc == 0, show.err.c_str());
-        QVERIFY2(QString::fromStdString(show.out).contains("metric run 1"), show.out.c_str());
+        int64_t mergedId = 0;
+        for (const auto& run : report["runs"])
+            if (run["kind"] == "metric run") mergedId = run["id"].get<int64_t>();
+        QVERIFY2(QString::fromStdString(show.out).contains(QString("metric run %1 (").arg(mergedId)), show.out.c_str());
+        QVERIFY2(QString::fromStdString(show.out).contains("session 'merged'"), show.out.c_str());
         QVERIFY2(QString::fromStdString(show.out).contains("FT-L on"), show.out.c_str());
         QVERIFY2(QString::fromStdString(show.out).contains(", 7 records"), show.out.c_str());
         QVERIFY2(QString::fromStdString(show.out).contains("dataset " + QString::fromStdString(traceFacts_)),
