@@ -334,7 +334,13 @@ void addEvalCommands(std::vector<Command>& commands) {
            "K/N: evaluate shard K (0..N-1) of the run only - record i of the selection (batch i with --batch) when "
            "i mod N = K - with the run's selection and seeds; needs --session (one file per shard) or --json; "
            "kme session merge OUT SHARDS... gives the whole run (not with --sequential)"}},
-         runEval});
+         runEval,
+         "Sharding (--shard K/N): record i of the selection (after --select; batch i with --batch B) belongs to shard\n"
+         "i mod N, K = 0 ... N-1; every shard uses the run's selection and seeds and records the run's parameters and\n"
+         "its shard id in its own --session file. kme session merge OUT SHARDS... gives the unsharded run's metric run\n"
+         "(means and intervals recomputed from the per-record results). Slurm: scripts/slurm/eval.sbatch, merge.sh.\n"
+         "  for k in 0 1 2; do kme eval --dataset F --method rome --shard $k/3 --session shard-$k.kmes & done; wait\n"
+         "  kme session merge run.kmes shard-0.kmes shard-1.kmes shard-2.kmes"});
 }
 
 }  // namespace kme::cli
