@@ -25,6 +25,8 @@
 #include "engine/eval/Dataset.h"
 #include "engine/eval/EditEvaluation.h"
 #include "engine/eval/EvalJson.h"
+#include "engine/eval/Shard.h"
+#include "engine/core/Sha256.h"
 #include "engine/model/Model.h"
 #include "engine/session/SessionEdits.h"
 #include "engine/session/SessionStore.h"
@@ -46,22 +48,6 @@ std::string cell(const MetricSummary& s, const std::string& name) {
     if (name != "score" && st->count > 1) o << " ± " << st->ci95 * k;
     if (percent) o << " %";
     return o.str();
-}
-
-// --session DB: an existing file is opened now, before anything is computed
-// (a file that is not a session is refused, untouched); a missing one is only
-// created when a finished run is recorded, so a failed run leaves no file.
-std::optional<SessionStore> openSessionForRun(const std::string& path) {
-    namespace fs = std::filesystem;
-    std::error_code ec;
-    if (fs::exists(path, ec)) {
-        if (fs::is_directory(path, ec)) fail(ErrorKind::Io, path + ": is a folder, not a session file");
-        return SessionStore(path);
-    }
-    const fs::path folder = fs::path(path).parent_path();
-    if (!folder.empty() && !fs::is_directory(folder, ec))
-        fail(ErrorKind::Io, path + ": the folder " + folder.string() + " does not exist");
-    return std::nullopt;
 }
 
 // The run's settings as the session keeps them (MetricRunRecord::paramsJson;
@@ -86,7 +72,7 @@ json paramsJson(const EvalParams& p, const EvalRunContext& run, int steps, bool 
 // Saves a finished run in the session: the compact JSON the Evaluate tab
 // saves (per-record values, no prompt details), so the tab shows it.
 int64_t recordMetricRun(SessionStore& session, const EvalResult& r, const Dataset& dataset, const EvalParams& p,
-                        const EvalRunContext& run, const json& params) {
+                        const EvalRunContext& run, const json& params, const std::optional<ShardSpec>& shard) {
     EvalJsonOptions compact;
     compact.promptDetails = false;
     compact.baselineCounts = true;
@@ -94,8 +80,41 @@ int64_t recordMetricRun(SessionStore& session, const EvalResult& r, const Datase
     m.method = editMethodName(r.method);
     m.dataset = run.dataset;
     m.paramsJson = params.dump();
-    m.resultsJson = evalRunToJson(r, dataset, p, run, compact).dump();
+    json results = evalRunToJson(r, dataset, p, run, compact);
+    if (shard) results["shard"] = shardToJson(*shard);  // kme session merge checks each shard's share
+    m.resultsJson = results.dump();
     return session.addMetricRun(m);
+}
+
+// Everything that shapes a run's results, as the shards of one run must
+// agree on it (`kme session merge` groups shard rows by it): the fact file
+// and its content, the selection, the method and its hyper-parameters, the
+// seeds, the weights evaluated, the shard count.
+json runSpecJson(const EvalParams& p, const EvalRunContext& run, const std::string& datasetSha256,
+                 const std::string& metricsAsked, const ShardSpec& shard) {
+    return {{"tool", "kme eval"},
+            {"dataset", run.dataset},
+            {"dataset_sha256", datasetSha256},
+            {"selection",
+             {{"how", recordSelectionName(run.selection.how)},
+              {"limit", run.selection.limit},
+              {"seed", run.selection.seed},
+              {"records", run.indices.size()}}},
+            {"method", editMethodName(p.edit.method)},
+            {"hparams", json::parse(hparamsToJson(p.edit.hparams, p.edit.method))},
+            {"seed", p.edit.seed},
+            {"stats_corpus", p.edit.statsLabel},
+            {"mode", evalModeName(p.mode)},
+            {"batch_size", p.batchSize},
+            {"metrics", metricsAsked},
+            {"baseline", p.baseline},
+            {"generation",
+             {{"enabled", p.generation.enabled},
+              {"max_length", p.generation.maxLength},
+              {"top_k", p.generation.topK},
+              {"seed", p.generation.seed}}},
+            {"state_hash", run.weightsHash},
+            {"shards", shard.count}};
 }
 
 int runEval(const Args& args, Context& ctx) {
@@ -132,9 +151,27 @@ int runEval(const Args& args, Context& ctx) {
     const bool toSession = args.has("--session");
     const std::string sessionPath = args.get("--session");
     if (toSession && sessionPath.empty()) throw UsageError("--session needs a session file");
+    const std::optional<ShardSpec> shard = shardArg(args);
+    if (shard && p.mode == EvalMode::Sequential)
+        throw UsageError("--shard cannot split a --sequential run: each record is measured after every edit of the run");
+    if (shard && !toSession && !args.has("--json"))
+        throw UsageError("--shard needs --session FILE (one file per shard, merged by kme session merge) or --json FILE");
 
     const Dataset dataset = loadDataset(datasetPath);
     const std::vector<size_t> indices = selectRecords(dataset, sel);
+    // A shard evaluates its share of the selection (whole batches).
+    std::vector<size_t> evaluated = indices;
+    std::string datasetSha256;
+    if (shard) {
+        evaluated.clear();
+        for (size_t pos : shardPositions(indices.size(), static_cast<size_t>(p.batchSize), *shard))
+            evaluated.push_back(indices[pos]);
+        if (evaluated.empty())
+            fail(ErrorKind::Input, "--shard " + shardName(*shard) + ": the run has only " +
+                                       std::to_string((indices.size() + p.batchSize - 1) / p.batchSize) +
+                                       (p.batchSize > 1 ? " batches" : " records") + ", so this shard has none; use fewer shards");
+        datasetSha256 = sha256Hex(readRegularFile(datasetPath, "dataset", 1ull << 34));
+    }
     std::optional<SessionStore> session;
     if (toSession) session = openSessionForRun(sessionPath);
     auto model = loadModelArg(args, ctx);
@@ -176,7 +213,7 @@ int runEval(const Args& args, Context& ctx) {
     const std::string hash = state.applied > 0 ? state.weightsHash : baseHash;
 
     const bool bar = &ctx.err == &std::cerr && isatty(STDERR_FILENO);
-    const EvalResult r = evaluateEdits(*model, dataset, indices, p, [&](double done, double total) {
+    const EvalResult r = evaluateEdits(*model, dataset, evaluated, p, [&](double done, double total) {
         if (bar) ctx.err << "\reval: " << int(100 * done / std::max(total, 1e-9)) << "%" << std::flush;
         return true;
     });
@@ -191,13 +228,24 @@ int runEval(const Args& args, Context& ctx) {
     run.modelContext = model->config().nPositions;
     run.weightsHash = hash;
     json j = evalRunToJson(r, dataset, p, run);
+    json spec;
+    if (shard) {
+        spec = runSpecJson(p, run, datasetSha256, args.get("--metrics", "auto"), *shard);
+        j["shard"] = shardToJson(*shard);
+        j["run"] = spec;
+    }
     int64_t metricRunId = 0;
     if (toSession && !r.cancelled) {
         if (!session) {
             session.emplace(sessionPath);
             attachModel(*session, *model, baseHash);
         }
-        metricRunId = recordMetricRun(*session, r, dataset, p, run, paramsJson(p, run, steps, state.applied > 0));
+        json params = paramsJson(p, run, steps, state.applied > 0);
+        if (shard) {
+            params["shard"] = shardToJson(*shard);
+            params["run"] = spec;
+        }
+        metricRunId = recordMetricRun(*session, r, dataset, p, run, params, shard);
         j["session"] = {{"path", session->path()},
                         {"metric_run_id", metricRunId},
                         {"edits_applied", state.applied},
@@ -249,6 +297,9 @@ int runEval(const Args& args, Context& ctx) {
         s << "  left out as rewritten by another applied edit: " << excludedNeighbours << " neighbourhood prompts, "
           << excludedAttributes << " other attributes\n";
     if (r.cancelled) s << "  cancelled: " << r.records.size() << " records finished\n";
+    if (shard)
+        s << "  shard " << shardName(*shard) << ": " << r.records.size() << " of the run's " << indices.size()
+          << " records; merge the shards' sessions with kme session merge\n";
     if (state.applied > 0) s << state.summaryLine();
     if (metricRunId > 0) s << "  recorded as metric run " << metricRunId << " in " << session->path() << "\n";
     emit(args, ctx, j, s.str());
@@ -261,7 +312,7 @@ void addEvalCommands(std::vector<Command>& commands) {
     commands.push_back(
         {"eval",
          "[MODEL] --dataset F --method " + methodNames("|", "|") + " [--limit N] [--select first|spread|random] [--sequential] "
-         "[--batch B] [--layer L | --layers A-B] [--stats-corpus F | --no-mom2] [--hparams F] [--session DB]",
+         "[--batch B] [--layer L | --layers A-B] [--stats-corpus F | --no-mom2] [--hparams F] [--session DB] [--shard K/N]",
          "edit records of a CounterFact / zsRE file and report ROME's metrics against the unedited model (JSON: fractions 0..1)",
          {{"--dataset", true, "CounterFact or zsRE JSON file"},
           {"--method", true, methodChoicesHelp()},
@@ -289,8 +340,18 @@ void addEvalCommands(std::vector<Command>& commands) {
           {"--gen-seed", true, "seed of the sampled generations (0)"},
           {"--session", true,
            "session file DB (created if missing): evaluate the session's current weights (its enabled edits applied) "
-           "and record the run there as a metric run"}},
-         runEval});
+           "and record the run there as a metric run"},
+          {"--shard", true,
+           "K/N: evaluate shard K (0..N-1) of the run only - record i of the selection (batch i with --batch) when "
+           "i mod N = K - with the run's selection and seeds; needs --session (one file per shard) or --json; "
+           "kme session merge OUT SHARDS... gives the whole run (not with --sequential)"}},
+         runEval,
+         "Sharding (--shard K/N): record i of the selection (after --select; batch i with --batch B) belongs to shard\n"
+         "i mod N, K = 0 ... N-1; every shard uses the run's selection and seeds and records the run's parameters and\n"
+         "its shard id in its own --session file. kme session merge OUT SHARDS... gives the unsharded run's metric run\n"
+         "(means and intervals recomputed from the per-record results). Slurm: scripts/slurm/eval.sbatch, merge.sh.\n"
+         "  for k in 0 1 2; do kme eval --dataset F --method rome --shard $k/3 --session shard-$k.kmes & done; wait\n"
+         "  kme session merge run.kmes shard-0.kmes shard-1.kmes shard-2.kmes"});
 }
 
 }  // namespace kme::cli

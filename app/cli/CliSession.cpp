@@ -15,6 +15,7 @@
 #include "engine/model/Model.h"
 #include "engine/session/Replay.h"
 #include "engine/session/SessionJson.h"
+#include "engine/session/SessionMerge.h"
 #include "engine/session/SessionStore.h"
 
 namespace fs = std::filesystem;
@@ -234,12 +235,37 @@ json replayJson(const ReplayOutcome& r) {
             {"summary", r.report.summary}};
 }
 
+// kme session merge OUT IN1 ... INn (engine/session/SessionMerge.h).
+int runMerge(const Args& args, Context& ctx) {
+    const auto& pos = args.positional();
+    if (args.has("--out") || args.has("--force")) throw UsageError("session merge: --out and --force apply to replay and export only");
+    if (pos.size() < 2) throw UsageError("session merge: missing the output session file OUT");
+    if (pos.size() < 3) throw UsageError("session merge: missing the shard session files (OUT IN1 ... INn)");
+    const std::string out = pos[1];
+    const std::vector<std::string> inputs(pos.begin() + 2, pos.end());
+    const SessionMergeReport report = mergeSessionShards(out, inputs);
+    json runs = json::array();
+    std::ostringstream s;
+    s << (report.created ? "wrote " : "added to ") << out << ": " << report.runs.size() << " merged run"
+      << (report.runs.size() == 1 ? "" : "s") << " from " << inputs.size() << " shard file"
+      << (inputs.size() == 1 ? "" : "s") << "\n";
+    for (const auto& r : report.runs) {
+        runs.push_back({{"kind", r.kind}, {"description", r.description}, {"id", r.id}, {"shards", r.shards},
+                        {"records", r.records}});
+        s << "  " << r.kind << " " << r.id << ": " << r.description << ", " << r.records << " records from "
+          << r.shards << " shards\n";
+    }
+    emit(args, ctx, {{"out", out}, {"created", report.created}, {"inputs", inputs}, {"runs", runs}}, s.str());
+    return 0;
+}
+
 int runSession(const Args& args, Context& ctx) {
     const auto& pos = args.positional();
-    if (pos.empty()) throw UsageError("session: missing subcommand (list, show, replay or export) and DB");
+    if (pos.empty()) throw UsageError("session: missing subcommand (list, show, replay, export or merge) and DB");
     const std::string sub = pos[0];
+    if (sub == "merge") return runMerge(args, ctx);
     if (sub != "list" && sub != "show" && sub != "replay" && sub != "export")
-        throw UsageError("session: unknown subcommand '" + sub + "' (list, show, replay or export)");
+        throw UsageError("session: unknown subcommand '" + sub + "' (list, show, replay, export or merge)");
     if (pos.size() < 2) throw UsageError("session " + sub + ": missing the session file DB");
     if (pos.size() > 2) throw UsageError("session " + sub + ": unexpected argument '" + pos[2] + "'");
     const std::string db = pos[1];
@@ -304,12 +330,22 @@ int runSession(const Args& args, Context& ctx) {
 void addSessionCommands(std::vector<Command>& commands) {
     commands.push_back(
         {"session",
-         "list|show|replay|export DB [--out DIR]",
+         "list|show|replay|export DB [--out DIR] | merge OUT IN1 ... INn",
          "a session file: list its edits, show everything, replay the enabled edits (verified weights hash), "
-         "export as JSON (stdout unless --json)",
+         "export as JSON (stdout unless --json); merge the session files of a sharded run (eval / trace-dataset "
+         "--shard K/N) into OUT",
          {{"--out", true, "replay / export: write the replayed model as a model folder DIR (new, empty, or an earlier replay / export --out)"},
           {"--force", false, "with --out: replace an existing folder DIR and everything in it"}},
-         runSession});
+         runSession,
+         "merge OUT IN1 ... INn: every run sharded with --shard K/N whose shards are among IN1 ... INn becomes one\n"
+         "metric run (kme eval) or dataset trace (kme trace-dataset) in OUT, equal to what the unsharded run records:\n"
+         "means and 95% intervals are recomputed from the per-record results. Refused, naming the files: shards of\n"
+         "different runs (model state, parameters, N), a missing or duplicated shard, a file with no finished shard\n"
+         "(a killed shard records nothing). OUT missing: a copy of IN1 (model, edits, other runs) with the merged\n"
+         "runs instead of its shards. OUT existing (e.g. the session the shards were copied from): the merged runs\n"
+         "are added; it must hold the same model and edits.\n"
+         "  for k in 0 1 2 3; do kme eval --dataset F --method rome --shard $k/4 --session shard-$k.kmes & done; wait\n"
+         "  kme session merge run.kmes shard-*.kmes"});
 }
 
 }  // namespace kme::cli

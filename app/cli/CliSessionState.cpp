@@ -1,6 +1,7 @@
 // --session DB: a model brought to a session's state (its enabled edits
 // replayed, the weights hash verified), shared by predict, generate, trace
 // and eval.
+#include <filesystem>
 #include <map>
 #include <tuple>
 
@@ -22,6 +23,27 @@ nlohmann::json SessionModelState::toJson() const {
 }
 
 std::string SessionModelState::summaryLine() const { return "  on the session's weights (" + description + ")\n"; }
+
+std::optional<ShardSpec> shardArg(const Args& args) {
+    if (!args.has("--shard")) return std::nullopt;
+    std::string why;
+    const auto s = parseShardSpec(args.get("--shard"), &why);
+    if (!s) throw UsageError("--shard: " + why + ", got '" + args.get("--shard") + "'");
+    return s;
+}
+
+std::optional<SessionStore> openSessionForRun(const std::string& path) {
+    namespace fs = std::filesystem;
+    std::error_code ec;
+    if (fs::exists(path, ec)) {
+        if (fs::is_directory(path, ec)) fail(ErrorKind::Io, path + ": is a folder, not a session file");
+        return SessionStore(path);
+    }
+    const fs::path folder = fs::path(path).parent_path();
+    if (!folder.empty() && !fs::is_directory(folder, ec))
+        fail(ErrorKind::Io, path + ": the folder " + folder.string() + " does not exist");
+    return std::nullopt;
+}
 
 SessionModelState applySessionState(const SessionStore& store, Model& model, const std::string& baseHash,
                                     EditStack& stack) {

@@ -4,14 +4,17 @@
 
 #include <functional>
 #include <memory>
+#include <optional>
 #include <string>
 
 #include "app/cli/Cli.h"
 
+#include "engine/eval/Shard.h"
+#include "engine/session/SessionStore.h"
+
 namespace kme {
 class EditStack;
 class Model;
-class SessionStore;
 struct TraceResult;
 struct TraceDatasetResult;
 }
@@ -53,6 +56,15 @@ SessionModelState applySessionState(const SessionStore& store, Model& model, con
 // model folder, and applies the session's state. Without --session: the
 // model of loadModelArg and an empty `path`.
 SessionModelState loadModelOrSessionArg(const Args& args, Context& ctx);
+// --session DB of a command that records a run (eval, trace-dataset): an
+// existing file is opened now, before anything is computed (a file that is
+// not a session is refused, untouched); a missing one is only created when a
+// finished run is recorded (nullopt here), so a failed or killed run leaves
+// no file. A folder, or a missing parent folder, is an error naming it.
+std::optional<SessionStore> openSessionForRun(const std::string& path);
+// --shard K/N (engine/eval/Shard.h): nullopt when absent; a UsageError
+// naming the flag for anything but integers 0 <= K < N.
+std::optional<ShardSpec> shardArg(const Args& args);
 // The help line of that --session option.
 inline constexpr const char* kSessionOptionHelp =
     "session file DB (read only, must exist): run on its model state, its enabled edits applied and the weights "

@@ -107,8 +107,7 @@ using Getter = std::optional<double> (RecordMetrics::*)() const;
 
 }  // namespace
 
-MetricSummary summarizeMetrics(const std::vector<RecordMetrics>& records,
-                               const std::vector<std::optional<double>>& efficacyAtEdit) {
+MetricValues metricValuesOf(const RecordMetrics& r) {
     const std::vector<std::pair<std::string, Getter>> getters = {
         {"efficacy_score", &RecordMetrics::efficacyScore},
         {"efficacy_magnitude", &RecordMetrics::efficacyMagnitude},
@@ -116,22 +115,40 @@ MetricSummary summarizeMetrics(const std::vector<RecordMetrics>& records,
         {"paraphrase_magnitude", &RecordMetrics::paraphraseMagnitude},
         {"neighborhood_score", &RecordMetrics::neighborhoodScore},
         {"neighborhood_magnitude", &RecordMetrics::neighborhoodMagnitude},
-        {"score", nullptr},
         {"fluency", &RecordMetrics::fluency},
         {"other_attributes_score", &RecordMetrics::otherAttributesScore},
         {"other_attributes_accuracy", &RecordMetrics::otherAttributesAccuracy},
         {"efficacy_accuracy", &RecordMetrics::efficacyAccuracy},
         {"paraphrase_accuracy", &RecordMetrics::paraphraseAccuracy},
         {"neighborhood_accuracy", &RecordMetrics::neighborhoodAccuracy}};
+    MetricValues out;
+    for (const auto& [name, get] : getters) out.emplace_back(name, (r.*get)());
+    return out;
+}
+
+MetricSummary summarizeMetrics(const std::vector<RecordMetrics>& records,
+                               const std::vector<std::optional<double>>& efficacyAtEdit) {
+    std::vector<MetricValues> values;
+    values.reserve(records.size());
+    for (const auto& r : records) values.push_back(metricValuesOf(r));
+    return summarizeMetricValues(values, efficacyAtEdit);
+}
+
+MetricSummary summarizeMetricValues(const std::vector<MetricValues>& records,
+                                    const std::vector<std::optional<double>>& efficacyAtEdit) {
     MetricSummary out;
-    for (const auto& [name, get] : getters) {
-        if (!get) {
+    for (const std::string& name : metricNames()) {
+        if (name == "score") {
             out.values.emplace_back(name, MetricStat{});
             continue;
         }
         std::vector<double> v;
         for (const auto& r : records)
-            if (const auto x = (r.*get)()) v.push_back(*x);
+            for (const auto& [n, x] : r)
+                if (n == name) {
+                    if (x) v.push_back(*x);
+                    break;
+                }
         out.values.emplace_back(name, statOf(v));
     }
     // The score: the harmonic mean of the three mean scores, as kmeng01/memit's

@@ -88,6 +88,17 @@ struct MetricSummary {
 const std::vector<std::string>& metricNames();
 MetricSummary summarizeMetrics(const std::vector<RecordMetrics>& records,
                                const std::vector<std::optional<double>>& efficacyAtEdit = {});
+// One record's per-record metric values (every name of metricNames() but
+// "score"), in that order; nullopt = not measured for this record. What
+// evalRunToJson writes per record, and what summarizeMetrics averages.
+using MetricValues = std::vector<std::pair<std::string, std::optional<double>>>;
+MetricValues metricValuesOf(const RecordMetrics& record);
+// summarizeMetrics from per-record values (e.g. read back from saved runs:
+// `kme session merge`): the same statistics, computed by the same code, so
+// the same values in the same order give bit-identical means and intervals.
+// Names missing from a record count as not measured.
+MetricSummary summarizeMetricValues(const std::vector<MetricValues>& records,
+                                    const std::vector<std::optional<double>>& efficacyAtEdit = {});
 
 struct RecordEvaluation {
     size_t datasetIndex = 0;               // index into the dataset's records

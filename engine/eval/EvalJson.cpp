@@ -61,18 +61,6 @@ json recordJson(const RecordMetrics& m, bool promptDetails) {
     return j;
 }
 
-// {name: mean | null}, {name: ci95 | null}, {name: count}.
-void summaryJson(const MetricSummary& s, json& means, json& ci, json& counts) {
-    means = json::object();
-    ci = json::object();
-    counts = json::object();
-    for (const auto& [name, st] : s.values) {
-        means[name] = st.count > 0 ? json(st.mean) : json(nullptr);
-        ci[name] = st.count > 1 && name != "score" ? json(st.ci95) : json(nullptr);
-        counts[name] = st.count;
-    }
-}
-
 // ---------------------------------------------------------------- reading
 
 [[noreturn]] void badRun(const std::string& what) { fail(ErrorKind::Input, "not an evaluation run: " + what); }
@@ -167,6 +155,18 @@ MetricSummary summaryFrom(const json& means, const json& ci, const json* counts,
 
 }  // namespace
 
+// {name: mean | null}, {name: ci95 | null}, {name: count}.
+void metricSummaryToJson(const MetricSummary& s, json& means, json& ci, json& counts) {
+    means = json::object();
+    ci = json::object();
+    counts = json::object();
+    for (const auto& [name, st] : s.values) {
+        means[name] = st.count > 0 ? json(st.mean) : json(nullptr);
+        ci[name] = st.count > 1 && name != "score" ? json(st.ci95) : json(nullptr);
+        counts[name] = st.count;
+    }
+}
+
 json evalRunToJson(const EvalResult& r, const Dataset& dataset, const EvalParams& p, const EvalRunContext& context,
                    const EvalJsonOptions& options) {
     json records = json::array();
@@ -186,8 +186,8 @@ json evalRunToJson(const EvalResult& r, const Dataset& dataset, const EvalParams
         records.push_back(std::move(j));
     }
     json metrics, metricsCi, metricsCount, baseline, baselineCi, baselineCount;
-    summaryJson(r.edited, metrics, metricsCi, metricsCount);
-    if (p.baseline) summaryJson(r.baseline, baseline, baselineCi, baselineCount);
+    metricSummaryToJson(r.edited, metrics, metricsCi, metricsCount);
+    if (p.baseline) metricSummaryToJson(r.baseline, baseline, baselineCi, baselineCount);
     json batches = json::array();
     for (const auto& b : r.batches)
         batches.push_back({{"records", b.datasetIndices}, {"layers", b.layers}, {"seconds", b.seconds}, {"delta_norm", b.deltaNorm}});

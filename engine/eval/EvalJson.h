@@ -46,6 +46,11 @@ struct EvalJsonOptions {
 nlohmann::json evalRunToJson(const EvalResult& result, const Dataset& dataset, const EvalParams& params,
                              const EvalRunContext& context, const EvalJsonOptions& options = {});
 
+// A summary as evalRunToJson writes it: {name: mean | null},
+// {name: ci95 | null (fewer than two records, and "score")}, {name: count}.
+void metricSummaryToJson(const MetricSummary& summary, nlohmann::json& means, nlohmann::json& ci95,
+                         nlohmann::json& counts);
+
 // A run's summary, read back from its JSON.
 struct EvalRunSummary {
     std::string dataset;  // the fact file as given

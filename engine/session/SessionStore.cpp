@@ -609,6 +609,19 @@ int64_t SessionStore::addMetricRun(MetricRunRecord run) {
     return id;
 }
 
+void SessionStore::deleteMetricRun(int64_t id) {
+    d->write("delete the metric run", [&] {
+        d->db->query("DELETE FROM metric_runs WHERE id = ?", "delete the metric run").bind(1, id).run();
+        if (d->db->changes() == 0) d->noSuch("metric run", id);
+    });
+}
+
+void SessionStore::copyTo(const std::string& path) const {
+    // VACUUM INTO: a consistent snapshot, written page by page into a new
+    // file (also from a read-only connection); the file must not exist.
+    d->db->query("VACUUM INTO ?", "copy the session").bind(1, path).run();
+}
+
 std::vector<MetricRunRecord> SessionStore::listMetricRuns() const {
     std::vector<MetricRunRecord> out;
     auto q = d->db->query("SELECT id, created, method, dataset, params_json, results_json FROM metric_runs ORDER BY id",

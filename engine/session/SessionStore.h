@@ -184,6 +184,11 @@ public:
 
     int64_t addMetricRun(MetricRunRecord run);
     std::vector<MetricRunRecord> listMetricRuns() const;
+    void deleteMetricRun(int64_t id);
+
+    // Writes a consistent copy of the whole session to `path`, a file that
+    // must not exist yet (SQLite's VACUUM INTO; works on read-only stores).
+    void copyTo(const std::string& path) const;
 
     // Runs `body` inside one read transaction: every read it makes sees the
     // same snapshot, even while another connection commits (WAL). `body`

@@ -43,13 +43,22 @@ std::vector<int> bucketsOf(int t, int s, int e, int T) {
     return b;
 }
 
-// Per kind, bucket, layer: one value per traced record (its bucket mean).
-using Samples = std::map<TraceKind, std::vector<std::vector<std::vector<double>>>>;
+}  // namespace
 
 // Means, 95% half-widths (normal approximation, as ROME's plots) and counts.
-void aggregate(const Samples& samples, TraceDatasetResult& R) {
+void aggregateTraceDataset(TraceDatasetResult& R) {
     const size_t B = R.buckets.size();
-    for (const auto& [kind, buckets] : samples) {
+    R.mean.clear();
+    R.ci95.clear();
+    R.count.clear();
+    double sumHigh = 0, sumLow = 0;
+    for (const auto& rec : R.perRecord) {
+        sumHigh += rec.high;
+        sumLow += rec.low;
+    }
+    R.meanHigh = R.perRecord.empty() ? 0 : sumHigh / R.perRecord.size();
+    R.meanLow = R.perRecord.empty() ? 0 : sumLow / R.perRecord.size();
+    for (TraceKind kind : R.kinds) {
         auto& mean = R.mean[kind];
         auto& ci = R.ci95[kind];
         auto& count = R.count[kind];
@@ -58,7 +67,13 @@ void aggregate(const Samples& samples, TraceDatasetResult& R) {
         count.assign(B, std::vector<int>(R.nLayer, 0));
         for (size_t b = 0; b < B; ++b)
             for (int l = 0; l < R.nLayer; ++l) {
-                const auto& v = buckets[b][l];
+                std::vector<double> v;
+                for (const auto& rec : R.perRecord) {
+                    const auto e = rec.effects.find(kind);
+                    if (e == rec.effects.end() || b >= e->second.size() || l >= int(e->second[b].size())) continue;
+                    const double x = e->second[b][l];
+                    if (!std::isnan(x)) v.push_back(x);
+                }
                 count[b][l] = static_cast<int>(v.size());
                 if (v.empty()) continue;
                 double m = 0;
@@ -73,7 +88,51 @@ void aggregate(const Samples& samples, TraceDatasetResult& R) {
     }
 }
 
-}  // namespace
+TraceDatasetResult mergeTraceDatasetShards(const std::vector<TraceDatasetResult>& shards,
+                                           const std::vector<std::string>& names) {
+    if (shards.empty()) fail(ErrorKind::Input, "no dataset-trace shards to merge");
+    const TraceDatasetResult& first = shards[0];
+    TraceDatasetResult R;
+    R.buckets = first.buckets;
+    R.kinds = first.kinds;
+    R.nLayer = first.nLayer;
+    R.window = first.window;
+    R.samples = first.samples;
+    R.complete = true;
+    for (size_t k = 0; k < shards.size(); ++k) {
+        const TraceDatasetResult& s = shards[k];
+        const std::string name = k < names.size() ? names[k] : "shard " + std::to_string(k);
+        if (s.buckets != R.buckets || s.kinds != R.kinds || s.nLayer != R.nLayer || s.window != R.window ||
+            s.samples != R.samples)
+            fail(ErrorKind::Input, name + ": its kinds, buckets, layers, window or samples differ from " +
+                                       (names.empty() ? std::string("the first shard") : names[0]) + "'s");
+        if (static_cast<int>(s.perRecord.size()) != s.traced)
+            fail(ErrorKind::Input, name + ": holds " + std::to_string(s.perRecord.size()) + " per-record results for " +
+                                       std::to_string(s.traced) + " traced records");
+        if (s.traced > 0) {
+            if (R.traced > 0 && (s.sigma != R.sigma || s.sigmaSource != R.sigmaSource))
+                fail(ErrorKind::Input, name + ": traced with another noise scale (" + std::to_string(s.sigma) +
+                                           ") than the shards before it (" + std::to_string(R.sigma) + ")");
+            R.sigma = s.sigma;
+            R.sigmaSource = s.sigmaSource;
+        }
+        R.limit += s.limit;
+        R.considered += s.considered;
+        R.traced += s.traced;
+        R.skipped += s.skipped;
+        R.seconds += s.seconds;
+        R.complete = R.complete && s.complete;
+        R.perRecord.insert(R.perRecord.end(), s.perRecord.begin(), s.perRecord.end());
+    }
+    std::stable_sort(R.perRecord.begin(), R.perRecord.end(),
+                     [](const auto& a, const auto& b) { return a.datasetIndex < b.datasetIndex; });
+    for (size_t i = 1; i < R.perRecord.size(); ++i)
+        if (R.perRecord[i].datasetIndex == R.perRecord[i - 1].datasetIndex)
+            fail(ErrorKind::Input, "record " + std::to_string(R.perRecord[i].datasetIndex) +
+                                       " was traced by two shards: a shard is duplicated");
+    aggregateTraceDataset(R);
+    return R;
+}
 
 TraceDatasetResult traceDataset(Model& model, const Dataset& dataset, const TraceDatasetParams& params,
                                 const ProgressFn& progress, const TraceDatasetRecordFn& onRecord) {
@@ -87,12 +146,16 @@ TraceDatasetResult traceDataset(Model& model, const Dataset& dataset, const Trac
     R.window = params.trace.window > 0 ? params.trace.window : defaultTraceWindow(R.nLayer);
     R.samples = params.trace.samples;
     const size_t B = R.buckets.size();
-    const size_t n = params.limit > 0 ? std::min<size_t>(params.limit, dataset.records.size()) : dataset.records.size();
+    std::vector<size_t> order = params.records;
+    if (order.empty()) {
+        const size_t n = params.limit > 0 ? std::min<size_t>(params.limit, dataset.records.size()) : dataset.records.size();
+        for (size_t i = 0; i < n; ++i) order.push_back(i);
+    }
+    for (size_t i : order)
+        if (i >= dataset.records.size())
+            fail(ErrorKind::Input, "record index " + std::to_string(i) + " is past the end of " + dataset.source);
+    const size_t n = order.size();
     R.limit = static_cast<int>(n);
-    Samples samples;
-    for (TraceKind k : params.trace.kinds)
-        samples[k] = std::vector<std::vector<std::vector<double>>>(B, std::vector<std::vector<double>>(R.nLayer));
-    double sumHigh = 0, sumLow = 0;
     auto seconds = [&] { return std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count(); };
 
     TraceParams p = params.trace;
@@ -102,7 +165,7 @@ TraceDatasetResult traceDataset(Model& model, const Dataset& dataset, const Trac
     p.subjectBegin = p.subjectEnd = -1;
     for (size_t i = 0; i < n; ++i) {
         if (!reportProgress(progress, double(i), double(n))) throw Cancelled();
-        const FactRecord& r = dataset.records[i];
+        const FactRecord& r = dataset.records[order[i]];
         ++R.considered;
         const std::string prompt = r.filledPrompt();
         std::vector<int> ids;
@@ -144,10 +207,14 @@ TraceDatasetResult traceDataset(Model& model, const Dataset& dataset, const Trac
             p.noise.multiple = false;
         }
         ++R.traced;
-        sumHigh += tr.highScore;
-        sumLow += tr.lowScore;
+        TraceDatasetRecord rec;
+        rec.datasetIndex = order[i];
+        rec.high = tr.highScore;
+        rec.low = tr.lowScore;
         const int T = static_cast<int>(tr.ids.size());
         for (const auto& [kind, rows] : tr.scores) {
+            auto& effects = rec.effects[kind];
+            effects.assign(B, std::vector<double>(R.nLayer, std::nan("")));
             for (int l = 0; l < R.nLayer; ++l) {
                 std::vector<double> sum(B, 0.0);
                 std::vector<int> cnt(B, 0);
@@ -157,22 +224,17 @@ TraceDatasetResult traceDataset(Model& model, const Dataset& dataset, const Trac
                         ++cnt[b];
                     }
                 for (size_t b = 0; b < B; ++b)
-                    if (cnt[b]) samples[kind][b][l].push_back(sum[b] / cnt[b]);
+                    if (cnt[b]) effects[b][l] = sum[b] / cnt[b];
             }
         }
+        R.perRecord.push_back(std::move(rec));
         if (onRecord) {
-            R.meanHigh = sumHigh / R.traced;
-            R.meanLow = sumLow / R.traced;
-            aggregate(samples, R);
+            aggregateTraceDataset(R);
             R.seconds = seconds();
             onRecord(R);
         }
     }
-    if (R.traced) {
-        R.meanHigh = sumHigh / R.traced;
-        R.meanLow = sumLow / R.traced;
-    }
-    aggregate(samples, R);
+    aggregateTraceDataset(R);
     reportProgress(progress, double(n), double(n));
     R.seconds = seconds();
     R.complete = true;

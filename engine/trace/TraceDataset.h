@@ -25,7 +25,20 @@ constexpr int kLastTokenBucket = 5;
 
 struct TraceDatasetParams {
     int limit = 0;      // records traced at most (0 = all)
+    // Explicit dataset indices to look at, in this order (a shard of a run:
+    // engine/eval/Shard.h); empty = the first `limit`. Overrides `limit`.
+    std::vector<size_t> records;
     TraceParams trace;  // samples, noise, window, seed, kinds, strategy (prompt/subject/answer ignored)
+};
+
+// One traced record's values: what the averages are made of.
+struct TraceDatasetRecord {
+    size_t datasetIndex = 0;  // index into the dataset's records
+    double high = 0, low = 0;  // p(clean), p(corrupted), 0..1
+    // Per kind: [bucket][layer] the record's indirect effect averaged over the
+    // bucket's tokens (restored - low, clipped at 0); NaN where the prompt has
+    // no token in the bucket.
+    std::map<TraceKind, std::vector<std::vector<double>>> effects;
 };
 
 struct TraceDatasetResult {
@@ -48,10 +61,25 @@ struct TraceDatasetResult {
     double meanHigh = 0, meanLow = 0;  // mean p(clean), mean p(corrupted) over traced records, 0..1
     double seconds = 0;
     bool complete = false;  // false in the partial results passed to TraceDatasetRecordFn before the end
+    std::vector<TraceDatasetRecord> perRecord;  // the traced records, in the order looked at
 
     // The layer where the mean of (kind, bucket) is largest; -1 when nothing was averaged.
     int peakLayer(TraceKind kind, int bucket) const;
 };
+
+// mean, ci95, count, meanHigh and meanLow recomputed from perRecord (in its
+// order), for R.kinds, R.buckets and R.nLayer: what traceDataset does after
+// each record, and what a merge of shards does with their records.
+void aggregateTraceDataset(TraceDatasetResult& R);
+
+// The shards of one dataset trace (`kme trace-dataset --shard K/N`), in any
+// order, each with its perRecord values: the result the unsharded trace
+// would have given - records in dataset order, averages recomputed from them
+// (never averaged averages), counts and times summed, `limit` the run's.
+// Throws ErrorKind::Input naming the shard (`names`) whose kinds, layers,
+// window, samples or noise scale differ from the first's.
+TraceDatasetResult mergeTraceDatasetShards(const std::vector<TraceDatasetResult>& shards,
+                                           const std::vector<std::string>& names);
 
 // Called after each traced record with the averages so far.
 using TraceDatasetRecordFn = std::function<void(const TraceDatasetResult& partial)>;

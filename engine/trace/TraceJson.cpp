@@ -259,6 +259,34 @@ TraceResult traceResultFromJson(const json& j) {
     return r;
 }
 
+json traceDatasetRecordsToJson(const TraceDatasetResult& r) {
+    json out = json::array();
+    for (const auto& rec : r.perRecord) {
+        json effects = json::object();
+        for (const auto& [kind, rows] : rec.effects) effects[traceKindName(kind)] = matrixJson(rows);
+        out.push_back({{"index", rec.datasetIndex}, {"high_score", rec.high}, {"low_score", rec.low}, {"effects", effects}});
+    }
+    return out;
+}
+
+void traceDatasetRecordsFromJson(const json& list, TraceDatasetResult& r) {
+    const std::string what = "trace-dataset per_record";
+    if (!list.is_array()) fail(ErrorKind::Format, what + ": expected a list");
+    r.perRecord.clear();
+    for (const json& item : list) {
+        TraceDatasetRecord rec;
+        rec.datasetIndex = static_cast<size_t>(need<uint64_t>(item, "index", what));
+        rec.high = need<double>(item, "high_score", what);
+        rec.low = need<double>(item, "low_score", what);
+        const json effects = need<json>(item, "effects", what);
+        if (!effects.is_object()) fail(ErrorKind::Format, what + ": 'effects' must be an object");
+        for (auto it = effects.begin(); it != effects.end(); ++it)
+            rec.effects[kindNamed(it.key(), what)] =
+                matrixFrom(it.value(), r.buckets.size(), static_cast<size_t>(r.nLayer), what + " effects." + it.key());
+        r.perRecord.push_back(std::move(rec));
+    }
+}
+
 json traceDatasetResultToJson(const TraceDatasetResult& r) {
     json kinds = json::object(), ci = json::object(), counts = json::object(), order = json::array();
     for (const auto& [kind, rows] : r.mean) {
@@ -329,6 +357,7 @@ TraceDatasetResult traceDatasetResultFromJson(const json& j) {
     r.meanLow = optional<double>(j, "mean_low_score", 0.0, what);
     r.seconds = optional<double>(j, "seconds", 0.0, what);
     r.complete = optional<bool>(j, "complete", true, what);
+    if (j.contains("per_record")) traceDatasetRecordsFromJson(j.at("per_record"), r);
     return r;
 }
 

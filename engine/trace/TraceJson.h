@@ -37,7 +37,13 @@ TraceResult traceResultFromJson(const nlohmann::json& j);
 // records_limit, records_considered, records_traced, records_skipped,
 // mean_high_score, mean_low_score, total_effect, seconds, complete.
 nlohmann::json traceDatasetResultToJson(const TraceDatasetResult& result);
-// Reads what traceDatasetResultToJson wrote. Throws kme::Error (ErrorKind::Format).
+// Reads what traceDatasetResultToJson wrote, and "per_record" when present.
+// Throws kme::Error (ErrorKind::Format).
 TraceDatasetResult traceDatasetResultFromJson(const nlohmann::json& j);
+// The per-record values (a shard's "per_record": what a merge averages):
+// [{index, high_score, low_score, effects {kind: [bucket][layer] | null}}].
+nlohmann::json traceDatasetRecordsToJson(const TraceDatasetResult& result);
+// Reads that list into result.perRecord (buckets and nLayer set first).
+void traceDatasetRecordsFromJson(const nlohmann::json& list, TraceDatasetResult& result);
 
 }  // namespace kme
