@@ -155,7 +155,19 @@ MetricSummary summarizeMetrics(const std::vector<RecordMetrics>& records,
             if (x) v.push_back(*x);
         out.values.emplace_back("efficacy_at_edit_score", statOf(v));
     }
+    // Portability only where records carry two-hop prompts (absent, not 0, otherwise).
+    std::vector<double> portability;
+    for (const auto& r : records)
+        if (const auto x = r.portabilityScore()) portability.push_back(*x);
+    if (!portability.empty()) out.values.emplace_back("portability", statOf(portability));
     return out;
+}
+
+void addPortabilityUnedited(MetricSummary& summary, const std::vector<RecordMetrics>& unedited) {
+    std::vector<double> v;
+    for (const auto& r : unedited)
+        if (const auto x = r.portabilityOldScore()) v.push_back(*x);
+    if (!v.empty()) summary.values.emplace_back("portability_unedited", statOf(v));
 }
 
 // ---------------------------------------------------------------- the run
@@ -361,7 +373,10 @@ EvalResult evaluateEdits(Model& model, const Dataset& dataset, const std::vector
     }
     result.edited = summarizeMetrics(edited, params.mode == EvalMode::Sequential ? atEdit
                                                                                  : std::vector<std::optional<double>>{});
-    if (params.baseline) result.baseline = summarizeMetrics(baseline);
+    if (params.baseline) {
+        result.baseline = summarizeMetrics(baseline);
+        addPortabilityUnedited(result.edited, baseline);
+    }
     result.seconds = since(t0);
     return result;
 }

@@ -74,7 +74,11 @@ struct MetricStat {
 // other_attributes_score, other_attributes_accuracy, efficacy_accuracy,
 // paraphrase_accuracy, neighborhood_accuracy (token accuracies, zsRE style);
 // sequential runs add efficacy_at_edit_score (right after each record's own
-// batch, before later edits).
+// batch, before later edits). Records with two-hop prompts add portability
+// (the new answer beats the old on them); a run measured on the unedited
+// model too adds portability_unedited to its edited summary (the unedited
+// model's two-hop accuracy: the old answer beats the new). A run whose
+// records have no two-hop prompts has neither (not 0).
 struct MetricSummary {
     std::vector<std::pair<std::string, MetricStat>> values;
     const MetricStat* find(const std::string& name) const;  // nullptr when absent
@@ -83,6 +87,9 @@ struct MetricSummary {
 const std::vector<std::string>& metricNames();
 MetricSummary summarizeMetrics(const std::vector<RecordMetrics>& records,
                                const std::vector<std::optional<double>>& efficacyAtEdit = {});
+// Adds "portability_unedited" from the unedited model's records (their
+// portabilityOldScore), when any record has two-hop prompts.
+void addPortabilityUnedited(MetricSummary& summary, const std::vector<RecordMetrics>& unedited);
 
 struct RecordEvaluation {
     size_t datasetIndex = 0;               // index into the dataset's records
