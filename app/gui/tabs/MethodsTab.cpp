@@ -85,6 +85,7 @@ DefaultsText defaultsFor(const kme::Model* model, const kme::MethodInfo& info) {
     if (!changed.isEmpty()) lines << MethodsTab::tr("for this model: %1").arg(changed.join(QStringLiteral("; ")));
     if (!fileError.isEmpty())
         lines << MethodsTab::tr("defaults file ignored: %1").arg(fileError.toHtmlEscaped());
+    if (lines.isEmpty()) lines << MethodsTab::tr("the method's general values (nothing specific to this model)");
     out.html = lines.join(QStringLiteral("<br>"));
     return out;
 }
