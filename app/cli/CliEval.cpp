@@ -272,6 +272,8 @@ int runEval(const Args& args, Context& ctx) {
         {"score", "score (harmonic mean)"},
         {"other_attributes_score", "other attributes kept"},
         {"other_attributes_accuracy", "other attributes top-1"},
+        {"portability", "portability (two-hop)"},
+        {"portability_unedited", "two-hop accuracy, unedited"},
         {"efficacy_accuracy", "efficacy token accuracy"},
         {"paraphrase_accuracy", "paraphrase token accuracy"},
         {"neighborhood_accuracy", "neighbourhood token acc."},

@@ -32,8 +32,10 @@
 #include "app/gui/tabs/EvaluateTab.h"
 #include "app/gui/tabs/LocateTab.h"
 #include "app/gui/tabs/LocateNeuronsView.h"
+#include "app/gui/tabs/MethodsTab.h"
 #include "app/gui/tabs/PredictTab.h"
 #include "engine/edit/EditRequest.h"
+#include "engine/edit/methods/MethodTable.h"
 #include "engine/model/Model.h"
 #include "engine/session/SessionJson.h"
 
@@ -103,6 +105,8 @@ MainWindow::MainWindow(QWidget* parent) : QMainWindow(parent) {
     connect(locateTab_, &LocateTab::editLayerChosen, this, &MainWindow::prefillEditFromLocate);
     connect(locateTab_, &LocateTab::traceRecorded, session_, &SessionController::recordTrace);
     connect(editTab_, &EditTab::factFileLoaded, compareTab_, &CompareTab::addFactFile);
+    // Methods -> Edit: a card's "Open in Edit" selects its method there.
+    connect(methodsTab_, &MethodsTab::methodChosen, this, &MainWindow::openMethodInEdit);
 
     resize(1400, 900);
     restoreLayout();
@@ -132,6 +136,9 @@ void MainWindow::createTabs() {
         tr("The model's answers at two points of the edit history, side by side"));
     auto* evaluateTab = new EvaluateTab(runner_, session_, tabs_);
     add(evaluateTab, QStringLiteral("evaluate"), tr("Evaluate"), tr("How well edits work, measured over many facts"));
+    methodsTab_ = new MethodsTab(tabs_);
+    add(methodsTab_, QStringLiteral("methods"), tr("Methods"),
+        tr("Every edit method in the KME survey's three families: what it changes, its defaults, its paper"));
     // The error banner sits above the tabs, hidden until something fails.
     auto* centre = new QWidget(this);
     auto* layout = new QVBoxLayout(centre);
@@ -327,6 +334,7 @@ void MainWindow::onModelChanged() {
     editTab_->setModel(model);
     compareTab_->setModel(model);
     if (auto* evaluate = tabs_->findChild<EvaluateTab*>()) evaluate->setModel(model);
+    methodsTab_->setModel(model);
     updateTitle();
 }
 
@@ -572,6 +580,13 @@ void MainWindow::prefillEditFromLocate(int layer) {
     statusBar()->showMessage(tr("Edit tab: layer %1 for “%2”.").arg(layer).arg(subject), 6000);
 }
 
+void MainWindow::openMethodInEdit(kme::EditMethod method) {
+    editTab_->setMethod(method);
+    tabs_->setCurrentWidget(editTab_);
+    statusBar()->showMessage(tr("Edit tab: %1 with its defaults for this model.")
+                                 .arg(QString::fromUtf8(kme::methodInfo(method).displayName)),
+                             6000);
+}
 
 void MainWindow::showRuntimeWarning(const QString& warning) {
     warning_->setVisible(!warning.isEmpty());

@@ -10,6 +10,7 @@
 
 #include "app/gui/JobRunner.h"
 #include "app/gui/ModelFacts.h"
+#include "engine/edit/EditMethod.h"
 
 class QAction;
 class QLabel;
@@ -30,6 +31,7 @@ class HistoryDock;
 class JobStatusWidget;
 class LearnDock;
 class LocateTab;
+class MethodsTab;
 class ModelDock;
 class PredictTab;
 class SessionController;
@@ -60,6 +62,7 @@ public:
     LocateTab* locateTab() const { return locateTab_; }
     EditTab* editTab() const { return editTab_; }
     CompareTab* compareTab() const { return compareTab_; }
+    MethodsTab* methodsTab() const { return methodsTab_; }
     QTabWidget* tabs() const { return tabs_; }
     ModelDock* modelDock() const { return modelDock_; }
     HistoryDock* historyDock() const { return historyDock_; }
@@ -124,6 +127,7 @@ private:
     void onModelChanged();
     void onModelLoadFinished(bool ok);
     void prefillEditFromLocate(int layer);
+    void openMethodInEdit(kme::EditMethod method);
     void showSessionError(const QString& title, const QString& message);
     void onSessionOpenFinished(bool ok);
     void updateTitle();
@@ -141,6 +145,7 @@ private:
     LocateTab* locateTab_ = nullptr;
     EditTab* editTab_ = nullptr;
     CompareTab* compareTab_ = nullptr;
+    MethodsTab* methodsTab_ = nullptr;
     ModelDock* modelDock_ = nullptr;
     HistoryDock* historyDock_ = nullptr;
     LearnDock* learnDock_ = nullptr;

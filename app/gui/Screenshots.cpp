@@ -43,6 +43,14 @@ QStringList saveScreenshots(MainWindow& window, const QString& dir, QString* err
         if (!savePixmap(tabs->grab(), QDir(dir).filePath(window.tabId(i) + QStringLiteral(".png")), written, error))
             return written;
     }
+    // The Methods tab with the Learn panel beside it (the survey's formulation).
+    for (int i = 0; i < tabs->count(); ++i)
+        if (window.tabId(i) == QStringLiteral("methods")) {
+            tabs->setCurrentIndex(i);
+            settle();
+            if (!savePixmap(window.grab(), QDir(dir).filePath(QStringLiteral("methods-window.png")), written, error))
+                return written;
+        }
     // The history dock (the session's edits), as it sits in the window.
     if (window.historyDock()->isVisible() &&
         !savePixmap(window.historyDock()->grab(), QDir(dir).filePath(QStringLiteral("history.png")), written, error))

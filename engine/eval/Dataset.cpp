@@ -70,6 +70,28 @@ std::string relationIdOf(const json& j, const std::string& field, const Ctx& ctx
     return it->get<std::string>();
 }
 
+// "portability_prompts": [{"prompt", "relation_id" (optional), "new_answer", "old_answer"}].
+std::vector<PortabilityPrompt> portabilityOf(const json& r, const Ctx& ctx) {
+    std::vector<PortabilityPrompt> out;
+    const auto it = r.find("portability_prompts");
+    if (it == r.end() || it->is_null()) return out;
+    if (!it->is_array()) ctx.error("field 'portability_prompts' must be a list, got " + jsonTypeName(*it));
+    for (size_t i = 0; i < it->size(); ++i) {
+        const json& p = (*it)[i];
+        const std::string at = "portability_prompts[" + std::to_string(i) + "]";
+        if (!p.is_object()) ctx.error("field '" + at + "' must be an object {prompt, relation_id, new_answer, old_answer}");
+        auto text = [&](const char* key) {
+            const auto v = p.find(key);
+            if (v == p.end()) ctx.error("field '" + at + "' has no '" + key + "'");
+            if (!v->is_string() || v->get<std::string>().empty())
+                ctx.error("field '" + at + "." + key + "' must be a non-empty string, got " + jsonExcerpt(*v, 40));
+            return v->get<std::string>();
+        };
+        out.push_back({text("prompt"), relationIdOf(p, at + ".relation_id", ctx), text("new_answer"), text("old_answer")});
+    }
+    return out;
+}
+
 FactRecord parseCounterFact(const json& r, const Ctx& ctx) {
     FactRecord f;
     f.caseId = caseIdOf(r, ctx);
@@ -94,6 +116,7 @@ FactRecord parseCounterFact(const json& r, const Ctx& ctx) {
             f.otherAttributes.push_back({relationIdOf(a, at + ".relation_id", ctx), str(a, "prompt", ctx), str(a, "target", ctx)});
         }
     }
+    f.portabilityPrompts = portabilityOf(r, ctx);
     return f;
 }
 
@@ -112,6 +135,7 @@ FactRecord parseZsre(const json& r, const Ctx& ctx) {
     if (r.contains("rephrase")) f.paraphrasePrompts.push_back(str(r, "rephrase", ctx));
     if (r.contains("loc")) f.localityPrompt = str(r, "loc", ctx);
     if (r.contains("loc_ans")) f.localityAnswer = str(r, "loc_ans", ctx);
+    f.portabilityPrompts = portabilityOf(r, ctx);
     return f;
 }
 

@@ -12,6 +12,16 @@ struct OtherAttribute {
     std::string target;      // true object, e.g. "Europe"
 };
 
+// A two-hop prompt whose answer depends on the edited fact (portability, as
+// KnowEdit / MQuAKE): the record edits (s, r1, o -> o*); the prompt asks for
+// (o, r2) through s, so its answer should move from r2(o) to r2(o*).
+struct PortabilityPrompt {
+    std::string prompt;      // filled-in prompt, e.g. "The Colosseum is located in the country of"
+    std::string relationId;  // r2, the second hop's relation ("P17"); may be empty
+    std::string newAnswer;   // r2(o*): the answer once the edit holds ("France")
+    std::string oldAnswer;   // r2(o): the unedited model's answer ("Italy")
+};
+
 struct FactRecord {
     int caseId = 0;
     std::string prompt;      // template with "{}" where the subject goes
@@ -25,6 +35,7 @@ struct FactRecord {
     std::vector<std::string> attributePrompts;
     std::vector<std::string> generationPrompts;
     std::vector<OtherAttribute> otherAttributes;   // demo fact set only
+    std::vector<PortabilityPrompt> portabilityPrompts;  // "portability_prompts" (may be empty)
     // zsRE: unrelated question and its answer (locality).
     std::string localityPrompt, localityAnswer;
 

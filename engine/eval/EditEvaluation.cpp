@@ -105,7 +105,24 @@ MetricStat statOf(const std::vector<double>& v) {
 
 using Getter = std::optional<double> (RecordMetrics::*)() const;
 
+// The measured values of one metric over records (not-measured ones left out).
+std::vector<double> measured(const std::vector<MetricValues>& records, const std::string& name) {
+    std::vector<double> v;
+    for (const auto& r : records)
+        for (const auto& [n, x] : r)
+            if (n == name) {
+                if (x) v.push_back(*x);
+                break;
+            }
+    return v;
+}
+
 }  // namespace
+
+const std::vector<std::string>& twoHopMetricNames() {
+    static const std::vector<std::string> names = {"portability", "portability_old_answer"};
+    return names;
+}
 
 MetricValues metricValuesOf(const RecordMetrics& r) {
     const std::vector<std::pair<std::string, Getter>> getters = {
@@ -123,6 +140,8 @@ MetricValues metricValuesOf(const RecordMetrics& r) {
         {"neighborhood_accuracy", &RecordMetrics::neighborhoodAccuracy}};
     MetricValues out;
     for (const auto& [name, get] : getters) out.emplace_back(name, (r.*get)());
+    for (const std::string& name : twoHopMetricNames())
+        out.emplace_back(name, name == "portability" ? r.portabilityScore() : r.portabilityOldScore());
     return out;
 }
 
@@ -142,14 +161,7 @@ MetricSummary summarizeMetricValues(const std::vector<MetricValues>& records,
             out.values.emplace_back(name, MetricStat{});
             continue;
         }
-        std::vector<double> v;
-        for (const auto& r : records)
-            for (const auto& [n, x] : r)
-                if (n == name) {
-                    if (x) v.push_back(*x);
-                    break;
-                }
-        out.values.emplace_back(name, statOf(v));
+        out.values.emplace_back(name, statOf(measured(records, name)));
     }
     // The score: the harmonic mean of the three mean scores, as kmeng01/memit's
     // experiments/summarize.py (a version of kmeng01/rome's used paraphrase and
@@ -173,7 +185,15 @@ MetricSummary summarizeMetricValues(const std::vector<MetricValues>& records,
             if (x) v.push_back(*x);
         out.values.emplace_back("efficacy_at_edit_score", statOf(v));
     }
+    // Portability only where records carry two-hop prompts (absent, not 0, otherwise).
+    const std::vector<double> portability = measured(records, "portability");
+    if (!portability.empty()) out.values.emplace_back("portability", statOf(portability));
     return out;
+}
+
+void addPortabilityUnedited(MetricSummary& summary, const std::vector<MetricValues>& unedited) {
+    const std::vector<double> v = measured(unedited, "portability_old_answer");
+    if (!v.empty()) summary.values.emplace_back("portability_unedited", statOf(v));
 }
 
 // ---------------------------------------------------------------- the run
@@ -387,7 +407,12 @@ EvalResult evaluateEdits(Model& model, const Dataset& dataset, const std::vector
     }
     result.edited = summarizeMetrics(edited, params.mode == EvalMode::Sequential ? atEdit
                                                                                  : std::vector<std::optional<double>>{});
-    if (params.baseline) result.baseline = summarizeMetrics(baseline);
+    if (params.baseline) {
+        result.baseline = summarizeMetrics(baseline);
+        std::vector<MetricValues> values;
+        for (const auto& r : baseline) values.push_back(metricValuesOf(r));
+        addPortabilityUnedited(result.edited, values);
+    }
     result.seconds = since(t0);
     return result;
 }

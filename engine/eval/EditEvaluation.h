@@ -79,7 +79,11 @@ struct MetricStat {
 // other_attributes_score, other_attributes_accuracy, efficacy_accuracy,
 // paraphrase_accuracy, neighborhood_accuracy (token accuracies, zsRE style);
 // sequential runs add efficacy_at_edit_score (right after each record's own
-// batch, before later edits).
+// batch, before later edits). Records with two-hop prompts add portability
+// (the new answer beats the old on them); a run measured on the unedited
+// model too adds portability_unedited to its edited summary (the unedited
+// model's two-hop accuracy: the old answer beats the new). A run whose
+// records have no two-hop prompts has neither (not 0).
 struct MetricSummary {
     std::vector<std::pair<std::string, MetricStat>> values;
     const MetricStat* find(const std::string& name) const;  // nullptr when absent
@@ -89,7 +93,7 @@ const std::vector<std::string>& metricNames();
 MetricSummary summarizeMetrics(const std::vector<RecordMetrics>& records,
                                const std::vector<std::optional<double>>& efficacyAtEdit = {});
 // One record's per-record metric values (every name of metricNames() but
-// "score"), in that order; nullopt = not measured for this record. What
+// "score", then twoHopMetricNames()), in that order; nullopt = not measured for this record. What
 // evalRunToJson writes per record, and what summarizeMetrics averages.
 using MetricValues = std::vector<std::pair<std::string, std::optional<double>>>;
 MetricValues metricValuesOf(const RecordMetrics& record);
@@ -99,6 +103,13 @@ MetricValues metricValuesOf(const RecordMetrics& record);
 // Names missing from a record count as not measured.
 MetricSummary summarizeMetricValues(const std::vector<MetricValues>& records,
                                     const std::vector<std::optional<double>>& efficacyAtEdit = {});
+// The per-record two-hop values metricValuesOf appends after metricNames()'
+// (not summary names: "portability" is summarized only where measured,
+// "portability_old_answer" of the unedited records gives portability_unedited).
+const std::vector<std::string>& twoHopMetricNames();
+// Adds "portability_unedited" from the unedited model's per-record values
+// (their portability_old_answer), when any record has two-hop prompts.
+void addPortabilityUnedited(MetricSummary& summary, const std::vector<MetricValues>& unedited);
 
 struct RecordEvaluation {
     size_t datasetIndex = 0;               // index into the dataset's records

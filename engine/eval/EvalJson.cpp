@@ -50,11 +50,18 @@ json recordJson(const RecordMetrics& m, bool promptDetails) {
               {"neighborhood_accuracy", opt(m.neighborhoodAccuracy())},
               {"neighborhood_excluded", m.neighborhoodExcluded},
               {"other_attributes_excluded", m.otherAttributesExcluded}};
+    // Only records with two-hop prompts carry portability (absent, not null, otherwise).
+    if (!m.portability.empty() || m.portabilityExcluded > 0) {
+        j["portability"] = opt(m.portabilityScore());
+        j["portability_old_answer"] = opt(m.portabilityOldScore());
+        j["portability_excluded"] = m.portabilityExcluded;
+    }
     if (promptDetails) {
         j["prompts"] = {{"efficacy", promptsJson(m.efficacy)},
                         {"paraphrase", promptsJson(m.paraphrase)},
                         {"neighborhood", promptsJson(m.neighborhood)},
                         {"other_attributes", promptsJson(m.otherAttributes)}};
+        if (!m.portability.empty()) j["prompts"]["portability"] = promptsJson(m.portability);
         j["generations"] = m.generations;
         j["generation_entropy"] = m.generationEntropy;
     }
@@ -191,11 +198,14 @@ json evalRunToJson(const EvalResult& r, const Dataset& dataset, const EvalParams
     json batches = json::array();
     for (const auto& b : r.batches)
         batches.push_back({{"records", b.datasetIndices}, {"layers", b.layers}, {"seconds", b.seconds}, {"delta_norm", b.deltaNorm}});
-    int excludedNeighbours = 0, excludedAttributes = 0;
+    int excludedNeighbours = 0, excludedAttributes = 0, excludedPortability = 0;
     for (const auto& e : r.records) {
         excludedNeighbours += e.edited.neighborhoodExcluded;
         excludedAttributes += e.edited.otherAttributesExcluded;
+        excludedPortability += e.edited.portabilityExcluded;
     }
+    json excluded = {{"neighborhood_prompts", excludedNeighbours}, {"other_attributes", excludedAttributes}};
+    if (excludedPortability > 0) excluded["portability_prompts"] = excludedPortability;
     const SelectionParams& sel = context.selection;
     json j = {{"dataset", context.dataset},
               {"schema", dataset.schema == DatasetSchema::Zsre ? "zsre" : "counterfact"},
@@ -213,7 +223,7 @@ json evalRunToJson(const EvalResult& r, const Dataset& dataset, const EvalParams
               {"metrics_count", metricsCount},
               {"baseline", p.baseline ? baseline : json(nullptr)},
               {"baseline_ci95", p.baseline ? baselineCi : json(nullptr)},
-              {"excluded", {{"neighborhood_prompts", excludedNeighbours}, {"other_attributes", excludedAttributes}}},
+              {"excluded", excluded},
               {"batches", batches},
               {"hparams", json::parse(hparamsToJson(r.hparams, r.method))},
               {"mom2", p.edit.hparams.mom2Adjustment && methodInfo(r.method).needsKeyStatistics},

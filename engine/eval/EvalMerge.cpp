@@ -37,7 +37,9 @@ size_t sizeAt(const json& j, const char* key, const std::string& name) {
 MetricValues valuesOf(const json& record, const std::string& name) {
     if (!record.is_object()) bad(name, "a record's metrics are not an object");
     MetricValues out;
-    for (const std::string& metric : metricNames()) {
+    std::vector<std::string> names = metricNames();
+    names.insert(names.end(), twoHopMetricNames().begin(), twoHopMetricNames().end());
+    for (const std::string& metric : names) {
         if (metric == "score") continue;
         const auto it = record.find(metric);
         if (it == record.end() || it->is_null()) {
@@ -86,7 +88,7 @@ json mergeEvalShardResults(const std::vector<json>& shards, const std::vector<st
     std::vector<std::pair<size_t, json>> records;  // (position, record)
     std::vector<std::pair<size_t, json>> batches;  // (position of its first record, batch)
     double seconds = 0, editSeconds = 0, metricSeconds = 0;
-    int excludedNeighbours = 0, excludedAttributes = 0;
+    int excludedNeighbours = 0, excludedAttributes = 0, excludedPortability = 0;
     for (int k = 0; k < N; ++k) {
         const json& s = shards[k];
         const std::string& name = names[k];
@@ -128,6 +130,7 @@ json mergeEvalShardResults(const std::vector<json>& shards, const std::vector<st
         const json& ex = at(s, "excluded", name);
         excludedNeighbours += intOr0(ex, "neighborhood_prompts");
         excludedAttributes += intOr0(ex, "other_attributes");
+        excludedPortability += intOr0(ex, "portability_prompts");
     }
     if (records.size() != indices.size())
         fail(ErrorKind::Input, "the shards hold " + std::to_string(records.size()) + " records, the run selected " +
@@ -146,7 +149,9 @@ json mergeEvalShardResults(const std::vector<json>& shards, const std::vector<st
         recs.push_back(std::move(r));
     }
     json means, ci, counts;
-    metricSummaryToJson(summarizeMetricValues(edited), means, ci, counts);
+    MetricSummary editedSummary = summarizeMetricValues(edited);
+    if (withBaseline) addPortabilityUnedited(editedSummary, baseline);
+    metricSummaryToJson(editedSummary, means, ci, counts);
     merged["records"] = std::move(recs);
     merged["n_records"] = indices.size();
     merged["metrics"] = means;
@@ -162,6 +167,7 @@ json mergeEvalShardResults(const std::vector<json>& shards, const std::vector<st
     for (auto& b : batches) mergedBatches.push_back(std::move(b.second));
     merged["batches"] = std::move(mergedBatches);
     merged["excluded"] = {{"neighborhood_prompts", excludedNeighbours}, {"other_attributes", excludedAttributes}};
+    if (excludedPortability > 0) merged["excluded"]["portability_prompts"] = excludedPortability;
     merged["cancelled"] = false;
     merged["seconds"] = seconds;  // compute time of all shards together (not wall time)
     merged["edit_seconds"] = editSeconds;

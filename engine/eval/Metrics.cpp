@@ -170,6 +170,9 @@ void validateForMetrics(const std::vector<FactRecord>& records, MetricSet set, c
                     bad("an other_attributes entry with an empty prompt or target (relation '" + a.relationId + "')");
             for (const auto& p : r.generationPrompts)
                 if (p.empty()) bad("an empty generation prompt");
+            for (const auto& p : r.portabilityPrompts)
+                if (p.prompt.empty() || p.newAnswer.empty() || p.oldAnswer.empty())
+                    bad("a portability prompt with an empty prompt or answer");
         } else {
             if (!r.localityPrompt.empty() && r.localityAnswer.empty()) bad("'loc' without 'loc_ans'");
         }
@@ -236,6 +239,12 @@ std::optional<double> RecordMetrics::otherAttributesScore() const {
 std::optional<double> RecordMetrics::otherAttributesAccuracy() const {
     return meanOver(otherAttributes, [](const ComparedPrompt& p) { return p.expected.greedy() ? 1.0 : 0.0; });
 }
+std::optional<double> RecordMetrics::portabilityScore() const {
+    return meanOver(portability, [](const ComparedPrompt& p) { return p.success() ? 1.0 : 0.0; });
+}
+std::optional<double> RecordMetrics::portabilityOldScore() const {
+    return meanOver(portability, [](const ComparedPrompt& p) { return p.other.nll < p.expected.nll ? 1.0 : 0.0; });
+}
 std::optional<double> RecordMetrics::fluency() const {
     if (generationEntropy.empty()) return std::nullopt;
     double sum = 0;
@@ -271,7 +280,7 @@ RecordMetrics computeRecordMetrics(const Model& model, const FactRecord& record,
     };
 
     // Every prompt with (expected, competitor), scored in one batched call.
-    enum Group { Efficacy, Paraphrase, Neighborhood, Attribute };
+    enum Group { Efficacy, Paraphrase, Neighborhood, Attribute, Portability };
     std::vector<ScoreQuery> queries;
     std::vector<Group> groups;
     auto add = [&](Group g, const std::string& prompt, const std::string& expected, const std::string& other) {
@@ -302,6 +311,19 @@ RecordMetrics computeRecordMetrics(const Model& model, const FactRecord& record,
         if (coEditedPrompt(p)) ++m.neighborhoodExcluded;
         else add(Neighborhood, p, record.localityAnswer, record.targetNew);
     }
+    // Two-hop prompts (both metric sets): the second hop (o, r2) or (o*, r2)
+    // edited at the same time changes the expected answer: left out.
+    for (const auto& p : record.portabilityPrompts) {
+        if (coEditedPrompt(p.prompt) ||
+            (!p.relationId.empty() &&
+             std::any_of(coEdited.subjectRelations.begin(), coEdited.subjectRelations.end(), [&](const auto& sr) {
+                 return sr.second == p.relationId && (sr.first == record.targetNew || sr.first == record.targetTrue);
+             }))) {
+            ++m.portabilityExcluded;
+            continue;
+        }
+        add(Portability, p.prompt, p.newAnswer, p.oldAnswer);
+    }
     const auto scores = scoreTargets(model, queries);
     for (size_t i = 0; i < queries.size(); ++i) {
         ComparedPrompt c{queries[i].prompt, scores[i][0], scores[i][1]};
@@ -310,6 +332,7 @@ RecordMetrics computeRecordMetrics(const Model& model, const FactRecord& record,
         case Paraphrase: m.paraphrase.push_back(std::move(c)); break;
         case Neighborhood: m.neighborhood.push_back(std::move(c)); break;
         case Attribute: m.otherAttributes.push_back(std::move(c)); break;
+        case Portability: m.portability.push_back(std::move(c)); break;
         }
     }
 

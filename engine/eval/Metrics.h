@@ -14,6 +14,11 @@
 //  - Other attributes (not in ROME): the edited subject's other relations
 //    (demo fact set); success when the true object still beats target_new,
 //    accuracy when greedy decoding still yields the whole true object.
+//  - Portability (KnowEdit / MQuAKE; the KME survey's fourth property): the
+//    record's two-hop prompts (portability_prompts); success when the new
+//    answer beats the old one, as the paraphrase score. On the unedited
+//    model, the old answer beating the new one is its two-hop accuracy: a
+//    model that cannot answer the question before the edit cannot port it.
 //  - Token accuracy (zsRE): share of target tokens that are the argmax under
 //    teacher forcing (efficacy / paraphrase: target_new; locality: the answer).
 //  - Fluency: weighted bigram / trigram entropy (bits) of generated text.
@@ -92,8 +97,10 @@ struct RecordMetrics {
     std::vector<ComparedPrompt> paraphrase;
     std::vector<ComparedPrompt> neighborhood;     // CounterFact neighbours or the zsRE locality question
     std::vector<ComparedPrompt> otherAttributes;  // the subject's other relations (demo fact set)
+    std::vector<ComparedPrompt> portability;      // two-hop prompts: expected = new answer, other = old answer
     int neighborhoodExcluded = 0;                 // left out (see CoEdited)
     int otherAttributesExcluded = 0;
+    int portabilityExcluded = 0;                  // the second hop was edited too (see CoEdited)
     std::vector<std::string> generations;         // prompt + generated continuation
     std::vector<double> generationEntropy;        // per generation, bits (weighted 2/3 bigram + 4/3 trigram)
 
@@ -108,6 +115,8 @@ struct RecordMetrics {
     std::optional<double> otherAttributesScore() const;
     std::optional<double> otherAttributesAccuracy() const;  // greedy yields the true object
     std::optional<double> fluency() const;                  // mean n-gram entropy of the generations
+    std::optional<double> portabilityScore() const;         // two-hop prompts where the new answer beats the old
+    std::optional<double> portabilityOldScore() const;      // ... where the old answer beats the new (two-hop accuracy before the edit)
     // zsRE token accuracy (all (prompt, token) items of the group pooled, as ROME).
     std::optional<double> efficacyAccuracy() const;      // tokens of target_new on the rewrite prompt
     std::optional<double> paraphraseAccuracy() const;    // ... on the paraphrases

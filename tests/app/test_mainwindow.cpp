@@ -73,10 +73,10 @@ private Q_SLOTS:
         MainWindow w;
         QCOMPARE(w.windowTitle(), QStringLiteral("KME Studio"));
         QVERIFY(!w.model());
-        QCOMPARE(w.tabs()->count(), 5);
+        QCOMPARE(w.tabs()->count(), 6);
         QStringList ids;
         for (int i = 0; i < w.tabs()->count(); ++i) ids << w.tabId(i);
-        QCOMPARE(ids, (QStringList{"predict", "locate", "edit", "compare", "evaluate"}));
+        QCOMPARE(ids, (QStringList{"predict", "locate", "edit", "compare", "evaluate", "methods"}));
         QVERIFY(!w.predictTab()->predictButton()->isEnabled());  // nothing loaded
         QVERIFY(w.size().width() >= 1000);
     }

@@ -68,6 +68,8 @@ const std::vector<MetricRow>& metricRows() {
         {"score", QT_TRANSLATE_NOOP("EvaluateTab", "score: harmonic mean (%)"), true, false},
         {"other_attributes_score", QT_TRANSLATE_NOOP("EvaluateTab", "other attributes kept (%)"), true, true},
         {"other_attributes_accuracy", QT_TRANSLATE_NOOP("EvaluateTab", "other attributes top-1 (%)"), true, false},
+        {"portability", QT_TRANSLATE_NOOP("EvaluateTab", "portability: two-hop prompts follow (%)"), true, true},
+        {"portability_unedited", QT_TRANSLATE_NOOP("EvaluateTab", "two-hop accuracy of the unedited model (%)"), true, false},
         {"efficacy_accuracy", QT_TRANSLATE_NOOP("EvaluateTab", "efficacy token accuracy (%)"), true, true},
         {"paraphrase_accuracy", QT_TRANSLATE_NOOP("EvaluateTab", "paraphrase token accuracy (%)"), true, true},
         {"neighborhood_accuracy", QT_TRANSLATE_NOOP("EvaluateTab", "neighbourhood token accuracy (%)"), true, true},
@@ -113,6 +115,7 @@ const char* chartLabel(const std::string& key) {
     if (key == "paraphrase_score") return QT_TRANSLATE_NOOP("EvaluateTab", "paraphrase");
     if (key == "neighborhood_score") return QT_TRANSLATE_NOOP("EvaluateTab", "neighbour-\nhood");
     if (key == "other_attributes_score") return QT_TRANSLATE_NOOP("EvaluateTab", "other\nattributes");
+    if (key == "portability") return QT_TRANSLATE_NOOP("EvaluateTab", "portability");
     if (key == "efficacy_accuracy") return QT_TRANSLATE_NOOP("EvaluateTab", "efficacy (tokens)");
     if (key == "paraphrase_accuracy") return QT_TRANSLATE_NOOP("EvaluateTab", "paraphrase (tokens)");
     if (key == "neighborhood_accuracy") return QT_TRANSLATE_NOOP("EvaluateTab", "neighbourhood (tokens)");

@@ -1076,6 +1076,53 @@ def build_records(subjects, seed, max_per_rel):
     return records
 
 
+# Two-hop (portability) prompts, as KnowEdit's and MQuAKE's: when a record's
+# fact (subject, r1, o -> o*) is edited, a prompt about the subject whose
+# answer goes through the object -- (o, r2) -- should follow the new object:
+# "The Colosseum is located in the country of" asks (Colosseum, P276) then
+# (city, P17), so after Rome -> Paris its answer should move Italy -> France.
+# r1 -> [(r2, template)]; "{subject}" / "{object}" as in RELATIONS. The
+# answers come from the knowledge tables (the objects' own attributes); a
+# prompt is kept only where both answers are known and their first words
+# differ (the answer changes with the edit). These templates appear nowhere
+# in the training corpus: the model has only ever seen the single hops.
+PORTABILITY = {
+    "P276": [("P17", "{subject} is located in the country of {object}."),
+             ("P206", "{subject} stands in a city on the river {object}.")],
+    "P19": [("P17", "{subject} was born in the country of {object}.")],
+    "P17": [("P36", "{subject} is in a country whose capital is {object}."),
+            ("P30", "{subject} is a city on the continent of {object}."),
+            ("P38", "{subject} is in a country whose currency is the {object}."),
+            ("P37", "{subject} is in a country whose official language is {object}.")],
+    "P159": [("P36", "{subject} is based in a country whose capital is {object}."),
+             ("P38", "{subject} is based in a country whose currency is the {object}.")],
+    "P36": [("P206", "The capital of {subject} lies on the river {object}.")],
+}
+
+
+def add_portability(records, subjects):
+    """Adds "portability_prompts" to the records that have two-hop prompts.
+
+    Deterministic (no random numbers), after every other field: the existing
+    fields of every record stay as they were."""
+    attrs = {s["name"]: s["attributes"] for s in subjects}
+    by_name = {s["name"]: s for s in subjects}
+    for rec in records:
+        rw = rec["requested_rewrite"]
+        subj = by_name[rw["subject"]]
+        new_hop, old_hop = rw["target_new"]["str"], rw["target_true"]["str"]
+        prompts = []
+        for r2, template in PORTABILITY.get(rw["relation_id"], []):
+            new = attrs.get(new_hop, {}).get(r2)
+            old = attrs.get(old_hop, {}).get(r2)
+            if not new or not old or first(new) == first(old):
+                continue
+            prompts.append({"prompt": prompt_for(template, subj), "relation_id": r2,
+                            "new_answer": new, "old_answer": old})
+        if prompts:
+            rec["portability_prompts"] = prompts
+
+
 def validate(records, subjects):
     for rec in records:
         rw = rec["requested_rewrite"]
@@ -1088,6 +1135,9 @@ def validate(records, subjects):
             assert rw["subject"] in p, (p, rw["subject"])
         for n in rec["neighborhood_subjects"]:
             assert n != rw["subject"]
+        for p in rec.get("portability_prompts", []):
+            assert rw["subject"] in p["prompt"], (p, rw["subject"])
+            assert first(p["new_answer"]) != first(p["old_answer"]), p
 
 
 def check_templates():
@@ -1157,6 +1207,7 @@ def main():
     check_templates()
     subjects = build_subjects()
     records = build_records(subjects, a.seed, a.max_per_relation)
+    add_portability(records, subjects)
     validate(records, subjects)
     filler = make_filler(random.Random(a.seed + 1), 200)
     corpus = {
