@@ -17,6 +17,7 @@ namespace kme {
 void appendSotaHparamRows(std::vector<HparamSpec>& rows);  // r-ROME, EMMET, AlphaEdit: HparamSchemaSota.cpp
 void appendWiseHparamRows(std::vector<HparamSpec>& rows);  // WISE: HparamSchemaWise.cpp
 void appendKnHparamRows(std::vector<HparamSpec>& rows);    // knowledge neurons: HparamSchemaKn.cpp
+void appendMendHparamRows(std::vector<HparamSpec>& rows);  // MEND: HparamSchemaMend.cpp
 
 namespace {
 
@@ -27,12 +28,13 @@ const std::vector<EditMethod> kRomeMemit = {EditMethod::Rome, EditMethod::Memit,
                                             EditMethod::AlphaEdit};
 const std::vector<EditMethod> kBatched = {EditMethod::Memit, EditMethod::Emmet, EditMethod::AlphaEdit};
 const std::vector<EditMethod> kMemit = {EditMethod::Memit, EditMethod::Emmet};
-const std::vector<EditMethod> kFtL = {EditMethod::FtL};
+const std::vector<EditMethod> kFtL = {EditMethod::FtL, EditMethod::FtM};
 // The context templates' users: the v* / z methods and WISE (its edit inputs).
 const std::vector<EditMethod> kTemplates = {EditMethod::Rome,  EditMethod::Memit,     EditMethod::RRome,
                                             EditMethod::Emmet, EditMethod::AlphaEdit, EditMethod::Wise};
 const std::vector<EditMethod> kAll = {EditMethod::Rome,  EditMethod::Memit, EditMethod::FtL,      EditMethod::Grace,
-                                      EditMethod::RRome, EditMethod::Emmet, EditMethod::AlphaEdit, EditMethod::Wise};
+                                      EditMethod::RRome, EditMethod::Emmet, EditMethod::AlphaEdit, EditMethod::Wise,
+                                      EditMethod::FtM};
 const std::vector<EditMethod> kGrace = {EditMethod::Grace};
 const std::vector<EditMethod> kIke = {EditMethod::Ike};
 
@@ -289,6 +291,7 @@ std::vector<HparamSpec> buildSchema() {
     appendSotaHparamRows(rows);  // r-ROME, EMMET, AlphaEdit (HparamSchemaSota.cpp)
     appendWiseHparamRows(rows);  // WISE (HparamSchemaWise.cpp)
     appendKnHparamRows(rows);    // knowledge neurons (HparamSchemaKn.cpp)
+    appendMendHparamRows(rows);  // MEND (HparamSchemaMend.cpp)
     return rows;
 }
 
