@@ -81,6 +81,7 @@ struct MendTrainParams {
     double validationShare = 0.1, testShare = 0.1;  // of the subjects
     int evalEvery = 200;              // steps between validation points and checkpoints
     int validationRecords = 40;       // validation records scored at each point (at most)
+    int finalRecords = 0;             // validation / test records scored before and after (0 = all)
     std::string out;                  // the editor file written at the end
     std::string checkpoint;           // checkpoint file (empty: out + ".kme-checkpoint"); removed at the end
     bool resume = true;               // continue from the checkpoint when present

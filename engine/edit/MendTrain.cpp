@@ -244,20 +244,12 @@ MendTrainResult trainMend(Model& model, const MendTrainParams& p, const MendLogF
     // now only when starting; on resume the curve's first point is it.
     if (res.curve.empty()) {
         MendEditor fresh = e;
-        res.validationBefore = quality(model, fresh, val, valLimit);
         MendCurvePoint pt;
         pt.step = 0;
-        pt.validation = res.validationBefore;
+        pt.validation = quality(model, fresh, val, valLimit);
         res.curve.push_back(pt);
-        say("step 0: validation " + qualityText(res.validationBefore));
-    } else {
-        res.validationBefore = res.curve.front().validation;
+        say("step 0: validation " + qualityText(pt.validation));
     }
-    {
-        MendEditor fresh = edit::newMendEditor(model, e.config, p.seed);
-        res.testBefore = quality(model, fresh, test, test.size());
-    }
-
     std::vector<at::Tensor> params = e.parameters();
     for (at::Tensor& t : params) t.set_requires_grad(true);
     std::vector<edit::Adam> opts;
@@ -356,15 +348,21 @@ MendTrainResult trainMend(Model& model, const MendTrainParams& p, const MendLogF
     {
         at::NoGradGuard noGrad;
         for (at::Tensor& t : params) t.set_requires_grad(false);
-        res.validationAfter = quality(model, e, val, val.size());
-        res.testAfter = quality(model, e, test, test.size());
+        // Scored after the time budget (not part of it): the fresh editor on
+        // the test subjects, the trained one on validation and test.
+        const size_t final = p.finalRecords > 0 ? size_t(p.finalRecords) : records.size();
+        MendEditor fresh = edit::newMendEditor(model, e.config, p.seed);
+        res.validationBefore = quality(model, fresh, val, final);
+        res.testBefore = quality(model, fresh, test, final);
+        res.validationAfter = quality(model, e, val, final);
+        res.testAfter = quality(model, e, test, final);
     }
     e.curveJson = curveJson(res.curve).dump();
     edit::saveMendEditor(e, p.out);
     std::remove(ckpt.c_str());
     res.steps = e.steps;
     res.seconds = elapsed();
-    say("validation (all " + std::to_string(val.size()) + "): before " + qualityText(res.validationBefore) + "; after " +
+    say("validation: before " + qualityText(res.validationBefore) + "; after " +
         qualityText(res.validationAfter));
     say("test: before " + qualityText(res.testBefore) + "; after " + qualityText(res.testAfter));
     return res;

@@ -159,6 +159,7 @@ private Q_SLOTS:
             p.method = method;
             p.requests = reqs;
             p.hparams.ftSteps = 2;
+            p.hparams.layers = {1};
             const EditResult r = computeEdit(*m, p);
             const double want = method == EditMethod::FtM ? wantM : wantL;
             const double got = r.requests[0].nllInit;
@@ -177,10 +178,12 @@ private Q_SLOTS:
             p.method = method;
             p.requests = {one};
             p.hparams.ftSteps = 1;
+            p.hparams.layers = {1};
             first[i++] = computeEdit(*m, p).requests[0].nllInit;
         }
-        qInfo("one-token target: FT-M %.8f, FT-L %.8f", first[0], first[1]);
-        QVERIFY(std::fabs(first[0] - first[1]) < 1e-6);
+        qInfo("one-token target: FT-M %.8f, FT-L %.8f, |diff| %.3g (tolerance 1e-5: float32 sums over other shapes)",
+              first[0], first[1], std::fabs(first[0] - first[1]));
+        QVERIFY(std::fabs(first[0] - first[1]) < 1e-5);
     }
 };
 
