@@ -48,6 +48,7 @@ int runTrainMend(const Args& args, Context& ctx) {
     p.cLoc = args.getDouble("--cloc", p.cLoc);
     p.evalEvery = args.getInt("--eval-every", p.evalEvery, 1, 100000000);
     p.validationRecords = args.getInt("--val-records", p.validationRecords, 1, 1000000);
+    p.finalRecords = args.getInt("--final-records", 0, 0, 100000000);
     p.resume = !args.has("--fresh");
     if (args.has("--layers")) p.config.layers = parseLayerArg("--layers", args.get("--layers"));
     if (p.minutes <= 0 || !std::isfinite(p.minutes)) throw UsageError("--minutes must be positive");
@@ -118,6 +119,7 @@ void addMendCommands(std::vector<Command>& commands) {
           {"--cloc", true, "weight of the locality KL (1)"},
           {"--eval-every", true, "steps between validation points and checkpoints (200)"},
           {"--val-records", true, "validation records scored at each point (40)"},
+          {"--final-records", true, "validation / test records scored before and after training (0 = all)"},
           {"--fresh", false, "ignore the checkpoint of an interrupted run (FILE.kme-checkpoint) and start over"}},
          runTrainMend});
 }
