@@ -385,7 +385,8 @@ std::string hparamRangeText(const HparamSpec& s) {
         case HparamType::Double: return rangeOf(s.min, s.max);
         case HparamType::Bool: return "true | false";
         case HparamType::String: {
-            if (s.choices.empty()) return "a text of 1-" + std::to_string(s.maxBytes) + " bytes";
+            // maxItems 1 on a free-text row: the text may be empty (MEND's "editor": "" = the default file).
+            if (s.choices.empty()) return "a text of " + std::string(s.maxItems == 1 ? "0" : "1") + "-" + std::to_string(s.maxBytes) + " bytes";
             std::string out;
             for (const auto& c : s.choices) out += (out.empty() ? "" : " | ") + json(c).dump();
             return out;
@@ -437,7 +438,7 @@ void checkHparamValue(const HparamSpec& s, const json& v, const std::string& sou
             return;
         case HparamType::String:
             if (s.choices.empty()) {  // free text
-                if (!v.is_string() || v.get_ref<const std::string&>().empty() ||
+                if (!v.is_string() || (v.get_ref<const std::string&>().empty() && s.maxItems != 1) ||
                     v.get_ref<const std::string&>().size() > s.maxBytes)
                     badValue(source, s.key, hparamRangeText(s), v);
                 return;

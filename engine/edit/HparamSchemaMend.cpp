@@ -12,6 +12,7 @@ void appendMendHparamRows(std::vector<HparamSpec>& rows) {
     s.key = "editor";
     s.type = HparamType::String;
     s.maxBytes = 4096;
+    s.maxItems = 1;  // free text that may be empty (HparamSchema.cpp)
     s.methods = {EditMethod::Mend};
     s.help = "the trained editor (kme train-mend); empty = the model folder's mend-editor.safetensors";
     s.get = [](const EditHparams& h) { return nlohmann::json(h.mendEditor); };
