@@ -118,6 +118,7 @@ std::vector<Command> allCommands() {
     addEvalCommands(commands);
     addSessionCommands(commands);
     addDemoCommands(commands);
+    addMendCommands(commands);
     addBenchCommands(commands);
     return commands;
 }

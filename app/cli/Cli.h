@@ -33,6 +33,7 @@ void addModelCommands(std::vector<Command>& commands);
 void addBenchCommands(std::vector<Command>& commands);
 void addTraceCommands(std::vector<Command>& commands);
 void addDemoCommands(std::vector<Command>& commands);
+void addMendCommands(std::vector<Command>& commands);  // CliMend.cpp
 void addTraceDatasetCommands(std::vector<Command>& commands);
 void addEditCommands(std::vector<Command>& commands);
 void addEvalCommands(std::vector<Command>& commands);

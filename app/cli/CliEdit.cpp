@@ -61,6 +61,8 @@ int runEdit(const Args& args, Context& ctx) {
         throw UsageError(std::string("--out writes model weights, and a ") + info.displayName + " edit is " +
                          (info.payload == PayloadKind::Adapter ? "an adapter beside them" : "a context before the prompt") +
                          ": keep it in a session (--session DB)");
+    if (args.has("--editor") && info.method != EditMethod::Mend)
+        throw UsageError(std::string("--editor goes with --method mend, not ") + info.name);
     if (args.has("--facts") && !info.needsDemonstrations)
         throw UsageError(std::string("--facts goes with a method that uses demonstrations (ike), not ") + info.name);
     if (args.has("--out")) checkOutputFolder(outDir, {"edit"}, args.has("--force"));
@@ -96,6 +98,7 @@ int runEdit(const Args& args, Context& ctx) {
     }
     if (args.has("--layer")) params.hparams.layers = parseLayerArg("--layer", args.get("--layer"));
     if (args.has("--layers")) params.hparams.layers = parseLayerArg("--layers", args.get("--layers"));
+    if (args.has("--editor")) params.hparams.mendEditor = args.get("--editor");
     if (args.has("--no-mom2")) {
         params.hparams.mom2Adjustment = false;
         params.statsTexts.clear();
@@ -344,6 +347,7 @@ void addEditCommands(std::vector<Command>& commands) {
           {"--stats-tokens", true, "corpus tokens used at most (100000; 0 = no limit)"},
           {"--hparams", true, hparamsOptionHelp()},
           {"--seed", true, "seed of the context-template generation, GRACE's cold values (0)"},
+          {"--editor", true, "MEND: the trained editor (kme train-mend; default: the model folder's mend-editor.safetensors)"},
           {"--facts", true, "IKE: CounterFact file to draw demonstrations from (default: kme_edit_defaults.json's demonstrations)"},
           {"--out", true, "write the edited model as a complete model folder (new, empty, or an earlier `kme edit --out`)"},
           {"--force", false, "with --out: replace an existing folder DIR and everything in it"},

@@ -184,6 +184,10 @@ int runEval(const Args& args, Context& ctx) {
     }
     if (args.has("--layer")) p.edit.hparams.layers = parseLayerArg("--layer", args.get("--layer"));
     if (args.has("--layers")) p.edit.hparams.layers = parseLayerArg("--layers", args.get("--layers"));
+    if (args.has("--editor")) {
+        if (info.method != EditMethod::Mend) throw UsageError(std::string("--editor goes with --method mend, not ") + info.name);
+        p.edit.hparams.mendEditor = args.get("--editor");
+    }
     if (steps > 0) {
         // The method's step-count key, through its schema row.
         const HparamSpec* spec = findHparam(info.method, info.stepsKey);
@@ -332,6 +336,7 @@ void addEvalCommands(std::vector<Command>& commands) {
           {"--stats-samples", true, "corpus texts used at most (10000)"},
           {"--stats-tokens", true, "corpus tokens used at most (100000; 0 = no limit)"},
           {"--hparams", true, "JSON overriding hyper-parameters"},
+          {"--editor", true, "MEND: the trained editor (default: the model folder's mend-editor.safetensors)"},
           {"--seed", true, "seed of the context-template generation (0)"},
           {"--no-baseline", false, "skip measuring the unedited model"},
           {"--preservation-tokens", true,

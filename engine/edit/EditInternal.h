@@ -102,6 +102,7 @@ EditResult computeIke(Model& model, const EditParams& params, const ProgressFn& 
 EditResult computeEmmet(Model& model, const EditParams& params, const ProgressFn& progress);
 EditResult computeAlphaEdit(Model& model, const EditParams& params, const ProgressFn& progress);
 EditResult computeWise(Model& model, const EditParams& params, const ProgressFn& progress);
+EditResult computeMend(Model& model, const EditParams& params, const ProgressFn& progress);  // Mend.cpp
 EditResult computeKn(Model& model, const EditParams& params, const ProgressFn& progress);  // KnEdit.cpp
 
 // linalg_solve(a, b), or ErrorKind::Input "the key statistics of layer L are

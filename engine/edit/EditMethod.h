@@ -22,7 +22,7 @@ namespace kme {
 class Model;
 struct ModelConfig;
 
-enum class EditMethod { Rome, Memit, FtL, Grace, Ike, RRome, Emmet, AlphaEdit, Wise, Kn };
+enum class EditMethod { Rome, Memit, FtL, Grace, Ike, RRome, Emmet, AlphaEdit, Wise, Kn, FtM, Mend };
 const char* editMethodName(EditMethod method);  // "rome" | "memit" | "ft-l" | ... (the method table's names)
 std::optional<EditMethod> parseEditMethod(const std::string& name);
 
@@ -90,6 +90,8 @@ struct EditHparams {
     double knThreshold = 0.2;         // "adaptive_threshold": neurons with score > this x the largest score
     double knLambda1 = 1;             // "norm_lambda1": v -= lambda1 (|v| / |e_old|) e_old
     double knLambda2 = 8;             // "norm_lambda2": v += lambda2 (|v| / |e_new|) e_new (the paper's 8)
+    // MEND: the editor (its networks, layers and steps are in the file).
+    std::string mendEditor;           // "editor": editor file; "" = the model folder's mend-editor.safetensors
 };
 
 // Defaults of a method for a model: the per-model table (GPT-2 medium ROME

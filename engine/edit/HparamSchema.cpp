@@ -17,6 +17,7 @@ namespace kme {
 void appendSotaHparamRows(std::vector<HparamSpec>& rows);  // r-ROME, EMMET, AlphaEdit: HparamSchemaSota.cpp
 void appendWiseHparamRows(std::vector<HparamSpec>& rows);  // WISE: HparamSchemaWise.cpp
 void appendKnHparamRows(std::vector<HparamSpec>& rows);    // knowledge neurons: HparamSchemaKn.cpp
+void appendMendHparamRows(std::vector<HparamSpec>& rows);  // MEND: HparamSchemaMend.cpp
 
 namespace {
 
@@ -27,12 +28,13 @@ const std::vector<EditMethod> kRomeMemit = {EditMethod::Rome, EditMethod::Memit,
                                             EditMethod::AlphaEdit};
 const std::vector<EditMethod> kBatched = {EditMethod::Memit, EditMethod::Emmet, EditMethod::AlphaEdit};
 const std::vector<EditMethod> kMemit = {EditMethod::Memit, EditMethod::Emmet};
-const std::vector<EditMethod> kFtL = {EditMethod::FtL};
+const std::vector<EditMethod> kFtL = {EditMethod::FtL, EditMethod::FtM};
 // The context templates' users: the v* / z methods and WISE (its edit inputs).
 const std::vector<EditMethod> kTemplates = {EditMethod::Rome,  EditMethod::Memit,     EditMethod::RRome,
                                             EditMethod::Emmet, EditMethod::AlphaEdit, EditMethod::Wise};
 const std::vector<EditMethod> kAll = {EditMethod::Rome,  EditMethod::Memit, EditMethod::FtL,      EditMethod::Grace,
-                                      EditMethod::RRome, EditMethod::Emmet, EditMethod::AlphaEdit, EditMethod::Wise};
+                                      EditMethod::RRome, EditMethod::Emmet, EditMethod::AlphaEdit, EditMethod::Wise,
+                                      EditMethod::FtM};
 const std::vector<EditMethod> kGrace = {EditMethod::Grace};
 const std::vector<EditMethod> kIke = {EditMethod::Ike};
 
@@ -289,6 +291,7 @@ std::vector<HparamSpec> buildSchema() {
     appendSotaHparamRows(rows);  // r-ROME, EMMET, AlphaEdit (HparamSchemaSota.cpp)
     appendWiseHparamRows(rows);  // WISE (HparamSchemaWise.cpp)
     appendKnHparamRows(rows);    // knowledge neurons (HparamSchemaKn.cpp)
+    appendMendHparamRows(rows);  // MEND (HparamSchemaMend.cpp)
     return rows;
 }
 
@@ -382,7 +385,8 @@ std::string hparamRangeText(const HparamSpec& s) {
         case HparamType::Double: return rangeOf(s.min, s.max);
         case HparamType::Bool: return "true | false";
         case HparamType::String: {
-            if (s.choices.empty()) return "a text of 1-" + std::to_string(s.maxBytes) + " bytes";
+            // maxItems 1 on a free-text row: the text may be empty (MEND's "editor": "" = the default file).
+            if (s.choices.empty()) return "a text of " + std::string(s.maxItems == 1 ? "0" : "1") + "-" + std::to_string(s.maxBytes) + " bytes";
             std::string out;
             for (const auto& c : s.choices) out += (out.empty() ? "" : " | ") + json(c).dump();
             return out;
@@ -434,7 +438,7 @@ void checkHparamValue(const HparamSpec& s, const json& v, const std::string& sou
             return;
         case HparamType::String:
             if (s.choices.empty()) {  // free text
-                if (!v.is_string() || v.get_ref<const std::string&>().empty() ||
+                if (!v.is_string() || (v.get_ref<const std::string&>().empty() && s.maxItems != 1) ||
                     v.get_ref<const std::string&>().size() > s.maxBytes)
                     badValue(source, s.key, hparamRangeText(s), v);
                 return;

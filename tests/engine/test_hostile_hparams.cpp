@@ -161,8 +161,8 @@ private Q_SLOTS:
             {EditMethod::Rome, R"({"fact_token": "last"})", {"fact_token must be \"subject_last\""}},
             // A key of another method, or of none.
             {EditMethod::Rome, R"({"lr": 0.1})",
-             {"'lr' is not a hyper-parameter of ROME (it is FT-L's); ROME's are: layers, fact_token, v_num_grad_steps"}},
-            {EditMethod::Rome, R"({"num_steps": 5})", {"'num_steps' is not a hyper-parameter of ROME (it is FT-L's)"}},
+             {"'lr' is not a hyper-parameter of ROME (it is FT-L and FT-M's); ROME's are: layers, fact_token, v_num_grad_steps"}},
+            {EditMethod::Rome, R"({"num_steps": 5})", {"'num_steps' is not a hyper-parameter of ROME (it is FT-L and FT-M's)"}},
             {EditMethod::Rome, R"({"mom2_update_weight": 100})",
              {"'mom2_update_weight' is not a hyper-parameter of ROME (it is MEMIT and EMMET's)"}},
             {EditMethod::FtL, R"({"v_lr": 0.5})",
@@ -290,7 +290,7 @@ private Q_SLOTS:
         auto m = Model::load(folder);
         const std::string file = folder + "/" + kEditDefaultsFile;
         const std::vector<std::pair<std::string, std::vector<std::string>>> cases = {
-            {R"({"rome": {"lr": 0.1}})", {file + " (rome): 'lr' is not a hyper-parameter of ROME (it is FT-L's)"}},
+            {R"({"rome": {"lr": 0.1}})", {file + " (rome): 'lr' is not a hyper-parameter of ROME (it is FT-L and FT-M's)"}},
             {R"({"rome": {"layers": [4294967297]}})", {file + " (rome): layers[0] must be an integer in [0, 1023], got 4294967297"}},
             {R"({"memit": {"v_num_grad_steps": 1000000000}})", {file + " (memit): v_num_grad_steps"}},
             {R"({"ft-l": {"num_steps": 4294967296}})", {file + " (ft-l): num_steps", "got 4294967296"}},
@@ -494,7 +494,7 @@ private Q_SLOTS:
         const QStringList edit = {"edit", model, "--prompt", "The {} is located in", "--subject", "Tokyo", "--target",
                                   "Italy", "--layer", "1", "--no-mom2", "--threads", "1"};
         const std::vector<std::pair<std::string, std::string>> cases = {
-            {R"({"lr": 0.001, "num_steps": 5})", "ft.json: 'lr' is not a hyper-parameter of ROME (it is FT-L's); ROME's are:"},
+            {R"({"lr": 0.001, "num_steps": 5})", "ft.json: 'lr' is not a hyper-parameter of ROME (it is FT-L and FT-M's); ROME's are:"},
             {R"({"v_num_grad_steps": 1000000000, "v_stop_loss": 0})", "v_num_grad_steps must be an integer in [1, 100000], got 1000000000"},
             {R"({"layers": [4294967297]})", "layers[0] must be an integer in [0, 1023], got 4294967297"},
             {R"({"context_template_length_params": [[5, 100000000]]})", "context_template_length_params[0][1]"},

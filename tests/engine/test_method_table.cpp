@@ -15,6 +15,7 @@
 #include "engine/edit/EditDefaults.h"
 #include "engine/edit/EditMethod.h"
 #include "engine/edit/HparamSchema.h"
+#include "engine/edit/MendEditor.h"
 #include "engine/edit/methods/MethodTable.h"
 #include "engine/model/Model.h"
 #include "engine/model/RandomModel.h"
@@ -169,7 +170,7 @@ private Q_SLOTS:
         QCOMPARE(int(ike.layers), int(LayerShape::None));
         QVERIFY(ike.needsDemonstrations);
         QCOMPARE(std::string(ike.paper.arxiv), std::string("2305.12740"));
-        QCOMPARE(methodNames(", ", " or "), std::string("rome, memit, ft-l, grace, ike, r-rome, emmet, alphaedit, wise or kn"));
+        QCOMPARE(methodNames(", ", " or "), std::string("rome, memit, ft-l, ft-m, mend, grace, ike, r-rome, emmet, alphaedit, wise or kn"));
         // The per-model defaults moved into the rows unchanged (kmeng01 hparams).
         EditHparams h;
         memit.defaults(h, "gpt2-xl");
@@ -213,6 +214,13 @@ private Q_SLOTS:
         const std::string folder = tmp_.filePath("model").toStdString();
         writeRandomModelFolder(folder, edittest::toyConfig(), 3);
         auto m = Model::load(folder);
+        {
+            // MEND's editor: a fresh one (the identity) in the model folder, where MEND looks by default.
+            kme::MendConfig cfg;
+            cfg.layers = {2, 3};
+            cfg.rank = 8;
+            kme::edit::saveMendEditor(kme::edit::newMendEditor(*m, cfg, 1), folder + "/mend-editor.safetensors");
+        }
         // Key statistics without a corpus: refused for the methods that need them, not asked of FT-L.
         for (const MethodInfo& row : methodTable()) {
             EditParams p;

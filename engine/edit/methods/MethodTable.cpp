@@ -20,6 +20,8 @@ const std::vector<MethodInfo>& rows() {
         edit::romeMethod(),
         edit::memitMethod(),
         edit::ftlMethod(),
+        edit::ftmMethod(),
+        edit::mendMethod(),
         edit::graceMethod(),
         edit::ikeMethod(),
         edit::rromeMethod(),

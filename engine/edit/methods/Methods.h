@@ -15,6 +15,8 @@ const MethodInfo& emmetMethod();      // Emmet.cpp
 const MethodInfo& alphaEditMethod();  // AlphaEdit.cpp
 const MethodInfo& wiseMethod();       // Wise.cpp
 const MethodInfo& knMethod();         // Kn.cpp
+const MethodInfo& ftmMethod();        // FtM.cpp
+const MethodInfo& mendMethod();       // Mend.cpp
 
 // The methods' computations (engine/edit/Rome.cpp, FineTune.cpp; also
 // declared in EditInternal.h).
@@ -27,6 +29,7 @@ EditResult computeRRome(Model& model, const EditParams& params, const ProgressFn
 EditResult computeEmmet(Model& model, const EditParams& params, const ProgressFn& progress);
 EditResult computeAlphaEdit(Model& model, const EditParams& params, const ProgressFn& progress);
 EditResult computeWise(Model& model, const EditParams& params, const ProgressFn& progress);  // engine/edit/Wise.cpp
+EditResult computeMend(Model& model, const EditParams& params, const ProgressFn& progress);  // engine/edit/Mend.cpp
 EditResult computeKn(Model& model, const EditParams& params, const ProgressFn& progress);  // engine/edit/KnEdit.cpp
 
 // The progress layout of ROME and MEMIT (computeRome / computeMemit's
