@@ -19,6 +19,7 @@
 #include "engine/model/Model.h"
 #include "engine/session/ModelState.h"
 #include "engine/session/StateComparison.h"
+#include "engine/tokenizer/ByteLevel.h"
 
 namespace kme::cli {
 namespace {
@@ -41,6 +42,8 @@ std::vector<std::string> readPrompts(const std::string& path) {
                                        std::to_string(kMaxPromptBytes) + ")");
         if (prompts.size() >= kMaxPrompts)
             fail(ErrorKind::Input, path + ": more than " + std::to_string(kMaxPrompts) + " prompts");
+        if (utf8::findInvalid(p) != std::string::npos)
+            fail(ErrorKind::Input, path + ": " + where + " is not UTF-8 text");
         prompts.push_back(p);
     };
     if (first != std::string::npos && text[first] == '[') {

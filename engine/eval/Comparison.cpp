@@ -10,6 +10,7 @@
 #include "engine/core/Paths.h"
 #include "engine/edit/EditMethod.h"
 #include "engine/model/Model.h"
+#include "engine/tokenizer/ByteLevel.h"
 
 namespace kme {
 
@@ -98,7 +99,8 @@ CompareSide answerCompareRow(const Model& model, const CompareRow& row) {
         GenerateParams g;
         g.maxNewTokens = kCompareContinuationTokens;
         g.topK = 1;
-        s.continuation = model.generate(ids, g).text;
+        // Half a character at the end (or a byte-level token of none) shows as U+FFFD, as tokens do.
+        s.continuation = utf8::sanitize(model.generate(ids, g).text);
         for (const auto& t : model.topNext(ids, kCompareTopStored)) s.top.emplace_back(t.token, t.prob);
         if (!row.targetNew.empty()) s.pNew = targetProbability(model, row.prompt, row.targetNew);
         if (!row.targetTrue.empty()) s.pTrue = targetProbability(model, row.prompt, row.targetTrue);

@@ -34,7 +34,7 @@ inline constexpr int kCompareMaxNeighbours = 5;
 
 // One state's answer to one prompt.
 struct CompareSide {
-    std::string continuation;                          // greedy, kCompareContinuationTokens tokens
+    std::string continuation;                          // greedy, kCompareContinuationTokens tokens (valid UTF-8)
     double pNew = 0;                                   // p(target_new), 0..1; NaN without a target
     double pTrue = 0;                                  // p(target_true), 0..1; NaN without a target
     std::vector<std::pair<std::string, double>> top;   // top-20 next tokens, most likely first

@@ -13,6 +13,7 @@
 #include <QLabel>
 #include <QMenu>
 #include <QTabWidget>
+#include <QTableWidget>
 #include <QTemporaryDir>
 #include <QTreeWidget>
 #include <sstream>
@@ -38,7 +39,7 @@ namespace {
 constexpr int kJobTimeoutMs = 120000;
 const std::string kPrompt = "The Eiffel Tower is located in the city of";
 
-int kme(std::vector<std::string> args, std::string* out = nullptr) {
+int runKme(std::vector<std::string> args, std::string* out = nullptr) {
     args.insert(args.begin(), "kme");
     args.push_back("--threads");
     args.push_back("1");
@@ -84,12 +85,12 @@ private Q_SLOTS:
             kme::SessionStore store(session_.toStdString());
             for (const auto& e : store.listEdits()) store.setEditEnabled(e.id, on);
         };
-        QCOMPARE(kme({"edit", model_.toStdString(), "--method", "rome", "--layer", "0", "--prompt",
+        QCOMPARE(runKme({"edit", model_.toStdString(), "--method", "rome", "--layer", "0", "--prompt",
                       "{} is located in the city of", "--subject", "The Eiffel Tower", "--target", "Rome", "--no-mom2",
                       "--session", session_.toStdString()}),
                  0);
         setAll(false);
-        QCOMPARE(kme({"edit", model_.toStdString(), "--method", "grace", "--layer", "1", "--prompt",
+        QCOMPARE(runKme({"edit", model_.toStdString(), "--method", "grace", "--layer", "1", "--prompt",
                       "{} is located in the city of", "--subject", "The Eiffel Tower", "--target", "Rome", "--session",
                       session_.toStdString()}),
                  0);
@@ -148,7 +149,7 @@ private Q_SLOTS:
 
         // The same numbers as `kme compare --a 1 --b 2`.
         std::string out;
-        QCOMPARE(kme({"compare", session_.toStdString(), "--a", std::to_string(rome_), "--b", std::to_string(grace_),
+        QCOMPARE(runKme({"compare", session_.toStdString(), "--a", std::to_string(rome_), "--b", std::to_string(grace_),
                       "--json", "-"},
                      &out),
                  0);

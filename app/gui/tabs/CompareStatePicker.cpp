@@ -93,7 +93,10 @@ void CompareStatePicker::setEdits(const std::vector<int64_t>& given) {
         }
         return -1;
     };
-    int i = ids.size() == 1 ? find(true) : -1;  // "only #k" before "after #k"
+    // "only #k" before "after #k"; "original" and "now" before "after #k".
+    int i = ids.size() == 1 ? find(true) : -1;
+    for (int pos : {0, -1})
+        if (i < 0 && session_->stateAt(pos).editIds == ids) i = combo_->findData(pos, kPositionRole);
     if (i < 0) i = find(false);
     if (i < 0) i = find(true);
     if (i < 0) {

@@ -10,6 +10,7 @@
 #include <QPushButton>
 #include <QShowEvent>
 #include <QTableWidget>
+#include <QToolButton>
 #include <QTimer>
 #include <QVBoxLayout>
 #include <algorithm>
