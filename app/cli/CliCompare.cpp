@@ -77,13 +77,18 @@ StateSpec stateArg(const Args& args, const std::string& flag) {
     }
 }
 
-json stateJson(const StateSpec& spec, const ModelState& s, const std::string& hash) {
+json stateJson(const StateSpec& spec, const ModelState& s, const std::string& hash, const std::vector<EditRecord>& edits) {
     json notes = json::array();
     for (const auto& n : s.whatIf) notes.push_back(n.message);
+    std::string names;
+    for (int64_t id : s.editIds)
+        for (const auto& e : edits)
+            if (e.id == id) names += (names.empty() ? "" : "; ") + e.name;
     return {{"spec", spec.text},
             {"label", s.label},
             {"edit_ids", s.editIds},
             {"positions", s.positions},
+            {"names", names.empty() ? std::string("no edit") : names},
             {"state_hash", hash},
             {"expected_hash", s.expectedHash.empty() ? json(nullptr) : json(s.expectedHash)},
             {"verified", !s.expectedHash.empty() && s.expectedHash == hash},
@@ -109,7 +114,8 @@ std::string summaryOf(const json& j) {
     for (const char* side : {"a", "b"}) {
         const json& st = j[side];
         s << (side[0] == 'a' ? "A" : "B") << ": " << st["label"].get<std::string>() << " (" << st["edit_ids"].size()
-          << (st["edit_ids"].size() == 1 ? " edit" : " edits") << "), state hash "
+          << (st["edit_ids"].size() == 1 ? " edit" : " edits") << ": " << st["names"].get<std::string>()
+          << "), state hash "
           << shortHash(st["state_hash"].get<std::string>());
         if (st["verified"].get<bool>()) s << " (as recorded)";
         else if (!st["what_if"].empty()) s << " (a what-if: never recorded)";
@@ -207,8 +213,8 @@ int runCompare(const Args& args, Context& ctx) {
     json j;
     j["session"] = {{"path", path}, {"state_hash", live.weightsHash}, {"edits_applied", live.applied}};
     j["model"] = {{"path", model->folder()}, {"weights_hash", modelHash}};
-    j["a"] = stateJson(specA, a, result.hashA);
-    j["b"] = stateJson(specB, b, result.hashB);
+    j["a"] = stateJson(specA, a, result.hashA, edits);
+    j["b"] = stateJson(specB, b, result.hashB, edits);
     json src = json::array();
     for (const auto& s : sources) src.push_back(s.editId);
     j["prompt_sources"] = src;
@@ -244,7 +250,7 @@ void addCompareCommands(std::vector<Command>& commands) {
          "Building a state never changes the session file. Each state's `state_hash` is printed; `verified` says\n"
          "it is the hash the session recorded for exactly that set of edits.\n"
          "JSON: session {path, state_hash, edits_applied}, model {path, weights_hash}, a and b {spec, label,\n"
-         "edit_ids, positions, state_hash, expected_hash, verified, what_if}, prompt_sources (edit ids),\n"
+         "edit_ids, positions, names, state_hash, expected_hash, verified, what_if}, prompt_sources (edit ids),\n"
          "fact_files, rows: [{prompt, kind (edit | paraphrase | neighbour | yours), target_new, target_true,\n"
          "note?, a and b {continuation, p_new, p_true, top: [[token, p] x 20], error?}, changed {continuation,\n"
          "p_new, p_true, top}}].\n"

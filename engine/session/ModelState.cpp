@@ -7,6 +7,7 @@
 #include "engine/core/SafeInput.h"
 #include "engine/edit/Payload.h"
 #include "engine/edit/WeightDelta.h"
+#include "engine/edit/methods/MethodTable.h"
 #include "engine/model/Model.h"
 
 namespace kme {
@@ -37,12 +38,13 @@ std::string idList(const std::vector<EditRecord>& edits) {
     return s;
 }
 
-// "only #1 (Colosseum: Rome → Paris)" for one edit, "#1 + #3" for several.
+// "#1 ROME alone" for one edit, "#1 + #3" for several.
 std::string labelOf(const std::vector<const EditRecord*>& members) {
     if (members.empty()) return "no edit";
-    if (members.size() == 1)
-        return "only #" + std::to_string(members[0]->position) +
-               (members[0]->name.empty() ? std::string() : " (" + members[0]->name + ")");
+    if (members.size() == 1) {
+        const MethodInfo* m = findMethod(members[0]->method);
+        return "#" + std::to_string(members[0]->position) + " " + (m ? m->displayName : members[0]->method) + " alone";
+    }
     std::string s;
     for (size_t i = 0; i < members.size(); ++i) s += (i ? " + #" : "#") + std::to_string(members[i]->position);
     return s;

@@ -41,7 +41,7 @@ StateSpec parseStateSpec(const std::string& text, const std::string& what);
 
 // A state resolved against a session's edits.
 struct ModelState {
-    std::string label;             // "original", "now", "after #2", "only #1 (Colosseum: Rome → Paris)", "#1 + #3"
+    std::string label;             // "original", "now", "after #2", "#1 ROME alone", "#1 + #3"
     std::vector<int64_t> editIds;  // its edits, in history (position) order
     std::vector<int> positions;    // their positions (1-based), same order
     // The state hash the session recorded for exactly these edits on the

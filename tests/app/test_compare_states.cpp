@@ -133,9 +133,9 @@ private Q_SLOTS:
 
         QCOMPARE(tab->stateA(), std::vector<int64_t>{rome_});
         QCOMPARE(tab->stateB(), std::vector<int64_t>{grace_});
-        QVERIFY2(tab->beforeCombo()->currentText().startsWith(QStringLiteral("only #1")),
+        QVERIFY2(tab->beforeCombo()->currentText().startsWith(QStringLiteral("#1 ROME alone")),
                  qPrintable(tab->beforeCombo()->currentText()));
-        QVERIFY2(tab->afterCombo()->currentText().startsWith(QStringLiteral("only #2")),
+        QVERIFY2(tab->afterCombo()->currentText().startsWith(QStringLiteral("#2 GRACE alone")),
                  qPrintable(tab->afterCombo()->currentText()));
         QVERIFY(!tab->rows().empty());
         QCOMPARE(tab->rows().front().prompt, kPrompt);

@@ -295,7 +295,7 @@ private Q_SLOTS:
                  std::string("yours"));
         const Run human = runKme({"compare", session_, "--a", std::to_string(rome_), "--b", std::to_string(grace_)});
         QCOMPARE(human.rc, 0);
-        QVERIFY2(human.out.find("A: only #1") != std::string::npos && human.out.find("B: only #2") != std::string::npos,
+        QVERIFY2(human.out.find("A: #1 ROME alone") != std::string::npos && human.out.find("B: #2 GRACE alone") != std::string::npos,
                  human.out.c_str());
         QVERIFY2(human.out.find("p(new)") != std::string::npos, human.out.c_str());
         const Run help = runKme({"compare", "--help"});

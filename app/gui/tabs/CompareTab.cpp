@@ -316,7 +316,13 @@ void CompareTab::showStates(const ComparedStates& s) {
     shownHashB_ = QString::fromStdString(s.hashB);
     const QString live = session_->currentHash();
     auto line = [&](const QString& name, const QString& label, const std::vector<int64_t>& ids, const QString& hash) {
-        QString text = tr("<b>%1</b> %2 (%n edit(s))", nullptr, int(ids.size())).arg(name, label.toHtmlEscaped());
+        QString text = tr("<b>%1</b> %2").arg(name, label.toHtmlEscaped());
+        if (ids.size() == 1) {
+            if (const kme::EditRecord* e = session_->edit(ids.front()))
+                text += QStringLiteral(" — ") + QString::fromStdString(e->name).toHtmlEscaped();
+        } else {
+            text += ids.empty() ? tr(" (no edit)") : tr(" (%1 edits)").arg(ids.size());
+        }
         if (!hash.isEmpty()) {
             text += tr(", state <tt>%1</tt>").arg(shortHash(hash).toHtmlEscaped());
             if (hash == live) text += tr(" = the session's");
