@@ -23,7 +23,13 @@
 #include "app/cli/Cli.h"
 #include "engine/model/Config.h"
 #include "engine/model/RandomModel.h"
+#include "engine/core/Error.h"
+#include "engine/edit/Payload.h"
+#include "engine/edit/WeightDelta.h"
+#include "engine/model/Model.h"
+#include "engine/session/SessionEdits.h"
 #include "engine/session/SessionStore.h"
+#include "engine/session/StateComparison.h"
 
 using json = nlohmann::json;
 namespace fs = std::filesystem;
@@ -376,6 +382,57 @@ private Q_SLOTS:
         QVERIFY2(r.out.empty(), r.out.c_str());
         QCOMPARE(std::count(r.err.begin(), r.err.end(), '\n'), 1L);
         QVERIFY2(r.err.find(expected.toStdString()) != std::string::npos, r.err.c_str());
+    }
+
+    // The engine's what-if: a comparison cancelled half-way, or one whose state does not fit the
+    // model, leaves the live model on the state it held (same state hash, same answers).
+    void cancelledOrFailedComparisonRestoresTheLiveState() {
+        auto model = kme::Model::load(model_);
+        kme::EditStack stack(*model);
+        const kme::SessionStore store(session_);
+        kme::bringToSessionState(store, stack);
+        const std::string liveHash = model->stateHash();
+        const auto edits = store.listEdits();
+        auto toBuild = [&](const kme::ModelState& m) {
+            kme::StateToBuild t;
+            t.state = m;
+            for (int64_t id : m.editIds)
+                t.payloads.push_back(std::make_shared<const kme::EditPayload>(kme::payloadOfRecord(store.getEdit(id, true))));
+            return t;
+        };
+        const kme::StateToBuild a = toBuild(kme::stateOfEdits({rome_}, edits, baseHash_));
+        const kme::StateToBuild b = toBuild(kme::stateOfEdits({grace_}, edits, baseHash_));
+        const kme::StateToBuild now = toBuild(kme::stateAtPosition(-1, edits, baseHash_));
+        QCOMPARE(now.state.editIds, (std::vector<int64_t>{rome_, grace_}));
+        std::vector<kme::CompareRow> rows(3);
+        for (auto& r : rows) r.prompt = kPrompt;
+        int calls = 0;
+        bool cancelled = false;
+        try {
+            kme::compareStates(stack, a, b, now, rows, [&](double, double) { return ++calls < 5; });  // stops in state B
+        } catch (const kme::Cancelled&) {
+            cancelled = true;
+        }
+        QVERIFY(cancelled);
+        QCOMPARE(model->stateHash(), liveHash);
+        // A state whose payload does not fit the model: the error, and the live state back.
+        kme::StateToBuild broken = b;
+        auto bad = std::make_shared<kme::EditPayload>(*b.payloads.front());
+        bad->adapter.layer = 7;  // the model has 2 layers
+        broken.payloads = {bad};
+        bool failed = false;
+        try {
+            kme::compareStates(stack, a, broken, now, rows);
+        } catch (const kme::Error& e) {
+            failed = true;
+            qInfo("refused: %s", e.what());
+        }
+        QVERIFY(failed);
+        QCOMPARE(model->stateHash(), liveHash);
+        // And a finished one reports each state's hash, the live one restored.
+        const kme::StateComparisonResult r = kme::compareStates(stack, a, b, now, rows);
+        QCOMPARE(r.restoredHash, liveHash);
+        QVERIFY(r.hashA != r.hashB && r.hashA != liveHash);
     }
 
     void theSessionFileIsNeverWritten() { QVERIFY(fileBytes(session_) == sessionBytes_); }
