@@ -17,6 +17,7 @@
 #include "engine/core/Error.h"
 #include "engine/edit/WeightDelta.h"
 #include "engine/model/Model.h"
+#include "engine/session/ModelState.h"
 #include "engine/session/SessionEdits.h"
 
 namespace kme::app {
@@ -721,6 +722,20 @@ WeightState SessionController::stateAt(int position) const {
                 if (!e.enabled) s.label += tr(" (off)");
             }
     }
+    return s;
+}
+
+WeightState SessionController::stateOfEdits(const std::vector<int64_t>& ids, const QString& label) const {
+    std::vector<int64_t> known;
+    for (int64_t id : ids)
+        if (edit(id) && deltas_.count(id)) known.push_back(id);
+    const kme::ModelState m = kme::stateOfEdits(known, edits_, facts_.weightsHash.toStdString(), label.toStdString());
+    WeightState s;
+    s.position = WeightState::kNoPosition;
+    s.label = QString::fromStdString(m.label);
+    s.editIds = m.editIds;
+    for (int64_t id : m.editIds) s.deltas.push_back(deltas_.at(id));
+    s.expectedHash = m.expectedHash;
     return s;
 }
 

@@ -5,6 +5,7 @@
 #include <QFileInfo>
 #include <QLineEdit>
 #include <QTemporaryDir>
+#include <QTabWidget>
 #include <QTimer>
 #include <QToolButton>
 #include <algorithm>
@@ -18,6 +19,8 @@
 #include "app/gui/tabs/EditTab.h"
 #include "app/gui/tabs/LocateTab.h"
 #include "app/gui/tabs/PredictTab.h"
+#include "engine/core/Error.h"
+#include "engine/session/ModelState.h"
 
 #ifndef KME_STUDIO_VERSION
 #define KME_STUDIO_VERSION "0.1.0"  // app/CMakeLists.txt passes project(KMEStudio VERSION ...)
@@ -55,6 +58,9 @@ const std::vector<OptionSpec>& optionSpecs() {
         {{QStringLiteral("edit")}, QStringLiteral("SPEC"),
          QStringLiteral("Run the edit \"template|subject|target_new[|target_true]\" once loaded, then compare; "
                         "repeat for several.")},
+        {{QStringLiteral("compare")}, QStringLiteral("A|B"),
+         QStringLiteral("Compare two states once the session is open (kme compare's STATE: original, now, after:K "
+                        "or edit ids like 1,3), e.g. \"1|2\".")},
         {{QStringLiteral("screenshot")}, QStringLiteral("DIR"),
          QStringLiteral("Predict, generate, trace (and --edit) in a temporary session, write DIR/<tab>.png, "
                         "DIR/window.png, quit.")},
@@ -188,6 +194,22 @@ CommandLine parseCommandLine(const QStringList& arguments, const QString& defaul
     c.options.prompt = parser.value(option("prompt"));
     c.options.traceSubject = parser.value(option("trace-subject"));
     c.options.screenshotDir = parser.value(option("screenshot"));
+    const QString compare = parser.value(option("compare"));
+    if (!compare.isEmpty()) {
+        const QStringList sides = compare.split(QLatin1Char('|'));
+        QString why;
+        for (const QString& side : sides) {
+            try {
+                kme::parseStateSpec(side.toStdString(), "--compare");
+            } catch (const kme::Error& e) {
+                why = QString::fromStdString(e.what());
+                break;
+            }
+        }
+        if (sides.size() != 2) why = QStringLiteral("--compare expects \"A|B\" (two states), got \"%1\"").arg(compare.left(80));
+        if (!why.isEmpty()) return usageError(why);
+        c.options.compareStates = sides;
+    }
     c.walkthrough = parser.isSet(option("walkthrough"));
     return c;
 }
@@ -363,6 +385,10 @@ void StartupScript::onTraced(bool ok) {
 
 void StartupScript::edit() {
     if (nextEdit_ >= options_.editSpecs.size() || !window_->model()) {
+        if (!options_.compareStates.isEmpty() && window_->model()) {
+            compareStates();
+            return;
+        }
         if (nextEdit_ > 0 && window_->model()) {
             compareAfterEdits(true);  // all edits done: compare
             return;
@@ -419,6 +445,31 @@ void StartupScript::compareAfterEdits(bool ok) {
         disconnect(compare, &CompareTab::comparisonFinished, this, &StartupScript::onCompared);
         failed_ = true;
     }
+    finish();
+}
+
+void StartupScript::compareStates() {
+    // kme compare's STATE syntax, resolved against the open session's edits.
+    SessionController* session = window_->session();
+    std::vector<int64_t> ids[2];
+    try {
+        for (int i = 0; i < 2; ++i) {
+            const kme::StateSpec spec = kme::parseStateSpec(options_.compareStates[i].toStdString(), "--compare");
+            ids[i] = kme::resolveState(spec, session->edits(), session->baseHash().toStdString(), "--compare").editIds;
+        }
+    } catch (const kme::Error& e) {
+        report(tr("--compare cannot run."), QString::fromStdString(e.what()));
+        failed_ = true;
+        finish();
+        return;
+    }
+    CompareTab* compare = window_->compareTab();
+    window_->tabs()->setCurrentWidget(compare);
+    compare->setStates(ids[0], ids[1]);
+    connect(compare, &CompareTab::comparisonFinished, this, &StartupScript::onCompared, Qt::SingleShotConnection);
+    if (compare->compare()) return;
+    disconnect(compare, &CompareTab::comparisonFinished, this, &StartupScript::onCompared);
+    failed_ = true;
     finish();
 }
 
