@@ -9,6 +9,7 @@
 // other weights, and files that are not editors.
 #include <QtTest>
 
+#include <QCheckBox>
 #include <QComboBox>
 #include <QDir>
 #include <QDoubleSpinBox>
@@ -33,6 +34,7 @@
 #include "app/gui/tabs/CompareTab.h"
 #include "app/gui/tabs/EditTab.h"
 #include "app/gui/tabs/EvaluateTab.h"
+#include "app/gui/tabs/HparamForm.h"
 #include "app/gui/tabs/MendEditorPanel.h"
 #include "engine/core/Paths.h"
 #include "engine/model/Model.h"
@@ -355,11 +357,13 @@ private Q_SLOTS:
         EditTab* tab = w.editTab();
         MendEditorPanel* panel = tab->mendPanel();
         tab->setMethod(kme::EditMethod::Mend);
+        tab->setRequest(QStringLiteral("{} is in"), QStringLiteral("Xa"), QStringLiteral("Q"), QStringLiteral("R"));
         QVERIFY(waitState(panel, State::OtherWeights));
         QVERIFY(panel->header().weightsHash != w.session()->baseHash());
         QVERIFY(panel->statusLabel()->text().contains(QStringLiteral("other weights")));
         QVERIFY(!panel->trainBox()->isHidden());
-        QVERIFY(tab->inputError().contains(QStringLiteral("other weights")));
+        QVERIFY2(tab->inputError().contains(QStringLiteral("other weights")), qPrintable(tab->inputError()));
+        QVERIFY(!tab->runButton()->isEnabled());
         // Its own folder holds an editor already: training writes beside the others, not over it.
         QVERIFY(panel->trainOutputPath().startsWith(MendEditorPanel::trainedEditorFolder()));
     }

@@ -3,7 +3,7 @@
 #include <QCoreApplication>
 #include <cmath>
 
-#include "engine/edit/EditPayload.h"
+#include "engine/edit/Payload.h"
 #include "engine/model/Model.h"
 #include "engine/session/SessionStore.h"
 
