@@ -259,7 +259,8 @@ private Q_SLOTS:
             QVERIFY(panel->isTraining());
             QVERIFY(!tab->runButton()->isEnabled());
             QVERIFY(panel->cancelTrainButton()->isEnabled());
-            QVERIFY(progressed.wait(kJobTimeoutMs) || !progressed.isEmpty());  // the training loop runs
+            // Under way: it reports progress (scoring the fresh editor, then each step).
+            QVERIFY(progressed.wait(kJobTimeoutMs) || !progressed.isEmpty());
             QTest::mouseClick(panel->cancelTrainButton(), Qt::LeftButton);
             QVERIFY(done.wait(kJobTimeoutMs) || !done.isEmpty());
             QCOMPARE(done.first().first().toBool(), false);

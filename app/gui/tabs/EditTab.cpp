@@ -146,7 +146,8 @@ void EditTab::buildUi() {
     methodRow->addWidget(toLabel_);
     methodRow->addWidget(lastLayer_);
     methodRow->addSpacing(8);
-    methodRow->addWidget(layerSource_, 1);
+    methodRow->addWidget(layerSource_, 100);
+    methodRow->addStretch(1);  // keeps the combo at the left when the layer widgets are hidden (MEND, IKE)
     layout->addLayout(methodRow);
 
     advancedToggle_ = new QToolButton(this);
@@ -337,6 +338,7 @@ void EditTab::updateMethodRows() {
     layerLabel_->setText(range ? tr("&Layers:") : tr("&Layer:"));
     layerLabel_->setVisible(m.layers != kme::LayerShape::None);
     layer_->setVisible(m.layers != kme::LayerShape::None);
+    layerSource_->setVisible(m.layers != kme::LayerShape::None);
     batch_->setVisible(m.batched);
     mend_->setVisible(m.method == kme::EditMethod::Mend);
 }

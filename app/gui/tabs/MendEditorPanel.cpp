@@ -1,5 +1,6 @@
 #include "app/gui/tabs/MendEditorPanel.h"
 
+#include <QCoreApplication>
 #include <QDateTime>
 #include <QDir>
 #include <QDoubleSpinBox>
@@ -31,6 +32,11 @@ const char* const kMinutesKey = "edit/mendTrainMinutes";
 const char* const kLastFactsDirKey = "edit/mendFactsDir";
 
 QString shortHash(const QString& h) { return h.isEmpty() ? QStringLiteral("?") : h.left(12) + QStringLiteral("…"); }
+
+QString editsText(int n) {
+    return n == 1 ? QCoreApplication::translate("MendEditorPanel", "1 edit")
+                  : QCoreApplication::translate("MendEditorPanel", "%1 edits").arg(n);
+}
 
 QString megabytes(qint64 bytes) { return QLocale().toString(double(bytes) / 1e6, 'f', 1) + QStringLiteral(" MB"); }
 
@@ -182,6 +188,7 @@ MendEditorPanel::MendEditorPanel(JobRunner* runner, SessionController* session, 
             progress_->setValue(int(1000 * done / total));
         } else {
             progress_->setRange(0, 0);  // the budget is spent: scoring on validation and test
+            scoring_ = true;
         }
     });
     if (session_) {
@@ -339,14 +346,14 @@ void MendEditorPanel::setState(State s) {
                         .arg(shortHash(header_.weightsHash), good);
         } else if (s == State::EditsApplied) {
             html += tr("<br>Made for weights %1, this model's original weights: <span style=\"color:%2\">✖ does not "
-                       "match the live weights</span> (%3): %n edit(s) in this session changed them. An editor is "
-                       "learned for one set of weights, and MEND refuses it on any other. Undo those edits (History, "
-                       "Ctrl+Z) to use it, or train an editor for the weights as they are now.",
-                       nullptr, applied)
-                        .arg(shortHash(header_.weightsHash), bad, shortHash(liveWeightsHash()));
-            note = tr("Training now makes an editor for the <b>edited</b> weights (%n edit(s) applied); it is kept "
-                      "beside the others and found again whenever the weights are these.",
-                      nullptr, applied);
+                       "match the live weights</span> (%3): %4 in this session changed them. An editor is learned "
+                       "for one set of weights, and MEND refuses it on any other. Undo %5 (History, Ctrl+Z) to use "
+                       "it, or train an editor for the weights as they are now.")
+                        .arg(shortHash(header_.weightsHash), bad, shortHash(liveWeightsHash()), editsText(applied),
+                             applied == 1 ? tr("that edit") : tr("those edits"));
+            note = tr("Training now makes an editor for the <b>edited</b> weights (%1 applied); it is kept beside "
+                      "the others and found again whenever the weights are these.")
+                       .arg(editsText(applied));
         } else {
             html += tr("<br>Made for weights %1: <span style=\"color:%2\">✖ other weights than the live ones</span> "
                        "(%3). MEND refuses it: train an editor for this model, or choose another file.")

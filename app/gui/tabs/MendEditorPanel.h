@@ -149,6 +149,7 @@ private:
     QTimer* logTimer_ = nullptr;
     std::shared_ptr<TrainLog> trainLog_;
     bool training_ = false;
+    bool scoring_ = false;     // the budget is spent: the editor is being scored (minutes on a big split)
     bool factsTyped_ = false;  // the user chose the facts file (else: the model's project's facts.json)
     int64_t stepLimit_ = 0;
 };

@@ -29,7 +29,12 @@ struct MendEditorPanel::TrainLog {
 void MendEditorPanel::pollTrainLog() {
     if (!trainLog_) return;
     QMutexLocker lock(&trainLog_->mutex);
-    if (!trainLog_->last.isEmpty()) log_->setText(trainLog_->last);
+    QString text = trainLog_->last;
+    if (scoring_)
+        text += (text.isEmpty() ? QString() : QStringLiteral("\n")) +
+                tr("Time budget spent: scoring the fresh and the trained editor on every validation and test record "
+                   "(as kme train-mend; this can take minutes). Cancel stops it and keeps nothing.");
+    if (!text.isEmpty()) log_->setText(text);
 }
 
 bool MendEditorPanel::train() {
@@ -72,8 +77,8 @@ bool MendEditorPanel::train() {
                     std::remove(q.checkpoint.c_str());
                 }
             } cleanup{q};
-            // The trainer stops at a false progress and still scores and saves what it has (the CLI's
-            // Ctrl-C-free "stop early"); the window's Cancel means: stop, keep nothing.
+            // The trainer stops at a false progress and still scores and saves what it has (kme::trainMend);
+            // the window's Cancel means: stop now, keep nothing. Scoring calls progress too (per record).
             const kme::ProgressFn stopHere = [&progress](double d, double t) {
                 if (!progress(d, t)) throw kme::Cancelled();
                 return true;
@@ -85,7 +90,7 @@ bool MendEditorPanel::train() {
                     log->last = QString::fromStdString(line);
                 },
                 stopHere);
-            // A cancel during the final scoring (no progress calls there) still keeps nothing.
+            // A cancel after the last scored record (while saving) still keeps nothing.
             stopHere(1, 1);
             if (std::rename(q.out.c_str(), finalPath.c_str()) != 0)
                 kme::fail(kme::ErrorKind::Io, "cannot move the trained editor to " + finalPath);
@@ -126,6 +131,7 @@ bool MendEditorPanel::train() {
         return false;
     }
     training_ = true;
+    scoring_ = false;
     log_->setText(tr("Starting: loading the facts, scoring the fresh editor on the validation subjects…"));
     progress_->setRange(0, 0);
     logTimer_->start();
