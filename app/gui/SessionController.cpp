@@ -9,12 +9,14 @@
 #include <QStandardPaths>
 #include <atomic>
 #include <cmath>
+#include <set>
 
 #include <nlohmann/json.hpp>
 
 #include "app/gui/JobRunner.h"
 #include "engine/core/SafeInput.h"
 #include "engine/core/Error.h"
+#include "engine/edit/Payload.h"
 #include "engine/edit/WeightDelta.h"
 #include "engine/model/Model.h"
 #include "engine/session/ModelState.h"
@@ -507,6 +509,24 @@ std::vector<int> SessionController::editLayers(const kme::EditRecord& record) {
     } catch (const std::exception&) {
     }
     return {};
+}
+
+std::vector<int> SessionController::layersOf(const kme::EditRecord& record) const {
+    std::vector<int> layers = editLayers(record);
+    if (!layers.empty()) return layers;
+    const auto it = deltas_.find(record.id);
+    if (it == deltas_.end() || !it->second || it->second->kind != kme::PayloadKind::Weights) return layers;
+    std::set<int> seen;
+    for (const auto& part : it->second->weights.parts) {
+        // Canonical tensor names: "h.<layer>.<...>".
+        if (part.tensor.rfind("h.", 0) != 0) continue;
+        const size_t dot = part.tensor.find('.', 2);
+        if (dot == std::string::npos || dot == 2) continue;
+        const std::string digits = part.tensor.substr(2, dot - 2);
+        if (digits.size() > 6 || digits.find_first_not_of("0123456789") != std::string::npos) continue;
+        seen.insert(std::stoi(digits));
+    }
+    return {seen.begin(), seen.end()};
 }
 
 void SessionController::reloadEdits() {

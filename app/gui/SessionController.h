@@ -127,6 +127,9 @@ public:
     static std::vector<kme::EditRequest> editRequests(const kme::EditRecord& record);
     // The layers an edit changed (from its hyper-parameters).
     static std::vector<int> editLayers(const kme::EditRecord& record);
+    // As editLayers, else (methods without a layer hyper-parameter: MEND) the
+    // layers whose tensors its weight delta changes ("h.5.mlp..." -> 5).
+    std::vector<int> layersOf(const kme::EditRecord& record) const;
 
     // Records a computed edit: applies its delta on the worker thread,
     // hashes the result, then writes it to the session (creating an

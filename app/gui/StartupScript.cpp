@@ -21,6 +21,7 @@
 #include "app/gui/tabs/PredictTab.h"
 #include "engine/core/Error.h"
 #include "engine/session/ModelState.h"
+#include "engine/edit/methods/MethodTable.h"
 
 #ifndef KME_STUDIO_VERSION
 #define KME_STUDIO_VERSION "0.1.0"  // app/CMakeLists.txt passes project(KMEStudio VERSION ...)
@@ -61,6 +62,8 @@ const std::vector<OptionSpec>& optionSpecs() {
         {{QStringLiteral("compare")}, QStringLiteral("A|B"),
          QStringLiteral("Compare two states once the session is open (kme compare's STATE: original, now, after:K "
                         "or edit ids like 1,3), e.g. \"1|2\".")},
+        {{QStringLiteral("method")}, QStringLiteral("NAME"),
+         QStringLiteral("Edit method the Edit tab starts with and --edit uses (kme methods: rome, memit, mend, ...).")},
         {{QStringLiteral("screenshot")}, QStringLiteral("DIR"),
          QStringLiteral("Predict, generate, trace (and --edit) in a temporary session, write DIR/<tab>.png, "
                         "DIR/window.png, quit.")},
@@ -184,6 +187,15 @@ CommandLine parseCommandLine(const QStringList& arguments, const QString& defaul
                 QStringLiteral("--edit expects \"template|subject|target_new[|target_true]\", got \"%1\"").arg(shown));
         }
     }
+    const QString method = parser.value(option("method"));
+    if (!method.isEmpty() && !kme::findMethod(method.toStdString())) {
+        QString names;
+        for (const kme::MethodInfo& m : kme::methodTable())
+            names += (names.isEmpty() ? QString() : QStringLiteral(", ")) + QString::fromLatin1(m.name);
+        QString shown = method.size() > 40 ? method.left(39) + QChar(0x2026) : method;
+        return usageError(QStringLiteral("--method expects one of %1, got '%2'").arg(names, shown));
+    }
+    c.options.method = method;
     const bool modelSet = parser.isSet(option("model"));
     const bool sessionSet = parser.isSet(option("session-file"));
     c.options.modelFolder = modelSet ? parser.value(option("model")) : defaultModel;
@@ -333,6 +345,8 @@ void StartupScript::loadModel() {
 
 void StartupScript::onLoaded(bool ok) {
     failed_ |= !ok;
+    if (const kme::MethodInfo* m = kme::findMethod(options_.method.toStdString()))
+        window_->editTab()->setMethod(m->method);
     if (ok && !options_.prompt.isEmpty()) {
         connect(window_->predictTab(), &PredictTab::predictionFinished, this, &StartupScript::onPredicted,
                 Qt::SingleShotConnection);

@@ -24,6 +24,7 @@ struct StartupOptions {
                                // session (SessionController::autosaveFolder) for modelFolder
     QString prompt;         // prefilled; predicted once a model is loaded
     QString traceSubject;   // non-empty: the Locate tab traces it (in --prompt, or the tab's default prompt)
+    QString method;         // --method: the Edit tab's method ("" = its default)
     QStringList editSpecs;  // "template|subject|target_new[|target_true]" each: run these edits in order, then Compare
     QStringList compareStates;  // two STATEs (kme compare's syntax): compare them once loaded (after any --edit)
     QString screenshotDir;  // non-empty: also generate and trace (the Locate tab's defaults when

@@ -217,11 +217,11 @@ void HistoryDock::refresh() {
         item->setCheckState(kEnabledCol, e.enabled ? Qt::Checked : Qt::Unchecked);
         item->setText(kNameCol, QString::fromStdString(e.name));
         item->setText(kMethodCol, methodLabel(e.method));
-        item->setText(kLayerCol, layersLabel(SessionController::editLayers(e)));
+        item->setText(kLayerCol, layersLabel(session_->layersOf(e)));
         QString tip = tr("#%1 %2\n%3 (%4), layer %5\ncreated %6\npayload %7 bytes")
                           .arg(e.position)
                           .arg(QString::fromStdString(e.name), methodLabel(e.method), kindLabel(e),
-                               layersLabel(SessionController::editLayers(e)), QString::fromStdString(e.created))
+                               layersLabel(session_->layersOf(e)), QString::fromStdString(e.created))
                           .arg(e.deltaBytes);
         if (!e.enabled) {
             tip += e.payloadKind == "weights" ? tr("\nOff: undone; its weights are the originals again.")
