@@ -161,7 +161,7 @@ void EditStack::apply(const EditPayload& payload) {
             const AdapterPayload& a = payload.adapter;
             if (a.type != "grace" && a.type != "wise" && a.type != "neurons")
                 fail(ErrorKind::Input, "unknown adapter type '" + a.type + "'");
-            if (a.layer < 0 || a.layer >= c.nLayer)
+            if (a.type != "neurons" && (a.layer < 0 || a.layer >= c.nLayer))
                 fail(ErrorKind::Input, "the adapter acts at layer " + std::to_string(a.layer) + "; the model has " +
                                            std::to_string(c.nLayer) + " layers");
             if (a.type == "wise" && (a.wise.rows != c.nInner || a.wise.cols != c.nEmbd))
