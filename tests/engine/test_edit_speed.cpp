@@ -134,11 +134,15 @@ private Q_SLOTS:
             runs[p] = optimizeValue(*m, r, Site(site), layer, templates(), hparams(), {}, withPath(p));
         const ValueResult& ref = runs[ValuePath::Full];
         // Premises: each path ran as asked (no fallback; layer 0 has no layers below),
-        // and the optimisation moved: the loss fell and delta is not zero.
+        // and the optimisation moved: the loss changes and delta is not zero.
         QCOMPARE(int(runs[ValuePath::PositionPrefix].path), int(ValuePath::PositionPrefix));
         QCOMPARE(int(runs[ValuePath::LayerPrefix].path), int(layer > 0 ? ValuePath::LayerPrefix : ValuePath::Full));
         QCOMPARE(int(ref.losses.size()), hparams().vNumGradSteps);
-        QVERIFY2(ref.losses.back() < ref.losses.front() - 1e-3, "the loss does not fall: nothing is compared");
+        QString losses;
+        for (double l : ref.losses) losses += QString::number(l, 'g', 5) + " ";
+        qInfo("%s layer %d: losses (full path) %s", qPrintable(name), layer, qPrintable(losses));
+        const auto [lo, hi] = std::minmax_element(ref.losses.begin(), ref.losses.end());
+        QVERIFY2(*hi - *lo > 1e-3, "the loss does not move: nothing is compared");
         QVERIFY((ref.target - ref.init).norm().item<double>() > 1e-3 * ref.init.norm().item<double>());
         for (ValuePath p : {ValuePath::LayerPrefix, ValuePath::PositionPrefix}) {
             const Diff d = compare(ref, runs[p]);
@@ -169,16 +173,31 @@ private Q_SLOTS:
                                                    makeRequest("the old city of Rome", " Tokyo", "Where is {}? In")};
         EditHparams hp = hparams();
         hp.vNumGradSteps = 10;
-        // A stop loss that one request reaches mid-way and the others never.
-        std::vector<double> best;
-        for (const auto& r : requests) {
-            const ValueResult v = optimizeValue(*m, r, Site::BlockOut, layer, templates(), hp, {}, withPath(ValuePath::Full));
-            best.push_back(*std::min_element(v.losses.begin(), v.losses.end()));
-        }
-        std::vector<double> sorted = best;
-        std::sort(sorted.begin(), sorted.end());
-        QVERIFY2(sorted[1] - sorted[0] > 1e-6, "two requests reach the same loss: no stop loss separates them");
-        hp.vStopLoss = (sorted[0] + sorted[1]) / 2;
+        // A stop loss that one request reaches mid-way and another never: the
+        // runs without one give each request's losses, and a run with one is
+        // their prefix up to the first loss below it.
+        std::vector<std::vector<double>> free;
+        for (const auto& r : requests)
+            free.push_back(optimizeValue(*m, r, Site::BlockOut, layer, templates(), hp, {}, withPath(ValuePath::Full)).losses);
+        auto firstBelow = [](const std::vector<double>& losses, double t) {
+            for (size_t i = 0; i < losses.size(); ++i)
+                if (losses[i] < t) return i;
+            return losses.size();
+        };
+        double stop = -1;
+        for (size_t q = 0; q < free.size() && stop < 0; ++q)
+            for (size_t k = 1; k + 2 < free[q].size() && stop < 0; ++k) {
+                const double t = free[q][k] + 1e-9 * std::abs(free[q][k]);
+                bool early = false, never = false;
+                for (const auto& losses : free) {
+                    const size_t at = firstBelow(losses, t);
+                    early = early || (at >= 1 && at + 2 < losses.size());
+                    never = never || at == losses.size();
+                }
+                if (early && never) stop = t;
+            }
+        QVERIFY2(stop > 0, "no stop loss lets one request stop early while another goes on");
+        hp.vStopLoss = stop;
 
         std::vector<ValueResult> one;
         for (const auto& r : requests)
