@@ -145,12 +145,15 @@ int runBench(const Args& args, Context& ctx) {
 
 void addBenchCommands(std::vector<Command>& commands) {
     commands.push_back({"bench",
-                        "forward [--repeats 5] | trace [--samples 10] [--skip-gpt2] | edit [--skip-gpt2] [--stats-tokens N]",
+                        "forward [--repeats 5] | trace [--samples 10] [--skip-gpt2] | edit [--skip-gpt2] [--stats-tokens N] "
+                        "[--skip-straightforward]",
                         "measured benchmarks, each side by side with a plain matmul in the same run",
                         {{"--repeats", true, "timed runs per case, best kept (5)"},
                          {"--samples", true, "trace: corrupted copies (10)"},
                          {"--skip-gpt2", false, "trace, edit: only the demo model"},
-                         {"--stats-tokens", true, "edit: key-statistics tokens per layer (100000)"}},
+                         {"--stats-tokens", true, "edit: key-statistics tokens per layer (100000)"},
+                         {"--skip-straightforward", false,
+                          "edit: time only the fast v* / z paths, not the straightforward ones beside them"}},
                         runBench});
 }
 

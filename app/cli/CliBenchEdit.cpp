@@ -13,8 +13,10 @@
 #include "engine/core/Paths.h"
 #include "engine/edit/EditDefaults.h"
 #include "engine/edit/EditMethod.h"
+#include "engine/edit/EditSpeed.h"
 #include "engine/edit/KeyStatistics.h"
 #include "engine/eval/Dataset.h"
+#include "engine/model/Benchmark.h"
 #include "engine/model/Model.h"
 #include "engine/model/RandomModel.h"
 
@@ -29,6 +31,17 @@ struct Timing {
     double statsSeconds = 0;  // of which statistics (computed or loaded)
     int64_t statsTokens = 0;
     bool statsCached = false;
+    double statsFlops = 0;         // FLOP of the statistics computed (0 when loaded)
+    double statsComputeSeconds = 0;
+    double valueSeconds = 0;       // of which the v* / z optimisation
+    double valueForwardFlops = 0;  // its forward passes' FLOP
+};
+
+// One run of the v* / z optimisation's switches (EditSpeed.h), statistics cached.
+struct SpeedRun {
+    std::string label;  // what the switches mean
+    EditSpeed speed;
+    Timing timing;
 };
 
 // Points the cache at `folder` (fresh when `empty`) and drops the in-memory
@@ -44,6 +57,11 @@ Timing timeEdit(Model& model, const EditParams& params) {
     const EditResult r = computeEdit(model, params);
     Timing t;
     t.seconds = r.seconds;
+    const EditProfile profile = lastEditProfile();  // of the computeEdit above, on this thread
+    t.valueSeconds = profile.valueSeconds;
+    t.valueForwardFlops = profile.valueForwardFlops;
+    t.statsFlops = profile.statsFlops;
+    t.statsComputeSeconds = profile.statsSeconds;
     for (const auto& s : r.stats) {
         t.statsSeconds += s.seconds;
         t.statsTokens += s.tokens;
@@ -53,8 +71,12 @@ Timing timeEdit(Model& model, const EditParams& params) {
 }
 
 json timingJson(const Timing& t) {
-    return {{"seconds", t.seconds}, {"statistics_seconds", t.statsSeconds}, {"statistics_tokens", t.statsTokens},
-            {"statistics_cached", t.statsCached}};
+    return {{"seconds", t.seconds},
+            {"statistics_seconds", t.statsSeconds},
+            {"statistics_tokens", t.statsTokens},
+            {"statistics_cached", t.statsCached},
+            {"value_seconds", t.valueSeconds},
+            {"value_forward_gflop", t.valueForwardFlops / 1e9}};
 }
 
 }  // namespace
@@ -70,6 +92,9 @@ int runBenchEdit(Context& ctx, const Args& args) {
     for (size_t i = 0; i < facts.records.size() && requests.size() < 10; i += facts.records.size() / 10)
         requests.push_back(requestFromFact(facts.records[i]));
     const StatsCorpus corpus = defaultStatsCorpus(*demo);
+    ctx.err << "bench edit: measuring the plain matmul rate...\n";
+    const double matmul = measureMatmulGflops(1024, 5);  // GFLOP/s, float32, this run
+    const bool straightforward = !args.has("--skip-straightforward");
 
     const char* oldCache = std::getenv("KME_CACHE_DIR");
     const std::string restoreCache = oldCache ? oldCache : "";
@@ -81,6 +106,7 @@ int runBenchEdit(Context& ctx, const Args& args) {
         int requests = 0;
         Timing uncached, cached;
         double perLayerStatsSeconds = 0;  // several layers: their statistics with one corpus pass each
+        std::vector<SpeedRun> speeds;     // statistics cached, the straightforward v* / z paths
     };
     std::vector<Case> cases;
     auto run = [&](Model& model, const std::string& label, EditMethod method, std::vector<int> layers, int n) {
@@ -91,13 +117,28 @@ int runBenchEdit(Context& ctx, const Args& args) {
         p.statsTexts = corpus.texts;
         p.statsLabel = corpus.label;
         p.requests.assign(requests.begin(), requests.begin() + n);
-        Case c{label, editMethodName(method), p.hparams.layers, n, {}, {}};
+        Case c{label, editMethodName(method), p.hparams.layers, n, {}, {}, 0, {}};
         ctx.err << "bench edit: " << label << ", " << c.method << ", " << n << " request(s), statistics not cached...\n";
         useCache(cacheRoot / label, true);
         c.uncached = timeEdit(model, p);
         ctx.err << "bench edit: " << label << ", " << c.method << ", statistics cached...\n";
         useCache(cacheRoot / label, false);
         c.cached = timeEdit(model, p);
+        if (straightforward) {
+            // Side by side (statistics cached): the same edit with the v* / z
+            // optimisation's straightforward paths (engine/edit/EditSpeed.h).
+            if (method == EditMethod::Memit)
+                c.speeds = {{"z one request at a time (position prefix)", {ValuePath::PositionPrefix, false}, {}},
+                            {"z one request at a time, layers below once (before issue 19)", {ValuePath::LayerPrefix, false}, {}}};
+            else
+                c.speeds = {{"v*: layers below once, every position (before issue 19)", {ValuePath::LayerPrefix, false}, {}},
+                            {"v*: whole model every step (compute_v.py)", {ValuePath::Full, false}, {}}};
+            for (SpeedRun& r : c.speeds) {
+                ctx.err << "bench edit: " << label << ", " << c.method << ", " << r.label << "...\n";
+                ScopedEditSpeed scope(r.speed);
+                r.timing = timeEdit(model, p);
+            }
+        }
         if (c.layers.size() > 1) {
             // Side by side: the same statistics with one pass over the corpus per layer
             // (what the edit did before its layers shared one pass).
@@ -135,8 +176,10 @@ int runBenchEdit(Context& ctx, const Args& args) {
 
     json list = json::array();
     std::ostringstream s;
+    auto gflops = [](double flops, double seconds) { return seconds > 0 ? flops / seconds / 1e9 : 0.0; };
     s << std::fixed << std::setprecision(2) << "edit benchmark (statistics corpus: " << corpus.label << ", at most "
-      << statsTokens << " tokens per layer)\n";
+      << statsTokens << " tokens per layer; " << computeThreads() << " threads; plain matmul 1024^3: " << matmul
+      << " GFLOP/s)\n";
     for (const auto& c : cases) {
         std::string layers;
         for (size_t i = 0; i < c.layers.size(); ++i) layers += (i ? "," : "") + std::to_string(c.layers[i]);
@@ -147,10 +190,32 @@ int runBenchEdit(Context& ctx, const Args& args) {
                         {"uncached", timingJson(c.uncached)},
                         {"cached", timingJson(c.cached)},
                         {"ratio", c.uncached.seconds / std::max(c.cached.seconds, 1e-9)}});
+        json& row = list.back();
         if (c.perLayerStatsSeconds > 0) {
-            list.back()["statistics_one_pass_per_layer_seconds"] = c.perLayerStatsSeconds;
-            list.back()["statistics_shared_pass_ratio"] = c.perLayerStatsSeconds / std::max(c.uncached.statsSeconds, 1e-9);
+            row["statistics_one_pass_per_layer_seconds"] = c.perLayerStatsSeconds;
+            row["statistics_shared_pass_ratio"] = c.perLayerStatsSeconds / std::max(c.uncached.statsSeconds, 1e-9);
         }
+        const double statsRate = gflops(c.uncached.statsFlops, c.uncached.statsComputeSeconds);
+        row["statistics_gflops"] = statsRate;
+        row["statistics_ratio_to_matmul"] = statsRate / std::max(matmul, 1e-9);
+        // The v* / z optimisation's FLOP at the matmul rate: forward passes, and
+        // backward passes of input gradients only (about as many again).
+        const double valueFloor = 2 * c.cached.valueForwardFlops / 1e9 / std::max(matmul, 1e-9);
+        row["value_seconds_at_matmul_rate"] = valueFloor;
+        json paths = json::array();
+        paths.push_back({{"label", "fast paths (default)"},
+                         {"value_path", valuePathName(editSpeed().valuePath)},
+                         {"batch_requests", editSpeed().batchRequests},
+                         {"timing", timingJson(c.cached)}});
+        for (const SpeedRun& r : c.speeds)
+            paths.push_back({{"label", r.label},
+                             {"value_path", valuePathName(r.speed.valuePath)},
+                             {"batch_requests", r.speed.batchRequests},
+                             {"timing", timingJson(r.timing)},
+                             {"value_ratio", r.timing.valueSeconds / std::max(c.cached.valueSeconds, 1e-9)},
+                             {"edit_ratio", r.timing.seconds / std::max(c.cached.seconds, 1e-9)}});
+        row["value_paths"] = paths;
+
         s << "  " << std::left << std::setw(18) << c.model << std::setw(6) << c.method << " layer(s) " << std::setw(6)
           << layers << std::right << c.requests << " request(s): statistics not cached " << c.uncached.seconds
           << " s (of which statistics " << c.uncached.statsSeconds << " s, " << c.uncached.statsTokens
@@ -160,8 +225,27 @@ int runBenchEdit(Context& ctx, const Args& args) {
             s << "  " << std::setw(24) << "" << "statistics of the " << c.layers.size() << " layers: one shared pass "
               << c.uncached.statsSeconds << " s, one pass per layer " << c.perLayerStatsSeconds << " s = "
               << c.perLayerStatsSeconds / std::max(c.uncached.statsSeconds, 1e-9) << "x\n";
+        if (c.uncached.statsFlops > 0)
+            s << "  " << std::setw(24) << "" << "statistics computed: " << c.uncached.statsFlops / 1e9 << " GFLOP in "
+              << c.uncached.statsComputeSeconds << " s = " << statsRate << " GFLOP/s = " << statsRate / std::max(matmul, 1e-9)
+              << "x matmul\n";
+        const char* what = c.method == "memit" ? "z" : "v*";
+        s << "  " << std::setw(24) << "" << what << " (statistics cached), fast paths: " << c.cached.valueSeconds
+          << " s of the edit's " << c.cached.seconds << " s; its FLOP (2 x " << c.cached.valueForwardFlops / 1e9
+          << " GFLOP forward) take " << valueFloor << " s at the matmul rate ("
+          << c.cached.valueSeconds / std::max(valueFloor, 1e-9) << "x that)\n";
+        for (const SpeedRun& r : c.speeds)
+            s << "  " << std::setw(24) << "" << r.label << ": " << what << " " << r.timing.valueSeconds << " s = "
+              << r.timing.valueSeconds / std::max(c.cached.valueSeconds, 1e-9) << "x, edit " << r.timing.seconds
+              << " s = " << r.timing.seconds / std::max(c.cached.seconds, 1e-9) << "x\n";
     }
-    emit(args, ctx, {{"benchmark", "edit"}, {"statistics_corpus", corpus.label}, {"cases", list}}, s.str());
+    emit(args, ctx,
+         {{"benchmark", "edit"},
+          {"statistics_corpus", corpus.label},
+          {"matmul_gflops", matmul},
+          {"threads", computeThreads()},
+          {"cases", list}},
+         s.str());
     return 0;
 }
 

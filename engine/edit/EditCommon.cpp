@@ -1,7 +1,6 @@
 // What ROME, MEMIT and FT-L share: templates and subject positions, site
-// reads, the output head, the v* / z optimisation (kmeng01/rome
-// rome/compute_v.py, kmeng01/memit memit/compute_z.py), context templates,
-// and computeEdit's checks and dispatch.
+// reads, the output head, context templates, and computeEdit's checks and
+// dispatch (the v* / z optimisation: ValueOptimization.cpp).
 #include "engine/edit/EditInternal.h"
 #include "engine/edit/HparamSchema.h"
 
@@ -143,129 +142,6 @@ ProgressFn Meter::sub(double span) {
         const double frac = t > 0 ? std::min(1.0, d / t) : 0.0;
         return reportProgress(fn_, base + span * frac, total_);
     };
-}
-
-// ---------------------------------------------------------------- v* / z
-
-ValueResult optimizeValue(const Model& model, const EditRequest& r, Site site, int layer,
-                          const std::vector<std::string>& templates, const EditHparams& hp,
-                          const std::function<void()>& onStep) {
-    const Transformer& tf = model.transformer();
-    const Tokenizer& tok = model.tokenizer();
-    const std::vector<int> targetInt = tok.encodeContinuation(r.targetNew);
-    const std::vector<int64_t> target(targetInt.begin(), targetInt.end());
-    const int64_t n = static_cast<int64_t>(target.size());
-    if (n == 0) fail(ErrorKind::Input, "target_new '" + r.targetNew + "' has no tokens");
-
-    // Rewriting prompts: each context template around the prompt, followed by
-    // all target tokens but the last; then the KL prompt "{} is a".
-    std::vector<Filled> prompts;
-    for (const auto& t : templates) {
-        Filled f = fillTemplate(tok, formatTemplate(t, r.prompt), r.subject);
-        f.ids.insert(f.ids.end(), target.begin(), target.end() - 1);
-        prompts.push_back(std::move(f));
-    }
-    const int64_t nRewrite = static_cast<int64_t>(prompts.size());
-    // At the last layer the value added at the subject's last token reaches no
-    // later token (only attention in later layers carries it there): the NLL
-    // of the target then does not depend on it and its gradient is zero, so
-    // Adam would only amplify rounding noise into an arbitrary edit. Refuse,
-    // unless the subject ends where the target's first token is predicted.
-    if (layer >= tf.config().nLayer - 1) {
-        bool reaches = false;
-        for (int64_t b = 0; b < nRewrite; ++b)
-            reaches = reaches || prompts[size_t(b)].subjectLast >= int64_t(prompts[size_t(b)].ids.size()) - n;
-        if (!reaches)
-            fail(ErrorKind::Input,
-                 "layer " + std::to_string(layer) + " is the model's last layer: a change at the subject's last token "
-                 "there cannot reach the tokens that predict the target (only the attention of later layers carries "
-                 "it); edit a layer below " + std::to_string(layer));
-    }
-    prompts.push_back(fillTemplate(tok, "{} is a", r.subject));
-    std::vector<std::vector<int64_t>> seqs;
-    for (const auto& p : prompts) {
-        if (static_cast<int>(p.ids.size()) > tf.config().nPositions)
-            fail(ErrorKind::Input, "a rewriting prompt of '" + r.filledPrompt() + "' is longer than the context");
-        seqs.push_back(p.ids);
-    }
-    const at::Tensor ids = padBatch(seqs);
-    const int64_t B = ids.size(0), T = ids.size(1), D = tf.config().nEmbd;
-
-    std::vector<int64_t> rows, pos, targetRows, targetIds;
-    for (int64_t b = 0; b < B; ++b) {
-        rows.push_back(b);
-        pos.push_back(prompts[size_t(b)].subjectLast);
-    }
-    for (int64_t b = 0; b < nRewrite; ++b) {
-        const int64_t len = static_cast<int64_t>(seqs[size_t(b)].size());
-        for (int64_t j = 0; j < n; ++j) {  // position len - n + j predicts target[j]
-            targetRows.push_back(b * T + len - n + j);
-            targetIds.push_back(target[size_t(j)]);
-        }
-    }
-    const at::Tensor rowsT = longTensor(rows), posT = longTensor(pos), targetRowsT = longTensor(targetRows),
-                     targetIdsT = longTensor(targetIds).unsqueeze(1);
-    const at::Tensor klRow = longTensor({(B - 1) * T + prompts.back().subjectLast});
-
-    // Blocks before `layer` do not depend on the delta: run them once.
-    at::Tensor h0;
-    if (layer > 0) {
-        at::NoGradGuard noGrad;
-        ForwardRequest pre;
-        pre.ids = ids;
-        pre.stopAfterLayer = layer - 1;
-        pre.logits = LogitsMode::None;
-        h0 = tf.forward(pre).hidden.detach();
-    }
-
-    at::Tensor delta = at::zeros({D}, at::TensorOptions().dtype(tf.dtype()));
-    delta.set_requires_grad(true);
-    Adam opt(hp.vLr);
-    ValueResult out;
-    at::Tensor vInit, klInit;
-    for (int it = 0; it < hp.vNumGradSteps; ++it) {
-        ForwardRequest req;
-        if (layer > 0) {
-            req.hidden = h0;
-            req.startLayer = layer;
-        } else {
-            req.ids = ids;
-        }
-        req.logits = LogitsMode::None;
-        at::Tensor siteValue;
-        if (!vInit.defined()) req.interventions.push_back(Intervention::read(site, layer, &siteValue));
-        req.interventions.push_back(Intervention::atCells(Intervention::Op::Add, site, layer, rowsT, posT, delta));
-        const at::Tensor hidden = tf.forward(req).hidden.reshape({B * T, D});
-        if (!vInit.defined()) vInit = siteValue[0][prompts[0].subjectLast].detach().clone();
-
-        const at::Tensor logp = at::log_softmax(finalLogits(tf, hidden.index_select(0, targetRowsT)), -1);
-        const at::Tensor nllEach = -logp.gather(1, targetIdsT).view({nRewrite, n}).sum(1) / double(n);
-        const at::Tensor nll = nllEach.mean();
-        const at::Tensor klLogp = at::log_softmax(finalLogits(tf, hidden.index_select(0, klRow)), -1);
-        if (!klInit.defined()) klInit = klLogp.detach().clone();
-        // torch kl_div(init, now, log_target=True, reduction="batchmean") = KL(now || init).
-        const at::Tensor kl = hp.klFactor * (klLogp.exp() * (klLogp - klInit)).sum();
-        const at::Tensor wd = hp.vWeightDecay * delta.norm() / vInit.norm().pow(2);
-        const at::Tensor loss = nll + kl + wd;
-        const double lossValue = loss.item<double>();
-        out.losses.push_back(lossValue);
-        const double nllValue = nll.item<double>();
-        if (it == 0) out.nllInit = nllValue;
-        out.nllFinal = nllValue;
-        if (onStep) onStep();
-        if (lossValue < hp.vStopLoss || it == hp.vNumGradSteps - 1) break;
-
-        loss.backward();
-        opt.step(delta, delta.grad());
-        delta.mutable_grad() = at::Tensor();
-        at::NoGradGuard noGrad;
-        const double maxNorm = hp.clampNormFactor * vInit.norm().item<double>();
-        const double norm = delta.norm().item<double>();
-        if (norm > maxNorm) delta.mul_(maxNorm / norm);  // project into the L2 ball
-    }
-    out.init = vInit.to(at::kDouble);
-    out.target = (vInit + delta.detach()).to(at::kDouble);
-    return out;
 }
 
 }  // namespace kme::edit
@@ -440,6 +316,7 @@ EditPayload EditResult::payload() const {
 
 EditResult computeEdit(Model& model, const EditParams& paramsIn, const ProgressFn& progress) {
     const auto t0 = std::chrono::steady_clock::now();
+    resetEditProfile();
     EditParams params = paramsIn;
     if (params.requests.empty()) fail(ErrorKind::Input, "no edit request given");
     for (auto& r : params.requests) {

@@ -9,6 +9,7 @@
 #include <vector>
 
 #include "engine/edit/EditMethod.h"
+#include "engine/edit/EditSpeed.h"
 #include "engine/model/Transformer.h"
 
 namespace kme {
@@ -47,17 +48,33 @@ at::Tensor keySecondMoment(Model& model, int layer, const StatsParams& params, c
 std::map<int, at::Tensor> keySecondMoments(Model& model, const std::vector<int>& layers, const StatsParams& params,
                                            const ProgressFn& progress, std::vector<StatsInfo>* infos);
 
-// ROME compute_v / MEMIT compute_z: Adam on a vector added at `site` of
-// `layer` at the subject's last token of every rewriting prompt.
+// ROME compute_v / MEMIT compute_z (engine/edit/ValueOptimization.cpp): Adam
+// on a vector added at `site` of `layer` at the subject's last token of every
+// rewriting prompt.
+struct ValueOptions {
+    ValuePath path = ValuePath::PositionPrefix;  // how each step runs the model (EditSpeed.h)
+    bool recordTrajectory = false;               // keep the vector after every Adam step
+};
+ValueOptions defaultValueOptions();  // the path of editSpeed()
 struct ValueResult {
     at::Tensor init;    // [n_embd] float64: the site's value before (v_init)
     at::Tensor target;  // [n_embd] float64: v_init + delta (v* / z)
     std::vector<double> losses;
     double nllInit = 0, nllFinal = 0;
+    std::vector<at::Tensor> trajectory;  // recordTrajectory: delta [n_embd] float64 after each Adam step
+    ValuePath path = ValuePath::Full;    // the path that ran (a fast path falls back where it does not apply)
+    double forwardFlops = 0;             // FLOP of the forward passes (model + output head), a batch's split evenly
 };
 ValueResult optimizeValue(const Model& model, const EditRequest& request, Site site, int layer,
                           const std::vector<std::string>& templates, const EditHparams& hp,
-                          const std::function<void()>& onStep);
+                          const std::function<void()>& onStep, const ValueOptions& options = defaultValueOptions());
+// Several requests (MEMIT's batch) in one padded batch per step, each with its
+// own vector, Adam state and early stop: equal to optimizeValue per request up
+// to float rounding. onStep(request index) after each scored pass.
+std::vector<ValueResult> optimizeValues(const Model& model, const std::vector<EditRequest>& requests, Site site,
+                                        int layer, const std::vector<std::string>& templates, const EditHparams& hp,
+                                        const std::function<void(size_t)>& onStep,
+                                        const ValueOptions& options = defaultValueOptions());
 
 // Torch's Adam (amsgrad off) on one tensor, updated in place under no-grad.
 class Adam {

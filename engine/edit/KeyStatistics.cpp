@@ -361,6 +361,7 @@ std::map<int, at::Tensor> keySecondMoments(Model& model, const std::vector<int>&
         std::vector<at::Tensor> sums;
         for (size_t m = 0; m < missing.size(); ++m) sums.push_back(at::zeros({width, width}, at::TensorOptions().dtype(at::kDouble)));
         int64_t done = 0;
+        double passFlops = 0, gemmFlops = 0;  // the shared forward passes; each layer's GEMMs
         for (size_t first = 0; first < order.size();) {
             const int64_t T = int64_t(seqs[order[first]].size());
             size_t last = first + 1;
@@ -379,11 +380,12 @@ std::map<int, at::Tensor> keySecondMoments(Model& model, const std::vector<int>&
             std::vector<at::Tensor> keys(missing.size());
             for (size_t m = 0; m < missing.size(); ++m)
                 req.interventions.push_back(Intervention::read(Site::MlpKey, missing[m]->layer, &keys[m]));
-            model.transformer().forward(req);
+            passFlops += model.transformer().forward(req).flops;
             const at::Tensor rows = at::tensor(at::ArrayRef<int64_t>(flat), at::TensorOptions().dtype(at::kLong));
             for (size_t m = 0; m < missing.size(); ++m) {
                 const at::Tensor k = keys[m].reshape({-1, width}).index_select(0, rows).to(at::kDouble);
                 sums[m].addmm_(k.t(), k);
+                gemmFlops += 2.0 * double(k.size(0)) * double(width) * double(width);
             }
             done += int64_t(flat.size());
             first = last;
@@ -392,6 +394,8 @@ std::map<int, at::Tensor> keySecondMoments(Model& model, const std::vector<int>&
         // Layers computed together share the pass's time evenly, so that the
         // seconds of a run's layers add up to the time it took.
         const double computeSeconds = seconds() / double(missing.size());
+        editProfile().statsFlops += passFlops + gemmFlops;
+        editProfile().statsSeconds += seconds();
         for (size_t m = 0; m < missing.size(); ++m) {
             StatsSlot& slot = *missing[m];
             slot.mom2 = sums[m] / double(done);

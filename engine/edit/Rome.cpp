@@ -2,6 +2,8 @@
 // (scalable-model-editing/rebuilding-rome, enable_random_prefix_keys) and
 // MEMIT's frame (kmeng01/memit memit/memit_main.py, compute_ks.py,
 // compute_z.py), which EMMET and AlphaEdit share with their own solves.
+#include <algorithm>
+#include <chrono>
 #include <cmath>
 #include <map>
 
@@ -107,7 +109,10 @@ EditResult romeFamily(Model& model, const EditParams& params, const ProgressFn& 
             const at::Tensor keyAverage = readAtSubject(tf, filled, Site::MlpKey, layer).mean(0);
 
             // compute_v: v* by Adam on the MLP output at the subject's last token.
+            const auto vStart = std::chrono::steady_clock::now();
             const ValueResult v = optimizeValue(model, r, Site::MlpOut, layer, templates, hp, [&] { meter.step(); });
+            editProfile().valueSeconds += std::chrono::duration<double>(std::chrono::steady_clock::now() - vStart).count();
+            editProfile().valueForwardFlops += v.forwardFlops;
             // ROME: the key and the MLP output (bias included) at the plain
             // prompt's subject; r-ROME: both averaged over the templates.
             const std::vector<Filled> plain = {fillTemplate(tok, r.prompt, r.subject)};
@@ -166,10 +171,29 @@ EditResult spreadOverLayers(Model& model, const EditParams& params, const Progre
     const std::vector<std::string> templates = flatten(groups);
     const Tokenizer& tok = model.tokenizer();
 
-    // compute_z: the residual stream after the last layer at each subject.
+    // compute_z: the residual stream after the last layer at each subject;
+    // every request's z in one batch (or one request at a time, EditSpeed.h).
+    const auto zStart = std::chrono::steady_clock::now();
+    std::vector<ValueResult> values;
+    if (editSpeed().batchRequests) {
+        constexpr size_t kChunk = 64;  // requests per batch: bounds the memory of large batches
+        for (size_t first = 0; first < params.requests.size(); first += kChunk) {
+            const std::vector<EditRequest> chunk(params.requests.begin() + first,
+                                                 params.requests.begin() + std::min(params.requests.size(), first + kChunk));
+            for (ValueResult& v :
+                 optimizeValues(model, chunk, Site::BlockOut, zLayer, templates, hp, [&](size_t) { meter.step(); }))
+                values.push_back(std::move(v));
+        }
+    } else {
+        for (const EditRequest& r : params.requests)
+            values.push_back(optimizeValue(model, r, Site::BlockOut, zLayer, templates, hp, [&] { meter.step(); }));
+    }
+    editProfile().valueSeconds += std::chrono::duration<double>(std::chrono::steady_clock::now() - zStart).count();
     std::vector<at::Tensor> zs;
-    for (const EditRequest& r : params.requests) {
-        const ValueResult v = optimizeValue(model, r, Site::BlockOut, zLayer, templates, hp, [&] { meter.step(); });
+    for (size_t q = 0; q < params.requests.size(); ++q) {
+        const EditRequest& r = params.requests[q];
+        const ValueResult& v = values[q];
+        editProfile().valueForwardFlops += v.forwardFlops;
         meter.step(double(hp.vNumGradSteps) - double(v.losses.size()));
         EditRequestReport report;
         report.request = r;

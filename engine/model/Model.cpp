@@ -109,6 +109,16 @@ struct Model::Impl {
     mutable std::string hashCache;                      // weights hash of hashFor
     mutable const Transformer* hashTransformer = nullptr;  // the cache was computed on this transformer ...
     mutable uint64_t hashVersion = 0;                      // ... at this version
+    // Hashes of recent weight sets by tensor identity: an edit's revert puts
+    // the original tensor objects back (a new transformer version, the same
+    // bytes), so the unedited model's hash is not recomputed after every
+    // edit. The strong references keep the identities from being reused.
+    struct KnownState {
+        std::vector<at::Tensor> tensors;  // the live tensors, in `stored` order
+        std::vector<int64_t> versions;    // their in-place write counters
+        std::string hash;
+    };
+    mutable std::vector<KnownState> knownStates;  // most recent last, at most 2
 };
 
 Model::Model() : d(std::make_unique<Impl>()) {}
@@ -206,6 +216,30 @@ std::string Model::weightsHash() const {
     std::lock_guard<std::mutex> lock(d->hashMutex);
     const Transformer* now = d->transformer.get();
     if (!d->hashCache.empty() && now == d->hashTransformer && now->version() == d->hashVersion) return d->hashCache;
+    std::vector<at::Tensor> live;
+    for (const auto& [name, info] : d->stored) live.push_back(d->transformer->tensor(name));
+    // A remembered set that differs in more tensors than edits change (a
+    // conversion, another transformer) is dropped: it would keep a whole copy alive.
+    constexpr size_t kEditLike = 16;
+    for (auto it = d->knownStates.begin(); it != d->knownStates.end();) {
+        size_t differ = it->tensors.size() == live.size() ? 0 : live.size();
+        for (size_t i = 0; it->tensors.size() == live.size() && i < live.size(); ++i)
+            differ += live[i].unsafeGetTensorImpl() != it->tensors[i].unsafeGetTensorImpl() ||
+                      live[i]._version() != it->versions[i];
+        if (differ > kEditLike) it = d->knownStates.erase(it);
+        else ++it;
+    }
+    for (const auto& known : d->knownStates) {
+        bool same = known.tensors.size() == live.size();
+        for (size_t i = 0; same && i < live.size(); ++i)
+            same = live[i].unsafeGetTensorImpl() == known.tensors[i].unsafeGetTensorImpl() &&
+                   live[i]._version() == known.versions[i];
+        if (!same) continue;
+        d->hashCache = known.hash;
+        d->hashTransformer = now;
+        d->hashVersion = now->version();
+        return d->hashCache;
+    }
     std::vector<at::Tensor> keep;  // converted copies must outlive the hash
     std::vector<TensorData> data;
     for (const auto& [name, info] : d->stored) {
@@ -216,6 +250,10 @@ std::string Model::weightsHash() const {
     d->hashCache = kme::weightsHash(std::move(data));
     d->hashTransformer = now;
     d->hashVersion = now->version();
+    Impl::KnownState known{live, {}, d->hashCache};
+    for (const at::Tensor& t : live) known.versions.push_back(t._version());
+    d->knownStates.push_back(std::move(known));
+    if (d->knownStates.size() > 2) d->knownStates.erase(d->knownStates.begin());
     return d->hashCache;
 }
 
