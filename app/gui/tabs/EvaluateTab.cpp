@@ -18,6 +18,7 @@
 #include <QSettings>
 #include <QSpinBox>
 #include <QSplitter>
+#include <QTabWidget>
 #include <QTableWidget>
 #include <QVBoxLayout>
 #include <algorithm>
@@ -27,6 +28,7 @@
 
 #include "app/gui/JobRunner.h"
 #include "app/gui/SessionController.h"
+#include "app/gui/tabs/EvaluateMethodsPanel.h"
 #include "engine/core/SafeInput.h"
 #include "engine/core/Error.h"
 #include "engine/edit/EditDefaults.h"
@@ -34,6 +36,7 @@
 #include "engine/edit/methods/MethodTable.h"
 #include "engine/eval/Dataset.h"
 #include "engine/eval/EditEvaluation.h"
+#include "engine/eval/EvalCurvesJson.h"
 #include "engine/eval/EvalJson.h"
 #include "engine/model/Model.h"
 #include "widgets/QCustomPlotInclude.h"
@@ -166,20 +169,32 @@ EvaluateTab::EvaluateTab(JobRunner* runner, SessionController* session, QWidget*
 EvaluateTab::~EvaluateTab() = default;
 
 void EvaluateTab::buildUi() {
-    auto* layout = new QVBoxLayout(this);
-
-    auto* box = new QGroupBox(tr("Evaluate an edit method over many facts"), this);
-    auto* form = new QFormLayout(box);
+    auto* outer = new QVBoxLayout(this);
+    // The fact file, shared by both pages.
+    auto* fileForm = new QFormLayout;
     auto* fileRow = new QHBoxLayout;
-    factFile_ = new QLineEdit(box);
+    factFile_ = new QLineEdit(this);
     factFile_->setObjectName(QStringLiteral("factFileEdit"));
     factFile_->setPlaceholderText(tr("a CounterFact or zsRE JSON file (the demo model: projects/demo/facts.json)"));
-    auto* browse = new QPushButton(tr("&Browse…"), box);
+    auto* browse = new QPushButton(tr("&Browse…"), this);
     fileRow->addWidget(factFile_, 1);
     fileRow->addWidget(browse);
-    auto* fileLabel = new QLabel(tr("&Fact file:"), box);
+    auto* fileLabel = new QLabel(tr("&Fact file:"), this);
     fileLabel->setBuddy(factFile_);
-    form->addRow(fileLabel, fileRow);
+    fileForm->addRow(fileLabel, fileRow);
+    outer->addLayout(fileForm);
+    pages_ = new QTabWidget(this);
+    pages_->setObjectName(QStringLiteral("evaluatePages"));
+    outer->addWidget(pages_, 1);
+    auto* single = new QWidget(pages_);
+    auto* layout = new QVBoxLayout(single);
+    pages_->addTab(single, tr("One method"));
+    methodsPanel_ = new EvaluateMethodsPanel(runner_, session_, [this] { return factFile_->text(); }, pages_);
+    methodsPanel_->setObjectName(QStringLiteral("evaluateMethodsPanel"));
+    pages_->addTab(methodsPanel_, tr("Several methods: six properties and curves"));
+
+    auto* box = new QGroupBox(tr("Evaluate an edit method over many facts"), single);
+    auto* form = new QFormLayout(box);
 
     auto* methodRow = new QHBoxLayout;
     method_ = new QComboBox(box);
@@ -338,6 +353,7 @@ void EvaluateTab::buildUi() {
     connect(factFile_, &QLineEdit::textChanged, this, [this] {
         note_.clear();  // a new file: the old failure no longer applies
         updateInputs();
+        methodsPanel_->updateInputs();
     });
     connect(factFile_, &QLineEdit::returnPressed, this, &EvaluateTab::runEvaluation);
     connect(method_, &QComboBox::currentIndexChanged, this, &EvaluateTab::updateInputs);
@@ -349,6 +365,7 @@ void EvaluateTab::buildUi() {
 
 void EvaluateTab::setModel(std::shared_ptr<kme::Model> model) {
     model_ = std::move(model);
+    methodsPanel_->setModel(model_);
     if (model_) {
         const QString folder = QString::fromStdString(model_->folder());
         const QString facts = QDir::cleanPath(QDir(folder).absoluteFilePath(QStringLiteral("../facts.json")));
@@ -605,6 +622,7 @@ void EvaluateTab::showSaved() {
         }
     }
     for (const kme::MetricRunRecord& record : records) {
+        if (!kme::comparisonIdOf(record.paramsJson).empty()) continue;  // the several-methods page shows these
         try {
             keepRun(runFromRecord(record));
         } catch (const std::exception& e) {
