@@ -12,6 +12,8 @@
 
 #include "widgets/PlotWidget.h"
 
+class QCPTextElement;
+
 namespace kme::widgets {
 
 struct CurveLine {
@@ -50,7 +52,7 @@ private:
     QString title_, xLabel_;
     std::vector<CurveLine> lines_;
     bool logX_ = false;
-    class QCPTextElement* titleElement_ = nullptr;
+    QCPTextElement* titleElement_ = nullptr;
 };
 
 }  // namespace kme::widgets

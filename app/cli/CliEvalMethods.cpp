@@ -218,9 +218,9 @@ int runEvalMethods(const Args& args, Context& ctx) {
             MetricRunRecord m;
             m.method = methods[i]->name;
             m.dataset = datasetPath;
-            json params = comparisonParamsJson(info, i);
-            params["edits_applied"] = state.applied > 0;
-            m.paramsJson = params.dump();
+            json saved = comparisonParamsJson(info, i);
+            saved["edits_applied"] = state.applied > 0;
+            m.paramsJson = saved.dump();
             json results = evalRunToJson(runs[i].result, dataset, params[i], run, compact);
             addCurvesToJson(runs[i], results);
             m.resultsJson = results.dump();

@@ -45,10 +45,10 @@ const char* kFacts = R"([
 // Small, fast defaults for the tiny model (its layers, no key statistics).
 const char* kDefaults = R"({
  "note": "test defaults",
- "ft-l": {"layers": [1], "num_steps": 6, "lr": 0.05, "norm_constraint": 0.05},
- "memit": {"layers": [0, 1], "v_num_grad_steps": 4, "mom2_adjustment": false,
+ "ft-l": {"layers": [1], "num_steps": 4, "lr": 0.05, "norm_constraint": 0.05},
+ "memit": {"layers": [0, 1], "v_num_grad_steps": 2, "mom2_adjustment": false,
            "context_template_length_params": [[3, 1]]},
- "grace": {"layers": [1], "n_iter": 20}
+ "grace": {"layers": [1], "n_iter": 5}
 })";
 
 json readJson(const QString& path) {
