@@ -133,8 +133,7 @@ private Q_SLOTS:
             before = cells(t);
             qInfo("%s", qPrintable(before.join(QLatin1Char('\n'))));
             for (int r = 0; r < 2; ++r)
-                for (int c : {int(EvaluateMethodsPanel::kAccuracy), int(EvaluateMethodsPanel::kLocality),
-                              int(EvaluateMethodsPanel::kRetainability)}) {
+                for (int c : {int(EvaluateMethodsPanel::kAccuracy), int(EvaluateMethodsPanel::kRetainability)}) {
                     bool ok = false;
                     const double v = t->item(r, c)->text().toDouble(&ok);
                     QVERIFY2(ok && v >= 0 && v <= 100, qPrintable(t->item(r, c)->text()));
@@ -163,7 +162,7 @@ private Q_SLOTS:
             QCOMPARE(panel->scalePlot()->lines()[0].x, (QVector<double>{1, 3}));
 
             // Exports.
-            QString error;
+            error.clear();
             const QString csv = tmp_.filePath(QStringLiteral("methods.csv"));
             QVERIFY2(panel->exportCsv(csv, &error), qPrintable(error));
             QFile f(csv);
