@@ -91,6 +91,7 @@ void CurvePlot::rebuild() {
         g->setPen(pen);
         g->setScatterStyle(QCPScatterStyle(line.dashed ? QCPScatterStyle::ssSquare : QCPScatterStyle::ssCircle, 6));
         g->setData(line.x, line.y);
+        if (line.dashed) g->removeFromLegend();  // one legend entry per colour; the title says what dashes are
         for (double x : line.x) {
             lo = any ? std::min(lo, x) : x;
             hi = any ? std::max(hi, x) : x;

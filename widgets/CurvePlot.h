@@ -21,7 +21,7 @@ struct CurveLine {
     QVector<double> x;  // ascending
     QVector<double> y;  // percent; NaN = not measured (a gap)
     int colour = 0;     // index into the hue table (the method's place in the run): same colour in every plot
-    bool dashed = false;
+    bool dashed = false;  // dashed lines stay out of the legend (the solid line of the same colour names it)
 };
 
 class CurvePlot final : public PlotWidget {

@@ -171,7 +171,7 @@ void EvaluateMethodsPanel::buildUi() {
     table_->setObjectName(QStringLiteral("compareTable"));
     QStringList heads;
     for (const PropertyColumn& c : propertyColumns()) heads << tr(c.label);
-    heads << tr("seconds");
+    heads << tr("s");
     table_->setHorizontalHeaderLabels(heads);
     for (int c = 0; c < int(propertyColumns().size()); ++c)
         table_->horizontalHeaderItem(c)->setToolTip(tr(propertyColumns()[size_t(c)].tip));
@@ -183,7 +183,7 @@ void EvaluateMethodsPanel::buildUi() {
     chart_->setMinimumSize(300, 220);
     top->addWidget(table_);
     top->addWidget(chart_);
-    top->setSizes({560, 640});
+    top->setSizes({640, 560});
     auto* bottom = new QSplitter(Qt::Horizontal, vertical);
     retainPlot_ = new kme::widgets::CurvePlot(bottom);
     retainPlot_->setObjectName(QStringLiteral("retentionPlot"));

@@ -54,11 +54,8 @@ using namespace methods_page;
 void EvaluateMethodsPanel::clearViews() {
     table_->setRowCount(0);
     chart_->clear();
-    retainPlot_->setData(tr("Retainability: efficacy on edits 1..k after k sequential edits (solid), their "
-                            "neighbourhood (dashed)"),
-                         tr("edits made (k)"), {}, false);
-    scalePlot_->setData(tr("Scalability: efficacy (solid) and neighbourhood (dashed) against the batch size"),
-                        tr("requests per edit (batch size)"), {}, true);
+    retainPlot_->setData(tr("Retention: edits 1..k after k edits"), tr("edits made (k)"), {}, false);
+    scalePlot_->setData(tr("Scalability: fresh batches"), tr("requests per edit (batch size)"), {}, true);
     caption_->setText(tr("No comparison yet. Check methods, then Run comparison: every method edits the same "
                          "records of the fact file."));
 }
@@ -91,10 +88,10 @@ void EvaluateMethodsPanel::showComparison(const Shown& shown) {
     // The chart: the six properties (other attributes beside locality), the
     // unedited weights in grey where it has a value (the same records for all).
     const std::vector<std::pair<const char*, const char*>> groups = {
-        {"accuracy", QT_TR_NOOP("accuracy")},       {"generality", QT_TR_NOOP("generality")},
-        {"locality", QT_TR_NOOP("locality")},       {"other_attributes", QT_TR_NOOP("other\nattributes")},
-        {"portability", QT_TR_NOOP("portability")}, {"retainability", QT_TR_NOOP("retainability")},
-        {"scalability", QT_TR_NOOP("scalability")}};
+        {"accuracy", QT_TR_NOOP("accu-\nracy")},       {"generality", QT_TR_NOOP("gener-\nality")},
+        {"locality", QT_TR_NOOP("loca-\nlity")},       {"other_attributes", QT_TR_NOOP("other\nattr.")},
+        {"portability", QT_TR_NOOP("porta-\nbility")}, {"retainability", QT_TR_NOOP("retain-\nability")},
+        {"scalability", QT_TR_NOOP("scal-\nability")}};
     QStringList groupNames;
     for (const auto& g : groups) groupNames << tr(g.second);
     std::vector<kme::widgets::ScoreSeries> series;
@@ -174,6 +171,7 @@ void EvaluateMethodsPanel::showComparison(const Shown& shown) {
                           .arg(QFileInfo(shown.factFile).fileName());
     if (retainPlot_->isEmpty()) caption += tr(" No retention curve was asked for.");
     else caption += tr(" Retainability: the records edited one after another, then restored.");
+    caption += tr(" Curves: solid = efficacy, dashed = neighbourhood.");
     if (!shown.id.isEmpty()) caption += tr(" Saved in the session (%1).").arg(shown.id);
     if (shown.editsApplied) caption += tr(" Weights: the live weights with the session's edits applied.");
     caption_->setText(caption);

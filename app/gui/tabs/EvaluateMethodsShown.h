@@ -32,24 +32,24 @@ struct PropertyColumn {
 };
 inline const std::vector<PropertyColumn>& propertyColumns() {
     static const std::vector<PropertyColumn> columns = {
-        {"accuracy", QT_TRANSLATE_NOOP("EvaluateMethodsPanel", "accuracy"),
+        {"accuracy", QT_TRANSLATE_NOOP("EvaluateMethodsPanel", "accur."),
          QT_TRANSLATE_NOOP("EvaluateMethodsPanel", "Efficacy: the new answer beats the old on the edit's own prompt (%)")},
-        {"generality", QT_TRANSLATE_NOOP("EvaluateMethodsPanel", "generality"),
+        {"generality", QT_TRANSLATE_NOOP("EvaluateMethodsPanel", "general."),
          QT_TRANSLATE_NOOP("EvaluateMethodsPanel", "Paraphrase score: paraphrased prompts follow the edit (%)")},
         {"locality", QT_TRANSLATE_NOOP("EvaluateMethodsPanel", "locality"),
          QT_TRANSLATE_NOOP("EvaluateMethodsPanel", "Neighbourhood score: other subjects keep their answers (%)")},
-        {"other_attributes", QT_TRANSLATE_NOOP("EvaluateMethodsPanel", "other attr."),
+        {"other_attributes", QT_TRANSLATE_NOOP("EvaluateMethodsPanel", "other"),
          QT_TRANSLATE_NOOP("EvaluateMethodsPanel", "Locality on the edited subject's other facts (%)")},
-        {"portability", QT_TRANSLATE_NOOP("EvaluateMethodsPanel", "portability"),
+        {"portability", QT_TRANSLATE_NOOP("EvaluateMethodsPanel", "portab."),
          QT_TRANSLATE_NOOP("EvaluateMethodsPanel", "Two-hop prompts whose answer changes with the edit follow it (%)")},
-        {"portability_unedited", QT_TRANSLATE_NOOP("EvaluateMethodsPanel", "2-hop before"),
+        {"portability_unedited", QT_TRANSLATE_NOOP("EvaluateMethodsPanel", "2-hop"),
          QT_TRANSLATE_NOOP("EvaluateMethodsPanel",
                            "The unedited model's two-hop accuracy: a model that cannot answer the two-hop question "
                            "before the edit cannot port it after (%)")},
-        {"retainability", QT_TRANSLATE_NOOP("EvaluateMethodsPanel", "retainability"),
+        {"retainability", QT_TRANSLATE_NOOP("EvaluateMethodsPanel", "retain"),
          QT_TRANSLATE_NOOP("EvaluateMethodsPanel",
                            "Efficacy on all N edits after N sequential edits: earlier edits survive later ones (%)")},
-        {"scalability", QT_TRANSLATE_NOOP("EvaluateMethodsPanel", "scalability"),
+        {"scalability", QT_TRANSLATE_NOOP("EvaluateMethodsPanel", "scale"),
          QT_TRANSLATE_NOOP("EvaluateMethodsPanel",
                            "Efficacy when the records are edited in batches of the largest size (batch methods) (%)")}};
     return columns;
