@@ -147,7 +147,7 @@ void EvaluateMethodsPanel::showComparison(const Shown& shown) {
             } catch (const std::exception&) {
                 continue;  // a damaged curve: the rest of the comparison still shows
             }
-            kme::widgets::CurveLine eff{tr("%1 efficacy").arg(name), {}, {}, int(r), false};
+            kme::widgets::CurveLine eff{name, {}, {}, int(r), false};  // the legend names the method
             kme::widgets::CurveLine nb{tr("%1 neighbourhood").arg(name), {}, {}, int(r), true};
             for (size_t i = 0; i < d.x.size(); ++i) {
                 eff.x << d.x[i];
