@@ -117,6 +117,7 @@ std::vector<Command> allCommands() {
     addMethodCommands(commands);
     addEvalCommands(commands);
     addSessionCommands(commands);
+    addCompareCommands(commands);
     addDemoCommands(commands);
     addMendCommands(commands);
     addBenchCommands(commands);

@@ -40,6 +40,7 @@ void addEvalCommands(std::vector<Command>& commands);
 void addSessionCommands(std::vector<Command>& commands);
 void addMethodCommands(std::vector<Command>& commands);  // CliMethods.cpp
 void addNeuronCommands(std::vector<Command>& commands);  // CliNeurons.cpp
+void addCompareCommands(std::vector<Command>& commands);  // CliCompare.cpp
 
 // --method NAME from the method table (default: its first row); a UsageError
 // "--method must be rome, memit or ft-l, got 'x'" otherwise (CliMethods.cpp).

@@ -153,6 +153,11 @@ void MainWindow::createTabs() {
 void MainWindow::createDocks() {
     modelDock_ = new ModelDock(this);
     historyDock_ = new HistoryDock(session_, runner_, this);
+    connect(historyDock_, &HistoryDock::compareRequested, this, [this](const QList<qint64>& a, const QList<qint64>& b) {
+        tabs_->setCurrentWidget(compareTab_);
+        compareTab_->setStates(std::vector<int64_t>(a.begin(), a.end()), std::vector<int64_t>(b.begin(), b.end()));
+        compareTab_->compare();
+    });
     learnDock_ = new LearnDock(this);
     walkthroughDock_ = new WalkthroughDock(this);
     addDockWidget(Qt::LeftDockWidgetArea, modelDock_);
@@ -221,7 +226,7 @@ void MainWindow::createActions() {
         editTab_->runEdit();
     });
     runEdit->setShortcut(QKeySequence(Qt::CTRL | Qt::Key_E));
-    QAction* compare = run->addAction(tr("&Compare history points"), this, [this] {
+    QAction* compare = run->addAction(tr("&Compare the two states"), this, [this] {
         tabs_->setCurrentWidget(compareTab_);
         compareTab_->compare();
     });

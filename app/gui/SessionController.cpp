@@ -9,14 +9,17 @@
 #include <QStandardPaths>
 #include <atomic>
 #include <cmath>
+#include <set>
 
 #include <nlohmann/json.hpp>
 
 #include "app/gui/JobRunner.h"
 #include "engine/core/SafeInput.h"
 #include "engine/core/Error.h"
+#include "engine/edit/Payload.h"
 #include "engine/edit/WeightDelta.h"
 #include "engine/model/Model.h"
+#include "engine/session/ModelState.h"
 #include "engine/session/SessionEdits.h"
 
 namespace kme::app {
@@ -508,6 +511,24 @@ std::vector<int> SessionController::editLayers(const kme::EditRecord& record) {
     return {};
 }
 
+std::vector<int> SessionController::layersOf(const kme::EditRecord& record) const {
+    std::vector<int> layers = editLayers(record);
+    if (!layers.empty()) return layers;
+    const auto it = deltas_.find(record.id);
+    if (it == deltas_.end() || !it->second || it->second->kind != kme::PayloadKind::Weights) return layers;
+    std::set<int> seen;
+    for (const auto& part : it->second->weights.parts) {
+        // Canonical tensor names: "h.<layer>.<...>".
+        if (part.tensor.rfind("h.", 0) != 0) continue;
+        const size_t dot = part.tensor.find('.', 2);
+        if (dot == std::string::npos || dot == 2) continue;
+        const std::string digits = part.tensor.substr(2, dot - 2);
+        if (digits.size() > 6 || digits.find_first_not_of("0123456789") != std::string::npos) continue;
+        seen.insert(std::stoi(digits));
+    }
+    return {seen.begin(), seen.end()};
+}
+
 void SessionController::reloadEdits() {
     if (!store_) {
         edits_.clear();
@@ -721,6 +742,20 @@ WeightState SessionController::stateAt(int position) const {
                 if (!e.enabled) s.label += tr(" (off)");
             }
     }
+    return s;
+}
+
+WeightState SessionController::stateOfEdits(const std::vector<int64_t>& ids, const QString& label) const {
+    std::vector<int64_t> known;
+    for (int64_t id : ids)
+        if (edit(id) && deltas_.count(id)) known.push_back(id);
+    const kme::ModelState m = kme::stateOfEdits(known, edits_, facts_.weightsHash.toStdString(), label.toStdString());
+    WeightState s;
+    s.position = WeightState::kNoPosition;
+    s.label = QString::fromStdString(m.label);
+    s.editIds = m.editIds;
+    for (int64_t id : m.editIds) s.deltas.push_back(deltas_.at(id));
+    s.expectedHash = m.expectedHash;
     return s;
 }
 

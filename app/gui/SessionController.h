@@ -50,8 +50,9 @@ struct LiveModel {
 // A point of the edit history as weights: the originals plus these deltas,
 // applied in order.
 struct WeightState {
+    static constexpr int kNoPosition = -2;  // `position` of a set of edits that is no history point
     QString label;                                               // "original", "after #2 Colosseum: …", "now"
-    int position = 0;                                            // 0 original, k after edit k, -1 now
+    int position = 0;                                            // 0 original, k after edit k, -1 now, kNoPosition: a set
     std::vector<int64_t> editIds;                                // the enabled edits it contains, in order
     std::vector<std::shared_ptr<const kme::EditPayload>> deltas; // their payloads (weights / adapter / context), same order
     std::string expectedHash;  // weights hash the session recorded for this state ("" = a what-if, never recorded)
@@ -126,6 +127,9 @@ public:
     static std::vector<kme::EditRequest> editRequests(const kme::EditRecord& record);
     // The layers an edit changed (from its hyper-parameters).
     static std::vector<int> editLayers(const kme::EditRecord& record);
+    // As editLayers, else (methods without a layer hyper-parameter: MEND) the
+    // layers whose tensors its weight delta changes ("h.5.mlp..." -> 5).
+    std::vector<int> layersOf(const kme::EditRecord& record) const;
 
     // Records a computed edit: applies its delta on the worker thread,
     // hashes the result, then writes it to the session (creating an
@@ -148,6 +152,10 @@ public:
     QVector<WeightState> historyPoints() const;  // original, after each edit, now
     WeightState stateAt(int position) const;      // 0 original, k after edit k, -1 now
     WeightState liveState() const { return stateAt(-1); }
+    // Exactly the edits `ids` (a what-if unless they are the enabled edits),
+    // in history order; ids the session does not have are left out. `label`
+    // "" = "only #2 (name)" / "#1 + #3" (kme::stateOfEdits).
+    WeightState stateOfEdits(const std::vector<int64_t>& ids, const QString& label = {}) const;
     // Worker thread only: the stack's weights become `state`.
     static void applyState(kme::EditStack& stack, const WeightState& state);
 

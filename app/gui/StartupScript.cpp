@@ -5,6 +5,7 @@
 #include <QFileInfo>
 #include <QLineEdit>
 #include <QTemporaryDir>
+#include <QTabWidget>
 #include <QTimer>
 #include <QToolButton>
 #include <algorithm>
@@ -18,6 +19,9 @@
 #include "app/gui/tabs/EditTab.h"
 #include "app/gui/tabs/LocateTab.h"
 #include "app/gui/tabs/PredictTab.h"
+#include "engine/core/Error.h"
+#include "engine/session/ModelState.h"
+#include "engine/edit/methods/MethodTable.h"
 
 #ifndef KME_STUDIO_VERSION
 #define KME_STUDIO_VERSION "0.1.0"  // app/CMakeLists.txt passes project(KMEStudio VERSION ...)
@@ -55,6 +59,11 @@ const std::vector<OptionSpec>& optionSpecs() {
         {{QStringLiteral("edit")}, QStringLiteral("SPEC"),
          QStringLiteral("Run the edit \"template|subject|target_new[|target_true]\" once loaded, then compare; "
                         "repeat for several.")},
+        {{QStringLiteral("compare")}, QStringLiteral("A|B"),
+         QStringLiteral("Compare two states once the session is open (kme compare's STATE: original, now, after:K "
+                        "or edit ids like 1,3), e.g. \"1|2\".")},
+        {{QStringLiteral("method")}, QStringLiteral("NAME"),
+         QStringLiteral("Edit method the Edit tab starts with and --edit uses (kme methods: rome, memit, mend, ...).")},
         {{QStringLiteral("screenshot")}, QStringLiteral("DIR"),
          QStringLiteral("Predict, generate, trace (and --edit) in a temporary session, write DIR/<tab>.png, "
                         "DIR/window.png, quit.")},
@@ -178,6 +187,15 @@ CommandLine parseCommandLine(const QStringList& arguments, const QString& defaul
                 QStringLiteral("--edit expects \"template|subject|target_new[|target_true]\", got \"%1\"").arg(shown));
         }
     }
+    const QString method = parser.value(option("method"));
+    if (!method.isEmpty() && !kme::findMethod(method.toStdString())) {
+        QString names;
+        for (const kme::MethodInfo& m : kme::methodTable())
+            names += (names.isEmpty() ? QString() : QStringLiteral(", ")) + QString::fromLatin1(m.name);
+        QString shown = method.size() > 40 ? method.left(39) + QChar(0x2026) : method;
+        return usageError(QStringLiteral("--method expects one of %1, got '%2'").arg(names, shown));
+    }
+    c.options.method = method;
     const bool modelSet = parser.isSet(option("model"));
     const bool sessionSet = parser.isSet(option("session-file"));
     c.options.modelFolder = modelSet ? parser.value(option("model")) : defaultModel;
@@ -188,6 +206,22 @@ CommandLine parseCommandLine(const QStringList& arguments, const QString& defaul
     c.options.prompt = parser.value(option("prompt"));
     c.options.traceSubject = parser.value(option("trace-subject"));
     c.options.screenshotDir = parser.value(option("screenshot"));
+    const QString compare = parser.value(option("compare"));
+    if (!compare.isEmpty()) {
+        const QStringList sides = compare.split(QLatin1Char('|'));
+        QString why;
+        for (const QString& side : sides) {
+            try {
+                kme::parseStateSpec(side.toStdString(), "--compare");
+            } catch (const kme::Error& e) {
+                why = QString::fromStdString(e.what());
+                break;
+            }
+        }
+        if (sides.size() != 2) why = QStringLiteral("--compare expects \"A|B\" (two states), got \"%1\"").arg(compare.left(80));
+        if (!why.isEmpty()) return usageError(why);
+        c.options.compareStates = sides;
+    }
     c.walkthrough = parser.isSet(option("walkthrough"));
     return c;
 }
@@ -311,6 +345,8 @@ void StartupScript::loadModel() {
 
 void StartupScript::onLoaded(bool ok) {
     failed_ |= !ok;
+    if (const kme::MethodInfo* m = kme::findMethod(options_.method.toStdString()))
+        window_->editTab()->setMethod(m->method);
     if (ok && !options_.prompt.isEmpty()) {
         connect(window_->predictTab(), &PredictTab::predictionFinished, this, &StartupScript::onPredicted,
                 Qt::SingleShotConnection);
@@ -363,6 +399,10 @@ void StartupScript::onTraced(bool ok) {
 
 void StartupScript::edit() {
     if (nextEdit_ >= options_.editSpecs.size() || !window_->model()) {
+        if (!options_.compareStates.isEmpty() && window_->model()) {
+            compareStates();
+            return;
+        }
         if (nextEdit_ > 0 && window_->model()) {
             compareAfterEdits(true);  // all edits done: compare
             return;
@@ -419,6 +459,31 @@ void StartupScript::compareAfterEdits(bool ok) {
         disconnect(compare, &CompareTab::comparisonFinished, this, &StartupScript::onCompared);
         failed_ = true;
     }
+    finish();
+}
+
+void StartupScript::compareStates() {
+    // kme compare's STATE syntax, resolved against the open session's edits.
+    SessionController* session = window_->session();
+    std::vector<int64_t> ids[2];
+    try {
+        for (int i = 0; i < 2; ++i) {
+            const kme::StateSpec spec = kme::parseStateSpec(options_.compareStates[i].toStdString(), "--compare");
+            ids[i] = kme::resolveState(spec, session->edits(), session->baseHash().toStdString(), "--compare").editIds;
+        }
+    } catch (const kme::Error& e) {
+        report(tr("--compare cannot run."), QString::fromStdString(e.what()));
+        failed_ = true;
+        finish();
+        return;
+    }
+    CompareTab* compare = window_->compareTab();
+    window_->tabs()->setCurrentWidget(compare);
+    compare->setStates(ids[0], ids[1]);
+    connect(compare, &CompareTab::comparisonFinished, this, &StartupScript::onCompared, Qt::SingleShotConnection);
+    if (compare->compare()) return;
+    disconnect(compare, &CompareTab::comparisonFinished, this, &StartupScript::onCompared);
+    failed_ = true;
     finish();
 }
 

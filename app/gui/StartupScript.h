@@ -24,7 +24,9 @@ struct StartupOptions {
                                // session (SessionController::autosaveFolder) for modelFolder
     QString prompt;         // prefilled; predicted once a model is loaded
     QString traceSubject;   // non-empty: the Locate tab traces it (in --prompt, or the tab's default prompt)
+    QString method;         // --method: the Edit tab's method ("" = its default)
     QStringList editSpecs;  // "template|subject|target_new[|target_true]" each: run these edits in order, then Compare
+    QStringList compareStates;  // two STATEs (kme compare's syntax): compare them once loaded (after any --edit)
     QString screenshotDir;  // non-empty: also generate and trace (the Locate tab's defaults when
                             // no subject is given), grab every tab, then emit done(). Without
                             // --session the pictures use a fresh temporary session; with an
@@ -89,6 +91,7 @@ private:
     void edit();
     void runEdit();
     void compareAfterEdits(bool ok);
+    void compareStates();
     void onCompared(bool ok);
     void finish();
     void takeScreenshots();

@@ -22,7 +22,7 @@ namespace kme {
 class Model;
 struct ModelConfig;
 
-enum class EditMethod { Rome, Memit, FtL, Grace, Ike, RRome, Emmet, AlphaEdit, Wise, Kn, FtM, Mend };
+enum class EditMethod { Rome, Memit, FtL, Grace, Ike, RRome, Emmet, AlphaEdit, Wise, Kn, FtM, Mend, KnSuppress, KnAmplify };
 const char* editMethodName(EditMethod method);  // "rome" | "memit" | "ft-l" | ... (the method table's names)
 std::optional<EditMethod> parseEditMethod(const std::string& name);
 

@@ -11,6 +11,7 @@
 #include "engine/edit/Grace.h"
 #include "engine/edit/Payload.h"
 #include "engine/edit/WeightDelta.h"
+#include "engine/edit/NeuronScale.h"
 #include "engine/edit/Wise.h"
 #include "engine/model/Model.h"
 #include "engine/model/Transformer.h"
@@ -65,6 +66,8 @@ struct EditStack::Impl {
             if (!book.entries.empty()) st.hooks.push_back(std::make_shared<edit::GraceHook>(book));
         for (auto& [layer, wise] : edit::wiseLayers(enabled))
             st.hooks.push_back(std::make_shared<edit::WiseHook>(std::move(wise), model->config().activation));
+        for (const auto& [layer, factors] : neuronFactors(enabled, model->config().nInner))
+            st.hooks.push_back(std::make_shared<edit::NeuronScaleHook>(layer, factors));
         for (const auto& c : all->contexts) st.contextIds.insert(st.contextIds.end(), c.ids.begin(), c.ids.end());
         std::string joined;
         for (const auto& d : all->digests) joined += d + "\n";
@@ -156,7 +159,8 @@ void EditStack::apply(const EditPayload& payload) {
         case PayloadKind::Weights: apply(payload.weights); return;
         case PayloadKind::Adapter: {
             const AdapterPayload& a = payload.adapter;
-            if (a.type != "grace" && a.type != "wise") fail(ErrorKind::Input, "unknown adapter type '" + a.type + "'");
+            if (a.type != "grace" && a.type != "wise" && a.type != "neurons")
+                fail(ErrorKind::Input, "unknown adapter type '" + a.type + "'");
             if (a.layer < 0 || a.layer >= c.nLayer)
                 fail(ErrorKind::Input, "the adapter acts at layer " + std::to_string(a.layer) + "; the model has " +
                                            std::to_string(c.nLayer) + " layers");
@@ -174,6 +178,12 @@ void EditStack::apply(const EditPayload& payload) {
                 if (!ch.value.empty() && int64_t(ch.value.size()) != c.nEmbd)
                     fail(ErrorKind::Input, "the adapter changes a value to width " + std::to_string(ch.value.size()) +
                                                "; this model needs " + std::to_string(c.nEmbd));
+            for (const auto& n : a.neurons)
+                if (n.layer < 0 || n.layer >= c.nLayer || n.index < 0 || n.index >= c.nInner)
+                    fail(ErrorKind::Input, "the adapter scales neuron " + std::to_string(n.index) + " of layer " +
+                                               std::to_string(n.layer) + "; this model has " +
+                                               std::to_string(c.nLayer) + " layers of " + std::to_string(c.nInner) +
+                                               " neurons");
             if (!a.isFinite()) fail(ErrorKind::Input, "the adapter holds non-finite values (NaN/Inf)");
             d->own.adapters.push_back(a);
             d->own.digests.push_back("a:" + sha256Hex(a.toBytes()));

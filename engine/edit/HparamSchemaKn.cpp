@@ -13,13 +13,14 @@ namespace {
 
 using json = nlohmann::json;
 
-HparamSpec knNumber(const char* key, double min, double max, const char* help, double EditHparams::*field) {
+HparamSpec knNumber(const char* key, double min, double max, const char* help, double EditHparams::*field,
+                    std::vector<EditMethod> methods = {EditMethod::Kn}) {
     HparamSpec s;
     s.key = key;
     s.type = HparamType::Double;
     s.min = min;
     s.max = max;
-    s.methods = {EditMethod::Kn};
+    s.methods = std::move(methods);
     s.help = help;
     s.get = [field](const EditHparams& h) { return json(h.*field); };
     s.set = [field](EditHparams& h, const json& v) { h.*field = v.get<double>(); };
@@ -35,7 +36,7 @@ void appendKnHparamRows(std::vector<HparamSpec>& rows) {
         s.type = HparamType::Int;
         s.min = 1;
         s.max = 10000;
-        s.methods = {EditMethod::Kn};
+        s.methods = {EditMethod::Kn, EditMethod::KnSuppress, EditMethod::KnAmplify};
         s.help = "Riemann points m of the integrated gradients (k/m, k = 0 ... m-1; one backward pass each per layer)";
         s.get = [](const EditHparams& h) { return json(h.knSteps); };
         s.set = [](EditHparams& h, const json& v) { h.knSteps = int(v.get<int64_t>()); };
@@ -44,7 +45,7 @@ void appendKnHparamRows(std::vector<HparamSpec>& rows) {
     rows.push_back(knNumber("adaptive_threshold", 0, 1,
                             "the edited neurons are those with attribution > this x the largest attribution "
                             "(over all layers) on the edit prompt",
-                            &EditHparams::knThreshold));
+                            &EditHparams::knThreshold, {EditMethod::Kn, EditMethod::KnSuppress, EditMethod::KnAmplify}));
     rows.push_back(knNumber("norm_lambda1", 0, 1000,
                             "each value vector v loses norm_lambda1 x (|v| / |e_old|) x e_old, e_old = the word "
                             "embedding of the model's answer before the edit",

@@ -102,6 +102,11 @@ using MendLogFn = std::function<void(const std::string& line)>;
 // Meta-trains an editor for `model` and writes it to params.out (with its
 // config, the split, the curve and the model's weights hash). Throws
 // ErrorKind::Input for records without paraphrases or too few subjects.
+// `progress` (steps or seconds done, of the budget) is asked before each
+// step: false stops the training early, and the editor so far is scored and
+// saved. It is also called before each scored record, where its answer is
+// not read: a caller that must stop at once (the window's Cancel) throws
+// from it, and then nothing is written but checkpoints.
 MendTrainResult trainMend(Model& model, const MendTrainParams& params, const MendLogFn& log,
                           const ProgressFn& progress = {});
 

@@ -18,6 +18,7 @@
 
 #include <algorithm>
 #include <chrono>
+#include <functional>
 #include <cmath>
 #include <cstdio>
 #include <map>
@@ -112,13 +113,16 @@ std::vector<at::Tensor> editDeltas(Model& model, MendEditor& e, const FactRecord
     return edit::mendDeltas(e, f, training);
 }
 
-MendQuality quality(Model& model, MendEditor& e, const std::vector<const FactRecord*>& records, size_t limit) {
+// `tick` runs before each record (the caller's progress: a window's cancel throws from it).
+MendQuality quality(Model& model, MendEditor& e, const std::vector<const FactRecord*>& records, size_t limit,
+                    const std::function<void()>& tick) {
     MendQuality q;
     double es = 0, ps = 0, ns = 0, nll = 0;
     int nEs = 0, nPs = 0, nNs = 0;
     GenerationOptions gen;
     gen.enabled = false;
     for (size_t i = 0; i < records.size() && i < limit; ++i) {
+        if (tick) tick();
         const FactRecord& r = *records[i];
         std::vector<at::Tensor> deltas;
         {
@@ -240,13 +244,19 @@ MendTrainResult trainMend(Model& model, const MendTrainParams& p, const MendLogF
         std::to_string(res.split.validation.size()) + " validation / " + std::to_string(res.split.test.size()) + " test");
 
     const size_t valLimit = size_t(std::max(1, p.validationRecords));
+    // Scoring (before, at each point, after) reports progress too, so that a caller that stops by
+    // throwing from it (the window's Cancel) is heard there; its answer is read only between steps.
+    const std::function<void()> tick = [&] {
+        reportProgress(progress, p.maxSteps > 0 ? double(e.steps) : elapsed(),
+                       p.maxSteps > 0 ? double(p.maxSteps) : p.minutes * 60);
+    };
     // "Before": the fresh editor (identity networks, the initial steps) scored
     // now only when starting; on resume the curve's first point is it.
     if (res.curve.empty()) {
         MendEditor fresh = e;
         MendCurvePoint pt;
         pt.step = 0;
-        pt.validation = quality(model, fresh, val, valLimit);
+        pt.validation = quality(model, fresh, val, valLimit, tick);
         res.curve.push_back(pt);
         say("step 0: validation " + qualityText(pt.validation));
     }
@@ -332,7 +342,7 @@ MendTrainResult trainMend(Model& model, const MendTrainParams& p, const MendLogF
             pt.locLoss = sumLoc / double(std::max<int64_t>(1, since));
             {
                 at::NoGradGuard noGrad;
-                pt.validation = quality(model, e, val, valLimit);
+                pt.validation = quality(model, e, val, valLimit, tick);
             }
             res.curve.push_back(pt);
             sumEdit = sumLoc = 0;
@@ -352,10 +362,10 @@ MendTrainResult trainMend(Model& model, const MendTrainParams& p, const MendLogF
         // the test subjects, the trained one on validation and test.
         const size_t final = p.finalRecords > 0 ? size_t(p.finalRecords) : records.size();
         MendEditor fresh = edit::newMendEditor(model, e.config, p.seed);
-        res.validationBefore = quality(model, fresh, val, final);
-        res.testBefore = quality(model, fresh, test, final);
-        res.validationAfter = quality(model, e, val, final);
-        res.testAfter = quality(model, e, test, final);
+        res.validationBefore = quality(model, fresh, val, final, tick);
+        res.testBefore = quality(model, fresh, test, final, tick);
+        res.validationAfter = quality(model, e, val, final, tick);
+        res.testAfter = quality(model, e, test, final, tick);
     }
     e.curveJson = curveJson(res.curve).dump();
     edit::saveMendEditor(e, p.out);

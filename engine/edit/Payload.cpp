@@ -4,6 +4,8 @@
 #include <cmath>
 #include <cstring>
 #include <iomanip>
+#include <map>
+#include <set>
 #include <sstream>
 
 #include <nlohmann/json.hpp>
@@ -43,7 +45,8 @@ bool WiseChange::operator==(const WiseChange& o) const {
            cols == o.cols && index == o.index && delta == o.delta;
 }
 bool AdapterPayload::operator==(const AdapterPayload& o) const {
-    return type == o.type && layer == o.layer && entries == o.entries && changes == o.changes && wise == o.wise;
+    return type == o.type && layer == o.layer && entries == o.entries && changes == o.changes && wise == o.wise &&
+           neurons == o.neurons;
 }
 bool ContextPayload::operator==(const ContextPayload& o) const {
     return text == o.text && ids == o.ids && demonstrations == o.demonstrations;
@@ -237,10 +240,67 @@ AdapterPayload wiseFromBytes(const json& m, const std::map<std::string, DeltaMat
     return p;
 }
 
+// "neurons": one row (layer, index, factor) per neuron, F64 (exact for
+// every index < 2^53).
+std::string neuronsBytes(const AdapterPayload& a) {
+    DeltaMatrix m;
+    m.rows = int64_t(a.neurons.size());
+    m.cols = 3;
+    for (const auto& n : a.neurons) m.data.insert(m.data.end(), {double(n.layer), double(n.index), n.factor});
+    return packBlob("kme_adapter", json{{"type", "neurons"}, {"layer", a.layer}}, {{"neurons", m}});
+}
+
+AdapterPayload neuronsFromBytes(const std::map<std::string, DeltaMatrix>& tensors, int layer) {
+    auto bad = [](const std::string& why) { fail(ErrorKind::Format, "adapter blob (neurons): " + why); };
+    AdapterPayload p;
+    p.type = "neurons";
+    p.layer = layer;
+    const auto it = tensors.find("neurons");
+    if (it == tensors.end()) bad("tensor 'neurons' is missing");
+    const DeltaMatrix& m = it->second;
+    if (m.rows < 1 || m.cols != 3) bad("'neurons' is not a list of (layer, index, factor) rows");
+    std::set<std::pair<int, int64_t>> seen;
+    int lowest = 1 << 30;
+    for (int64_t r = 0; r < m.rows; ++r) {
+        const double l = m.at(r, 0), i = m.at(r, 1), f = m.at(r, 2);
+        if (!(l >= 0 && l <= 1024 && l == std::floor(l))) bad("a layer is not an integer in [0, 1024]");
+        if (!(i >= 0 && i < double(int64_t(1) << 40) && i == std::floor(i))) bad("a neuron index is not a non-negative integer");
+        if (!std::isfinite(f) || std::fabs(f) > 1e6) bad("a factor is not finite or beyond 1e6 in size");
+        NeuronScale n{int(l), int64_t(i), f};
+        if (!seen.insert({n.layer, n.index}).second) bad("neuron " + std::to_string(n.index) + " of layer " +
+                                                         std::to_string(n.layer) + " appears twice");
+        lowest = std::min(lowest, n.layer);
+        p.neurons.push_back(n);
+    }
+    if (lowest != layer) bad("'layer' is not the lowest layer of its neurons");
+    return p;
+}
+
 }  // namespace
+
+bool NeuronScale::operator==(const NeuronScale& o) const {
+    return layer == o.layer && index == o.index && factor == o.factor;
+}
+
+std::map<int, std::vector<double>> neuronFactors(const std::vector<const AdapterPayload*>& enabled, int64_t nInner) {
+    std::map<int, std::vector<double>> out;
+    for (const AdapterPayload* p : enabled) {
+        if (p->type != "neurons") continue;
+        for (const auto& n : p->neurons) {
+            if (n.index < 0 || n.index >= nInner)
+                fail(ErrorKind::Input, "neuron " + std::to_string(n.index) + " is outside the layer's " +
+                                           std::to_string(nInner) + " neurons");
+            auto& f = out[n.layer];
+            if (f.empty()) f.assign(size_t(nInner), 1.0);
+            f[size_t(n.index)] *= n.factor;
+        }
+    }
+    return out;
+}
 
 std::string AdapterPayload::toBytes() const {
     if (type == "wise") return wiseBytes(*this);
+    if (type == "neurons") return neuronsBytes(*this);
     json meta = {{"type", type}, {"layer", layer}};
     json e = json::array(), c = json::array();
     const int64_t dk = entries.empty() ? 0 : int64_t(entries[0].key.size());
@@ -286,13 +346,14 @@ AdapterPayload AdapterPayload::fromBytes(const std::string& bytes) {
     const json& m = u.meta;
     if (!m.contains("type") || !m["type"].is_string()) bad("no adapter type");
     p.type = m["type"].get<std::string>();
-    if (p.type != "grace" && p.type != "wise")
-        bad("unknown adapter type " + quoteForMessage(p.type, 40) + " (known: grace, wise)");
+    if (p.type != "grace" && p.type != "wise" && p.type != "neurons")
+        bad("unknown adapter type " + quoteForMessage(p.type, 40) + " (known: grace, wise, neurons)");
     if (!m.contains("layer") || !m["layer"].is_number_integer() || m["layer"].get<int64_t>() < 0 ||
         m["layer"].get<int64_t>() > 1024)
         bad("the layer is missing or out of range");
     p.layer = int(m["layer"].get<int64_t>());
     if (p.type == "wise") return wiseFromBytes(m, u.tensors, p.layer);
+    if (p.type == "neurons") return neuronsFromBytes(u.tensors, p.layer);
     for (const char* name : {"keys", "values", "epsilons", "change_epsilons", "change_values"})
         if (!u.tensors.count(name)) bad(std::string("tensor '") + name + "' is missing");
     const DeltaMatrix& keys = u.tensors.at("keys");
@@ -338,6 +399,8 @@ AdapterPayload AdapterPayload::fromBytes(const std::string& bytes) {
 
 bool AdapterPayload::isFinite() const {
     if (!allFinite(wise.delta) || !std::isfinite(wise.minActivation)) return false;
+    for (const auto& n : neurons)
+        if (!std::isfinite(n.factor)) return false;
     for (const auto& e : entries)
         if (!allFinite(e.key) || !allFinite(e.value) || !std::isfinite(e.epsilon)) return false;
     for (const auto& c : changes)
@@ -346,6 +409,25 @@ bool AdapterPayload::isFinite() const {
 }
 
 std::string AdapterPayload::describe() const {
+    if (type == "neurons") {
+        std::map<int, int> perLayer;
+        std::set<double> factors;
+        for (const auto& n : neurons) {
+            ++perLayer[n.layer];
+            factors.insert(n.factor);
+        }
+        std::string s = std::to_string(neurons.size()) + " knowledge " + (neurons.size() == 1 ? "neuron" : "neurons");
+        if (factors.size() == 1) {
+            const double f = *factors.begin();
+            s += " x " + number(f) + (f == 0 ? " (suppressed)" : f > 1 ? " (amplified)" : "");
+        } else {
+            s += " scaled";
+        }
+        std::string layers;
+        for (const auto& [l, k] : perLayer)
+            layers += (layers.empty() ? "" : ", ") + std::to_string(l) + " (" + std::to_string(k) + ")";
+        return s + ": layers " + layers;
+    }
     if (type == "wise") {
         double largest = 0;
         for (double x : wise.delta) largest = std::max(largest, std::fabs(x));

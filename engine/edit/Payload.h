@@ -60,12 +60,23 @@ struct WiseChange {
     bool operator==(const WiseChange& o) const;
 };
 
+// One knowledge neuron whose activation (the input of its layer's down
+// projection) is multiplied by `factor` at every token: Dai et al.'s
+// suppress (x 0) and amplify (x 2).
+struct NeuronScale {
+    int layer = 0;
+    int64_t index = 0;   // 0 ... n_inner-1
+    double factor = 1;
+    bool operator==(const NeuronScale& o) const;
+};
+
 struct AdapterPayload {
-    std::string type = "grace";          // the adapter's kind: "grace" | "wise"
-    int layer = -1;                      // the block it acts in
+    std::string type = "grace";          // the adapter's kind: "grace" | "wise" | "neurons"
+    int layer = -1;                      // the block it acts in (neurons: the lowest of its neurons' layers)
     std::vector<GraceEntry> entries;     // grace: entries this edit added
     std::vector<GraceChange> changes;    // grace: changes of earlier edits' entries
     WiseChange wise;                     // wise: the side memory's change
+    std::vector<NeuronScale> neurons;    // neurons: the scaled neurons (any layers)
 
     // Safetensors bytes (F64 tensors; metadata "kme_adapter" version 1).
     // fromBytes throws ErrorKind::Format with the reason for anything malformed.
@@ -73,7 +84,8 @@ struct AdapterPayload {
     static AdapterPayload fromBytes(const std::string& bytes);
     bool isFinite() const;
     // "GRACE codebook at layer 3: 1 entry added (key 512 -> value 128, radius 4.0)",
-    // "WISE side memory at layer 5, shard 0: 13107 weights changed (max |change| 0.41), ...".
+    // "WISE side memory at layer 5, shard 0: 13107 weights changed (max |change| 0.41), ...",
+    // "5 knowledge neurons x 0 (suppressed): layers 0 (4), 6 (1)".
     std::string describe() const;
     bool operator==(const AdapterPayload& o) const;
 };
@@ -86,6 +98,9 @@ struct GraceCodebook {
     std::vector<GraceEntry> entries;
 };
 std::map<int, GraceCodebook> graceCodebooks(const std::vector<const AdapterPayload*>& enabled);
+// The per-neuron factors of the enabled "neurons" payloads, by layer ([n_inner]
+// each, 1 where no payload scales): scalings of one neuron multiply.
+std::map<int, std::vector<double>> neuronFactors(const std::vector<const AdapterPayload*>& enabled, int64_t nInner);
 
 struct ContextPayload {
     std::string text;                 // placed before every prompt

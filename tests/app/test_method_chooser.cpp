@@ -77,10 +77,12 @@ private Q_SLOTS:
         // The default method is chosen, not a header.
         QCOMPARE(tab->method(), kme::EditMethod::Rome);
         QCOMPARE(combo->currentText(), QStringLiteral("ROME"));
-        // Keys skip the headers: down from FT-L (above the "Local modification" header) lands on ROME.
-        tab->setMethod(kme::EditMethod::FtL);
+        // Keys skip the headers: down from the last global-optimization method (above the "Local
+        // modification" header: MEND since issue 15) lands on the first local one (ROME).
+        tab->setMethod(kme::methodsOf(kme::MethodFamily::GlobalOptimization).back()->method);
         combo->setFocus();
         QTest::keyClick(combo, Qt::Key_Down);
+        QCOMPARE(tab->method(), kme::methodsOf(kme::MethodFamily::LocalModification).front()->method);
         QCOMPARE(tab->method(), kme::EditMethod::Rome);
         // A header made current by code still answers a method (the default), never a garbage value.
         combo->setCurrentIndex(0);

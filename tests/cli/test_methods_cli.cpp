@@ -61,7 +61,7 @@ private Q_SLOTS:
             QVERIFY(m["hparams"].is_array() && !m["hparams"].empty());
             if (m["layers"] != "none") QCOMPARE(m["hparams"][0].get<std::string>(), std::string("layers"));
         }
-        QCOMPARE(names, (std::vector<std::string>{"rome", "memit", "ft-l", "ft-m", "mend", "grace", "ike", "r-rome", "emmet", "alphaedit", "wise", "kn"}));
+        QCOMPARE(names, (std::vector<std::string>{"rome", "memit", "ft-l", "ft-m", "mend", "grace", "ike", "r-rome", "emmet", "alphaedit", "wise", "kn", "kn-suppress", "kn-amplify"}));
         const json& rome = j["methods"][0];
         QCOMPARE(rome["display_name"].get<std::string>(), std::string("ROME"));
         QCOMPARE(rome["family"].get<std::string>(), std::string("local_modification"));
@@ -83,7 +83,7 @@ private Q_SLOTS:
         QCOMPARE(j["families"].size(), size_t(3));
         QCOMPARE(j["families"][0]["name"].get<std::string>(), std::string("external_memorization"));
         QCOMPARE(j["families"][0]["methods"], json({"grace", "ike", "wise"}));
-        QCOMPARE(j["families"][2]["methods"], json({"rome", "memit", "r-rome", "emmet", "alphaedit", "kn"}));
+        QCOMPARE(j["families"][2]["methods"], json({"rome", "memit", "r-rome", "emmet", "alphaedit", "kn", "kn-suppress", "kn-amplify"}));
         QCOMPARE(j["families"][1]["methods"], json({"ft-l", "ft-m", "mend"}));
     }
 
@@ -108,12 +108,12 @@ private Q_SLOTS:
         const std::vector<Case> cases = {
             {{"methods", "extra"}, "kme: methods takes no arguments, got 'extra'\n"},
             {{"edit", "--method", "nosuch", "--prompt", "{} is", "--subject", "A", "--target", "B"},
-             "kme: --method must be rome, memit, ft-l, ft-m, mend, grace, ike, r-rome, emmet, alphaedit, wise or kn, got 'nosuch'\n"},
-            {{"edit", "--method", "", "--requests", "x.json"}, "kme: --method must be rome, memit, ft-l, ft-m, mend, grace, ike, r-rome, emmet, alphaedit, wise or kn, got ''\n"},
+             "kme: --method must be rome, memit, ft-l, ft-m, mend, grace, ike, r-rome, emmet, alphaedit, wise, kn, kn-suppress or kn-amplify, got 'nosuch'\n"},
+            {{"edit", "--method", "", "--requests", "x.json"}, "kme: --method must be rome, memit, ft-l, ft-m, mend, grace, ike, r-rome, emmet, alphaedit, wise, kn, kn-suppress or kn-amplify, got ''\n"},
             {{"eval", "--dataset", "nowhere.json", "--method", "Rome"},
-             "kme: --method must be rome, memit, ft-l, ft-m, mend, grace, ike, r-rome, emmet, alphaedit, wise or kn, got 'Rome'\n"},
+             "kme: --method must be rome, memit, ft-l, ft-m, mend, grace, ike, r-rome, emmet, alphaedit, wise, kn, kn-suppress or kn-amplify, got 'Rome'\n"},
             {{"edit", "--method", std::string(3000, 'm'), "--requests", "x.json"},
-             "kme: --method must be rome, memit, ft-l, ft-m, mend, grace, ike, r-rome, emmet, alphaedit, wise or kn, got '" + std::string(60, 'm') + "'… (3000 bytes)\n"},
+             "kme: --method must be rome, memit, ft-l, ft-m, mend, grace, ike, r-rome, emmet, alphaedit, wise, kn, kn-suppress or kn-amplify, got '" + std::string(60, 'm') + "'… (3000 bytes)\n"},
         };
         for (const auto& c : cases) {
             const Run r = runKme(c.args);

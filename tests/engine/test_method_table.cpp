@@ -170,7 +170,7 @@ private Q_SLOTS:
         QCOMPARE(int(ike.layers), int(LayerShape::None));
         QVERIFY(ike.needsDemonstrations);
         QCOMPARE(std::string(ike.paper.arxiv), std::string("2305.12740"));
-        QCOMPARE(methodNames(", ", " or "), std::string("rome, memit, ft-l, ft-m, mend, grace, ike, r-rome, emmet, alphaedit, wise or kn"));
+        QCOMPARE(methodNames(", ", " or "), std::string("rome, memit, ft-l, ft-m, mend, grace, ike, r-rome, emmet, alphaedit, wise, kn, kn-suppress or kn-amplify"));
         // The per-model defaults moved into the rows unchanged (kmeng01 hparams).
         EditHparams h;
         memit.defaults(h, "gpt2-xl");

@@ -169,7 +169,9 @@ private Q_SLOTS:
         qInfo("portability NLLs: batched vs token-by-token max |diff| %.3g (tolerance 1e-6)", maxDiff);
         QVERIFY(maxDiff < 1e-6);
         MetricSummary s = summarizeMetrics(metrics);
-        addPortabilityUnedited(s, metrics);
+        std::vector<MetricValues> values;
+        for (const auto& r : metrics) values.push_back(metricValuesOf(r));
+        addPortabilityUnedited(s, values);
         const MetricStat* p = s.find("portability");
         const MetricStat* u = s.find("portability_unedited");
         QVERIFY(p && u);
@@ -182,7 +184,7 @@ private Q_SLOTS:
 
         // Without two-hop prompts: no portability at all.
         MetricSummary none = summarizeMetrics({metrics[2]});
-        addPortabilityUnedited(none, {metrics[2]});
+        addPortabilityUnedited(none, {metricValuesOf(metrics[2])});
         QVERIFY(!none.find("portability") && !none.find("portability_unedited"));
     }
 

@@ -5,6 +5,7 @@
 #include <QHBoxLayout>
 #include <QHeaderView>
 #include <QLabel>
+#include <QMenu>
 #include <QMessageBox>
 #include <QToolButton>
 #include <QTreeWidget>
@@ -80,6 +81,17 @@ HistoryDock::HistoryDock(SessionController* session, JobRunner* runner, QWidget*
     buttons->addWidget(toolButton(undo_, body));
     buttons->addWidget(toolButton(redo_, body));
     buttons->addStretch(1);
+    compareButton_ = new QToolButton(body);
+    compareButton_->setObjectName(QStringLiteral("compareWithButton"));
+    compareButton_->setText(tr("Compare with…"));
+    compareButton_->setToolTip(tr("Compare the selected edit alone with the original model, the current state or "
+                                  "another edit alone (Compare tab)"));
+    compareButton_->setAutoRaise(true);
+    compareButton_->setPopupMode(QToolButton::InstantPopup);
+    auto* compareMenu = new QMenu(compareButton_);
+    compareButton_->setMenu(compareMenu);
+    connect(compareMenu, &QMenu::aboutToShow, this, [this, compareMenu] { fillCompareMenu(compareMenu, selectedEditId()); });
+    buttons->addWidget(compareButton_);
     buttons->addWidget(toolButton(delete_, body));
     layout->addLayout(buttons);
 
@@ -99,6 +111,8 @@ HistoryDock::HistoryDock(SessionController* session, JobRunner* runner, QWidget*
     tree_->headerItem()->setToolTip(kWhatIfCol, tr("⚠: a what-if (an edit before it is off)"));
     tree_->addAction(delete_);
     tree_->addAction(rename_);
+    tree_->setContextMenuPolicy(Qt::CustomContextMenu);
+    connect(tree_, &QTreeWidget::customContextMenuRequested, this, &HistoryDock::showContextMenu);
     layout->addWidget(tree_, 1);
 
     footer_ = new QLabel(body);
@@ -137,6 +151,57 @@ int64_t HistoryDock::selectedEditId() const {
     return item ? item->data(kEnabledCol, kEditIdRole).toLongLong() : 0;
 }
 
+QMenu* HistoryDock::compareWithMenu(int64_t editId, QWidget* parent) {
+    auto* menu = new QMenu(tr("Compare with…"), parent);
+    menu->setObjectName(QStringLiteral("compareWithMenu"));
+    fillCompareMenu(menu, editId);
+    return menu;
+}
+
+void HistoryDock::fillCompareMenu(QMenu* menu, int64_t editId) {
+    menu->clear();
+    const kme::EditRecord* e = session_->edit(editId);
+    if (!e) {
+        menu->addAction(tr("Select an edit first"))->setEnabled(false);
+        return;
+    }
+    const QString self = tr("#%1 alone").arg(e->position);
+    const QList<qint64> alone = {qlonglong(editId)};
+    QList<qint64> now;
+    for (int64_t id : session_->liveState().editIds) now << qlonglong(id);
+    auto add = [&](const QString& text, const QString& name, const QList<qint64>& a, const QList<qint64>& b) {
+        QAction* act = menu->addAction(text);
+        act->setObjectName(name);
+        connect(act, &QAction::triggered, this, [this, a, b] { Q_EMIT compareRequested(a, b); });
+        return act;
+    };
+    add(tr("The original model (%1 against it)").arg(self), QStringLiteral("compareWithOriginal"), {}, alone);
+    add(tr("Now: the enabled edits (%1 against them)").arg(self), QStringLiteral("compareWithNow"), alone, now);
+    bool others = false;
+    for (const kme::EditRecord& o : session_->edits()) {
+        if (o.id == editId) continue;
+        if (!others) menu->addSection(tr("Another edit alone"));
+        others = true;
+        add(tr("#%1 %2 (%3) alone").arg(o.position).arg(QString::fromStdString(o.name), methodLabel(o.method)),
+            QStringLiteral("compareWithEdit%1").arg(o.id), alone, {qlonglong(o.id)});
+    }
+}
+
+void HistoryDock::showContextMenu(const QPoint& pos) {
+    QTreeWidgetItem* item = tree_->itemAt(pos);
+    if (!item) return;
+    tree_->setCurrentItem(item);
+    const int64_t id = item->data(kEnabledCol, kEditIdRole).toLongLong();
+    QMenu menu(this);
+    QMenu* compare = compareWithMenu(id, &menu);
+    compare->setEnabled(!runner_->isBusy());
+    menu.addMenu(compare);
+    menu.addSeparator();
+    menu.addAction(rename_);
+    menu.addAction(delete_);
+    menu.exec(tree_->viewport()->mapToGlobal(pos));
+}
+
 void HistoryDock::refresh() {
     const int64_t selected = selectedEditId();
     updating_ = true;
@@ -152,11 +217,11 @@ void HistoryDock::refresh() {
         item->setCheckState(kEnabledCol, e.enabled ? Qt::Checked : Qt::Unchecked);
         item->setText(kNameCol, QString::fromStdString(e.name));
         item->setText(kMethodCol, methodLabel(e.method));
-        item->setText(kLayerCol, layersLabel(SessionController::editLayers(e)));
+        item->setText(kLayerCol, layersLabel(session_->layersOf(e)));
         QString tip = tr("#%1 %2\n%3 (%4), layer %5\ncreated %6\npayload %7 bytes")
                           .arg(e.position)
                           .arg(QString::fromStdString(e.name), methodLabel(e.method), kindLabel(e),
-                               layersLabel(SessionController::editLayers(e)), QString::fromStdString(e.created))
+                               layersLabel(session_->layersOf(e)), QString::fromStdString(e.created))
                           .arg(e.deltaBytes);
         if (!e.enabled) {
             tip += e.payloadKind == "weights" ? tr("\nOff: undone; its weights are the originals again.")
@@ -196,6 +261,7 @@ void HistoryDock::updateActions() {
     delete_->setIconText(tr("Delete"));
     delete_->setEnabled(idle && selectedEditId() != 0);
     rename_->setEnabled(selectedEditId() != 0);
+    compareButton_->setEnabled(idle && selectedEditId() != 0);
     tree_->setEnabled(session_->hasSession());
 }
 

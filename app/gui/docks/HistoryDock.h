@@ -10,6 +10,8 @@
 
 class QAction;
 class QLabel;
+class QMenu;
+class QToolButton;
 class QTreeWidget;
 class QTreeWidgetItem;
 
@@ -36,6 +38,14 @@ public:
     // The row of an edit (nullptr: not listed).
     QTreeWidgetItem* itemFor(int64_t editId) const;
     int64_t selectedEditId() const;
+    // "Compare with…" for an edit: the original model, now, and every other
+    // edit alone; each action emits compareRequested. A new menu owned by `parent`.
+    QMenu* compareWithMenu(int64_t editId, QWidget* parent);
+    QToolButton* compareButton() const { return compareButton_; }
+
+Q_SIGNALS:
+    // Two states as sets of edit ids (history order): A and B of the Compare tab.
+    void compareRequested(const QList<qint64>& a, const QList<qint64>& b);
 
 public Q_SLOTS:
     void refresh();
@@ -45,6 +55,8 @@ private:
     void updateFooter();
     void onItemChanged(QTreeWidgetItem* item, int column);
     void deleteSelected();
+    void showContextMenu(const QPoint& pos);
+    void fillCompareMenu(QMenu* menu, int64_t editId);
 
     SessionController* session_;
     JobRunner* runner_;
@@ -54,6 +66,7 @@ private:
     QAction* redo_ = nullptr;
     QAction* delete_ = nullptr;
     QAction* rename_ = nullptr;
+    QToolButton* compareButton_ = nullptr;
     bool updating_ = false;  // refresh() is filling the tree: itemChanged is ours
 };
 

@@ -1,24 +1,32 @@
 #pragma once
-// The "Compare" tab: the model's answers at two points of the edit history,
-// side by side. Rows are prompts: the edit's own prompt, its paraphrases and
-// neighbours (when the edit matches a record of a fact file: efficacy,
-// generality, locality) and the user's own prompts. For each point: the
-// greedy continuation, p(target_new), p(target_true) and the top-5 next
-// tokens (the top one in the table, all five as two bar charts under it for
-// the selected prompt, the "after" chart with the "before" probabilities of
-// the same tokens as thin bars); cells that changed are highlighted.
+// The "Compare" tab: the model's answers in two *states* side by side. A
+// state is a set of the session's edits applied in history order on the
+// original weights: a point of the history (original, after #k, now), one
+// edit alone, or any set (issue 16, item 3) -- so "after the ROME edit alone"
+// and "after the GRACE edit alone" are two states (the History dock's
+// "Compare with…" sets them in one click).
 //
-// Computing a point rebuilds its weights on the worker thread (originals +
-// the enabled edits up to it) and restores the live weights afterwards.
-// Every comparison is saved in the session as previews, and the last saved
-// one is shown again when a session opens.
+// Rows are prompts: the edit prompts of the edits in which the two states
+// differ, their paraphrases and neighbours (when the edit matches a record of
+// a fact file: efficacy, generality, locality) and the user's own prompts
+// (engine/eval/Comparison.h: the same rows and numbers as `kme compare`).
+// Results: CompareResultsView.
+//
+// Computing builds each state on the worker thread (JobRunner, with progress
+// and cancel) on the live model's stack and restores the live state
+// afterwards, its state hash checked (engine/session/StateComparison.h); the
+// session's switches never change. Each state's hash is shown. Every
+// comparison is saved in the session as previews (CompareRecords.h), and the
+// last saved one is shown again when a session opens.
 #include <QStringList>
-#include <QVector>
 #include <QWidget>
 #include <cstdint>
 #include <memory>
 #include <string>
 #include <vector>
+
+#include "app/gui/tabs/CompareResultsView.h"
+#include "engine/eval/Comparison.h"
 
 class QComboBox;
 class QLabel;
@@ -36,44 +44,31 @@ class ProbabilityBars;
 
 namespace kme::app {
 
+class CompareStatePicker;
 class JobRunner;
 class SessionController;
+struct ComparedStates;
 
-// One point's answer to one prompt.
-struct CompareSide {
-    std::string continuation;                       // greedy, a few tokens
-    double pNew = 0;                                // p(target_new), 0..1; NaN without a target
-    double pTrue = 0;                               // p(target_true), 0..1; NaN without a target
-    std::vector<std::pair<std::string, double>> top;  // top-20 next tokens, most likely first (5 shown)
-    std::string error;                              // why this prompt could not be run ("" = fine)
-};
-
-struct CompareRow {
-    std::string prompt;
-    std::string kind;        // "edit" | "paraphrase" | "neighbour" | "yours"
-    std::string targetNew;   // " Paris"
-    std::string targetTrue;  // " Rome" ("" unknown)
-    std::string note;        // a neighbour's own answer, ...
-    CompareSide before, after;
-};
+using kme::CompareRow;
+using kme::CompareSide;
 
 class CompareTab final : public QWidget {
     Q_OBJECT
 
 public:
     enum Column {
-        kPromptCol,
-        kContBeforeCol,
-        kContAfterCol,
-        kNewBeforeCol,
-        kNewAfterCol,
-        kTrueBeforeCol,
-        kTrueAfterCol,
-        kTopBeforeCol,  // the most likely next token (UserRole: the top-5, "|"-joined by cellText)
-        kTopAfterCol,
-        kColumnCount
+        kPromptCol = CompareResultsView::kPromptCol,
+        kContBeforeCol = CompareResultsView::kContBeforeCol,
+        kContAfterCol = CompareResultsView::kContAfterCol,
+        kNewBeforeCol = CompareResultsView::kNewBeforeCol,
+        kNewAfterCol = CompareResultsView::kNewAfterCol,
+        kTrueBeforeCol = CompareResultsView::kTrueBeforeCol,
+        kTrueAfterCol = CompareResultsView::kTrueAfterCol,
+        kTopBeforeCol = CompareResultsView::kTopBeforeCol,
+        kTopAfterCol = CompareResultsView::kTopAfterCol,
+        kColumnCount = CompareResultsView::kColumnCount
     };
-    static constexpr int kChangedRole = Qt::UserRole + 1;  // bool on the "after" cells
+    static constexpr int kChangedRole = CompareResultsView::kChangedRole;
 
     CompareTab(JobRunner* runner, SessionController* session, QWidget* parent = nullptr);
     ~CompareTab() override;
@@ -82,31 +77,41 @@ public:
 
     // History points by SessionController position: 0 original, k after edit k, -1 now.
     void setPoints(int beforePosition, int afterPosition);
-    int beforePosition() const;
+    int beforePosition() const;  // WeightState::kNoPosition when state A is a set that is no history point
     int afterPosition() const;
+    // Any two states: exactly these edits (ids) on each side.
+    void setStates(const std::vector<int64_t>& a, const std::vector<int64_t>& b);
+    std::vector<int64_t> stateA() const;  // the chosen states' edits, history order
+    std::vector<int64_t> stateB() const;
     void addUserPrompt(const QString& prompt);
     QStringList userPrompts() const { return userPrompts_; }
     // A CounterFact-style file whose records give paraphrases and neighbours.
     void addFactFile(const QString& path);
 
     const std::vector<CompareRow>& rows() const { return rows_; }
-    bool isChanged(int row, int column) const;
-    QString cellText(int row, int column) const;
+    bool isChanged(int row, int column) const { return results_->isChanged(row, column); }
+    QString cellText(int row, int column) const { return results_->cellText(row, column); }
     bool isStale() const;
+    // The state hashes of the shown comparison (Model::stateHash() of each built state; "" unknown).
+    QString shownHashA() const { return shownHashA_; }
+    QString shownHashB() const { return shownHashB_; }
 
-    QComboBox* beforeCombo() const { return before_; }
-    QComboBox* afterCombo() const { return after_; }
+    QComboBox* beforeCombo() const;
+    QComboBox* afterCombo() const;
+    CompareStatePicker* beforePicker() const { return pickerA_; }
+    CompareStatePicker* afterPicker() const { return pickerB_; }
     QLineEdit* userPromptEdit() const { return userPrompt_; }
     QPushButton* compareButton() const { return compare_; }
-    QTableWidget* table() const { return table_; }
+    QTableWidget* table() const { return results_->table(); }
     QLabel* statusLabel() const { return status_; }
-    // The selected prompt's top-5 next tokens at each point.
-    kme::widgets::ProbabilityBars* beforeBars() const { return beforeBars_; }
-    kme::widgets::ProbabilityBars* afterBars() const { return afterBars_; }
-    void showDetail(int row);
+    QLabel* statesLabel() const { return states_; }
+    // The selected prompt's top-5 next tokens in each state.
+    kme::widgets::ProbabilityBars* beforeBars() const { return results_->beforeBars(); }
+    kme::widgets::ProbabilityBars* afterBars() const { return results_->afterBars(); }
+    void showDetail(int row) { results_->showDetail(row); }
 
 public Q_SLOTS:
-    // Computes the two chosen points; false when nothing can run now.
+    // Computes the two chosen states; false when nothing can run now.
     bool compare();
     // Shows the session's last saved comparison.
     void showSaved();
@@ -116,41 +121,35 @@ Q_SIGNALS:
 
 protected:
     void showEvent(QShowEvent* event) override;
-    bool eventFilter(QObject* watched, QEvent* event) override;
 
 private:
     void refreshPoints();
     void fillTable(const QString& beforeLabel, const QString& afterLabel);
-    void savePreviews(const QString& beforeLabel, const QString& afterLabel, int beforePos, int afterPos);
+    void showStates(const ComparedStates& states);
+    void savePreviews(const ComparedStates& states);
     void updateEnabled();
-    // The prompt column takes the table's free width, but never less than a readable minimum
-    // (narrow windows scroll sideways instead of squeezing the prompts).
-    void fitPromptColumn();
     void maybeAutoCompare();
-    std::vector<int64_t> pointEdits(int position) const;
 
     JobRunner* runner_;
     SessionController* session_;
     std::shared_ptr<kme::Model> model_;
-    QComboBox* before_ = nullptr;
-    QComboBox* after_ = nullptr;
+    CompareStatePicker* pickerA_ = nullptr;
+    CompareStatePicker* pickerB_ = nullptr;
     QPushButton* compare_ = nullptr;
     QLineEdit* userPrompt_ = nullptr;
     QPushButton* addPrompt_ = nullptr;
     QPushButton* clearPrompts_ = nullptr;
     QLabel* targets_ = nullptr;
+    QLabel* states_ = nullptr;  // the two states and their hashes
     QLabel* status_ = nullptr;
-    QTableWidget* table_ = nullptr;
-    QLabel* detailTitle_ = nullptr;
-    kme::widgets::ProbabilityBars* beforeBars_ = nullptr;
-    kme::widgets::ProbabilityBars* afterBars_ = nullptr;
-    QString beforeLabel_, afterLabel_;  // the points the table shows
+    CompareResultsView* results_ = nullptr;
     QTimer* autoTimer_ = nullptr;
     QStringList userPrompts_;
     QStringList factFiles_;
     std::vector<CompareRow> rows_;
-    // What the table shows: the enabled edits of each side, and the user's prompts then.
+    // What the table shows: the edits of each state, their hashes, and the user's prompts then.
     std::vector<int64_t> shownBefore_, shownAfter_;
+    QString shownHashA_, shownHashB_;
     QStringList shownUserPrompts_;
     bool shown_ = false;      // the table holds a comparison
     bool computing_ = false;

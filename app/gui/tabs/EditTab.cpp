@@ -2,13 +2,11 @@
 
 #include <QCheckBox>
 #include <QComboBox>
-#include <QDoubleSpinBox>
-#include <QFileDialog>
+#include <QFile>
 #include <QFileInfo>
 #include <QFormLayout>
 #include <QGroupBox>
 #include <QHBoxLayout>
-#include <QHeaderView>
 #include <QLabel>
 #include <QLineEdit>
 #include <QProgressBar>
@@ -16,19 +14,18 @@
 #include <QSettings>
 #include <QSpinBox>
 #include <QStandardItemModel>
-#include <QTableWidget>
 #include <QTextBrowser>
 #include <QTimer>
 #include <QToolButton>
 #include <QVBoxLayout>
 #include <algorithm>
-#include <cmath>
-#include <functional>
-#include <limits>
 
 #include "app/gui/JobRunner.h"
 #include "app/gui/SessionController.h"
+#include "app/gui/tabs/EditBatchBox.h"
+#include "app/gui/tabs/EditSummary.h"
 #include "app/gui/tabs/HparamForm.h"
+#include "app/gui/tabs/MendEditorPanel.h"
 #include "engine/core/Error.h"
 #include "engine/edit/EditDefaults.h"
 #include "engine/edit/HparamSchema.h"
@@ -39,46 +36,7 @@ namespace kme::app {
 
 namespace {
 
-const char* const kLastBatchDirKey = "edit/lastBatchDir";
 const char* const kAdvancedOpenKey = "edit/advancedOpen";
-constexpr double kNaN = std::numeric_limits<double>::quiet_NaN();
-
-QColor errorColor(const QPalette& pal) {
-    return pal.color(QPalette::Base).lightnessF() < 0.5 ? QColor(0xff, 0x8a, 0x80) : QColor(0xc6, 0x28, 0x28);
-}
-
-// p(target_new), p(target_true) of one request; NaN for an unknown target_true.
-struct RequestProbs {
-    double pNew = kNaN;
-    double pTrue = kNaN;
-};
-
-RequestProbs requestProbs(const kme::Model& model, const kme::EditRequest& r) {
-    RequestProbs p;
-    p.pNew = kme::targetProbability(model, r.filledPrompt(), r.targetNew);
-    if (!r.targetTrue.empty()) p.pTrue = kme::targetProbability(model, r.filledPrompt(), r.targetTrue);
-    return p;
-}
-
-QString prob(double p) {
-    if (std::isnan(p)) return QStringLiteral("—");
-    if (p != 0 && p < 1e-4) return QString::number(p, 'e', 1);
-    return QString::number(p, 'f', 4);
-}
-
-// The model's answer in a greedy continuation: up to the first punctuation
-// or line break (" San Francisco." -> " San Francisco").
-std::string answerOf(const std::string& continuation) {
-    std::string out;
-    for (char c : continuation) {
-        if (c == '.' || c == ',' || c == ';' || c == ':' || c == '!' || c == '?' || c == '\n' || c == '<') break;
-        out += c;
-    }
-    while (!out.empty() && (out.back() == ' ' || out.back() == '\t')) out.pop_back();
-    return out.find_first_not_of(' ') == std::string::npos ? std::string() : out;
-}
-
-QString htmlToken(const std::string& s) { return QString::fromStdString(s).trimmed().toHtmlEscaped(); }
 
 // The methods of the table grouped by family: each family a bold header
 // item that cannot be chosen, each method its display name (data: the
@@ -108,19 +66,7 @@ void fillMethodCombo(QComboBox* combo) {
     combo->setCurrentIndex(combo->findData(int(kme::defaultMethod().method)));
 }
 
-enum BatchColumn { kTemplateCol, kSubjectCol, kNewCol, kTrueCol, kBatchCols };
-
 }  // namespace
-
-// One Run: what the compute job and the apply job hand to the summary.
-struct EditRun {
-    kme::EditMethod method = kme::defaultMethod().method;
-    std::vector<kme::EditRequest> requests;  // normalized
-    std::shared_ptr<kme::EditResult> result;
-    std::vector<RequestProbs> before, after;
-    QString hashBefore;
-    std::string statsLabel;
-};
 
 EditTab::EditTab(JobRunner* runner, SessionController* session, QWidget* parent)
     : QWidget(parent), runner_(runner), session_(session) {
@@ -200,7 +146,8 @@ void EditTab::buildUi() {
     methodRow->addWidget(toLabel_);
     methodRow->addWidget(lastLayer_);
     methodRow->addSpacing(8);
-    methodRow->addWidget(layerSource_, 1);
+    methodRow->addWidget(layerSource_, 100);
+    methodRow->addStretch(1);  // keeps the combo at the left when the layer widgets are hidden (MEND, IKE)
     layout->addLayout(methodRow);
 
     advancedToggle_ = new QToolButton(this);
@@ -219,40 +166,12 @@ void EditTab::buildUi() {
     advancedToggle_->setChecked(QSettings().value(kAdvancedOpenKey, false).toBool());
     showAdvanced(advancedToggle_->isChecked());
 
-    batch_ = new QGroupBox(tr("Further requests, edited together with the one above (MEMIT)"), this);
-    batch_->setObjectName(QStringLiteral("batchBox"));
-    auto* batchLayout = new QVBoxLayout(batch_);
-    batchTable_ = new QTableWidget(0, kBatchCols, batch_);
-    batchTable_->setObjectName(QStringLiteral("batchTable"));
-    batchTable_->setHorizontalHeaderLabels({tr("Template ({} = subject)"), tr("Subject"), tr("New answer"),
-                                            tr("Current answer (optional)")});
-    batchTable_->horizontalHeader()->setSectionResizeMode(kTemplateCol, QHeaderView::Stretch);
-    batchTable_->verticalHeader()->setVisible(false);
-    batchTable_->setSelectionBehavior(QAbstractItemView::SelectRows);
-    batchTable_->setMinimumHeight(110);
-    batchLayout->addWidget(batchTable_);
-    auto* batchButtons = new QHBoxLayout;
-    auto* addRow = new QPushButton(tr("&Add row"), batch_);
-    auto* removeRows = new QPushButton(tr("&Remove selected"), batch_);
-    auto* load = new QPushButton(tr("&Load CounterFact JSON…"), batch_);
-    load->setToolTip(tr("A CounterFact or zsRE file, or a list of {prompt, subject, target_new, target_true}"));
-    batchButtons->addWidget(addRow);
-    batchButtons->addWidget(removeRows);
-    batchButtons->addWidget(load);
-    batchButtons->addStretch(1);
-    batchLayout->addLayout(batchButtons);
+    mend_ = new MendEditorPanel(runner_, session_, this);
+    layout->addWidget(mend_);
+
+    batch_ = new EditBatchBox(runner_, this);
     layout->addWidget(batch_);
-    connect(addRow, &QPushButton::clicked, this, [this] { addBatchRow(); });
-    connect(removeRows, &QPushButton::clicked, this, &EditTab::removeBatchRows);
-    connect(load, &QPushButton::clicked, this, [this] {
-        QSettings settings;
-        const QString path = QFileDialog::getOpenFileName(this, tr("Load edit requests"),
-                                                          settings.value(kLastBatchDirKey).toString(),
-                                                          tr("JSON files (*.json);;All files (*)"));
-        if (path.isEmpty()) return;
-        settings.setValue(kLastBatchDirKey, QFileInfo(path).absolutePath());
-        loadBatchFile(path);
-    });
+    connect(batch_, &EditBatchBox::fileChosen, this, &EditTab::loadBatchFile);
 
     auto* runRow = new QHBoxLayout;
     run_ = new QPushButton(tr("&Run edit"), this);
@@ -288,9 +207,18 @@ void EditTab::buildUi() {
         if (targetTrueAuto_) answerTimer_->start();
     });
     connect(targetTrue_, &QLineEdit::textChanged, this, &EditTab::updateInputs);
-    connect(batchTable_, &QTableWidget::itemChanged, this, &EditTab::updateInputs);
+    connect(batch_, &EditBatchBox::changed, this, &EditTab::updateInputs);
+    connect(mend_, &MendEditorPanel::stateChanged, this, &EditTab::updateInputs);
+    // The box's Choose button writes the "editor" hyper-parameter; typing it there tells the box.
+    connect(mend_, &MendEditorPanel::chosenPathChanged, this, [this](const QString& path) {
+        kme::EditHparams h = form_->hparams(defaults_);
+        h.mendEditor = QFile::encodeName(path).toStdString();
+        form_->setHparams(h);
+    });
+    connect(form_, &HparamForm::changed, this, &EditTab::syncMendEditor);
     connect(method_, &QComboBox::currentIndexChanged, this, [this] {
         applyDefaults();
+        syncMendEditor();
         updateMethodRows();
         updateInputs();
     });
@@ -332,7 +260,9 @@ void EditTab::setModel(std::shared_ptr<kme::Model> model) {
     layer_->setRange(0, std::max(0, n - 1));
     lastLayer_->setRange(0, std::max(0, n - 1));
     chosenLayer_ = -1;
+    mend_->setModel(model_);
     applyDefaults();
+    syncMendEditor();
     updateMethodRows();
     updateInputs();
     if (model_ && targetTrueAuto_) answerTimer_->start();
@@ -408,7 +338,14 @@ void EditTab::updateMethodRows() {
     layerLabel_->setText(range ? tr("&Layers:") : tr("&Layer:"));
     layerLabel_->setVisible(m.layers != kme::LayerShape::None);
     layer_->setVisible(m.layers != kme::LayerShape::None);
+    layerSource_->setVisible(m.layers != kme::LayerShape::None);
     batch_->setVisible(m.batched);
+    mend_->setVisible(m.method == kme::EditMethod::Mend);
+}
+
+void EditTab::syncMendEditor() {
+    if (method() == kme::EditMethod::Mend)
+        mend_->setChosenPath(QFile::decodeName(form_->hparams(defaults_).mendEditor.c_str()));
 }
 
 kme::EditHparams EditTab::hparamsFromControls(kme::EditHparams h) const {
@@ -448,14 +385,8 @@ std::vector<kme::EditRequest> EditTab::requests() const {
     };
     add(template_->text(), subject_->text(), targetNew_->text(), targetTrue_->text());
     if (kme::methodInfo(method()).batched) {
-        for (int row = 0; row < batchTable_->rowCount(); ++row) {
-            auto cell = [&](int col) {
-                const QTableWidgetItem* item = batchTable_->item(row, col);
-                return item ? item->text() : QString();
-            };
-            if (cell(kTemplateCol).isEmpty() && cell(kSubjectCol).isEmpty() && cell(kNewCol).isEmpty()) continue;
-            add(cell(kTemplateCol), cell(kSubjectCol), cell(kNewCol), cell(kTrueCol));
-        }
+        for (const EditBatchBox::Row& row : batch_->filledRows())
+            add(row.templ, row.subject, row.targetNew, row.targetTrue);
     }
     return out;
 }
@@ -479,14 +410,13 @@ QString EditTab::inputError() const {
     if (info.layers == kme::LayerShape::Range && lastLayer_->value() < layer_->value())
         return tr("The last layer must not come before the first.");
     if (!form_->isValid()) return tr("Advanced hyper-parameters: %1").arg(form_->errorText());
+    if (info.method == kme::EditMethod::Mend) {
+        const QString blocker = mend_->runBlocker();
+        if (!blocker.isEmpty()) return blocker;
+    }
     if (info.batched) {
-        for (int row = 0; row < batchTable_->rowCount(); ++row) {
-            auto cell = [&](int col) {
-                const QTableWidgetItem* item = batchTable_->item(row, col);
-                return item ? item->text() : QString();
-            };
-            if (cell(kTemplateCol).isEmpty() && cell(kSubjectCol).isEmpty() && cell(kNewCol).isEmpty()) continue;
-            e = check(cell(kTemplateCol), cell(kSubjectCol), cell(kNewCol), tr("Row %1: ").arg(row + 1));
+        for (const EditBatchBox::Row& row : batch_->filledRows()) {
+            e = check(row.templ, row.subject, row.targetNew, tr("Row %1: ").arg(row.row + 1));
             if (!e.isEmpty()) return e;
         }
     }
@@ -498,7 +428,7 @@ void EditTab::updateInputs() {
     const QPalette pal = palette();
     if (!error.isEmpty()) {
         message_->setText(QStringLiteral("<span style=\"color:%1\">⚠ %2</span>")
-                              .arg(errorColor(pal).name(), error.toHtmlEscaped()));
+                              .arg(editErrorColor(pal).name(), error.toHtmlEscaped()));
     } else {
         // The edit in one line: the prompt with its subject marked, old → new.
         const QString t = template_->text();
@@ -553,7 +483,10 @@ bool EditTab::runEdit() {
     auto run = std::make_shared<EditRun>();
     run->method = method();
     run->requests = requests();
-    const kme::EditHparams hparams = hparamsFromControls(defaults_);
+    kme::EditHparams hparams = hparamsFromControls(defaults_);
+    // MEND: the editor the box shows (the engine alone would look in the model folder only).
+    if (run->method == kme::EditMethod::Mend && hparams.mendEditor.empty())
+        hparams.mendEditor = QFile::encodeName(mend_->editorPath()).toStdString();
     auto model = model_;
     auto live = session_->live();  // its stack: the enabled edits' keys for AlphaEdit (K_p)
     QString layersText;
@@ -604,7 +537,7 @@ bool EditTab::runEdit() {
                         return;
                     }
                     lastEditId_ = id;
-                    showSummary(*run, id);
+                    summary_->setHtml(editSummaryHtml(*run, session_->edit(id), session_->currentHash(), palette()));
                     finishEdit(true, {});
                 });
             if (!applying) finishEdit(false, tr("The edit was computed but could not be applied and saved."));
@@ -632,116 +565,25 @@ void EditTab::finishEdit(bool ok, const QString& note) {
     Q_EMIT editFinished(ok);
 }
 
-void EditTab::showSummary(const EditRun& run, int64_t editId) {
-    const kme::EditResult& r = *run.result;
-    const QPalette pal = palette();
-    const QString up = pal.color(QPalette::Base).lightnessF() < 0.5 ? QStringLiteral("#7fd17f") : QStringLiteral("#1b7f2a");
-    const QString down = errorColor(pal).name();
-    QString layers;
-    for (int l : r.layers) layers += (layers.isEmpty() ? QString() : QStringLiteral(", ")) + QString::number(l);
-    QString html = tr("<h3>%1 edited layer%2 %3 in %4 s</h3>")
-                       .arg(QString::fromUtf8(kme::methodInfo(r.method).displayName),
-                            r.layers.size() > 1 ? QStringLiteral("s") : QString(), layers)
-                       .arg(r.seconds, 0, 'f', 2);
-    const kme::EditRecord* record = session_->edit(editId);
-    if (record)
-        html += tr("<p>Saved in the session as #%1 “%2”. Undo it with Ctrl+Z or its box in the History dock; "
-                   "see the answers change in the Compare tab.</p>")
-                    .arg(record->position)
-                    .arg(QString::fromStdString(record->name).toHtmlEscaped());
-    auto arrow = [&](double before, double after) {
-        if (std::isnan(before)) return QStringLiteral("—");
-        const QString colour = after > before ? up : after < before ? down : pal.color(QPalette::Text).name();
-        return QStringLiteral("%1 → <b style=\"color:%3\">%2</b>").arg(prob(before), prob(after), colour);
-    };
-    html += QStringLiteral("<table cellspacing=\"0\" cellpadding=\"3\" border=\"0\"><tr><th align=\"left\">%1</th>"
-                           "<th align=\"left\">%2</th><th align=\"left\">%3</th><th align=\"left\">%4</th>"
-                           "<th align=\"left\">%5</th></tr>")
-                .arg(tr("Prompt"), tr("New answer"), tr("p(new) before → after"), tr("Old answer"),
-                     tr("p(old) before → after"));
-    const size_t shown = std::min<size_t>(run.requests.size(), 10);
-    for (size_t i = 0; i < shown; ++i) {
-        const auto& q = run.requests[i];
-        const RequestProbs b = i < run.before.size() ? run.before[i] : RequestProbs{};
-        const RequestProbs a = i < run.after.size() ? run.after[i] : RequestProbs{};
-        html += QStringLiteral("<tr><td>%1</td><td>%2</td><td>%3</td><td>%4</td><td>%5</td></tr>")
-                    .arg(QString::fromStdString(q.filledPrompt()).toHtmlEscaped(), htmlToken(q.targetNew),
-                         arrow(b.pNew, a.pNew), q.targetTrue.empty() ? QStringLiteral("?") : htmlToken(q.targetTrue),
-                         arrow(b.pTrue, a.pTrue));
-    }
-    html += QStringLiteral("</table>");
-    if (run.requests.size() > shown) html += tr("<p>… and %1 more requests.</p>").arg(run.requests.size() - shown);
-    html += QStringLiteral("<ul>");
-    if (r.payloadKind != kme::PayloadKind::Weights)
-        html += tr("<li>%1 — the model's weights are unchanged</li>")
-                    .arg(QString::fromStdString(r.payload().describe()).toHtmlEscaped());
-    for (const auto& note : r.notes) html += QStringLiteral("<li>%1</li>").arg(QString::fromStdString(note).toHtmlEscaped());
-    for (const auto& part : r.delta.parts)
-        html += tr("<li>Changed <tt>%1</tt> %2: %3, Frobenius norm %4</li>")
-                    .arg(QString::fromStdString(part.tensor).toHtmlEscaped())
-                    .arg(QStringLiteral("[%1 × %2]").arg(part.rows()).arg(part.cols()))
-                    .arg(part.kind == kme::TensorDelta::Kind::LowRank ? tr("rank %1").arg(part.rank())
-                                                                       : tr("dense change"))
-                    .arg(part.norm(), 0, 'g', 4);
-    for (const auto& st : r.stats)
-        html += tr("<li>Key statistics C of layer %1: %2 texts, %3 tokens, %4</li>")
-                    .arg(st.layer)
-                    .arg(st.samples)
-                    .arg(st.tokens)
-                    .arg(st.fromCache ? tr("from the cache") : tr("computed in %1 s").arg(st.seconds, 0, 'f', 1));
-    if (kme::methodInfo(r.method).needsKeyStatistics && !r.hparams.mom2Adjustment)
-        html += tr("<li>Key statistics off: C is the identity.</li>");
-    if (!r.requests.empty() && !r.requests.front().losses.empty()) {
-        const auto& losses = r.requests.front().losses;
-        html += tr("<li>Optimisation loss %1 → %2 in %3 steps</li>")
-                    .arg(losses.front(), 0, 'g', 3)
-                    .arg(losses.back(), 0, 'g', 3)
-                    .arg(losses.size());
-    }
-    html += tr("<li>Weights hash %1 → %2</li>")
-                .arg(run.hashBefore.left(12), session_->currentHash().left(12));
-    html += QStringLiteral("</ul>");
-    summary_->setHtml(html);
-}
+void EditTab::addBatchRow(const kme::EditRequest& request) { batch_->addRow(request); }
 
-void EditTab::addBatchRow(const kme::EditRequest& request) {
-    const int row = batchTable_->rowCount();
-    batchTable_->insertRow(row);
-    auto trimmed = [](const std::string& s) { return QString::fromStdString(s).trimmed(); };
-    batchTable_->setItem(row, kTemplateCol, new QTableWidgetItem(QString::fromStdString(request.prompt)));
-    batchTable_->setItem(row, kSubjectCol, new QTableWidgetItem(QString::fromStdString(request.subject)));
-    batchTable_->setItem(row, kNewCol, new QTableWidgetItem(trimmed(request.targetNew)));
-    batchTable_->setItem(row, kTrueCol, new QTableWidgetItem(trimmed(request.targetTrue)));
-    updateInputs();
-}
-
-void EditTab::removeBatchRows() {
-    QList<int> rows;
-    for (const QModelIndex& index : batchTable_->selectionModel()->selectedRows()) rows << index.row();
-    std::sort(rows.begin(), rows.end(), std::greater<int>());
-    for (int row : rows) batchTable_->removeRow(row);
-    updateInputs();
-}
+void EditTab::removeBatchRows() { batch_->removeSelectedRows(); }
 
 bool EditTab::loadBatchFile(const QString& path) {
-    auto loaded = std::make_shared<std::vector<kme::EditRequest>>();
-    const std::string file = QFile::encodeName(path).toStdString();
-    return runner_->start(
-        tr("Reading %1").arg(QFileInfo(path).fileName()),
-        [loaded, file](const kme::ProgressFn&) { *loaded = kme::loadEditRequests(file); },
-        [this, loaded, path] {
-            batchTable_->setUpdatesEnabled(false);
-            for (const auto& r : *loaded) addBatchRow(r);
-            batchTable_->setUpdatesEnabled(true);
-            // A file of requests is edited together: keep a batched method, else the table's first one.
-            if (!kme::methodInfo(method()).batched)
-                for (const kme::MethodInfo& m : kme::methodTable())
-                    if (m.batched) {
-                        setMethod(m.method);
-                        break;
-                    }
-            Q_EMIT factFileLoaded(path);
-        });
+    return batch_->loadFile(path, [this, path] {
+        // A file of requests is edited together: keep a batched method, else the table's first one.
+        if (!kme::methodInfo(method()).batched)
+            for (const kme::MethodInfo& m : kme::methodTable())
+                if (m.batched) {
+                    setMethod(m.method);
+                    break;
+                }
+        Q_EMIT factFileLoaded(path);
+    });
 }
+
+QTableWidget* EditTab::batchTable() const { return batch_->table(); }
+
+QGroupBox* EditTab::batchBox() const { return batch_; }
 
 }  // namespace kme::app

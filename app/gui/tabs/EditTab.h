@@ -1,10 +1,12 @@
 #pragma once
 // The "Edit" tab: author a fact edit and run it. A request (template with
 // {}, subject, new answer; the current answer is read from the model), a
-// method (ROME, MEMIT, FT-L) with its layer(s) prefilled from the model's
-// defaults or from the column clicked in Locate, the hyper-parameters in a
-// collapsible box, and for MEMIT a table of further requests edited
-// together (the hyper-parameters: HparamForm, generated from the schema). Run computes the edit on the job runner (progress, cancel); the
+// method (grouped by family, from the method table) with its layer(s)
+// prefilled from the model's defaults or from the column clicked in Locate,
+// the hyper-parameters in a collapsible box (HparamForm, generated from the
+// schema), for batched methods a table of further requests edited together
+// (EditBatchBox), and for MEND its editor and a way to train one
+// (MendEditorPanel). Run computes the edit on the job runner (progress, cancel); the
 // SessionController applies and records it, and the summary shows what
 // changed: p(new) / p(true) before and after, the tensor, rank, norm, time.
 #include <QWidget>
@@ -34,8 +36,10 @@ class Model;
 
 namespace kme::app {
 
+class EditBatchBox;
 class HparamForm;
 class JobRunner;
+class MendEditorPanel;
 class SessionController;
 struct EditRun;
 
@@ -77,8 +81,10 @@ public:
     HparamForm* hparamForm() const { return form_; }
     QSpinBox* vStepsSpin() const;
     QCheckBox* mom2Check() const;
-    QGroupBox* batchBox() const { return batch_; }
-    QTableWidget* batchTable() const { return batchTable_; }
+    QGroupBox* batchBox() const;
+    QTableWidget* batchTable() const;
+    // MEND's editor: which file, whether it fits the live weights, training one.
+    MendEditorPanel* mendPanel() const { return mend_; }
     QPushButton* runButton() const { return run_; }
     QPushButton* cancelButton() const { return cancel_; }
     QLabel* messageLabel() const { return message_; }
@@ -115,7 +121,7 @@ private:
     void updateInputs();
     void updateMethodRows();
     void applyDefaults();          // method defaults of the model into the controls
-    void showSummary(const EditRun& run, int64_t editId);
+    void syncMendEditor();         // the "editor" hyper-parameter into the MEND box
     void finishEdit(bool ok, const QString& note);
     kme::EditHparams hparamsFromControls(kme::EditHparams base) const;
 
@@ -136,8 +142,8 @@ private:
     QToolButton* advancedToggle_ = nullptr;
     QGroupBox* advanced_ = nullptr;
     HparamForm* form_ = nullptr;
-    QGroupBox* batch_ = nullptr;
-    QTableWidget* batchTable_ = nullptr;
+    EditBatchBox* batch_ = nullptr;
+    MendEditorPanel* mend_ = nullptr;
     QPushButton* run_ = nullptr;
     QPushButton* cancel_ = nullptr;
     QProgressBar* progress_ = nullptr;

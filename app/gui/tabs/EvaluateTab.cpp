@@ -36,6 +36,7 @@
 #include "engine/edit/HparamSchema.h"
 #include "engine/edit/methods/MethodTable.h"
 #include "engine/eval/Dataset.h"
+#include "app/gui/tabs/MendEditorPanel.h"
 #include "engine/eval/EditEvaluation.h"
 #include "engine/eval/EvalCurvesJson.h"
 #include "engine/eval/EvalJson.h"
@@ -297,6 +298,10 @@ QString EvaluateTab::inputError() const {
     const QFileInfo info(path);
     if (!info.exists()) return tr("The fact file %1 does not exist.").arg(path);
     if (!info.isFile()) return tr("%1 is not a file.").arg(path);
+    if (kme::EditMethod(method_->currentData().toInt()) == kme::EditMethod::Mend &&
+        mode_->currentData().toInt() == kSequentialMode)
+        return tr("MEND's editor fits only the weights it was trained for, and sequential edits change them after the "
+                  "first: evaluate MEND one at a time (fresh).");
     return {};
 }
 
@@ -363,23 +368,29 @@ bool EvaluateTab::runEvaluation() {
                    {"fluency", fluency},
                    {"edits_applied", run->editsApplied}};
     auto model = model_;
+    // MEND: an editor trained in the window for these weights comes first, as in the Edit tab.
+    std::string mendEditor;
+    if (method == kme::EditMethod::Mend && session_)
+        mendEditor = QFile::encodeName(MendEditorPanel::trainedEditorFor(session_->currentHash())).toStdString();
 
     const QString title =
         tr("Evaluating %1 on %2 records, %3").arg(run->methodText).arg(run->requested).arg(mode_->currentText());
     const bool started = runner_->start(
         title,
-        [run, model, file, sel, method, evalMode, batch, steps, fluency](const kme::ProgressFn& progress) {
+        [run, model, file, sel, method, evalMode, batch, steps, fluency, mendEditor](const kme::ProgressFn& progress) {
             const kme::Dataset dataset = kme::loadDataset(file);
             kme::SelectionParams s = sel;
             s.limit = std::min<int>(s.limit, int(dataset.records.size()));  // "20" on a 10-record file: all
             const std::vector<size_t> indices = kme::selectRecords(dataset, s);
             kme::EvalParams p;
             p.edit = kme::defaultEditParams(*model, method);
-            if (p.edit.hparams.layers.empty())
+            if (!mendEditor.empty() && p.edit.hparams.mendEditor.empty()) p.edit.hparams.mendEditor = mendEditor;
+            const kme::MethodInfo& info = kme::methodInfo(method);
+            // Methods without a layer (MEND: its editor's layers; IKE: a prompt) need none.
+            if (p.edit.hparams.layers.empty() && info.layers != kme::LayerShape::None)
                 kme::fail(kme::ErrorKind::Input,
                           "no default layer is known for this model: add a kme_edit_defaults.json to its folder or "
                           "evaluate with the command line (kme eval --layer)");
-            const kme::MethodInfo& info = kme::methodInfo(method);
             if (steps > 0) {
                 // The method's step-count key, through its schema row.
                 const kme::HparamSpec* spec = kme::findHparam(method, info.stepsKey);

@@ -1,5 +1,6 @@
 #include "app/gui/tabs/HparamForm.h"
 
+
 #include <QCheckBox>
 #include <QGridLayout>
 #include <QLabel>
@@ -7,6 +8,7 @@
 #include <QSpinBox>
 #include <QToolButton>
 #include <QVBoxLayout>
+#include <algorithm>
 #include <climits>
 #include <cmath>
 
@@ -36,8 +38,16 @@ QString numberText(double v) { return QString::number(v, 'g', QLocale::FloatingP
 QString valueText(const kme::HparamSpec& s, const json& v) {
     if (s.type == kme::HparamType::Templates && v.is_array() && v.empty()) return {};  // generated (the default)
     if (v.is_number_float()) return numberText(v.get<double>());
-    // Free text (IKE's templates): as a JSON string, so that line breaks and edge spaces survive.
-    if (v.is_string() && s.type == kme::HparamType::String && s.choices.empty()) return QString::fromStdString(v.dump());
+    // Free text (IKE's templates, MEND's editor file): as typed when it reads back the same (readValue takes
+    // unquoted text as it is), else as a JSON string, so that line breaks and edge spaces survive.
+    if (v.is_string() && s.type == kme::HparamType::String && s.choices.empty()) {
+        const std::string text = v.get<std::string>();
+        const bool plain = text.empty() || (text.front() != ' ' && text.back() != ' ' && text.front() != '"' &&
+                                            std::none_of(text.begin(), text.end(), [](char c) {
+                                                return static_cast<unsigned char>(c) < 0x20;
+                                            }));
+        return QString::fromStdString(plain ? text : v.dump());
+    }
     if (v.is_string() && !isList(s.type)) return QString::fromStdString(v.get<std::string>());
     return QString::fromStdString(v.dump());
 }

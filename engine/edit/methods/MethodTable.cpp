@@ -29,6 +29,8 @@ const std::vector<MethodInfo>& rows() {
         edit::alphaEditMethod(),
         edit::wiseMethod(),
         edit::knMethod(),
+        edit::knSuppressMethod(),
+        edit::knAmplifyMethod(),
     };
     return table;
 }

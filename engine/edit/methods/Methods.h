@@ -17,6 +17,8 @@ const MethodInfo& wiseMethod();       // Wise.cpp
 const MethodInfo& knMethod();         // Kn.cpp
 const MethodInfo& ftmMethod();        // FtM.cpp
 const MethodInfo& mendMethod();       // Mend.cpp
+const MethodInfo& knSuppressMethod(); // KnScale.cpp
+const MethodInfo& knAmplifyMethod();  // KnScale.cpp
 
 // The methods' computations (engine/edit/Rome.cpp, FineTune.cpp; also
 // declared in EditInternal.h).
@@ -31,6 +33,8 @@ EditResult computeAlphaEdit(Model& model, const EditParams& params, const Progre
 EditResult computeWise(Model& model, const EditParams& params, const ProgressFn& progress);  // engine/edit/Wise.cpp
 EditResult computeMend(Model& model, const EditParams& params, const ProgressFn& progress);  // engine/edit/Mend.cpp
 EditResult computeKn(Model& model, const EditParams& params, const ProgressFn& progress);  // engine/edit/KnEdit.cpp
+EditResult computeKnSuppress(Model& model, const EditParams& params, const ProgressFn& progress);  // NeuronScale.cpp
+EditResult computeKnAmplify(Model& model, const EditParams& params, const ProgressFn& progress);   // NeuronScale.cpp
 
 // The progress layout of ROME and MEMIT (computeRome / computeMemit's
 // Meter): key statistics first (20 units a layer), then `perRequest` units a
