@@ -14,6 +14,7 @@
 
 #include <unistd.h>
 
+#include "app/cli/CliEval.h"
 #include "app/cli/CliSupport.h"
 #include "engine/core/Error.h"
 #include "engine/core/SafeInput.h"
@@ -117,10 +118,9 @@ json runSpecJson(const EvalParams& p, const EvalRunContext& run, const std::stri
             {"shards", shard.count}};
 }
 
-int runEval(const Args& args, Context& ctx) {
-    const std::string datasetPath = args.require("--dataset");
-    const MethodInfo& info = methodArg(args);
-    const std::optional<EditMethod> method = info.method;
+}  // namespace
+
+SelectionParams selectionArg(const Args& args) {
     SelectionParams sel;
     if (args.has("--limit")) {
         sel.limit = args.getInt("--limit", 0, 0, 100000000);
@@ -132,6 +132,10 @@ int runEval(const Args& args, Context& ctx) {
         sel.how = *how;
     }
     sel.seed = args.getSeed("--select-seed", 0);
+    return sel;
+}
+
+EvalParams evalRunArgs(const Args& args) {
     const auto metricSet = parseMetricSet(args.get("--metrics", "auto"));
     if (!metricSet) throw UsageError("--metrics must be auto, counterfact or zsre, got '" + args.get("--metrics") + "'");
     if (args.has("--stats-corpus") && args.has("--no-mom2")) throw UsageError("--stats-corpus and --no-mom2 exclude each other");
@@ -145,8 +149,58 @@ int runEval(const Args& args, Context& ctx) {
     p.generation.enabled = !args.has("--no-generation");
     p.generation.maxLength = args.getInt("--gen-length", 100, 2, 100000);
     p.generation.seed = args.getSeed("--gen-seed", 0);
+    return p;
+}
+
+void applyEditArgs(const Args& args, const Model& model, const MethodInfo& info, EvalParams& p, bool stepsWhereKnown) {
     const int statsSamples = args.getInt("--stats-samples", -1, 1, 100000000);
     const int statsTokens = args.getInt("--stats-tokens", -1, 0, 2000000000);
+    const int steps = args.getInt("--steps", -1, 1, 100000);
+    p.edit = defaultEditParams(model, info.method);
+    p.edit.seed = args.getSeed("--seed", 0);
+    if (args.has("--hparams")) {
+        const std::string file = args.get("--hparams");
+        applyHparamsJson(p.edit.hparams, info.method, readRegularFile(file, "hyper-parameters file", 16ull << 20), file);
+    }
+    if (args.has("--layer")) p.edit.hparams.layers = parseLayerArg("--layer", args.get("--layer"));
+    if (args.has("--layers")) p.edit.hparams.layers = parseLayerArg("--layers", args.get("--layers"));
+    if (args.has("--editor")) {
+        if (info.method != EditMethod::Mend) throw UsageError(std::string("--editor goes with --method mend, not ") + info.name);
+        p.edit.hparams.mendEditor = args.get("--editor");
+    }
+    if (steps > 0) {
+        // The method's step-count key, through its schema row.
+        const HparamSpec* spec = findHparam(info.method, info.stepsKey);
+        if (spec) {
+            checkHparamValue(*spec, steps, "--steps");
+            spec->set(p.edit.hparams, steps);
+        } else if (!stepsWhereKnown) {
+            throw UsageError(std::string("--steps: ") + info.displayName + " has no optimisation steps");
+        }
+    }
+    if (args.has("--no-mom2")) {
+        p.edit.hparams.mom2Adjustment = false;
+        p.edit.statsTexts.clear();
+        p.edit.statsLabel.clear();
+    }
+    if (statsSamples > 0) p.edit.hparams.mom2Samples = statsSamples;
+    if (statsTokens >= 0) p.edit.hparams.mom2Tokens = statsTokens;
+    if (args.has("--stats-corpus")) {
+        p.edit.statsLabel = args.get("--stats-corpus");
+        p.edit.statsTexts = loadTextCorpus(p.edit.statsLabel);
+    }
+}
+
+namespace {
+
+int runEval(const Args& args, Context& ctx) {
+    if (args.has("--methods")) return runEvalMethods(args, ctx);
+    if (args.has("--curves") || args.has("--checkpoints") || args.has("--batch-sizes"))
+        throw UsageError("--curves, --checkpoints and --batch-sizes go with --methods A,B,...");
+    const std::string datasetPath = args.require("--dataset");
+    const MethodInfo& info = methodArg(args);
+    const SelectionParams sel = selectionArg(args);
+    EvalParams p = evalRunArgs(args);
     const int steps = args.getInt("--steps", -1, 1, 100000);
     const bool toSession = args.has("--session");
     const std::string sessionPath = args.get("--session");
@@ -176,36 +230,7 @@ int runEval(const Args& args, Context& ctx) {
     if (toSession) session = openSessionForRun(sessionPath);
     auto model = loadModelArg(args, ctx);
 
-    p.edit = defaultEditParams(*model, *method);
-    p.edit.seed = args.getSeed("--seed", 0);
-    if (args.has("--hparams")) {
-        const std::string file = args.get("--hparams");
-        applyHparamsJson(p.edit.hparams, *method, readRegularFile(file, "hyper-parameters file", 16ull << 20), file);
-    }
-    if (args.has("--layer")) p.edit.hparams.layers = parseLayerArg("--layer", args.get("--layer"));
-    if (args.has("--layers")) p.edit.hparams.layers = parseLayerArg("--layers", args.get("--layers"));
-    if (args.has("--editor")) {
-        if (info.method != EditMethod::Mend) throw UsageError(std::string("--editor goes with --method mend, not ") + info.name);
-        p.edit.hparams.mendEditor = args.get("--editor");
-    }
-    if (steps > 0) {
-        // The method's step-count key, through its schema row.
-        const HparamSpec* spec = findHparam(info.method, info.stepsKey);
-        if (!spec) throw UsageError(std::string("--steps: ") + info.displayName + " has no optimisation steps");
-        checkHparamValue(*spec, steps, "--steps");
-        spec->set(p.edit.hparams, steps);
-    }
-    if (args.has("--no-mom2")) {
-        p.edit.hparams.mom2Adjustment = false;
-        p.edit.statsTexts.clear();
-        p.edit.statsLabel.clear();
-    }
-    if (statsSamples > 0) p.edit.hparams.mom2Samples = statsSamples;
-    if (statsTokens >= 0) p.edit.hparams.mom2Tokens = statsTokens;
-    if (args.has("--stats-corpus")) {
-        p.edit.statsLabel = args.get("--stats-corpus");
-        p.edit.statsTexts = loadTextCorpus(p.edit.statsLabel);
-    }
+    applyEditArgs(args, *model, info, p, false);
     // The weights evaluated: the model's, or the session's state of them.
     const std::string baseHash = model->stateHash();
     EditStack stack(*model);
@@ -318,7 +343,9 @@ void addEvalCommands(std::vector<Command>& commands) {
     commands.push_back(
         {"eval",
          "[MODEL] --dataset F --method " + methodNames("|", "|") + " [--limit N] [--select first|spread|random] [--sequential] "
-         "[--batch B] [--layer L | --layers A-B] [--stats-corpus F | --no-mom2] [--hparams F] [--session DB] [--shard K/N]",
+         "[--batch B] [--layer L | --layers A-B] [--stats-corpus F | --no-mom2] [--hparams F] [--session DB] [--shard K/N]\n"
+         "    or [MODEL] --dataset F --methods A,B,...|all [--curves retain,scale] [--checkpoints K,...] "
+         "[--batch-sizes B,...] [--csv F] [--limit N] [--select ...]",
          "edit records of a CounterFact / zsRE file and report ROME's metrics against the unedited model (JSON: fractions 0..1)",
          {{"--dataset", true, "CounterFact or zsRE JSON file"},
           {"--method", true, methodChoicesHelp()},
@@ -348,6 +375,15 @@ void addEvalCommands(std::vector<Command>& commands) {
           {"--session", true,
            "session file DB (created if missing): evaluate the session's current weights (its enabled edits applied) "
            "and record the run there as a metric run"},
+          {"--methods", true,
+           "A,B,... or all: several methods on the same records (same selection, order and seeds), each with its "
+           "defaults for the model; one table of the six properties (JSON: runs)"},
+          {"--curves", true,
+           "with --methods: retain (sequential editing: efficacy on edits 1..k after k edits) and/or scale (fresh "
+           "batches of 1, 10, 50, 100 for batch methods)"},
+          {"--checkpoints", true, "with --curves retain: the k measured (default 1,2,5,10,20,50,100,... and N)"},
+          {"--batch-sizes", true, "with --curves scale: the batch sizes (default 1,10,50,100 capped by the records)"},
+          {"--csv", true, "with --methods: the six properties, metrics and curves as CSV (method,series,x,metric,value)"},
           {"--shard", true,
            "K/N: evaluate shard K (0..N-1) of the run only - record i of the selection (batch i with --batch) when "
            "i mod N = K - with the run's selection and seeds; needs --session (one file per shard) or --json; "
@@ -358,7 +394,11 @@ void addEvalCommands(std::vector<Command>& commands) {
          "its shard id in its own --session file. kme session merge OUT SHARDS... gives the unsharded run's metric run\n"
          "(means and intervals recomputed from the per-record results). Slurm: scripts/slurm/eval.sbatch, merge.sh.\n"
          "  for k in 0 1 2; do kme eval --dataset F --method rome --shard $k/3 --session shard-$k.kmes & done; wait\n"
-         "  kme session merge run.kmes shard-0.kmes shard-1.kmes shard-2.kmes"});
+         "  kme session merge run.kmes shard-0.kmes shard-1.kmes shard-2.kmes\n"
+         "Several methods (--methods rome,memit,grace) run on the same records in the same order; --curves retain adds\n"
+         "each method's retention curve (one sequential run, records 1..k measured after k edits), --curves scale the\n"
+         "scalability curve of each batch method (the point B is kme eval --batch B on the same records).\n"
+         "  kme eval --dataset facts.json --limit 20 --methods rome,memit,grace,ft-m --curves retain,scale --json out.json"});
 }
 
 }  // namespace kme::cli

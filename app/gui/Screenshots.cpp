@@ -7,6 +7,8 @@
 
 #include "app/gui/MainWindow.h"
 #include "app/gui/docks/HistoryDock.h"
+#include "app/gui/tabs/EvaluateMethodsPanel.h"
+#include "app/gui/tabs/EvaluateTab.h"
 
 namespace kme::app {
 
@@ -51,6 +53,18 @@ QStringList saveScreenshots(MainWindow& window, const QString& dir, QString* err
             if (!savePixmap(window.grab(), QDir(dir).filePath(QStringLiteral("methods-window.png")), written, error))
                 return written;
         }
+    // The Evaluate tab's several-methods page, when the session holds a comparison.
+    for (int i = 0; i < tabs->count(); ++i) {
+        auto* evaluate = qobject_cast<EvaluateTab*>(tabs->widget(i));
+        if (!evaluate || evaluate->methodsPanel()->methodsShown().empty()) continue;
+        tabs->setCurrentIndex(i);
+        QWidget* page = evaluate->pages()->currentWidget();
+        evaluate->pages()->setCurrentWidget(evaluate->methodsPanel());
+        settle();
+        if (!savePixmap(tabs->grab(), QDir(dir).filePath(QStringLiteral("evaluate-methods.png")), written, error))
+            return written;
+        evaluate->pages()->setCurrentWidget(page);
+    }
     // The history dock (the session's edits), as it sits in the window.
     if (window.historyDock()->isVisible() &&
         !savePixmap(window.historyDock()->grab(), QDir(dir).filePath(QStringLiteral("history.png")), written, error))

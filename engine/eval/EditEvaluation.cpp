@@ -289,6 +289,19 @@ EvalResult evaluateEdits(Model& model, const Dataset& dataset, const std::vector
         fail(ErrorKind::Input, std::string("no default ") + editMethodName(params.edit.method) +
                                    " layer for this model: choose the layer(s) to edit");
     if (takesLayers) validateLayers(model, params.edit.hparams.layers);
+    if (!params.checkpoints.empty()) {
+        if (params.mode != EvalMode::Sequential)
+            fail(ErrorKind::Input, "retention checkpoints need a sequential run (each record measured after later edits)");
+        for (size_t i = 0; i < params.checkpoints.size(); ++i) {
+            const int k = params.checkpoints[i];
+            if (k < 1 || static_cast<size_t>(k) > selected.size())
+                fail(ErrorKind::Input, "retention checkpoint " + std::to_string(k) + " is outside 1.." +
+                                           std::to_string(selected.size()) + " (the records evaluated)");
+            if (i > 0 && k <= params.checkpoints[i - 1])
+                fail(ErrorKind::Input, "retention checkpoints must be ascending, got " + std::to_string(k) + " after " +
+                                           std::to_string(params.checkpoints[i - 1]));
+        }
+    }
     if (methodInfo(params.edit.method).needsKeyStatistics && params.edit.hparams.mom2Adjustment &&
         params.edit.statsTexts.empty())
         fail(ErrorKind::Input, "key statistics need a text corpus: give one (--stats-corpus FILE), or use the identity (--no-mom2)");
@@ -309,7 +322,18 @@ EvalResult evaluateEdits(Model& model, const Dataset& dataset, const std::vector
     if (editBase.statsModelKey.empty()) editBase.statsModelKey = model.weightsHash();
 
     const double n = static_cast<double>(selected.size());
-    WorkMeter meter(progress, (params.baseline ? n : 0) + n * kEditUnits + n);
+    double checkpointUnits = 0;  // records measured at checkpoints (at most one measurement per batch end)
+    {
+        size_t next = 0;
+        for (const auto& batch : batches) {
+            const int edited = static_cast<int>(batch.back() + 1);
+            bool hit = false;
+            while (next < params.checkpoints.size() && params.checkpoints[next] <= edited) hit = true, ++next;
+            if (hit) checkpointUnits += edited;
+        }
+    }
+    WorkMeter meter(progress, (params.baseline ? n : 0) + n * kEditUnits + n + checkpointUnits);
+    size_t nextCheckpoint = 0;
 
     std::vector<RecordEvaluation> evals(selected.size());
     std::vector<bool> done(selected.size(), false);
@@ -376,6 +400,35 @@ EvalResult evaluateEdits(Model& model, const Dataset& dataset, const std::vector
                 const auto scores = scoreTargets(model, queries);
                 for (size_t q = 0; q < batches[b].size(); ++q)
                     evals[batches[b][q]].efficacyAtEdit = scores[q][0].nll < scores[q][1].nll ? 1.0 : 0.0;
+                // Retention: records 1..k with edits 1..k applied, measured as
+                // the final measurement measures (without generation).
+                const size_t edited = batches[b].back() + 1;
+                bool hit = false;
+                while (nextCheckpoint < params.checkpoints.size() &&
+                       static_cast<size_t>(params.checkpoints[nextCheckpoint]) <= edited)
+                    hit = true, ++nextCheckpoint;
+                if (hit) {
+                    const std::vector<size_t> soFar(indices.begin(), indices.begin() + static_cast<long>(edited));
+                    const CoEdited co = coEditedOf(dataset, soFar);
+                    GenerationOptions noGeneration = params.generation;
+                    noGeneration.enabled = false;
+                    std::vector<double> eff, para, neigh;
+                    for (size_t k = 0; k < edited; ++k) {
+                        const RecordMetrics m = computeRecordMetrics(model, selected[k], result.metrics, noGeneration,
+                                                                     static_cast<int>(indices[k]), co);
+                        if (auto x = m.efficacyScore()) eff.push_back(*x);
+                        if (auto x = m.paraphraseScore()) para.push_back(*x);
+                        if (auto x = m.neighborhoodScore()) neigh.push_back(*x);
+                        meter.step(1);
+                    }
+                    RetentionPoint point;
+                    point.k = static_cast<int>(edited);
+                    point.efficacy = statOf(eff);
+                    point.paraphrase = statOf(para);
+                    point.neighborhood = statOf(neigh);
+                    point.seconds = since(t0);
+                    result.retention.push_back(point);
+                }
             }
             result.metricSeconds += since(tm);
         }

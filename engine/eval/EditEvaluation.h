@@ -62,6 +62,11 @@ struct EvalParams {
     // measure how much the edited layers' outputs moved (KeyPreservation.h);
     // 0 = not measured (also without a corpus or layers).
     int64_t preservationTokens = 2000;
+    // Sequential only: after the batch that brings the number of edited
+    // records to (or past) each of these k, records 1..k are measured again
+    // (no generation) -- the retention curve (EvalResult::retention,
+    // engine/eval/EvalCurves.h). Ascending, each in 1..records; empty = none.
+    std::vector<int> checkpoints;
 };
 
 // One statistic over records: mean and the 95% half-width of its normal
@@ -111,6 +116,17 @@ const std::vector<std::string>& twoHopMetricNames();
 // (their portability_old_answer), when any record has two-hop prompts.
 void addPortabilityUnedited(MetricSummary& summary, const std::vector<MetricValues>& unedited);
 
+// One point of a retention curve: after the first `k` records of a
+// sequential run were edited (and nothing after them), the mean scores of
+// records 1..k on the model as it is then. Fractions 0..1.
+struct RetentionPoint {
+    int k = 0;                // records edited so far (a batch boundary)
+    MetricStat efficacy;      // efficacy_score over records 1..k
+    MetricStat paraphrase;    // paraphrase_score over records 1..k
+    MetricStat neighborhood;  // neighborhood_score over records 1..k (neighbours rewritten by edits 1..k left out)
+    double seconds = 0;       // run time when the point was measured
+};
+
 struct RecordEvaluation {
     size_t datasetIndex = 0;               // index into the dataset's records
     int batch = 0;                         // index into EvalResult::batches
@@ -141,6 +157,7 @@ struct EvalResult {
     double editSeconds = 0;             // computing edits
     double metricSeconds = 0;           // measuring (baseline included)
     std::optional<KeyPreservation> preservation;  // sequential weight edits, after the last (EvalParams)
+    std::vector<RetentionPoint> retention;  // EvalParams::checkpoints, in order (a cancelled run: those reached)
 };
 
 // `indices` from selectRecords. Progress is reported in work units (edits

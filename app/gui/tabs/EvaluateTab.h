@@ -15,6 +15,11 @@
 // results are engine/eval/EvalJson.h's JSON, creating an autosave session
 // when none is open); when another session becomes current the tab shows
 // that session's runs instead, so a reopened session shows its evaluations.
+//
+// The fact file sits above two pages: "One method" (the above) and "Several
+// methods" (EvaluateMethodsPanel: methods side by side on the same records,
+// the six properties, the retention and scalability curves). The one-method
+// page leaves out the runs of saved comparisons (the other page shows them).
 #include <QString>
 #include <QWidget>
 #include <memory>
@@ -31,6 +36,7 @@ class QProgressBar;
 class QPushButton;
 class QSpinBox;
 class QTableWidget;
+class QTabWidget;
 
 namespace kme {
 class Model;
@@ -43,6 +49,7 @@ class ScoreBarChart;
 
 namespace kme::app {
 
+class EvaluateMethodsPanel;
 class JobRunner;
 class SessionController;
 
@@ -80,6 +87,9 @@ public:
     QTableWidget* table() const { return table_; }
     QCustomPlot* chart() const;  // the chart's plot (bars, legend)
     kme::widgets::ScoreBarChart* scoreChart() const { return chart_; }
+    // The pages: one method (the controls above), several methods (issue 16).
+    QTabWidget* pages() const { return pages_; }
+    EvaluateMethodsPanel* methodsPanel() const { return methodsPanel_; }
 
     // Table columns.
     enum Column { kEditedCol = 0, kUneditedCol = 1, kCiCol = 2 };
@@ -121,6 +131,8 @@ private:
     std::shared_ptr<kme::Model> model_;
     QString autoFactFile_;  // the prefilled default ("" none): replaced on a model change unless edited
     QLineEdit* factFile_ = nullptr;
+    QTabWidget* pages_ = nullptr;
+    EvaluateMethodsPanel* methodsPanel_ = nullptr;
     QComboBox* method_ = nullptr;
     QSpinBox* records_ = nullptr;
     QComboBox* selection_ = nullptr;
