@@ -5,7 +5,9 @@
 // (identity key statistics) with its apply, weights hash and undo.
 #include "app/cli/CliBenchFamily.h"
 
+#include <algorithm>
 #include <chrono>
+#include <cmath>
 #include <filesystem>
 #include <iomanip>
 #include <sstream>
@@ -121,6 +123,7 @@ int runBenchFamily(Context& ctx, const Args& args) {
             t0 = now();
             const std::string hash = model->weightsHash();
             j["hash_seconds"] = now() - t0;
+            const int64_t tensorCount = model->hashedTensorCount();  // the first hash feeds every tensor
             j["weights_hash"] = hash;
             const PredictBench p = benchPredict(*model, promptTokens, newTokens);
             j["predict"] = predictJson(p, matmul);
@@ -151,6 +154,13 @@ int runBenchFamily(Context& ctx, const Args& args) {
                 ctx.err << "bench family " << size << ": ROME edit, identity key statistics...\n";
                 EditParams ep = defaultEditParams(*model, EditMethod::Rome);
                 ep.hparams.mom2Adjustment = false;
+                std::string layerSource = "the model's defaults";
+                if (ep.hparams.layers.empty()) {
+                    layerSource = "Llama-2-7B's 5 of 32, scaled to the depth";
+                    // No table row for a random shape: Llama-2-7B's ROME layer (5 of 32, EasyEdit) scaled to the depth.
+                    const int layer = int(std::lround(5.0 * config.nLayer / 32.0));
+                    ep.hparams.layers = {std::max(0, std::min(config.nLayer - 1, layer))};
+                }
                 ep.requests = {EditRequest{"{} is located in the city of", "Eiffel Tower", " Rome", ""}};
                 const EditResult er = computeEdit(*model, ep);
                 EditStack stack(*model);
@@ -171,16 +181,17 @@ int runBenchFamily(Context& ctx, const Args& args) {
                     fail(ErrorKind::Internal, "bench family: the edit or its undo did not show in the weights hash");
                 j["edit"] = {{"method", "rome"},
                              {"layer", er.layers.empty() ? -1 : er.layers.front()},
+                             {"layer_source", layerSource},
                              {"seconds", er.seconds},
                              {"apply_seconds", applySeconds},
                              {"hash_seconds", editHashSeconds},
                              {"tensors_rehashed", editHashed},
-                             {"tensors", model->transformer().tensors().size()},
+                             {"tensors", tensorCount},
                              {"undo_and_hash_seconds", undoSeconds},
                              {"undo_tensors_rehashed", model->hashedTensorCount() - hashed}};
-                s << "  ROME edit (layer " << j["edit"]["layer"].get<int>() << ", --no-mom2) " << er.seconds
+                s << "  ROME edit (layer " << j["edit"]["layer"].get<int>() << ": " << layerSource << "; --no-mom2) " << er.seconds
                   << " s; apply " << applySeconds << " s; weights hash after it " << editHashSeconds << " s ("
-                  << editHashed << " of " << model->transformer().tensors().size() << " tensors re-hashed); undo + hash "
+                  << editHashed << " of " << tensorCount << " tensors re-hashed); undo + hash "
                   << undoSeconds << " s (back to the loaded hash)\n";
             }
             j["peak_rss_bytes"] = peakResidentBytes();

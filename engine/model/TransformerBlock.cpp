@@ -2,18 +2,22 @@
 // layout, RoPE style, grouped-query attention, residual layout, MLP kind.
 // GPT-2 takes exactly the operations it always took (its tests compare bit
 // for bit); every family passes the same hook points.
+#include <atomic>
 #include <cmath>
 #include <limits>
 
 #include <torch/csrc/autograd/custom_function.h>
 
 #include "engine/core/Error.h"
+#include "engine/model/HalfWeights.h"
 #include "engine/model/Rope.h"
 #include "engine/model/Transformer.h"
 
 namespace kme {
 
 namespace {
+
+std::atomic<int64_t> halfBackwards{0};
 
 // x2 [N, in] times a half weight that autograd must not see converted: the
 // forward and the backward pass each convert the weight into a scratch
@@ -35,6 +39,7 @@ struct HalfWeightProduct : torch::autograd::Function<HalfWeightProduct> {
         const auto* tf = reinterpret_cast<const Transformer*>(ctx->saved_data["tf"].toInt());
         const bool outIn = ctx->saved_data["outIn"].toBool();
         at::NoGradGuard noGrad;
+        ++halfBackwards;
         const at::Tensor wc = tf->matmulWeight(w);
         const at::Tensor gx = outIn ? at::mm(grads[0], wc) : at::mm(grads[0], wc.t());
         return {gx, at::Tensor(), at::Tensor(), at::Tensor()};
@@ -42,6 +47,8 @@ struct HalfWeightProduct : torch::autograd::Function<HalfWeightProduct> {
 };
 
 }  // namespace
+
+int64_t halfWeightBackwardCount() { return halfBackwards.load(); }
 
 at::Tensor Transformer::linear(const at::Tensor& x, const at::Tensor& w, const at::Tensor& b, TensorRole role) const {
     const bool outIn = orientation(role) == Orientation::OutIn;
