@@ -1,6 +1,7 @@
 #include "engine/model/RandomModel.h"
 
 #include <ATen/ATen.h>
+#include <ATen/Parallel.h>
 
 #include <cmath>
 
@@ -256,8 +257,44 @@ void writeRandomModelFolder(const std::string& folder, const ModelConfig& config
         writeSafetensorsStreamed(
             folder + "/model.safetensors", specs,
             [&](size_t i, void* dst) {
-                at::from_blob(dst, items[i].shape, at::TensorOptions().dtype(st))
-                    .copy_(drawRandom(config, items[i], gen, options.stdDev));
+                at::Tensor out = at::from_blob(dst, items[i].shape, at::TensorOptions().dtype(st));
+                if (!options.fastUniform) {
+                    out.copy_(drawRandom(config, items[i], gen, options.stdDev));
+                    return;
+                }
+                // The roles and scales of drawRandom, uniform draws of equal std.
+                double sd = 0;
+                switch (items[i].role) {
+                    case TensorRole::AttnNormW:
+                    case TensorRole::MlpNormW:
+                    case TensorRole::OutNormW: out.fill_(1.0); return;
+                    case TensorRole::TokenEmbd:
+                    case TensorRole::AttnQkvW:
+                    case TensorRole::AttnQW:
+                    case TensorRole::AttnKW:
+                    case TensorRole::AttnVW:
+                    case TensorRole::MlpGateW:
+                    case TensorRole::MlpUpW:
+                    case TensorRole::LmHead: sd = options.stdDev; break;
+                    case TensorRole::PosEmbd: sd = options.stdDev / 2; break;
+                    case TensorRole::AttnOutW:
+                    case TensorRole::MlpDownW: sd = options.stdDev / std::sqrt(2.0 * config.nLayer); break;
+                    default: out.fill_(0.0); return;  // biases
+                }
+                at::Tensor f = at::empty({out.numel()}, at::TensorOptions().dtype(at::kFloat));
+                float* p = f.data_ptr<float>();
+                const double a = sd * std::sqrt(3.0);
+                const uint64_t base = seed * 0x9e3779b97f4a7c15ull + uint64_t(i) * 0xbf58476d1ce4e5b9ull;
+                at::parallel_for(0, f.numel(), 1 << 16, [&](int64_t b, int64_t e) {
+                    for (int64_t k = b; k < e; ++k) {
+                        uint64_t z = base + uint64_t(k) * 0x9e3779b97f4a7c15ull;  // splitmix64
+                        z = (z ^ (z >> 30)) * 0xbf58476d1ce4e5b9ull;
+                        z = (z ^ (z >> 27)) * 0x94d049bb133111ebull;
+                        z ^= z >> 31;
+                        p[k] = float(a * (2.0 * double(z >> 11) * 0x1.0p-53 - 1.0));
+                    }
+                });
+                out.view({-1}).copy_(f);
             },
             {{"format", "pt"}});
         return;

@@ -247,6 +247,23 @@ private Q_SLOTS:
         QCOMPARE(b->storageDType(), std::string("BF16"));
         QCOMPARE(a->weightsHash(), b->weightsHash());
         QVERIFY(a->transformer().tensor(tensorName(Architecture::Llama, TensorRole::MlpDownW, 1)).abs().max().item<double>() > 0);
+        // The fast uniform fill: norms 1, weights of the asked std (uniform on
+        // [-a, a] has std a / sqrt(3)), output projections scaled by 1/sqrt(2 L).
+        o.fastUniform = true;
+        writeRandomModelFolder(f_.dir("uniform"), c, 3, o);
+        auto u = Model::load(f_.dir("uniform"));
+        const Transformer& tf = u->transformer();
+        const double sdUp = tf.weight(TensorRole::MlpUpW, 0).to(at::kDouble).std().item<double>();
+        const double sdDown = tf.weight(TensorRole::MlpDownW, 1).to(at::kDouble).std().item<double>();
+        const double maxDown = tf.weight(TensorRole::MlpDownW, 1).to(at::kDouble).abs().max().item<double>();
+        const double wantDown = 0.02 / std::sqrt(2.0 * c.nLayer);
+        qInfo("fast uniform: std up %.5f (want 0.02), down %.5f (want %.5f), max |down| %.5f (bound %.5f)", sdUp, sdDown,
+              wantDown, maxDown, wantDown * std::sqrt(3.0));
+        QVERIFY(std::abs(sdUp - 0.02) < 0.02 * 0.03);
+        QVERIFY(std::abs(sdDown - wantDown) < wantDown * 0.03);
+        QVERIFY(maxDown <= wantDown * std::sqrt(3.0) * 1.01);  // bf16 rounding
+        QVERIFY(at::equal(tf.weight(TensorRole::OutNormW), at::ones({c.nEmbd}, at::kBFloat16)));
+        QVERIFY(a->weightsHash() != u->weightsHash());
         expectError([] { llamaShapeConfig("13b"); }, {"13b", "tiny, 1b, 7b"});
     }
 };
