@@ -3,6 +3,7 @@
 #include <sstream>
 
 #include "app/cli/CliBenchEdit.h"
+#include "app/cli/CliBenchFamily.h"
 #include "app/cli/CliSupport.h"
 #include "engine/model/Benchmark.h"
 #include "engine/core/Paths.h"
@@ -133,12 +134,13 @@ int runBenchTrace(Context& ctx, const Args& args) {
 }
 
 int runBench(const Args& args, Context& ctx) {
-    if (args.positional().empty()) throw UsageError("bench needs a target: forward, trace or edit");
+    if (args.positional().empty()) throw UsageError("bench needs a target: forward, trace, edit or family");
     const std::string what = args.positional()[0];
     if (what == "forward") return runBenchForward(ctx, args);
     if (what == "trace") return runBenchTrace(ctx, args);
     if (what == "edit") return runBenchEdit(ctx, args);
-    throw UsageError("unknown benchmark '" + what + "' (available: forward, trace, edit)");
+    if (what == "family") return runBenchFamily(ctx, args);
+    throw UsageError("unknown benchmark '" + what + "' (available: forward, trace, edit, family)");
 }
 
 }  // namespace
@@ -146,14 +148,22 @@ int runBench(const Args& args, Context& ctx) {
 void addBenchCommands(std::vector<Command>& commands) {
     commands.push_back({"bench",
                         "forward [--repeats 5] | trace [--samples 10] [--skip-gpt2] | edit [--skip-gpt2] [--stats-tokens N] "
-                        "[--skip-straightforward]",
+                        "[--skip-straightforward] | "
+                        "family [--sizes 1b,7b] [--dir D] [--trace-edit tiny,1b] [--samples 5] [--compare-f32] [--keep]",
                         "measured benchmarks, each side by side with a plain matmul in the same run",
                         {{"--repeats", true, "timed runs per case, best kept (5)"},
-                         {"--samples", true, "trace: corrupted copies (10)"},
+                         {"--samples", true, "trace: corrupted copies (10); family: 5"},
                          {"--skip-gpt2", false, "trace, edit: only the demo model"},
                          {"--stats-tokens", true, "edit: key-statistics tokens per layer (100000)"},
                          {"--skip-straightforward", false,
-                          "edit: time only the fast v* / z paths, not the straightforward ones beside them"}},
+                          "edit: time only the fast v* / z paths, not the straightforward ones beside them"},
+                         {"--sizes", true, "family: LLaMA shapes to write, of tiny, 1b (TinyLlama-1.1B), 7b (Llama-2-7B) (1b,7b)"},
+                         {"--dir", true, "family: scratch folder for the random models (the system's temporary folder)"},
+                         {"--trace-edit", true, "family: sizes that also get a trace and a ROME edit (tiny,1b; none)"},
+                         {"--prompt-tokens", true, "family: prompt length of the predict measurement (32)"},
+                         {"--new-tokens", true, "family: greedy tokens decoded after it (8)"},
+                         {"--compare-f32", false, "family: also load converting the weights to float32 (memory before half stayed half)"},
+                         {"--keep", false, "family: keep the model folders"}},
                         runBench});
 }
 

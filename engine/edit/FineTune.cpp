@@ -98,7 +98,9 @@ EditResult computeFineTune(Model& model, const EditParams& params, const Progres
     for (const auto& name : names) {
         const at::Tensor original = tf.tensor(name);
         restore.originals.emplace(name, original);
-        at::Tensor p = original.detach().clone();
+        // Trained in the compute dtype (a half checkpoint's weight too); the
+        // delta is taken in float64 and rounded into the storage dtype when applied.
+        at::Tensor p = original.detach().to(tf.dtype()).clone();
         p.set_requires_grad(true);
         trained.emplace(name, p);
         optimizers.emplace(name, Adam(hp.ftLr, hp.ftWeightDecay));

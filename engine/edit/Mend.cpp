@@ -222,14 +222,14 @@ std::vector<GradFactors> gradientFactors(const Transformer& tf, const MendEditor
             // through the activation.
             const Architecture arch = mc.arch;
             const at::Tensor mid = t.block - t.mlpOut;
-            const at::Tensor& lnW = tf.tensor(tensorName(arch, TensorRole::MlpNormW, m.layer));
+            const at::Tensor lnW = tf.inCompute(tf.tensor(tensorName(arch, TensorRole::MlpNormW, m.layer)));
             const std::string lnBName = tensorName(arch, TensorRole::MlpNormB, m.layer);
-            const at::Tensor lnB = tf.tensors().count(lnBName) ? tf.tensor(lnBName) : at::Tensor();
+            const at::Tensor lnB = tf.tensors().count(lnBName) ? tf.inCompute(tf.tensor(lnBName)) : at::Tensor();
             const std::string fcBName = tensorName(arch, TensorRole::MlpUpB, m.layer);
-            const at::Tensor fcB = tf.tensors().count(fcBName) ? tf.tensor(fcBName) : at::Tensor();
+            const at::Tensor fcB = tf.tensors().count(fcBName) ? tf.inCompute(tf.tensor(fcBName)) : at::Tensor();
             at::AutoGradMode grad(true);
             const at::Tensor x = blockNorm(mc, mid, lnW, lnB).detach();
-            at::Tensor pre = blockLinear(x, tf.tensor(m.tensor), fcB, m.outIn).detach();
+            at::Tensor pre = blockLinear(x, tf.inCompute(tf.tensor(m.tensor)), fcB, m.outIn).detach();
             pre.set_requires_grad(true);
             blockActivation(mc, pre).backward(t.zKey.grad());
             u = x.reshape({B * T, -1});

@@ -11,6 +11,7 @@
 
 #include <algorithm>
 #include <cerrno>
+#include <cstdio>
 #include <cstring>
 #include <filesystem>
 #include <limits>
@@ -403,8 +404,12 @@ TensorData asTensorData(const TensorView& view) {
     return TensorData{view.name, view.dtype, view.shape, view.data, view.nbytes};
 }
 
-void writeSafetensors(const std::string& path, const std::vector<TensorData>& tensors,
-                      const std::map<std::string, std::string>& metadata) {
+namespace {
+
+// The 8-byte length and header JSON of a safetensors file holding `tensors`
+// in this order (metadata first), padded with spaces to a multiple of 8.
+std::string safetensorsHead(const std::string& path, const std::vector<TensorData>& tensors,
+                            const std::map<std::string, std::string>& metadata) {
     // ordered_json keeps the reference writer's order: metadata, then tensors
     // in the order their bytes follow.
     nlohmann::ordered_json header = nlohmann::ordered_json::object();
@@ -426,13 +431,52 @@ void writeSafetensors(const std::string& path, const std::vector<TensorData>& te
         fail(ErrorKind::Format, path + ": cannot encode the header: " + ex.what());
     }
     text.append((8 - text.size() % 8) % 8, ' ');  // the reference pads to 8 bytes
+    std::string head(8, '\0');
+    for (int i = 0; i < 8; ++i) head[i] = char(uint8_t(uint64_t(text.size()) >> (8 * i)));
+    return head + text;
+}
 
-    uint8_t length[8];
-    for (int i = 0; i < 8; ++i) length[i] = uint8_t(uint64_t(text.size()) >> (8 * i));
-    std::vector<std::pair<const void*, size_t>> pieces{{length, 8}, {text.data(), text.size()}};
+}  // namespace
+
+void writeSafetensors(const std::string& path, const std::vector<TensorData>& tensors,
+                      const std::map<std::string, std::string>& metadata) {
+    const std::string head = safetensorsHead(path, tensors, metadata);
+    std::vector<std::pair<const void*, size_t>> pieces{{head.data(), head.size()}};
     for (const TensorData& t : tensors)
         if (t.nbytes > 0) pieces.emplace_back(t.data, t.nbytes);
     writeFileAtomically(path, pieces, "safetensors file");
+}
+
+void writeSafetensorsStreamed(const std::string& path, const std::vector<TensorData>& tensorsIn,
+                              const std::function<void(size_t index, void* dst)>& fill,
+                              const std::map<std::string, std::string>& metadata) {
+    static const char dummy = 0;
+    std::vector<TensorData> tensors = tensorsIn;
+    for (TensorData& t : tensors) t.data = &dummy;  // bytes come from fill
+    const std::string head = safetensorsHead(path, tensors, metadata);
+    const std::string tmp = path + ".kme-partial";
+    std::FILE* f = std::fopen(tmp.c_str(), "wb");
+    if (!f) fail(ErrorKind::Io, path + ": cannot write (" + std::strerror(errno) + ")");
+    bool ok = std::fwrite(head.data(), 1, head.size(), f) == head.size();
+    try {
+        std::vector<uint8_t> buffer;
+        for (size_t i = 0; ok && i < tensors.size(); ++i) {
+            if (tensors[i].nbytes == 0) continue;
+            buffer.assign(tensors[i].nbytes, 0);
+            fill(i, buffer.data());
+            ok = std::fwrite(buffer.data(), 1, buffer.size(), f) == buffer.size();
+        }
+    } catch (...) {
+        std::fclose(f);
+        std::remove(tmp.c_str());
+        throw;
+    }
+    ok = std::fclose(f) == 0 && ok;
+    if (!ok || std::rename(tmp.c_str(), path.c_str()) != 0) {
+        const std::string why = std::strerror(errno);
+        std::remove(tmp.c_str());
+        fail(ErrorKind::Io, path + ": cannot write (" + why + ")");
+    }
 }
 
 void writeShardedSafetensors(const std::string& folder,
@@ -466,27 +510,30 @@ void writeShardedSafetensors(const std::string& folder,
     writeFileAtomically(index, text, "safetensors index");
 }
 
+void feedWeightsHash(Sha256& h, const TensorData& t) {
+    checkTensorData(t, "weights hash");
+    const char zero = 0;
+    std::string shape;
+    for (size_t d = 0; d < t.shape.size(); ++d) shape += (d ? "," : "") + std::to_string(t.shape[d]);
+    uint8_t count[8];
+    for (int b = 0; b < 8; ++b) count[b] = uint8_t(uint64_t(t.nbytes) >> (8 * b));
+    h.update(t.name);
+    h.update(&zero, 1);
+    h.update(std::string_view(dtypeName(t.dtype)));
+    h.update(&zero, 1);
+    h.update(shape);
+    h.update(&zero, 1);
+    h.update(count, 8);
+    if (t.nbytes > 0) h.update(t.data, t.nbytes);
+}
+
 std::string weightsHash(std::vector<TensorData> tensors) {
     std::sort(tensors.begin(), tensors.end(), [](const TensorData& a, const TensorData& b) { return a.name < b.name; });
     Sha256 h;
-    const char zero = 0;
     for (size_t i = 0; i < tensors.size(); ++i) {
-        const TensorData& t = tensors[i];
-        checkTensorData(t, "weights hash");
-        if (i > 0 && t.name == tensors[i - 1].name)
-            fail(ErrorKind::Format, "weights hash: tensor '" + t.name + "' appears twice");
-        std::string shape;
-        for (size_t d = 0; d < t.shape.size(); ++d) shape += (d ? "," : "") + std::to_string(t.shape[d]);
-        uint8_t count[8];
-        for (int b = 0; b < 8; ++b) count[b] = uint8_t(uint64_t(t.nbytes) >> (8 * b));
-        h.update(t.name);
-        h.update(&zero, 1);
-        h.update(std::string_view(dtypeName(t.dtype)));
-        h.update(&zero, 1);
-        h.update(shape);
-        h.update(&zero, 1);
-        h.update(count, 8);
-        if (t.nbytes > 0) h.update(t.data, t.nbytes);
+        if (i > 0 && tensors[i].name == tensors[i - 1].name)
+            fail(ErrorKind::Format, "weights hash: tensor '" + tensors[i].name + "' appears twice");
+        feedWeightsHash(h, tensors[i]);
     }
     return h.hexDigest();
 }

@@ -14,6 +14,7 @@
 
 #include <cstddef>
 #include <cstdint>
+#include <functional>
 #include <map>
 #include <memory>
 #include <string>
@@ -133,5 +134,20 @@ void writeShardedSafetensors(
 // hash does not depend on prefixes, file layout or sharding. Throws
 // kme::Error (Format) on duplicate names or bytes that do not match a shape.
 std::string weightsHash(std::vector<TensorData> tensors);
+
+class Sha256;
+// Feeds one tensor's contribution to the weights hash (the lines above) into
+// `h`: the weights hash is these contributions in name order, so a caller
+// that keeps the hash state before each tensor can resume from the first
+// tensor that changed (Model::weightsHash). Throws as weightsHash.
+void feedWeightsHash(Sha256& h, const TensorData& t);
+
+// Writes one .safetensors file whose tensor bytes are produced one tensor at
+// a time: `fill(i, dst)` writes tensors[i].nbytes bytes at dst (the data
+// pointers of `tensors` are ignored). Memory: one tensor. Atomic as
+// writeSafetensors (a temporary sibling renamed into place).
+void writeSafetensorsStreamed(const std::string& path, const std::vector<TensorData>& tensors,
+                              const std::function<void(size_t index, void* dst)>& fill,
+                              const std::map<std::string, std::string>& metadata = {});
 
 }  // namespace kme

@@ -4,6 +4,8 @@
 #include <ATen/Parallel.h>
 
 #include <chrono>
+#include <fstream>
+#include <string>
 
 #include "engine/core/Error.h"
 #include "engine/model/Model.h"
@@ -74,6 +76,68 @@ ForwardBench benchForward(const ModelConfig& shape, const std::vector<std::pair<
         out.cases.push_back(bc);
     }
     return out;
+}
+
+PredictBench benchPredict(const Model& model, int promptTokens, int newTokens) {
+    at::NoGradGuard g;
+    const Transformer& tf = model.transformer();
+    const int64_t vocab = std::min<int64_t>(model.tokenizer().vocabSize(), tf.config().vocabSize);
+    promptTokens = std::max(1, std::min(promptTokens, tf.config().nPositions - newTokens));
+    std::vector<int64_t> ids;
+    for (int i = 0; i < promptTokens; ++i) ids.push_back((7 * i + 3) % vocab);
+    PredictBench out;
+    out.promptTokens = promptTokens;
+    ForwardRequest req;
+    req.ids = at::tensor(at::ArrayRef<int64_t>(ids), at::TensorOptions().dtype(at::kLong)).unsqueeze(0);
+    req.keepCache = true;
+    req.logits = LogitsMode::Last;
+    double t0 = now();
+    ForwardResult r = tf.forward(req);
+    out.prefillSeconds = now() - t0;
+    out.prefillTokensPerSecond = promptTokens / out.prefillSeconds;
+    out.prefillGflops = r.flops / out.prefillSeconds / 1e9;
+    KVCache cache = std::move(r.cache);
+    int64_t next = r.logits.squeeze(0).argmax().item<int64_t>();
+    double flops = 0;
+    t0 = now();
+    for (int step = 0; step < newTokens; ++step) {
+        ForwardRequest d;
+        d.ids = at::full({1, 1}, next, at::TensorOptions().dtype(at::kLong));
+        d.past = &cache;
+        d.keepCache = true;
+        d.logits = LogitsMode::Last;
+        ForwardResult dr = tf.forward(d);
+        flops += dr.flops;
+        cache = std::move(dr.cache);
+        next = dr.logits.squeeze(0).argmax().item<int64_t>();
+    }
+    out.newTokens = newTokens;
+    out.decodeSeconds = now() - t0;
+    if (newTokens > 0) {
+        out.decodeTokensPerSecond = newTokens / out.decodeSeconds;
+        out.decodeGflops = flops / out.decodeSeconds / 1e9;
+    }
+    return out;
+}
+
+namespace {
+int64_t statusKb(const std::string& key) {
+    std::ifstream f("/proc/self/status");
+    std::string line;
+    while (std::getline(f, line))
+        if (line.compare(0, key.size(), key) == 0) return std::stoll(line.substr(key.size())) ;
+    return 0;
+}
+}  // namespace
+
+int64_t residentBytes() { return statusKb("VmRSS:") * 1024; }
+int64_t peakResidentBytes() { return statusKb("VmHWM:") * 1024; }
+bool resetPeakResident() {
+    std::ofstream f("/proc/self/clear_refs");
+    if (!f) return false;
+    f << "5";
+    f.flush();
+    return bool(f);
 }
 
 }  // namespace kme

@@ -35,6 +35,32 @@ struct ForwardBench {
 double forwardFlops(const ModelConfig& c, int batch, int tokens);
 // Measures the plain float32 matmul speed (n x n x n), GFLOP/s, best of `repeats`.
 double measureMatmulGflops(int n, int repeats);
+// `kme bench family`: what `predict` costs on a loaded model. A prompt of
+// promptTokens ids (prefill, logits of the last position) then newTokens
+// greedy steps with the KV cache (decode); GFLOP/s from the forward pass's
+// own count of matrix-product operations.
+struct PredictBench {
+    int promptTokens = 0;
+    double prefillSeconds = 0;
+    double prefillTokensPerSecond = 0;
+    double prefillGflops = 0;
+    int newTokens = 0;
+    double decodeSeconds = 0;          // all decode steps together
+    double decodeTokensPerSecond = 0;
+    double decodeGflops = 0;
+};
+class Model;
+PredictBench benchPredict(const Model& model, int promptTokens, int newTokens);
+
+// Resident memory of this process from /proc/self/status, bytes (0 when
+// unreadable): VmRSS now and VmHWM, the peak. Mapped file pages that were
+// read count (an mmap'd checkpoint counts once it is touched).
+int64_t residentBytes();
+int64_t peakResidentBytes();
+// Resets the peak to the current resident size (/proc/self/clear_refs "5");
+// false where the kernel does not allow it (the peak then counts from the start).
+bool resetPeakResident();
+
 ForwardBench benchForward(const ModelConfig& shape, const std::vector<std::pair<int, int>>& cases, int repeats,
                           const ProgressFn& progress = {});
 

@@ -119,6 +119,15 @@ struct Model::Impl {
         std::string hash;
     };
     mutable std::vector<KnownState> knownStates;  // most recent last, at most 2
+    // Per tensor in name order (the order of `stored`): the hash state before
+    // it, and the tensor version it was hashed at.
+    struct HashStep {
+        Sha256 before;
+        uint64_t tensorVersion = 0;
+    };
+    mutable std::vector<HashStep> hashSteps;
+    mutable int64_t hashedTensors = 0;  // tensors fed so far
+    mutable std::string stepsHash;      // the hash of the weights hashSteps describe
 };
 
 Model::Model() : d(std::make_unique<Impl>()) {}
@@ -142,6 +151,10 @@ std::shared_ptr<Model> Model::load(const std::string& folderIn, const LoadOption
     const auto& prefixes = architectureInfo(d.config.arch).namePrefixes;
     const std::set<std::string> weights = weightNames(d.config);
     const at::ScalarType compute = options.float64 ? at::kDouble : at::kFloat;
+    auto convert = [&](DType t) {
+        if (t == DType::F32 || t == DType::F64) return true;
+        return options.halfToCompute && (t == DType::F16 || t == DType::BF16);
+    };
     std::map<std::string, at::Tensor> tensors;
     for (const TensorView& tv : d.checkpoint->tensors()) {
         const std::string canonical = stripPrefix(tv.name, prefixes);
@@ -167,11 +180,12 @@ std::shared_ptr<Model> Model::load(const std::string& folderIn, const LoadOption
                 fail(ErrorKind::Format, tv.file + ": tensor '" + tv.name + "' holds a non-finite value (NaN or Inf) at element " +
                                             std::to_string(bad) + "; the checkpoint is damaged");
         }
-        if (isFloat(tv.dtype) && st != compute) t = t.to(compute);
+        // F16/BF16 stay half (mmap'd, converted where used); F32/F64 take the compute dtype.
+        if (convert(tv.dtype) && st != compute) t = t.to(compute);
         tensors.emplace(canonical, t);
         d.stored[canonical] = StoredTensor{fs::path(tv.file).filename().string(), tv.name, tv.dtype};
     }
-    d.transformer = std::make_unique<Transformer>(d.config, std::move(tensors), d.folder);
+    d.transformer = std::make_unique<Transformer>(d.config, std::move(tensors), d.folder, compute);
     return m;
 }
 
@@ -240,21 +254,44 @@ std::string Model::weightsHash() const {
         d->hashVersion = now->version();
         return d->hashCache;
     }
-    std::vector<at::Tensor> keep;  // converted copies must outlive the hash
-    std::vector<TensorData> data;
+    // DESIGN.md's hash is one SHA-256 over the tensors in name order: resume
+    // from the state before the first tensor that changed since the last time.
+    const bool known = now == d->hashTransformer && d->hashSteps.size() == d->stored.size();
+    if (!known) d->hashSteps.assign(d->stored.size(), Impl::HashStep{});
+    size_t i = 0, first = known ? d->stored.size() : 0;
     for (const auto& [name, info] : d->stored) {
-        at::Tensor t = asStored(d->transformer->tensor(name), info.dtype);
-        keep.push_back(t);
-        data.push_back(TensorData{name, info.dtype, t.sizes().vec(), t.data_ptr(), t.nbytes()});
+        if (known && first == d->stored.size() && d->hashSteps[i].tensorVersion != now->tensorVersion(name)) first = i;
+        ++i;
     }
-    d->hashCache = kme::weightsHash(std::move(data));
+    if (first < d->stored.size()) {  // else no tensor changed since the steps were hashed
+        Sha256 h = first > 0 ? d->hashSteps[first].before : Sha256();
+        i = 0;
+        for (const auto& [name, info] : d->stored) {
+            if (i >= first) {
+                d->hashSteps[i].before = h;
+                d->hashSteps[i].tensorVersion = now->tensorVersion(name);
+                // One tensor at a time in its storage dtype (a copy only when the live one differs).
+                const at::Tensor t = asStored(now->tensor(name), info.dtype);
+                feedWeightsHash(h, TensorData{name, info.dtype, t.sizes().vec(), t.data_ptr(), t.nbytes()});
+                ++d->hashedTensors;
+            }
+            ++i;
+        }
+        d->stepsHash = h.hexDigest();
+    }
+    d->hashCache = d->stepsHash;  // hashCache may hold a remembered state's hash; the steps' is this state's
     d->hashTransformer = now;
     d->hashVersion = now->version();
-    Impl::KnownState known{live, {}, d->hashCache};
-    for (const at::Tensor& t : live) known.versions.push_back(t._version());
-    d->knownStates.push_back(std::move(known));
+    Impl::KnownState remembered{live, {}, d->hashCache};
+    for (const at::Tensor& t : live) remembered.versions.push_back(t._version());
+    d->knownStates.push_back(std::move(remembered));
     if (d->knownStates.size() > 2) d->knownStates.erase(d->knownStates.begin());
     return d->hashCache;
+}
+
+int64_t Model::hashedTensorCount() const {
+    std::lock_guard<std::mutex> lock(d->hashMutex);
+    return d->hashedTensors;
 }
 
 std::string Model::stateHash() const {

@@ -34,6 +34,11 @@ struct GenerateResult {
 
 struct LoadOptions {
     bool float64 = false;  // compute in float64 (tests); default float32
+    // F16/BF16 weights: false (default) keeps them in their storage dtype,
+    // mmap'd, converted where used; true converts the whole model to the
+    // compute dtype at load (the behaviour before half weights stayed half;
+    // benchmarks compare the two).
+    bool halfToCompute = false;
 };
 
 class Model {
@@ -60,7 +65,13 @@ public:
     int64_t parameterCount() const;    // unique parameters (a tied lm_head counted once)
     // DESIGN.md's weights hash of the live weights (after any edits), in the
     // checkpoint's dtypes. Cached until a tensor changes.
+    // Kept per tensor: the hash state before each tensor (in name order) is
+    // cached with the tensor's version, so after an edit or an undo the hash
+    // resumes from the first tensor that changed (the value is DESIGN.md's
+    // definition, unchanged: sessions and editors keep matching).
     std::string weightsHash() const;
+    // Tensors fed to the weights hash so far by this model (tests, benchmarks).
+    int64_t hashedTensorCount() const;
     // DESIGN.md's state hash: the live model's identity with what the edit
     // stack put beside the weights (adapters, context). Equal to
     // weightsHash() when there is nothing beside them, so a checkpoint's

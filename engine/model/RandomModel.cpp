@@ -1,48 +1,66 @@
 #include "engine/model/RandomModel.h"
 
 #include <ATen/ATen.h>
+#include <ATen/Parallel.h>
 
 #include <cmath>
+
+#include "engine/core/Error.h"
 
 #include "engine/model/Transformer.h"
 
 namespace kme {
 
+namespace {
+
+// The tensors the config needs (GPT-2's optional lm_head stays tied), in
+// the one fixed order they are drawn in.
+struct RandomItem {
+    std::string name;            // canonical
+    TensorRole role;
+    std::vector<int64_t> shape;
+};
+std::vector<RandomItem> randomItems(const ModelConfig& c) {
+    std::vector<RandomItem> items;
+    for (const auto& spec : architectureInfo(c.arch).tensors) {
+        if (!tensorRequired(c, spec)) continue;
+        const std::vector<int64_t> shape = tensorShape(c, spec);
+        for (int l = 0; l < (spec.perLayer ? c.nLayer : 1); ++l)
+            items.push_back({tensorName(c.arch, spec.role, spec.perLayer ? l : -1), spec.role, shape});
+    }
+    return items;
+}
+
+// GPT-2's initialisation of one tensor: N(0, std) weights, output
+// projections scaled by 1/sqrt(2 * n_layer), unit norms, zero biases.
+at::Tensor drawRandom(const ModelConfig& c, const RandomItem& item, at::Generator& gen, double stdDev) {
+    const auto opts = at::TensorOptions().dtype(at::kFloat);
+    auto normal = [&](double s) { return at::normal(0.0, s, item.shape, gen, opts); };
+    switch (item.role) {
+        case TensorRole::TokenEmbd:
+        case TensorRole::AttnQkvW:
+        case TensorRole::AttnQW:
+        case TensorRole::AttnKW:
+        case TensorRole::AttnVW:
+        case TensorRole::MlpGateW:
+        case TensorRole::MlpUpW:
+        case TensorRole::LmHead: return normal(stdDev);
+        case TensorRole::PosEmbd: return normal(stdDev / 2);
+        case TensorRole::AttnOutW:
+        case TensorRole::MlpDownW: return normal(stdDev / std::sqrt(2.0 * c.nLayer));
+        case TensorRole::AttnNormW:
+        case TensorRole::MlpNormW:
+        case TensorRole::OutNormW: return at::ones(item.shape, opts);
+        default: return at::zeros(item.shape, opts);  // biases
+    }
+}
+
+}  // namespace
+
 std::unique_ptr<Transformer> randomTransformer(const ModelConfig& c, uint64_t seed, double stdDev) {
     at::Generator gen = at::detail::createCPUGenerator(seed);
-    const auto opts = at::TensorOptions().dtype(at::kFloat);
     std::map<std::string, at::Tensor> tensors;
-    const auto& info = architectureInfo(c.arch);
-    const double projStd = stdDev / std::sqrt(2.0 * c.nLayer);
-    for (const auto& spec : info.tensors) {
-        // Only what the config needs (GPT-2's optional lm_head stays tied).
-        if (!tensorRequired(c, spec)) continue;
-        const int layers = spec.perLayer ? c.nLayer : 1;
-        const std::vector<int64_t> shape = tensorShape(c, spec);
-        for (int l = 0; l < layers; ++l) {
-            const std::string name = tensorName(c.arch, spec.role, spec.perLayer ? l : -1);
-            auto normal = [&](double s) { return at::normal(0.0, s, shape, gen, opts); };
-            at::Tensor t;
-            switch (spec.role) {
-                case TensorRole::TokenEmbd:
-                case TensorRole::AttnQkvW:
-                case TensorRole::AttnQW:
-                case TensorRole::AttnKW:
-                case TensorRole::AttnVW:
-                case TensorRole::MlpGateW:
-                case TensorRole::MlpUpW:
-                case TensorRole::LmHead: t = normal(stdDev); break;
-                case TensorRole::PosEmbd: t = normal(stdDev / 2); break;
-                case TensorRole::AttnOutW:
-                case TensorRole::MlpDownW: t = normal(projStd); break;
-                case TensorRole::AttnNormW:
-                case TensorRole::MlpNormW:
-                case TensorRole::OutNormW: t = at::ones(shape, opts); break;
-                default: t = at::zeros(shape, opts); break;  // biases
-            }
-            tensors.emplace(name, t);
-        }
-    }
+    for (const RandomItem& item : randomItems(c)) tensors.emplace(item.name, drawRandom(c, item, gen, stdDev));
     return std::make_unique<Transformer>(c, std::move(tensors), "random model");
 }
 
@@ -117,6 +135,40 @@ ModelConfig tinyFamilyConfig(Architecture arch) {
     return c;
 }
 
+ModelConfig llamaShapeConfig(const std::string& size) {
+    ModelConfig c = tinyFamilyConfig(Architecture::Llama);
+    c.layerNormEps = 1e-5;
+    c.headDimension = 0;
+    c.nHead = 32;
+    c.vocabSize = 32000;
+    if (size == "tiny") {  // tests: the same code paths in seconds
+        c.nLayer = 2;
+        c.nEmbd = 64;
+        c.nInner = 160;
+        c.nHead = 4;
+        c.nKvHead = 2;
+        c.vocabSize = 512;
+        c.nPositions = 256;
+    } else if (size == "1b") {
+        c.nLayer = 22;
+        c.nEmbd = 2048;
+        c.nInner = 5632;
+        c.nKvHead = 4;
+        c.nPositions = 2048;
+    } else if (size == "7b") {
+        c.nLayer = 32;
+        c.nEmbd = 4096;
+        c.nInner = 11008;
+        c.nKvHead = 32;
+        c.nPositions = 4096;
+    } else {
+        fail(ErrorKind::Input, "unknown model size '" + size + "' (available: tiny, 1b, 7b)");
+    }
+    c.rope.rotaryDim = c.headDim();
+    c.slidingLayers.assign(c.nLayer, false);
+    return c;
+}
+
 }  // namespace kme
 
 // ---------------------------------------------------------------- folders
@@ -184,6 +236,70 @@ void writeRandomModelFolder(const std::string& folder, const ModelConfig& config
     }
     std::ofstream(folder + "/config.json") << modelConfigToJson(config);
 
+    const at::ScalarType st = options.dtype == "F16" ? at::kHalf : options.dtype == "BF16" ? at::kBFloat16 : at::kFloat;
+    const DType dt = *parseDType(options.dtype);
+    auto fileName = [&](const std::string& name) {
+        return config.arch == Architecture::Gpt2 ? options.namePrefix + name : hfTensorName(config.arch, name);
+    };
+    if (options.streamed) {
+        if (options.shards > 1 || options.perturbVectors > 0)
+            fail(ErrorKind::Internal, "random model folder: streamed writing takes one file and no perturbation");
+        // The same draws as randomTransformer, each converted and written
+        // when its bytes are due: memory holds one tensor, not the model.
+        const std::vector<RandomItem> items = randomItems(config);
+        std::vector<TensorData> specs;
+        for (const RandomItem& item : items) {
+            int64_t numel = 1;
+            for (int64_t d : item.shape) numel *= d;
+            specs.push_back(TensorData{fileName(item.name), dt, item.shape, nullptr, size_t(numel) * dtypeSize(dt)});
+        }
+        at::Generator gen = at::detail::createCPUGenerator(seed);
+        writeSafetensorsStreamed(
+            folder + "/model.safetensors", specs,
+            [&](size_t i, void* dst) {
+                at::Tensor out = at::from_blob(dst, items[i].shape, at::TensorOptions().dtype(st));
+                if (!options.fastUniform) {
+                    out.copy_(drawRandom(config, items[i], gen, options.stdDev));
+                    return;
+                }
+                // The roles and scales of drawRandom, uniform draws of equal std.
+                double sd = 0;
+                switch (items[i].role) {
+                    case TensorRole::AttnNormW:
+                    case TensorRole::MlpNormW:
+                    case TensorRole::OutNormW: out.fill_(1.0); return;
+                    case TensorRole::TokenEmbd:
+                    case TensorRole::AttnQkvW:
+                    case TensorRole::AttnQW:
+                    case TensorRole::AttnKW:
+                    case TensorRole::AttnVW:
+                    case TensorRole::MlpGateW:
+                    case TensorRole::MlpUpW:
+                    case TensorRole::LmHead: sd = options.stdDev; break;
+                    case TensorRole::PosEmbd: sd = options.stdDev / 2; break;
+                    case TensorRole::AttnOutW:
+                    case TensorRole::MlpDownW: sd = options.stdDev / std::sqrt(2.0 * config.nLayer); break;
+                    default: out.fill_(0.0); return;  // biases
+                }
+                at::Tensor f = at::empty({out.numel()}, at::TensorOptions().dtype(at::kFloat));
+                float* p = f.data_ptr<float>();
+                const double a = sd * std::sqrt(3.0);
+                const uint64_t base = seed * 0x9e3779b97f4a7c15ull + uint64_t(i) * 0xbf58476d1ce4e5b9ull;
+                at::parallel_for(0, f.numel(), 1 << 16, [&](int64_t b, int64_t e) {
+                    for (int64_t k = b; k < e; ++k) {
+                        uint64_t z = base + uint64_t(k) * 0x9e3779b97f4a7c15ull;  // splitmix64
+                        z = (z ^ (z >> 30)) * 0xbf58476d1ce4e5b9ull;
+                        z = (z ^ (z >> 27)) * 0x94d049bb133111ebull;
+                        z ^= z >> 31;
+                        p[k] = float(a * (2.0 * double(z >> 11) * 0x1.0p-53 - 1.0));
+                    }
+                });
+                out.view({-1}).copy_(f);
+            },
+            {{"format", "pt"}});
+        return;
+    }
+
     auto model = randomTransformer(config, seed, options.stdDev);
     if (options.perturbVectors > 0) {
         // Norm weights and biases away from 1 and 0, so that every term matters.
@@ -191,13 +307,6 @@ void writeRandomModelFolder(const std::string& folder, const ModelConfig& config
         for (const auto& [name, t] : std::map<std::string, at::Tensor>(model->tensors()))
             if (t.dim() == 1) model->setTensor(name, t + at::normal(0.0, options.perturbVectors, t.sizes(), g, t.options()));
     }
-    const at::ScalarType st = options.dtype == "F16" ? at::kHalf : options.dtype == "BF16" ? at::kBFloat16 : at::kFloat;
-    const DType dt = *parseDType(options.dtype);
-    // GPT-2: the prefix asked for; the other families: their Hugging Face
-    // names (the family prefix on everything but the output head).
-    auto fileName = [&](const std::string& name) {
-        return config.arch == Architecture::Gpt2 ? options.namePrefix + name : hfTensorName(config.arch, name);
-    };
     std::vector<at::Tensor> keep;
     std::vector<TensorData> all;
     for (const auto& [name, t] : model->tensors()) {

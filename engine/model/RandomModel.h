@@ -21,6 +21,12 @@ ModelConfig gpt2SmallConfig();
 // window on its last layer; NeoX with rotary_pct 0.5 and parallel residual;
 // GPT-J with rotary_dim 4 < head_dim 8. MLP widths differ from the width.
 ModelConfig tinyFamilyConfig(Architecture arch);
+// LLaMA-family shapes of `kme bench family` (config.json values of the
+// published checkpoints): TinyLlama-1.1B (22 x 2048, MLP 5632, 32 heads,
+// 4 kv heads) and Llama-2-7B (32 x 4096, MLP 11008, 32 heads); vocabulary
+// 32000, untied head, RMSNorm eps 1e-5, RoPE theta 10000; "tiny" (2 x 64,
+// 4 heads, 2 kv heads, vocabulary 512) runs the same code in seconds.
+ModelConfig llamaShapeConfig(const std::string& size);  // "tiny" | "1b" | "7b"; else throws ErrorKind::Input
 }  // namespace kme
 
 namespace kme {
@@ -31,6 +37,16 @@ struct RandomFolderOptions {
     bool tokenizerJson = false; // write tokenizer.json instead of vocab.json + merges.txt
     double stdDev = 0.02;       // weights N(0, stdDev); output projections scaled as GPT-2's
     double perturbVectors = 0;  // > 0: add N(0, this) to every norm weight and bias
+    // Draw and write one tensor at a time (the same values as the default
+    // path): 7B-shaped benchmarks on a machine that cannot hold the model in
+    // float32. One file, no perturbation; tensors in drawing order.
+    bool streamed = false;
+    // With streamed: weights uniform on [-a, a] with a = stdDev * sqrt(3)
+    // (the same standard deviation) from a counter-based generator (splitmix64
+    // of seed, tensor and element), filled in parallel: a 7B-shaped model in
+    // about a minute instead of a quarter of an hour of serial normal draws.
+    // Not randomTransformer's values.
+    bool fastUniform = false;
 };
 // Writes a complete Hugging Face model folder with random weights: config.json
 // in the family's keys, weights under the family's Hugging Face tensor names

@@ -180,7 +180,8 @@ std::string shapeString(at::IntArrayRef s) {
 
 }  // namespace
 
-Transformer::Transformer(ModelConfig config, std::map<std::string, at::Tensor> tensors, const std::string& source)
+Transformer::Transformer(ModelConfig config, std::map<std::string, at::Tensor> tensors, const std::string& source,
+                         at::ScalarType compute)
     : config_(std::move(config)), tensors_(std::move(tensors)) {
     const auto& info = architectureInfo(config_.arch);
     for (const auto& spec : info.tensors) {
@@ -204,7 +205,13 @@ Transformer::Transformer(ModelConfig config, std::map<std::string, at::Tensor> t
                                             shapeString(want));
         }
     }
-    dtype_ = tensors_.at(tensorName(config_.arch, TensorRole::TokenEmbd)).scalar_type();
+    if (compute == at::ScalarType::Undefined) {
+        compute = tensors_.at(tensorName(config_.arch, TensorRole::TokenEmbd)).scalar_type();
+        if (compute == at::kHalf || compute == at::kBFloat16) compute = at::kFloat;
+    }
+    if (compute != at::kFloat && compute != at::kDouble)
+        fail(ErrorKind::Internal, source + ": the compute dtype must be float32 or float64");
+    dtype_ = compute;
     bind();
 }
 
@@ -250,11 +257,36 @@ void Transformer::bind() {
 }
 
 void Transformer::toDType(at::ScalarType dtype) {
-    for (auto& [name, t] : tensors_)
-        if (at::isFloatingType(t.scalar_type())) t = t.to(dtype).contiguous();
-    dtype_ = dtype;
     ++version_;
+    for (auto& [name, t] : tensors_)
+        if (at::isFloatingType(t.scalar_type())) {
+            t = t.to(dtype).contiguous();
+            tensorVersions_[name] = version_;
+        }
+    dtype_ = dtype;
     bind();
+}
+
+at::Tensor Transformer::inCompute(const at::Tensor& w) const {
+    if (!w.defined() || w.scalar_type() == dtype_) return w;
+    return w.to(dtype_);
+}
+
+at::Tensor Transformer::matmulWeight(const at::Tensor& w) const {
+    if (!w.defined() || w.scalar_type() == dtype_) return w;
+    // Small tensors, and anything autograd may keep: a fresh conversion.
+    if (at::GradMode::is_enabled() || w.numel() < (int64_t(1) << 16)) return w.to(dtype_);
+    // A fresh allocation of a large matrix costs page faults on every call
+    // (about 30x the conversion itself on the machines measured): convert
+    // into a buffer that lives as long as the thread and only grows.
+    thread_local at::Tensor scratch;
+    if (!scratch.defined() || scratch.scalar_type() != dtype_ || scratch.numel() < w.numel()) {
+        scratch = at::Tensor();  // the old buffer goes before the new one comes
+        scratch = at::empty({w.numel()}, at::TensorOptions().dtype(dtype_));
+    }
+    at::Tensor out = scratch.narrow(0, 0, w.numel()).view(w.sizes());
+    out.copy_(w);
+    return out;
 }
 
 const at::Tensor& Transformer::weight(TensorRole role, int layer) const {
@@ -274,8 +306,13 @@ void Transformer::setTensor(const std::string& name, at::Tensor value) {
         fail(ErrorKind::Internal, "setTensor('" + name + "'): shape " + shapeString(value.sizes()) +
                                       " != " + shapeString(it->second.sizes()));
     it->second = value;
-    ++version_;
+    tensorVersions_[name] = ++version_;
     bind();
+}
+
+uint64_t Transformer::tensorVersion(const std::string& name) const {
+    auto it = tensorVersions_.find(name);
+    return it == tensorVersions_.end() ? 0 : it->second;
 }
 
 Orientation Transformer::orientation(TensorRole role) const { return tensorSpec(config_.arch, role).orientation; }
@@ -319,7 +356,8 @@ ForwardResult Transformer::forwardWeights(const ForwardRequest& req) const {
             fail(ErrorKind::Input, "the input is " + std::to_string(past + T) +
                                        " tokens long; the model's context holds " +
                                        std::to_string(config_.nPositions));
-        at::Tensor e = wte_.index_select(0, req.ids.reshape({-1})).view({req.ids.size(0), T, config_.nEmbd});
+        at::Tensor e =
+            inCompute(wte_.index_select(0, req.ids.reshape({-1}))).view({req.ids.size(0), T, config_.nEmbd});
         e = hook(Site::Embed, -1, e);
         h = blockInput(e, past);
     } else {

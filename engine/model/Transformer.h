@@ -123,13 +123,28 @@ class Transformer {
 public:
     // `tensors` are keyed by canonical names (prefix stripped). Every tensor of
     // the architecture table must be present with the right shape, else a
-    // Format error naming the tensor and `source`.
-    Transformer(ModelConfig config, std::map<std::string, at::Tensor> tensors, const std::string& source);
+    // Format error naming the tensor and `source`. `compute` is the dtype
+    // activations run in (Undefined: the token embedding's dtype, float32
+    // when that is F16/BF16). Weights in another float dtype stay as they are
+    // (half checkpoints stay half, mmap'd) and are converted where used, one
+    // matrix at a time: the model is never duplicated in the compute dtype.
+    Transformer(ModelConfig config, std::map<std::string, at::Tensor> tensors, const std::string& source,
+                at::ScalarType compute = at::ScalarType::Undefined);
 
     const ModelConfig& config() const { return config_; }
+    // The compute dtype (activations, hook values); weights may be stored in another.
     at::ScalarType dtype() const { return dtype_; }
     // Converts every tensor (training, float64 tests). Copies.
     void toDType(at::ScalarType dtype);
+    // `w` in the compute dtype (itself when it already is; a fresh,
+    // differentiable conversion otherwise): for engine code that combines a
+    // weight with activations.
+    at::Tensor inCompute(const at::Tensor& w) const;
+    // A weight ready for a matrix product in the compute dtype. Without
+    // autograd, a half weight is converted into a per-thread scratch buffer
+    // that the next call overwrites (use the result at once, never keep it);
+    // with autograd, a fresh conversion.
+    at::Tensor matmulWeight(const at::Tensor& w) const;
 
     // Runs the model in its live state (weights + resident adapters and
     // context, unless request.bare).
@@ -153,6 +168,9 @@ public:
     // values (the weights hash) key on it, not on storage addresses, which
     // the allocator may reuse.
     uint64_t version() const { return version_; }
+    // version() at which this tensor was last replaced or converted (0: as
+    // constructed): the weights hash re-hashes only what changed.
+    uint64_t tensorVersion(const std::string& canonicalName) const;
     // Adapters and context of the live state (engine/edit's EditStack sets them).
     void setResidentState(ResidentState state);
     const ResidentState& residentState() const { return resident_; }
@@ -190,6 +208,7 @@ private:
     std::map<std::string, at::Tensor> tensors_;
     at::ScalarType dtype_ = at::kFloat;
     uint64_t version_ = 0;
+    std::map<std::string, uint64_t> tensorVersions_;  // canonical name -> version of its last change
     std::vector<Block> blocks_;
     ResidentState resident_;
     // The context's keys/values, computed on first use for (version_, digest).

@@ -2,21 +2,77 @@
 // layout, RoPE style, grouped-query attention, residual layout, MLP kind.
 // GPT-2 takes exactly the operations it always took (its tests compare bit
 // for bit); every family passes the same hook points.
+#include <atomic>
 #include <cmath>
 #include <limits>
 
+#include <torch/csrc/autograd/custom_function.h>
+
 #include "engine/core/Error.h"
+#include "engine/model/HalfWeights.h"
 #include "engine/model/Rope.h"
 #include "engine/model/Transformer.h"
 
 namespace kme {
 
+namespace {
+
+std::atomic<int64_t> halfBackwards{0};
+
+// x2 [N, in] times a half weight that autograd must not see converted: the
+// forward and the backward pass each convert the weight into a scratch
+// buffer (Transformer::matmulWeight), so a backward pass through many layers
+// (ROME's v*, MEMIT's z) keeps the half weights, not a float32 copy of each.
+// The weight itself gets no gradient (it does not require one).
+struct HalfWeightProduct : torch::autograd::Function<HalfWeightProduct> {
+    static at::Tensor forward(torch::autograd::AutogradContext* ctx, const at::Tensor& x2, const at::Tensor& w,
+                              const Transformer* tf, bool outIn) {
+        ctx->save_for_backward({w});
+        ctx->saved_data["tf"] = reinterpret_cast<int64_t>(tf);
+        ctx->saved_data["outIn"] = outIn;
+        const at::Tensor wc = tf->matmulWeight(w);  // no autograd here: the scratch buffer
+        return outIn ? at::mm(x2, wc.t()) : at::mm(x2, wc);
+    }
+    static torch::autograd::variable_list backward(torch::autograd::AutogradContext* ctx,
+                                                   torch::autograd::variable_list grads) {
+        const at::Tensor w = ctx->get_saved_variables()[0];
+        const auto* tf = reinterpret_cast<const Transformer*>(ctx->saved_data["tf"].toInt());
+        const bool outIn = ctx->saved_data["outIn"].toBool();
+        at::NoGradGuard noGrad;
+        ++halfBackwards;
+        const at::Tensor wc = tf->matmulWeight(w);
+        const at::Tensor gx = outIn ? at::mm(grads[0], wc) : at::mm(grads[0], wc.t());
+        return {gx, at::Tensor(), at::Tensor(), at::Tensor()};
+    }
+};
+
+}  // namespace
+
+int64_t halfWeightBackwardCount() { return halfBackwards.load(); }
+
 at::Tensor Transformer::linear(const at::Tensor& x, const at::Tensor& w, const at::Tensor& b, TensorRole role) const {
     const bool outIn = orientation(role) == Orientation::OutIn;
-    const at::Tensor w2 = outIn ? w.t() : w;  // as [in, out]
+    const bool tracked =
+        at::GradMode::is_enabled() && (x.requires_grad() || w.requires_grad() || (b.defined() && b.requires_grad()));
+    if (tracked && w.scalar_type() != dtype_ && !w.requires_grad()) {
+        auto sizes = x.sizes().vec();
+        const at::Tensor x2 = x.reshape({-1, sizes.back()});
+        at::Tensor y = HalfWeightProduct::apply(x2, w, this, outIn);
+        if (b.defined()) y = y + inCompute(b);
+        sizes.back() = y.size(1);
+        return y.view(sizes);
+    }
+    at::Tensor wc;
+    if (tracked) {
+        wc = matmulWeight(w);
+    } else {  // nothing autograd would keep: the scratch buffer serves
+        at::NoGradGuard noGrad;
+        wc = matmulWeight(w);  // half weights: converted here, one matrix at a time
+    }
+    const at::Tensor w2 = outIn ? wc.t() : wc;  // as [in, out]
     auto sizes = x.sizes().vec();
     const at::Tensor x2 = x.reshape({-1, sizes.back()});
-    at::Tensor y = b.defined() ? at::addmm(b, x2, w2) : at::mm(x2, w2);
+    at::Tensor y = b.defined() ? at::addmm(inCompute(b), x2, w2) : at::mm(x2, w2);
     sizes.back() = w2.size(1);
     return y.view(sizes);
 }
@@ -30,10 +86,10 @@ at::Tensor Transformer::activation(const at::Tensor& x) const {
 
 at::Tensor Transformer::norm(const at::Tensor& x, const at::Tensor& w, const at::Tensor& b) const {
     if (config_.traits().norm == NormKind::LayerNorm)
-        return at::layer_norm(x, {config_.nEmbd}, w, b, config_.layerNormEps);
+        return at::layer_norm(x, {config_.nEmbd}, inCompute(w), inCompute(b), config_.layerNormEps);
     // RMSNorm: w * x / sqrt(mean(x^2) + eps)
     const at::Tensor scaled = x * at::rsqrt(x.pow(2).mean(-1, /*keepdim=*/true) + config_.layerNormEps);
-    return w * scaled;
+    return inCompute(w) * scaled;
 }
 
 at::Tensor Transformer::attention(int l, const at::Tensor& a, const CallContext& ctx, KVCache* cache) const {
@@ -134,7 +190,7 @@ at::Tensor Transformer::headLogits(const at::Tensor& hidden) const {
 
 at::Tensor Transformer::blockInput(const at::Tensor& embed, int64_t offset) const {
     if (!wpe_.defined()) return embed;
-    return embed + wpe_.narrow(0, offset, embed.size(1)).unsqueeze(0);
+    return embed + inCompute(wpe_.narrow(0, offset, embed.size(1))).unsqueeze(0);
 }
 
 }  // namespace kme

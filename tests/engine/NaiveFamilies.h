@@ -124,6 +124,12 @@ inline Net load(const std::string& folder) {
                 std::memcpy(&f, &bits, 4);
                 v[i] = f;
             }
+        } else if (t.dtype == kme::DType::F16) {  // IEEE half, decoded by io/DType's bit-level converter
+            for (size_t i = 0; i < v.size(); ++i) {
+                uint16_t h;
+                std::memcpy(&h, t.data + 2 * i, 2);
+                v[i] = kme::halfToFloat(h);
+            }
         } else {
             continue;  // buffers
         }
