@@ -14,7 +14,7 @@
 namespace kme::testing {
 
 // An edit computes key statistics the first time; CI cores are shared.
-constexpr int kAppJobTimeoutMs = 180000;
+constexpr int kAppJobTimeoutMs = 1200000;
 
 // Settings and standard paths of this test only, emptied.
 inline void isolateSettings(const char* testName) {

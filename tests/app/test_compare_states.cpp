@@ -36,7 +36,7 @@ using json = nlohmann::json;
 
 namespace {
 
-constexpr int kJobTimeoutMs = 120000;
+constexpr int kJobTimeoutMs = kme::testing::kAppJobTimeoutMs;
 const std::string kPrompt = "The Eiffel Tower is located in the city of";
 
 int runKme(std::vector<std::string> args, std::string* out = nullptr) {

@@ -47,7 +47,7 @@ using kme::testing::loadModel;
 using kme::testing::waitIdle;
 
 namespace {
-constexpr int kJobTimeoutMs = 120000;  // an edit computes key statistics the first time; shared CI cores
+constexpr int kJobTimeoutMs = kme::testing::kAppJobTimeoutMs;  // an edit computes key statistics the first time; shared CI cores
 const QString kTemplate = QStringLiteral("The {} is located in the city of");  // demo fact case 245
 const QString kPrompt = QStringLiteral("The Colosseum is located in the city of");
 }  // namespace

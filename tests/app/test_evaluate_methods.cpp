@@ -39,7 +39,7 @@
 using namespace kme::app;
 
 namespace {
-constexpr int kJobTimeoutMs = 120000;
+constexpr int kJobTimeoutMs = 1200000;
 
 bool loadModel(SessionController& session, const QString& folder) {
     QSignalSpy loaded(&session, &SessionController::modelLoadFinished);

@@ -40,7 +40,7 @@
 using namespace kme::app;
 
 namespace {
-constexpr int kJobTimeoutMs = 120000;
+constexpr int kJobTimeoutMs = 1200000;
 
 int barCount(QCustomPlot* plot) {
     int n = 0;

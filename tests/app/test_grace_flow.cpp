@@ -30,7 +30,7 @@ using kme::testing::loadModel;
 using kme::testing::waitIdle;
 
 namespace {
-constexpr int kJobTimeoutMs = 120000;
+constexpr int kJobTimeoutMs = kme::testing::kAppJobTimeoutMs;
 const QString kTemplate = QStringLiteral("The {} is located in the city of");
 const std::string kPrompt = "The Colosseum is located in the city of";
 }  // namespace

@@ -28,7 +28,7 @@
 using namespace kme::app;
 
 namespace {
-constexpr int kJobTimeoutMs = 120000;
+constexpr int kJobTimeoutMs = 1200000;
 }
 
 class TestLocateNeurons final : public QObject {

@@ -42,7 +42,7 @@ using kme::testing::waitIdle;
 using json = nlohmann::json;
 
 namespace {
-constexpr int kJobTimeoutMs = 120000;  // generous: CI machines are slow and shared
+constexpr int kJobTimeoutMs = kme::testing::kAppJobTimeoutMs;  // generous: CI machines are slow and shared
 const QString kPrompt = QStringLiteral("The Colosseum is located in the city of");
 }  // namespace
 

@@ -39,7 +39,7 @@ using namespace kme::app;
 using kme::widgets::TraceHeatmap;
 
 namespace {
-constexpr int kJobTimeoutMs = 120000;  // generous: CI machines are slow and shared
+constexpr int kJobTimeoutMs = 1200000;  // generous: CI machines are slow and shared
 }
 
 class TestLocateTab final : public QObject {
@@ -530,7 +530,7 @@ private Q_SLOTS:
         tab.showDatasetView(true);
         QSignalSpy finished(tab.datasetView(), &LocateDatasetView::datasetFinished);
         QVERIFY(tab.datasetView()->runDataset());
-        QTRY_COMPARE_WITH_TIMEOUT(finished.size(), 1, 600000);
+        QTRY_COMPARE_WITH_TIMEOUT(finished.size(), 1, kJobTimeoutMs);
         QVERIFY(finished.first().first().toBool());
         tab.chooseEditLayer(tab.datasetView()->suggestedEditLayer());
         QTest::qWait(100);

@@ -48,7 +48,7 @@ using State = MendEditorPanel::State;
 
 namespace {
 
-constexpr int kJobTimeoutMs = 180000;
+constexpr int kJobTimeoutMs = kme::testing::kAppJobTimeoutMs;
 const QString kTemplate = QStringLiteral("The {} is located in the city of");  // demo fact case 245
 
 // Short CounterFact records for the tiny model (its context is 32 tokens of a

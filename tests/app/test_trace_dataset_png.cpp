@@ -146,7 +146,7 @@ private Q_SLOTS:
         p.start(kme, {QStringLiteral("trace-dataset"), QString::fromStdString(modelDir_), QStringLiteral("--dataset"),
                       QString::fromStdString(facts_), QStringLiteral("--samples"), QStringLiteral("2"),
                       QStringLiteral("--png"), path});
-        QVERIFY(p.waitForFinished(120000));
+        QVERIFY(p.waitForFinished(1200000));
         QVERIFY2(p.exitCode() == 0, p.readAllStandardError().constData());
         checkPng(path);
     }

@@ -149,7 +149,7 @@ private Q_SLOTS:
         p.start(kme, {QStringLiteral("trace"), QString::fromStdString(modelDir_), QStringLiteral("--prompt"),
                       QString::fromLatin1(kPrompt), QStringLiteral("--subject"), QStringLiteral("Eiffel Tower"),
                       QStringLiteral("--samples"), QStringLiteral("2"), QStringLiteral("--png"), path});
-        QVERIFY(p.waitForFinished(120000));
+        QVERIFY(p.waitForFinished(1200000));
         QVERIFY2(p.exitCode() == 0, p.readAllStandardError().constData());
         const QImage image(path);
         QCOMPARE(image.size(), QSize(kme::render::kTracePngWidth, kme::render::kTracePngHeight));

@@ -298,11 +298,11 @@ private Q_SLOTS:
         if (exe.isEmpty() || !QFile::exists(exe)) QSKIP("KME_CLI not set");
         QProcess p;
         p.start(exe, {"info", "/nonexistent"});
-        QVERIFY(p.waitForFinished(60000));
+        QVERIFY(p.waitForFinished(1200000));
         QCOMPARE(p.exitCode(), 1);
         QVERIFY(p.readAllStandardError().contains("/nonexistent"));
         p.start(exe, {"predict", "--no-such-flag"});
-        QVERIFY(p.waitForFinished(60000));
+        QVERIFY(p.waitForFinished(1200000));
         QCOMPARE(p.exitCode(), 2);
     }
 };

@@ -32,7 +32,7 @@ Run kmeRun(const QStringList& args) {
     t.start();
     p.start(qEnvironmentVariable("KME_CLI"), args);
     Run r;
-    if (!p.waitForFinished(300000)) return r;
+    if (!p.waitForFinished(1200000)) return r;
     r.rc = p.exitStatus() == QProcess::NormalExit ? p.exitCode() : -2;
     r.out = p.readAllStandardOutput().toStdString();
     r.err = p.readAllStandardError().toStdString();

@@ -38,7 +38,7 @@ Run runShell(const QString& script) {
     p.setProcessEnvironment(env);
     p.start(QStringLiteral("bash"), {QStringLiteral("-c"), script});
     Run r;
-    if (!p.waitForFinished(120000)) {
+    if (!p.waitForFinished(1200000)) {
         p.kill();
         p.waitForFinished();
         return r;

@@ -83,7 +83,7 @@ std::vector<Run> runTogether(const std::vector<QStringList>& argLists) {
     std::vector<Run> out;
     for (auto& p : ps) {
         Run r;
-        if (p->waitForFinished(300000)) {
+        if (p->waitForFinished(1200000)) {
             r.rc = p->exitStatus() == QProcess::NormalExit ? p->exitCode() : -2;
             r.out = p->readAllStandardOutput().toStdString();
             r.err = p->readAllStandardError().toStdString();

@@ -481,7 +481,7 @@ private Q_SLOTS:
             QStringList args{"edit", model, "--method", "rome", "--prompt", "The {} is located in", "--subject",
                              "Eiffel Tower", "--target", "Rome", "--layer", "1", "--json", "-"};
             p.start(qEnvironmentVariable("KME_CLI"), args + extra);
-            if (!p.waitForFinished(120000)) {  // a FIFO that blocks: the bug
+            if (!p.waitForFinished(600000)) {  // a FIFO that blocks: the bug (generous: a loaded machine is slow)
                 p.kill();
                 p.waitForFinished();
                 return std::make_pair(-1, QString("timed out"));

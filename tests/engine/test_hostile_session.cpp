@@ -532,7 +532,7 @@ private Q_SLOTS:
         }
         int ok = 0;
         for (auto& p : procs) {
-            QVERIFY(p->waitForFinished(300000));
+            QVERIFY(p->waitForFinished(1200000));
             const std::string err = p->readAllStandardError().toStdString();
             if (p->exitCode() == 0) {
                 ++ok;

@@ -53,7 +53,7 @@ class TestSessionCli final : public QObject {
         QProcess p;
         p.start(exe_, args);
         Run r;
-        if (!p.waitForFinished(120000)) return r;
+        if (!p.waitForFinished(1200000)) return r;
         r.rc = p.exitCode();
         r.out = p.readAllStandardOutput().toStdString();
         r.err = p.readAllStandardError().toStdString();

@@ -243,7 +243,7 @@ void TestTokenizer::goldenMatchesReferenceEncoder() {
     QProcess proc;
     proc.setProcessChannelMode(QProcess::MergedChannels);
     proc.start(node, {QStringLiteral(KME_SOURCE_DIR "/tests/tokenizer_golden.js"), qEnvironmentVariable("KME_NPM_DIR"), in, out});
-    QVERIFY2(proc.waitForFinished(120000), "node did not finish");
+    QVERIFY2(proc.waitForFinished(1200000), "node did not finish");
     QVERIFY2(proc.exitCode() == 0, proc.readAll().constData());
 
     const nlohmann::json golden = nlohmann::json::parse(readAll(out));

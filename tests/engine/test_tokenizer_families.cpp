@@ -174,7 +174,7 @@ void TestTokenizerFamilies::initTestCase() {
     QProcess proc;
     proc.setProcessChannelMode(QProcess::MergedChannels);
     proc.start(node, {QStringLiteral(KME_SOURCE_DIR "/tests/tokenizer_families.mjs"), npm, in, tmp_.path()});
-    QVERIFY2(proc.waitForFinished(300000), "node did not finish");
+    QVERIFY2(proc.waitForFinished(1200000), "node did not finish");
     QVERIFY2(proc.exitCode() == 0, proc.readAll().constData());
     reference_ = json::parse(readAll(tmp_.filePath("reference.json")));
     qInfo("references for %d texts and %d prompt/target pairs computed by node in %lld ms", int(texts_.size()),
