@@ -172,6 +172,13 @@ void metricSummaryToJson(const MetricSummary& s, json& means, json& ci, json& co
         ci[name] = st.count > 1 && name != "score" ? json(st.ci95) : json(nullptr);
         counts[name] = st.count;
     }
+    // CLI.md names the two-hop metric `portability_score` (as efficacy_score, ...): the same
+    // value under both names.
+    if (means.contains("portability") && !means.contains("portability_score")) {
+        means["portability_score"] = means["portability"];
+        ci["portability_score"] = ci["portability"];
+        counts["portability_score"] = counts["portability"];
+    }
 }
 
 json evalRunToJson(const EvalResult& r, const Dataset& dataset, const EvalParams& p, const EvalRunContext& context,
