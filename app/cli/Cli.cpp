@@ -1,17 +1,20 @@
 #include "app/cli/Cli.h"
 
 #include <algorithm>
+#include <cstdlib>
 #include <filesystem>
 #include <fstream>
 #include <iostream>
 #include <sstream>
 #include <thread>
 
+#include "app/cli/CliEditSetup.h"
 #include "app/cli/CliSupport.h"
 #include "engine/core/Error.h"
 #include "engine/core/OutputFile.h"
 #include "engine/core/Paths.h"
 #include "engine/core/SafeInput.h"
+#include "engine/edit/EditSpeed.h"
 #include "engine/model/Model.h"
 #include "engine/session/SessionStore.h"
 
@@ -35,6 +38,21 @@ void initRuntime(const Args& args, Context& ctx) {
     }
     const std::string warning = initComputeRuntime(threads);
     if (!warning.empty()) ctx.err << warning << "\n";
+    // A benchmarking switch: KME_VALUE_PATH=full | layer-prefix runs the v* / z optimisation the
+    // straightforward way (engine/edit/EditSpeed.h; results agree to float tolerance), so a whole
+    // `kme eval` can be timed before and after issue 19's fast path in one build.
+    if (const char* path = std::getenv("KME_VALUE_PATH"); path && *path) {
+        EditSpeed speed = editSpeed();
+        const std::string name = path;
+        if (name == valuePathName(ValuePath::Full)) speed.valuePath = ValuePath::Full;
+        else if (name == valuePathName(ValuePath::LayerPrefix)) speed.valuePath = ValuePath::LayerPrefix;
+        else if (name == valuePathName(ValuePath::PositionPrefix)) speed.valuePath = ValuePath::PositionPrefix;
+        else throw UsageError("KME_VALUE_PATH must be full, layer-prefix or position-prefix, got " + quoteForMessage(name));
+        speed.batchRequests = speed.valuePath == ValuePath::PositionPrefix;
+        setEditSpeed(speed);
+        ctx.err << "kme: KME_VALUE_PATH=" << name << ": v* / z optimised the " << (speed.batchRequests ? "fast" : "straightforward")
+                << " way\n";
+    }
 }
 
 std::shared_ptr<Model> loadModelArg(const Args& args, Context& ctx, size_t index) {
@@ -194,6 +212,10 @@ int runCli(const std::vector<std::string>& argv, std::ostream& out, std::ostream
         return 2;
     } catch (const Cancelled&) {
         err << "kme: cancelled\n";
+        return 1;
+    } catch (const EditSetupError& e) {
+        // The engine names the problem; the command line's remedy is a flag.
+        err << "kme: " << e.what() << ": " << editRemedy(e.problem(), e.method()) << "\n";
         return 1;
     } catch (const std::exception& e) {
         err << "kme: " << e.what() << "\n";

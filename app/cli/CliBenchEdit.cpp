@@ -12,6 +12,7 @@
 #include "engine/core/Error.h"
 #include "engine/core/Paths.h"
 #include "engine/edit/EditDefaults.h"
+#include "engine/edit/EditSetup.h"
 #include "engine/edit/EditMethod.h"
 #include "engine/edit/EditSpeed.h"
 #include "engine/edit/KeyStatistics.h"
@@ -110,12 +111,13 @@ int runBenchEdit(Context& ctx, const Args& args) {
     };
     std::vector<Case> cases;
     auto run = [&](Model& model, const std::string& label, EditMethod method, std::vector<int> layers, int n) {
-        EditParams p = defaultEditParams(model, method);
-        p.hparams.layers = std::move(layers);
-        p.hparams.mom2Adjustment = true;
-        p.hparams.mom2Tokens = statsTokens;
-        p.statsTexts = corpus.texts;
-        p.statsLabel = corpus.label;
+        EditOverrides o;  // the set-up every front end shares, with the benchmark's corpus (read once)
+        o.layers = std::move(layers);
+        o.hparams = editDefaults(model, method).hparams;
+        o.hparams->mom2Adjustment = true;
+        o.statsTokens = statsTokens;
+        o.statsCorpus = corpus;
+        EditParams p = setUpEdit(model, method, o).params;
         p.requests.assign(requests.begin(), requests.begin() + n);
         Case c{label, editMethodName(method), p.hparams.layers, n, {}, {}, 0, {}};
         ctx.err << "bench edit: " << label << ", " << c.method << ", " << n << " request(s), statistics not cached...\n";

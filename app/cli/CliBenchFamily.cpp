@@ -14,7 +14,7 @@
 
 #include "app/cli/CliSupport.h"
 #include "engine/core/Error.h"
-#include "engine/edit/EditDefaults.h"
+#include "engine/edit/EditSetup.h"
 #include "engine/edit/EditMethod.h"
 #include "engine/edit/WeightDelta.h"
 #include "engine/model/Benchmark.h"
@@ -154,8 +154,10 @@ int runBenchFamily(Context& ctx, const Args& args) {
                   << tr.seconds << " s (" << tr.flops / tr.seconds / 1e9 << " GFLOP/s)\n";
 
                 ctx.err << "bench family " << size << ": ROME edit, identity key statistics...\n";
-                EditParams ep = defaultEditParams(*model, EditMethod::Rome);
-                ep.hparams.mom2Adjustment = false;
+                EditOverrides identity;
+                identity.identityStatistics = true;
+                identity.requireLayers = false;  // a random shape has no default: chosen below
+                EditParams ep = setUpEdit(*model, EditMethod::Rome, identity).params;
                 std::string layerSource = "the model's defaults";
                 if (ep.hparams.layers.empty()) {
                     layerSource = "Llama-2-7B's 5 of 32, scaled to the depth";

@@ -9,12 +9,14 @@
 
 #include <unistd.h>
 
+#include "app/cli/CliEditSetup.h"
 #include "app/cli/CliSupport.h"
 #include "engine/core/Error.h"
 #include "engine/core/OutputFile.h"
 #include "engine/core/SafeInput.h"
 #include "engine/edit/EditDefaults.h"
 #include "engine/edit/EditMethod.h"
+#include "engine/edit/EditWorkflow.h"
 #include "engine/edit/HparamSchema.h"
 #include "engine/edit/methods/MethodTable.h"
 #include "engine/eval/Dataset.h"
@@ -27,19 +29,7 @@ namespace {
 
 using json = nlohmann::json;
 
-struct Probabilities {
-    double pNew = 0;
-    std::optional<double> pTrue;
-};
-
-Probabilities probabilities(const Model& m, const EditRequest& r) {
-    Probabilities p;
-    p.pNew = targetProbability(m, r.filledPrompt(), r.targetNew);
-    if (!r.targetTrue.empty()) p.pTrue = targetProbability(m, r.filledPrompt(), r.targetTrue);
-    return p;
-}
-
-json toJson(const Probabilities& p) {
+json toJson(const RequestScore& p) {
     return {{"p_new", p.pNew}, {"p_true", p.pTrue ? json(*p.pTrue) : json(nullptr)}};
 }
 
@@ -50,9 +40,6 @@ int runEdit(const Args& args, Context& ctx) {
     if (single && args.has("--requests")) throw UsageError("give either --prompt/--subject/--target or --requests, not both");
     if (!single && !args.has("--requests"))
         throw UsageError("missing the edit: --prompt T --subject S --target T, or --requests F");
-    if (args.has("--stats-corpus") && args.has("--no-mom2"))
-        throw UsageError("--stats-corpus and --no-mom2 exclude each other");
-    if (args.has("--layer") && args.has("--layers")) throw UsageError("give --layer or --layers, not both");
     // Every output path is checked before the work (a retry must not repeat an edit).
     const std::string outDir = args.get("--out");
     if (args.has("--out") && outDir.empty()) throw UsageError("--out needs a folder");
@@ -61,10 +48,7 @@ int runEdit(const Args& args, Context& ctx) {
         throw UsageError(std::string("--out writes model weights, and a ") + info.displayName + " edit is " +
                          (info.payload == PayloadKind::Adapter ? "an adapter beside them" : "a context before the prompt") +
                          ": keep it in a session (--session DB)");
-    if (args.has("--editor") && info.method != EditMethod::Mend)
-        throw UsageError(std::string("--editor goes with --method mend, not ") + info.name);
-    if (args.has("--facts") && !info.needsDemonstrations)
-        throw UsageError(std::string("--facts goes with a method that uses demonstrations (ike), not ") + info.name);
+    const EditOverrides overrides = editOverridesFromArgs(args, info);  // usage errors before any work
     if (args.has("--out")) checkOutputFolder(outDir, {"edit"}, args.has("--force"));
     if (args.has("--session")) checkOutputFile(args.get("--session"), "session file");
 
@@ -80,40 +64,14 @@ int runEdit(const Args& args, Context& ctx) {
         given = loadEditRequests(args.get("--requests"));
         if (args.has("--target-true")) throw UsageError("--target-true goes with --prompt; --requests files carry target_true");
     }
-    const int statsSamples = args.getInt("--stats-samples", -1, 1, 100000000);
-    const int statsTokens = args.getInt("--stats-tokens", -1, 0, 2000000000);
-    const uint64_t seed = args.getSeed("--seed", 0);
 
     auto model = loadModelArg(args, ctx);
     if (args.has("--out") && isSameOrInside(model->folder(), outDir))
         fail(ErrorKind::Io, outDir + ": refusing to overwrite the source model folder; choose another --out");
-    // Defaults: the model table, then kme_edit_defaults.json in the model folder.
-    EditParams params = defaultEditParams(*model, *method);
+    // Defaults (the model table, then kme_edit_defaults.json in the model
+    // folder), then the flags: the set-up every front end shares.
+    EditParams params = setUpEdit(*model, *method, overrides).params;
     params.requests = given;
-    params.seed = seed;
-    if (args.has("--hparams")) {
-        const std::string file = args.get("--hparams");
-        // Through the method's schema: a key of another method, a wrong type or a value out of range is refused.
-        applyHparamsJson(params.hparams, *method, readRegularFile(file, "hyper-parameters file", 16ull << 20), file);
-    }
-    if (args.has("--layer")) params.hparams.layers = parseLayerArg("--layer", args.get("--layer"));
-    if (args.has("--layers")) params.hparams.layers = parseLayerArg("--layers", args.get("--layers"));
-    if (args.has("--editor")) params.hparams.mendEditor = args.get("--editor");
-    if (args.has("--no-mom2")) {
-        params.hparams.mom2Adjustment = false;
-        params.statsTexts.clear();
-        params.statsLabel.clear();
-    }
-    if (statsSamples > 0) params.hparams.mom2Samples = statsSamples;
-    if (statsTokens >= 0) params.hparams.mom2Tokens = statsTokens;
-    if (args.has("--stats-corpus")) {
-        params.statsLabel = args.get("--stats-corpus");
-        params.statsTexts = loadTextCorpus(params.statsLabel);
-    }
-    if (args.has("--facts")) {
-        params.demonstrationsLabel = args.get("--facts");
-        params.demonstrations = loadDataset(params.demonstrationsLabel).records;
-    }
     for (const auto& r : params.requests) validateRequest(*model, r);
 
     // One stack for the session's earlier edits and this one.
@@ -130,13 +88,8 @@ int runEdit(const Args& args, Context& ctx) {
                                    "as weights: disable them, or leave out --out");
     }
     const std::string weightsBefore = model->weightsHash();
-    params.preservedKeys = stack.writtenKeys();  // AlphaEdit: the enabled AlphaEdit edits' keys (K_p)
-
-    const std::string hashBefore = model->stateHash();
     const std::string firstPrompt = params.requests.front().filledPrompt();
     const TokenProb answerBefore = model->topNext(model->encodePrompt(firstPrompt), 1).front();
-    std::vector<Probabilities> before;
-    for (const auto& r : params.requests) before.push_back(probabilities(*model, r));
 
     // Progress on stderr (a real process only, not an in-process run): a bar
     // on a terminal, else one whole line per request / stage.
@@ -180,20 +133,23 @@ int runEdit(const Args& args, Context& ctx) {
         lastPercent = percent;
         return true;
     };
-    EditResult result;
+    // Scores before, compute, apply, scores after (engine/edit/EditWorkflow.h).
+    EditOutcome outcome;
     try {
-        result = computeEdit(*model, params, onProgress);
+        outcome = computeScoredEdit(*model, params, &stack, onProgress);
     } catch (...) {
         if (barShown) ctx.err << "\n";  // the error goes on a line of its own
         throw;
     }
     if (barShown) ctx.err << "\n";
-    for (const auto& st : result.stats)
+    for (const auto& st : outcome.result.stats)
         if (!st.cacheNote.empty()) ctx.err << "kme: " << st.cacheNote << "\n";
-    stack.apply(result.payload());
-    std::vector<Probabilities> after;
-    for (const auto& r : params.requests) after.push_back(probabilities(*model, r));
-    const std::string hashAfter = model->stateHash();
+    applyScoredEdit(stack, outcome);
+    const EditResult& result = outcome.result;
+    const std::vector<RequestScore>& before = outcome.before;
+    const std::vector<RequestScore>& after = outcome.after;
+    const std::string& hashBefore = outcome.stateHashBefore;
+    const std::string& hashAfter = outcome.stateHashAfter;
     if (args.has("--out")) {  // folder-atomic: DIR is untouched unless all of it was written
         OutputFolder out(outDir, {"edit"}, args.has("--force"));
         out.write([&](const std::string& dir) { model->save(dir); });

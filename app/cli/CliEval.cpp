@@ -14,6 +14,7 @@
 
 #include <unistd.h>
 
+#include "app/cli/CliEditSetup.h"
 #include "app/cli/CliEval.h"
 #include "app/cli/CliSupport.h"
 #include "engine/core/Error.h"
@@ -138,8 +139,6 @@ SelectionParams selectionArg(const Args& args) {
 EvalParams evalRunArgs(const Args& args) {
     const auto metricSet = parseMetricSet(args.get("--metrics", "auto"));
     if (!metricSet) throw UsageError("--metrics must be auto, counterfact or zsre, got '" + args.get("--metrics") + "'");
-    if (args.has("--stats-corpus") && args.has("--no-mom2")) throw UsageError("--stats-corpus and --no-mom2 exclude each other");
-    if (args.has("--layer") && args.has("--layers")) throw UsageError("give --layer or --layers, not both");
     EvalParams p;
     p.mode = args.has("--sequential") ? EvalMode::Sequential : EvalMode::Fresh;
     p.batchSize = args.getInt("--batch", 1, 1, 1000000);
@@ -153,42 +152,8 @@ EvalParams evalRunArgs(const Args& args) {
 }
 
 void applyEditArgs(const Args& args, const Model& model, const MethodInfo& info, EvalParams& p, bool stepsWhereKnown) {
-    const int statsSamples = args.getInt("--stats-samples", -1, 1, 100000000);
-    const int statsTokens = args.getInt("--stats-tokens", -1, 0, 2000000000);
-    const int steps = args.getInt("--steps", -1, 1, 100000);
-    p.edit = defaultEditParams(model, info.method);
-    p.edit.seed = args.getSeed("--seed", 0);
-    if (args.has("--hparams")) {
-        const std::string file = args.get("--hparams");
-        applyHparamsJson(p.edit.hparams, info.method, readRegularFile(file, "hyper-parameters file", 16ull << 20), file);
-    }
-    if (args.has("--layer")) p.edit.hparams.layers = parseLayerArg("--layer", args.get("--layer"));
-    if (args.has("--layers")) p.edit.hparams.layers = parseLayerArg("--layers", args.get("--layers"));
-    if (args.has("--editor")) {
-        if (info.method != EditMethod::Mend) throw UsageError(std::string("--editor goes with --method mend, not ") + info.name);
-        p.edit.hparams.mendEditor = args.get("--editor");
-    }
-    if (steps > 0) {
-        // The method's step-count key, through its schema row.
-        const HparamSpec* spec = findHparam(info.method, info.stepsKey);
-        if (spec) {
-            checkHparamValue(*spec, steps, "--steps");
-            spec->set(p.edit.hparams, steps);
-        } else if (!stepsWhereKnown) {
-            throw UsageError(std::string("--steps: ") + info.displayName + " has no optimisation steps");
-        }
-    }
-    if (args.has("--no-mom2")) {
-        p.edit.hparams.mom2Adjustment = false;
-        p.edit.statsTexts.clear();
-        p.edit.statsLabel.clear();
-    }
-    if (statsSamples > 0) p.edit.hparams.mom2Samples = statsSamples;
-    if (statsTokens >= 0) p.edit.hparams.mom2Tokens = statsTokens;
-    if (args.has("--stats-corpus")) {
-        p.edit.statsLabel = args.get("--stats-corpus");
-        p.edit.statsTexts = loadTextCorpus(p.edit.statsLabel);
-    }
+    // The set-up every front end shares (engine/edit/EditSetup.h): defaults, then the flags, then the checks.
+    p.edit = setUpEdit(model, info.method, editOverridesFromArgs(args, info, stepsWhereKnown)).params;
 }
 
 namespace {

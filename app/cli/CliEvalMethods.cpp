@@ -144,16 +144,7 @@ int runEvalMethods(const Args& args, Context& ctx) {
     std::vector<EvalParams> params;
     for (const MethodInfo* info : methods) {
         EvalParams p = base;
-        applyEditArgs(args, *model, *info, p, true);
-        // Every method's inputs are checked before the first edit.
-        if (info->layers != LayerShape::None && p.edit.hparams.layers.empty())
-            fail(ErrorKind::Input, std::string("no default ") + info->name +
-                                       " layer for this model: evaluate it alone with kme eval --method " + info->name +
-                                       " --layer(s) ...");
-        if (info->needsKeyStatistics && p.edit.hparams.mom2Adjustment && p.edit.statsTexts.empty())
-            fail(ErrorKind::Input, std::string(info->name) +
-                                       ": key statistics need a text corpus: give one (--stats-corpus FILE), or use "
-                                       "the identity (--no-mom2)");
+        applyEditArgs(args, *model, *info, p, true);  // every method's inputs are checked before the first edit
         params.push_back(std::move(p));
     }
 

@@ -4,7 +4,9 @@
 #include <new>
 #include <stdexcept>
 
+#include "app/gui/EditRemedy.h"
 #include "engine/core/Error.h"
+#include "engine/edit/EditProblem.h"
 
 namespace kme::app {
 
@@ -34,6 +36,9 @@ void Job::run() {
         else Q_EMIT succeeded();
     } catch (const kme::Cancelled&) {
         Q_EMIT cancelled();
+    } catch (const kme::EditSetupError& e) {
+        // The engine names the problem; the window adds the control that remedies it.
+        Q_EMIT failed(QString::fromStdString(e.what()) + QStringLiteral(": ") + editRemedy(e));
     } catch (const kme::Error& e) {
         if (e.kind() == kme::ErrorKind::Cancelled) Q_EMIT cancelled();
         else Q_EMIT failed(QString::fromStdString(e.what()));

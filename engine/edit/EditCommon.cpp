@@ -1,6 +1,7 @@
 // What ROME, MEMIT and FT-L share: templates and subject positions, site
 // reads, the output head, context templates, and computeEdit's checks and
 // dispatch (the v* / z optimisation: ValueOptimization.cpp).
+#include "engine/edit/EditProblem.h"
 #include "engine/edit/EditInternal.h"
 #include "engine/edit/HparamSchema.h"
 
@@ -327,9 +328,7 @@ EditResult computeEdit(Model& model, const EditParams& paramsIn, const ProgressF
     auto& layers = params.hparams.layers;
     if (layers.empty() && method.layers != LayerShape::None) {
         const std::string name = method.name;
-        fail(ErrorKind::Input, "no default " + name + " layer for this model: choose one with --layer" +
-                                   std::string(method.layers == LayerShape::Range ? "s A-B" : " L") +
-                                   " (e.g. where `kme trace --kind mlp` peaks at the subject's last token)");
+        failEdit(EditProblem::NoLayer, "no default " + name + " layer is known for this model", name);
     }
     if (method.layers == LayerShape::None && !layers.empty())
         fail(ErrorKind::Input, std::string(method.displayName) + " changes no layer; leave out the layer");
@@ -338,7 +337,7 @@ EditResult computeEdit(Model& model, const EditParams& paramsIn, const ProgressF
     layers.erase(std::unique(layers.begin(), layers.end()), layers.end());
     validateHparams(params.hparams, params.method);  // every field in its schema range: a bounded run
     if (method.needsKeyStatistics && params.hparams.mom2Adjustment && params.statsTexts.empty())
-        fail(ErrorKind::Input, "key statistics need a text corpus: give --stats-corpus FILE, or --no-mom2 for the identity");
+        failEdit(EditProblem::NoStatsCorpus, std::string(method.displayName) + ": key statistics need a text corpus, and none was given", method.name);
     for (const auto& group : params.contextTemplates)
         for (const auto& t : group)
             if (t.find("{}") == std::string::npos) fail(ErrorKind::Input, "context template '" + t + "' has no '{}'");

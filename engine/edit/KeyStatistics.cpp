@@ -1,5 +1,6 @@
-// Key second moments (kmeng01/rome rome/layer_stats.py, "mom2"): computed in
-// float64 over a corpus, cached on disk and in memory.
+// Key second moments (kmeng01/rome rome/layer_stats.py, "mom2"): one GEMM per
+// corpus batch in the keys' precision, accumulated in float64 over the
+// corpus, cached on disk and in memory.
 #include "engine/edit/KeyStatistics.h"
 
 #include <algorithm>
@@ -383,8 +384,12 @@ std::map<int, at::Tensor> keySecondMoments(Model& model, const std::vector<int>&
             passFlops += model.transformer().forward(req).flops;
             const at::Tensor rows = at::tensor(at::ArrayRef<int64_t>(flat), at::TensorOptions().dtype(at::kLong));
             for (size_t m = 0; m < missing.size(); ++m) {
-                const at::Tensor k = keys[m].reshape({-1, width}).index_select(0, rows).to(at::kDouble);
-                sums[m].addmm_(k.t(), k);
+                // One GEMM per batch in the keys' own precision (float32 runs at twice float64's
+                // rate; half-precision keys go to float32), summed over batches in float64: the
+                // batch's products carry float32's rounding only (~1e-6 relative, see test_edit).
+                at::Tensor k = keys[m].reshape({-1, width}).index_select(0, rows);
+                if (k.scalar_type() != at::kDouble) k = k.to(at::kFloat);
+                sums[m].add_(at::mm(k.t(), k).to(at::kDouble));
                 gemmFlops += 2.0 * double(k.size(0)) * double(width) * double(width);
             }
             done += int64_t(flat.size());
@@ -398,7 +403,9 @@ std::map<int, at::Tensor> keySecondMoments(Model& model, const std::vector<int>&
         editProfile().statsSeconds += seconds();
         for (size_t m = 0; m < missing.size(); ++m) {
             StatsSlot& slot = *missing[m];
-            slot.mom2 = sums[m] / double(done);
+            // A float32 GEMM's blocking can round C[i][j] and C[j][i] differently: the mean of the
+            // two is exactly symmetric (a second moment is; the cache check relies on it).
+            slot.mom2 = (sums[m] + sums[m].t()) / (2.0 * double(done));
             ++computeCount;
             slot.info.samples = int64_t(seqs.size());
             slot.info.tokens = done;

@@ -8,6 +8,7 @@
 #include <map>
 
 #include "engine/core/Error.h"
+#include "engine/edit/EditProblem.h"
 #include "engine/edit/EditInternal.h"
 #include "engine/model/Model.h"
 #include "engine/tokenizer/Tokenizer.h"
@@ -59,9 +60,9 @@ at::Tensor solveOrFail(const at::Tensor& a, const at::Tensor& b, int layer, cons
         if (info)
             why += " (" + std::to_string(info->tokens) + " corpus tokens for " + std::to_string(a.size(0)) + " keys)";
         if (info && info->fromCache && !info->cacheFile.empty())
-            fail(ErrorKind::Input, why + ", loaded from the statistics cache " + info->cacheFile +
-                                       ": delete it to recompute, or use a larger --stats-corpus, or --no-mom2");
-        fail(ErrorKind::Input, why + ": use a larger --stats-corpus, or --no-mom2");
+            failEdit(EditProblem::StaleStatisticsCache,
+                     why + ", loaded from the statistics cache " + info->cacheFile + " (deleting it recomputes them)");
+        failEdit(EditProblem::SingularStatistics, why);
     }
 }
 

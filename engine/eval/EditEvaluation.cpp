@@ -1,4 +1,5 @@
 #include "engine/eval/EditEvaluation.h"
+#include "engine/edit/EditProblem.h"
 #include "engine/edit/HparamSchema.h"
 #include "engine/edit/methods/MethodTable.h"
 
@@ -304,7 +305,9 @@ EvalResult evaluateEdits(Model& model, const Dataset& dataset, const std::vector
     }
     if (methodInfo(params.edit.method).needsKeyStatistics && params.edit.hparams.mom2Adjustment &&
         params.edit.statsTexts.empty())
-        fail(ErrorKind::Input, "key statistics need a text corpus: give one (--stats-corpus FILE), or use the identity (--no-mom2)");
+        failEdit(EditProblem::NoStatsCorpus, std::string(methodInfo(params.edit.method).displayName) +
+                                                 ": key statistics need a text corpus, and none was given",
+                 methodInfo(params.edit.method).name);
 
     // Batches of consecutive selected records.
     std::vector<std::vector<size_t>> batches;  // positions in `selected`

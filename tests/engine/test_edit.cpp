@@ -13,6 +13,7 @@
 
 #include "engine/edit/EditInternal.h"
 #include "engine/edit/EditMethod.h"
+#include "engine/edit/EditProblem.h"
 #include "engine/edit/KeyStatistics.h"
 #include "engine/edit/WeightDelta.h"
 #include "engine/tokenizer/Tokenizer.h"
@@ -43,6 +44,18 @@ WeightDelta syntheticDelta(const Model& m, int layer, uint64_t seed) {
     d.parts.push_back(TensorDelta::denseDelta(tensorName(c.arch, TensorRole::MlpDownB, layer), {c.nEmbd},
                                               randomMatrix(c.nEmbd, 1, rng)));
     return d;
+}
+
+// The problem of an EditSetupError thrown by `f` (-1 cast: none or another error).
+template <class F>
+EditProblem setupProblem(F f) {
+    try {
+        f();
+    } catch (const EditSetupError& e) {
+        return e.problem();
+    } catch (...) {
+    }
+    return static_cast<EditProblem>(-1);
 }
 
 double seconds(std::chrono::steady_clock::time_point t0) {
@@ -95,10 +108,20 @@ private Q_SLOTS:
         p.hparams.mom2Adjustment = false;
         expectError([&] { computeEdit(*m, p); }, {"layer 7 is out of range"});
         p.hparams.layers = {};
-        expectError([&] { computeEdit(*m, p); }, {"no default rome layer", "--layer"});
+        // Problems a user remedies name the problem, not a flag (each front end adds its remedy).
+        expectError([&] { computeEdit(*m, p); }, {"no default rome layer"});
+        QCOMPARE(int(setupProblem([&] { computeEdit(*m, p); })), int(EditProblem::NoLayer));
         p.hparams.layers = {1};
         p.hparams.mom2Adjustment = true;
-        expectError([&] { computeEdit(*m, p); }, {"--stats-corpus", "--no-mom2"});
+        expectError([&] { computeEdit(*m, p); }, {"key statistics need a text corpus"});
+        QCOMPARE(int(setupProblem([&] { computeEdit(*m, p); })), int(EditProblem::NoStatsCorpus));
+        std::string noCorpus;
+        try {
+            computeEdit(*m, p);
+        } catch (const std::exception& e) {
+            noCorpus = e.what();
+        }
+        QVERIFY2(!noCorpus.empty() && noCorpus.find("--") == std::string::npos, noCorpus.c_str());
         p.requests = {request("Tokyo", "Italy", "Where is it")};
         expectError([&] { computeEdit(*m, p); }, {"no '{}'"});
         // The last layer (3 of 4): the subject's value cannot reach the target's
@@ -279,6 +302,41 @@ private Q_SLOTS:
         const double cosine = (at::dot(u, kAvg) / (u.norm() * kAvg.norm())).item<double>();
         qInfo("--no-mom2: cos(u, k*) = %.12f", cosine);
         QVERIFY(std::abs(cosine) > 1 - 1e-9);
+    }
+
+    // A float32 model's statistics: one float32 GEMM per batch, summed in
+    // float64 (issue 19), against a float64 sum of the same keys, key by key.
+    void statisticsOfFloat32Keys() {
+        auto m = Model::load(dir("rand"));
+        const int layer = 2;
+        StatsParams sp;
+        sp.texts = wordCorpus(300, 5);
+        sp.useCache = false;
+        Transformer& tf = m->transformer();
+        at::Tensor c = at::zeros({128, 128}, at::kDouble);
+        int64_t count = 0;
+        for (const auto& text : sp.texts) {
+            auto ids = m->tokenizer().encode(text);
+            ids.resize(std::min<size_t>(ids.size(), 32));
+            ForwardRequest req;
+            req.ids = edit::padBatch({std::vector<int64_t>(ids.begin(), ids.end())});
+            req.stopAfterLayer = layer;
+            at::Tensor keys;
+            req.interventions.push_back(Intervention::read(Site::MlpKey, layer, &keys));
+            tf.forward(req);
+            QCOMPARE(keys.scalar_type(), at::kFloat);  // premise: a float32 model's keys
+            const at::Tensor k = keys[0].to(at::kDouble);
+            for (int64_t t = 0; t < k.size(0); ++t) c += at::outer(k[t], k[t]);  // one key at a time
+            count += k.size(0);
+        }
+        c /= double(count);
+        const at::Tensor engineC = edit::keySecondMoment(*m, layer, sp, {}, nullptr);
+        QCOMPARE(engineC.scalar_type(), at::kDouble);
+        const double diff = (engineC - c).abs().max().item<double>() / c.abs().max().item<double>();
+        qInfo("float32 keys: C engine (float32 GEMM per batch, float64 sum) vs float64 key-by-key sum: "
+              "max relative difference %.3g (tolerance 1e-5), %lld tokens",
+              diff, (long long)count);
+        QVERIFY(diff <= 1e-5);
     }
 
     void statisticsCacheHitAndMiss() {

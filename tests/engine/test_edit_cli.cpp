@@ -181,9 +181,10 @@ private Q_SLOTS:
         const std::vector<std::pair<std::string, std::string>> bad = {
             {R"({"rome": {"layers": "one"}})", "kme_edit_defaults.json"},
             {R"([1, 2])", "kme_edit_defaults.json"},
-            {R"({"stats_corpus": {"file": 3}})", "kme_edit_defaults.json"},
             {R"({"rome": )", "kme_edit_defaults.json"},
-            {R"({"stats_corpus": {"file": "missing.txt"}})", "missing.txt"}};
+            // (with a layer: a method without one is refused before any corpus is read)
+            {R"({"rome": {"layers": [1]}, "stats_corpus": {"file": 3}})", "kme_edit_defaults.json"},
+            {R"({"rome": {"layers": [1]}, "stats_corpus": {"file": "missing.txt"}})", "missing.txt"}};
         for (const auto& [text, fragment] : bad) {
             std::ofstream((m + "/kme_edit_defaults.json").toStdString(), std::ios::trunc) << text;
             r = kmeRun({"edit", m, "--prompt", "The {} is located in", "--subject", "Tokyo", "--target", "Italy"});
@@ -206,6 +207,14 @@ private Q_SLOTS:
             {{"edit", model_, "--prompt", "{} is in", "--subject", "Tokyo", "--target", "Italy", "--no-mom2", "--layer", "9"}, 1, "layer 9 is out of range"},
             {{"edit", model_, "--prompt", "{} is in", "--subject", "Tokyo", "--target", "Italy", "--layer", "1"}, 1, "--stats-corpus"},
             {{"edit", model_, "--prompt", "{} is in", "--subject", "Tokyo", "--target", "Italy", "--no-mom2"}, 1, "--layer"},
+            // The engine names the problem, the command line adds the flag of the method's layer shape.
+            {{"edit", model_, "--prompt", "{} is in", "--subject", "Tokyo", "--target", "Italy", "--no-mom2"}, 1,
+             "no default rome layer is known for this model: choose one with --layer L"},
+            {{"edit", model_, "--method", "memit", "--prompt", "{} is in", "--subject", "Tokyo", "--target", "Italy", "--no-mom2"}, 1,
+             "no default memit layer is known for this model: choose one with --layers A-B"},
+            {{"edit", model_, "--prompt", "{} is in", "--subject", "Tokyo", "--target", "Italy", "--layer", "1"}, 1,
+             "key statistics need a text corpus, and none is known for this model"},
+            {{"edit", model_, "--editor", "e.safetensors", "--prompt", "{} is in", "--subject", "T", "--target", "I"}, 2, "--editor goes with"},
             {{"edit", model_, "--method", "serac", "--prompt", "{} is in", "--subject", "T", "--target", "I"}, 2, "--method"},
             {{"edit", model_, "--method", "grace", "--out", "x", "--prompt", "{} is in", "--subject", "T", "--target", "I"}, 2, "an adapter beside them"},
             {{"edit", model_, "--method", "rome", "--facts", "f.json", "--prompt", "{} is in", "--subject", "T", "--target", "I"}, 2, "--facts goes with"},
@@ -219,6 +228,27 @@ private Q_SLOTS:
             QCOMPARE(r.rc, c.rc);
             QVERIFY2(QString::fromStdString(r.err).contains(c.fragment), r.err.c_str());
         }
+        // The benchmarking switch KME_VALUE_PATH: a bad value is a usage error naming it; a good one
+        // runs the straightforward v* path to the same result (float tolerance).
+        const QStringList edit = {"edit", model_, "--prompt", "{} is in", "--subject", "Tokyo", "--target", "Italy",
+                                  "--no-mom2", "--layer", "1", "--json", "-"};
+        qputenv("KME_VALUE_PATH", "bogus");
+        const Run bad = kmeRun(edit);
+        qputenv("KME_VALUE_PATH", "full");
+        const Run full = kmeRun(edit);
+        qunsetenv("KME_VALUE_PATH");
+        const Run fast = kmeRun(edit);
+        QCOMPARE(bad.rc, 2);
+        QVERIFY2(QString::fromStdString(bad.err).contains("KME_VALUE_PATH must be full, layer-prefix or position-prefix"),
+                 bad.err.c_str());
+        QCOMPARE(full.rc, 0);
+        QCOMPARE(fast.rc, 0);
+        QVERIFY2(QString::fromStdString(full.err).contains("straightforward"), full.err.c_str());
+        const double pFull = nlohmann::json::parse(full.out)["after"]["p_new"].get<double>();
+        const double pFast = nlohmann::json::parse(fast.out)["after"]["p_new"].get<double>();
+        qInfo("p(Italy) after: straightforward v* %.8f, fast v* %.8f (|diff| %.3g, tolerance 1e-3)", pFull, pFast,
+              std::abs(pFull - pFast));
+        QVERIFY(std::abs(pFull - pFast) <= 1e-3);
     }
 };
 

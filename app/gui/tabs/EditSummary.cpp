@@ -3,6 +3,7 @@
 #include <QCoreApplication>
 #include <cmath>
 
+#include "engine/edit/EditWorkflow.h"
 #include "engine/edit/Payload.h"
 #include "engine/model/Model.h"
 #include "engine/session/SessionStore.h"
@@ -27,10 +28,10 @@ QColor editErrorColor(const QPalette& pal) {
     return pal.color(QPalette::Base).lightnessF() < 0.5 ? QColor(0xff, 0x8a, 0x80) : QColor(0xc6, 0x28, 0x28);
 }
 
-RequestProbs requestProbs(const kme::Model& model, const kme::EditRequest& r) {
+RequestProbs requestProbs(const kme::RequestScore& s) {
     RequestProbs p;
-    p.pNew = kme::targetProbability(model, r.filledPrompt(), r.targetNew);
-    if (!r.targetTrue.empty()) p.pTrue = kme::targetProbability(model, r.filledPrompt(), r.targetTrue);
+    p.pNew = s.pNew;
+    if (s.pTrue) p.pTrue = *s.pTrue;
     return p;
 }
 

@@ -15,6 +15,7 @@
 namespace kme {
 class Model;
 struct EditRecord;
+struct RequestScore;
 }  // namespace kme
 
 namespace kme::app {
@@ -25,8 +26,8 @@ struct RequestProbs {
     double pTrue = std::numeric_limits<double>::quiet_NaN();
 };
 
-// Worker thread: the two probabilities on the model as it is.
-RequestProbs requestProbs(const kme::Model& model, const kme::EditRequest& r);
+// The engine's scores (engine/edit/EditWorkflow.h) with NaN for an unknown target_true.
+RequestProbs requestProbs(const kme::RequestScore& score);
 
 // One Run: what the compute job and the apply job hand to the summary.
 struct EditRun {

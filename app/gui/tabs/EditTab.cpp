@@ -28,6 +28,8 @@
 #include "app/gui/tabs/MendEditorPanel.h"
 #include "engine/core/Error.h"
 #include "engine/edit/EditDefaults.h"
+#include "engine/edit/EditSetup.h"
+#include "engine/edit/EditWorkflow.h"
 #include "engine/edit/HparamSchema.h"
 #include "engine/edit/methods/MethodTable.h"
 #include "engine/model/Model.h"
@@ -495,26 +497,18 @@ bool EditTab::runEdit() {
     const bool started = runner_->start(
         title,
         [run, model, live, hparams](const kme::ProgressFn& progress) {
-            kme::EditParams p = kme::defaultEditParams(*model, run->method);
-            p.hparams = hparams;  // the controls started from the same defaults
+            // The set-up and steps every front end shares (engine/edit/EditSetup.h, EditWorkflow.h):
+            // the controls' values (started from the same defaults) over the defaults, the corpus, the checks.
+            kme::EditOverrides overrides;
+            overrides.hparams = hparams;
+            kme::EditParams p = kme::setUpEdit(*model, run->method, overrides).params;
             p.requests = run->requests;
-            if (live && live->model == model && live->stack) p.preservedKeys = live->stack->writtenKeys();
-            if (!kme::methodInfo(run->method).needsKeyStatistics || !hparams.mom2Adjustment) {
-                p.statsTexts.clear();
-                p.statsLabel.clear();
-            } else if (p.statsTexts.empty()) {
-                kme::fail(kme::ErrorKind::Input,
-                          "no text corpus for the key statistics C is known for this model (its folder has no " +
-                              std::string(kme::kEditDefaultsFile) +
-                              " naming one): switch off \"Key statistics\" under Advanced hyper-parameters to use "
-                              "the identity instead");
-            }
-            for (const auto& r : p.requests) kme::validateRequest(*model, r);
-            if (kme::methodInfo(p.method).layers != kme::LayerShape::None) kme::validateLayers(*model, p.hparams.layers);
-            run->statsLabel = p.statsLabel;
-            run->hashBefore = QString::fromStdString(model->stateHash());
-            for (const auto& r : p.requests) run->before.push_back(requestProbs(*model, r));
-            run->result = std::make_shared<kme::EditResult>(kme::computeEdit(*model, p, progress));
+            const kme::EditStack* stack = live && live->model == model && live->stack ? live->stack.get() : nullptr;
+            kme::EditOutcome outcome = kme::computeScoredEdit(*model, std::move(p), stack, progress);
+            run->statsLabel = outcome.params.statsLabel;
+            run->hashBefore = QString::fromStdString(outcome.stateHashBefore);
+            for (const auto& s : outcome.before) run->before.push_back(requestProbs(s));
+            run->result = std::make_shared<kme::EditResult>(std::move(outcome.result));
         },
         {},
         [this, run](JobOutcome outcome, const QString& message) {
@@ -528,7 +522,7 @@ bool EditTab::runEdit() {
             const bool applying = session_->addEdit(
                 run->result, run->requests, run->hashBefore,
                 [run](kme::Model& m) {
-                    for (const auto& r : run->requests) run->after.push_back(requestProbs(m, r));
+                    for (const auto& s : kme::scoreRequests(m, run->requests)) run->after.push_back(requestProbs(s));
                 },
                 [this, run](int64_t id) {
                     if (id == 0) {

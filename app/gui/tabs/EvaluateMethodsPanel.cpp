@@ -30,6 +30,7 @@
 #include "engine/core/OutputFile.h"
 #include "engine/core/SafeInput.h"
 #include "engine/edit/EditDefaults.h"
+#include "engine/edit/EditSetup.h"
 #include "engine/edit/methods/MethodTable.h"
 #include "engine/eval/Dataset.h"
 #include "engine/eval/EditEvaluation.h"
@@ -309,17 +310,10 @@ bool EvaluateMethodsPanel::runComparison() {
             std::vector<kme::EvalParams> params;
             for (kme::EditMethod m : methods) {
                 kme::EvalParams p;
-                p.edit = kme::defaultEditParams(*model, m);
-                const kme::MethodInfo& row = kme::methodInfo(m);
-                if (row.layers != kme::LayerShape::None && p.edit.hparams.layers.empty())
-                    kme::fail(kme::ErrorKind::Input,
-                              std::string("no default ") + row.displayName +
-                                  " layer is known for this model: add a kme_edit_defaults.json to its folder or "
-                                  "leave the method out");
-                if (row.needsKeyStatistics && p.edit.hparams.mom2Adjustment && p.edit.statsTexts.empty()) {
-                    p.edit.hparams.mom2Adjustment = false;  // no corpus known: C = identity, as the one-method page
-                    p.edit.statsLabel.clear();
-                }
+                // The set-up every front end shares: no corpus known -> C = identity, as the one-method page.
+                kme::EditOverrides overrides;
+                overrides.missingCorpus = kme::EditOverrides::MissingCorpus::Identity;
+                p.edit = kme::setUpEdit(*model, m, overrides).params;
                 p.baseline = true;
                 p.generation.enabled = false;
                 params.push_back(std::move(p));

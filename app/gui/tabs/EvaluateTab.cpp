@@ -33,6 +33,7 @@
 #include "engine/core/SafeInput.h"
 #include "engine/core/Error.h"
 #include "engine/edit/EditDefaults.h"
+#include "engine/edit/EditSetup.h"
 #include "engine/edit/HparamSchema.h"
 #include "engine/edit/methods/MethodTable.h"
 #include "engine/eval/Dataset.h"
@@ -383,27 +384,16 @@ bool EvaluateTab::runEvaluation() {
             s.limit = std::min<int>(s.limit, int(dataset.records.size()));  // "20" on a 10-record file: all
             const std::vector<size_t> indices = kme::selectRecords(dataset, s);
             kme::EvalParams p;
-            p.edit = kme::defaultEditParams(*model, method);
-            if (!mendEditor.empty() && p.edit.hparams.mendEditor.empty()) p.edit.hparams.mendEditor = mendEditor;
-            const kme::MethodInfo& info = kme::methodInfo(method);
-            // Methods without a layer (MEND: its editor's layers; IKE: a prompt) need none.
-            if (p.edit.hparams.layers.empty() && info.layers != kme::LayerShape::None)
-                kme::fail(kme::ErrorKind::Input,
-                          "no default layer is known for this model: add a kme_edit_defaults.json to its folder or "
-                          "evaluate with the command line (kme eval --layer)");
-            if (steps > 0) {
-                // The method's step-count key, through its schema row.
-                const kme::HparamSpec* spec = kme::findHparam(method, info.stepsKey);
-                if (spec) {
-                    kme::checkHparamValue(*spec, steps, "steps");
-                    spec->set(p.edit.hparams, steps);
-                }
-            }
-            if (info.needsKeyStatistics && p.edit.hparams.mom2Adjustment && p.edit.statsTexts.empty()) {
-                // No corpus known for C: the identity (as --no-mom2), said in the caption.
-                p.edit.hparams.mom2Adjustment = false;
-                p.edit.statsLabel.clear();
-            }
+            // The set-up every front end shares (engine/edit/EditSetup.h): the defaults, the
+            // window's MEND editor and step count, C = identity when no corpus is known (said
+            // in the caption), a refusal naming the method when no layer is known.
+            kme::EditOverrides overrides;
+            if (!mendEditor.empty() && kme::editDefaults(*model, method).hparams.mendEditor.empty())
+                overrides.mendEditor = mendEditor;
+            if (steps > 0) overrides.steps = steps;
+            overrides.stepsWhereKnown = true;
+            overrides.missingCorpus = kme::EditOverrides::MissingCorpus::Identity;
+            p.edit = kme::setUpEdit(*model, method, overrides).params;
             p.mode = evalMode;
             p.batchSize = batch > 0 ? batch : int(indices.size());
             p.baseline = true;
