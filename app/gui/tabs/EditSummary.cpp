@@ -3,6 +3,7 @@
 #include <QCoreApplication>
 #include <cmath>
 
+#include "app/gui/widgets/Tones.h"
 #include "engine/edit/Payload.h"
 #include "engine/model/Model.h"
 #include "engine/session/SessionStore.h"
@@ -22,10 +23,6 @@ QString prob(double p) {
 QString htmlToken(const std::string& s) { return QString::fromStdString(s).trimmed().toHtmlEscaped(); }
 
 }  // namespace
-
-QColor editErrorColor(const QPalette& pal) {
-    return pal.color(QPalette::Base).lightnessF() < 0.5 ? QColor(0xff, 0x8a, 0x80) : QColor(0xc6, 0x28, 0x28);
-}
 
 RequestProbs requestProbs(const kme::Model& model, const kme::EditRequest& r) {
     RequestProbs p;
@@ -47,7 +44,7 @@ std::string answerOf(const std::string& continuation) {
 QString editSummaryHtml(const EditRun& run, const kme::EditRecord* record, const QString& hashAfter, const QPalette& pal) {
     const kme::EditResult& r = *run.result;
     const QString up = pal.color(QPalette::Base).lightnessF() < 0.5 ? QStringLiteral("#7fd17f") : QStringLiteral("#1b7f2a");
-    const QString down = editErrorColor(pal).name();
+    const QString down = errorColor(pal).name();
     QString layers;
     for (int l : r.layers) layers += (layers.isEmpty() ? QString() : QStringLiteral(", ")) + QString::number(l);
     QString html = tr("<h3>%1 edited layer%2 %3 in %4 s</h3>")
