@@ -7,7 +7,6 @@
 #include <QCheckBox>
 #include <QComboBox>
 #include <QFile>
-#include <QFileDialog>
 #include <QFileInfo>
 #include <QGridLayout>
 #include <QHBoxLayout>
@@ -29,6 +28,7 @@
 
 #include "app/gui/JobRunner.h"
 #include "app/gui/SessionController.h"
+#include "app/gui/widgets/ExportDialog.h"
 #include "app/gui/widgets/SavedRunsCombo.h"
 #include "engine/core/Error.h"
 #include "engine/core/OutputFile.h"
@@ -340,20 +340,11 @@ bool EvaluateMethodsPanel::exportChart(const QString& path, QString* error) cons
 }
 
 void EvaluateMethodsPanel::exportWithDialog(int what) {
-    const QString png = tr("PNG image (*.png)"), pdf = tr("PDF document (*.pdf)"), svg = tr("SVG drawing (*.svg)");
-    const QString csv = tr("CSV table (*.csv)");
     const QStringList names = {QStringLiteral("methods-chart.png"), QStringLiteral("retention.png"),
                                QStringLiteral("scalability.png"), QStringLiteral("methods.csv")};
-    QString selected;
-    QString path = QFileDialog::getSaveFileName(this, tr("Export"), names[what],
-                                                what == 3 ? csv : QStringList{png, pdf, svg}.join(QStringLiteral(";;")),
-                                                &selected);
+    const QString path = what == 3 ? askCsvExportPath(this, tr("Export"), names[what])
+                                   : askPictureExportPath(this, tr("Export"), names[what]);
     if (path.isEmpty()) return;
-    if (QFileInfo(path).suffix().isEmpty())
-        path += what == 3          ? QStringLiteral(".csv")
-                : selected == pdf ? QStringLiteral(".pdf")
-                : selected == svg ? QStringLiteral(".svg")
-                                  : QStringLiteral(".png");
     QString error;
     const bool ok = what == 0   ? exportChart(path, &error)
                     : what == 1 ? retainPlot_->exportTo(path, &error)

@@ -16,6 +16,7 @@
 #include <mutex>
 
 #include "app/gui/JobRunner.h"
+#include "app/gui/widgets/ExportDialog.h"
 #include "app/gui/widgets/JobControls.h"
 #include "app/gui/widgets/SavedRunsCombo.h"
 #include "app/gui/widgets/Tones.h"
@@ -466,14 +467,10 @@ void LocateDatasetView::browseFactFile() {
 }
 
 void LocateDatasetView::exportWithDialog() {
-    QString selected;
-    const QString png = tr("PNG image (*.png)"), pdf = tr("PDF document (*.pdf)"), svg = tr("SVG drawing (*.svg)");
-    QString name = QFileInfo(sourceShown_).completeBaseName();
-    QString path = QFileDialog::getSaveFileName(this, tr("Export plot"), QStringLiteral("trace-dataset-%1.png").arg(name),
-                                                QStringList{png, pdf, svg}.join(QStringLiteral(";;")), &selected);
+    const QString name = QFileInfo(sourceShown_).completeBaseName();
+    const QString path =
+        askPictureExportPath(this, tr("Export plot"), QStringLiteral("trace-dataset-%1.png").arg(name));
     if (path.isEmpty()) return;
-    if (QFileInfo(path).suffix().isEmpty())
-        path += selected == pdf ? QStringLiteral(".pdf") : selected == svg ? QStringLiteral(".svg") : QStringLiteral(".png");
     QString error;
     if (exportPlot(path, &error)) status_->setText(tr("Exported the plot to %1.").arg(path));
     else QMessageBox::warning(this, tr("Export plot"), error);

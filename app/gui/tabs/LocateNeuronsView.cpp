@@ -1,7 +1,6 @@
 #include "app/gui/tabs/LocateNeuronsView.h"
 
 #include <QDoubleSpinBox>
-#include <QFileDialog>
 #include <QFileInfo>
 #include <QFormLayout>
 #include <QHBoxLayout>
@@ -21,6 +20,7 @@
 #include <map>
 
 #include "app/gui/JobRunner.h"
+#include "app/gui/widgets/ExportDialog.h"
 #include "app/gui/widgets/JobControls.h"
 #include "app/gui/widgets/Tones.h"
 #include "engine/model/Model.h"
@@ -371,13 +371,8 @@ void LocateNeuronsView::onFinished(JobOutcome outcome, const QString& message) {
 bool LocateNeuronsView::exportPlot(const QString& path, QString* error) { return plot_->exportTo(path, error); }
 
 void LocateNeuronsView::exportWithDialog() {
-    QString selected;
-    const QString png = tr("PNG image (*.png)"), pdf = tr("PDF document (*.pdf)"), svg = tr("SVG drawing (*.svg)");
-    QString path = QFileDialog::getSaveFileName(this, tr("Export plot"), QStringLiteral("knowledge-neurons.png"),
-                                                QStringList{png, pdf, svg}.join(QStringLiteral(";;")), &selected);
+    const QString path = askPictureExportPath(this, tr("Export plot"), QStringLiteral("knowledge-neurons.png"));
     if (path.isEmpty()) return;
-    if (QFileInfo(path).suffix().isEmpty())
-        path += selected == pdf ? QStringLiteral(".pdf") : selected == svg ? QStringLiteral(".svg") : QStringLiteral(".png");
     QString error;
     if (exportPlot(path, &error)) status_->setText(tr("Exported the plot to %1.").arg(path));
     else QMessageBox::warning(this, tr("Export plot"), error);

@@ -3,7 +3,6 @@
 #include <QCheckBox>
 #include <QComboBox>
 #include <QDateTime>
-#include <QFileDialog>
 #include <QFileInfo>
 #include <QGridLayout>
 #include <QHBoxLayout>
@@ -25,6 +24,7 @@
 #include "app/gui/SessionController.h"
 #include "app/gui/tabs/LocateDatasetView.h"
 #include "app/gui/tabs/LocateNeuronsView.h"
+#include "app/gui/widgets/ExportDialog.h"
 #include "app/gui/widgets/JobControls.h"
 #include "app/gui/widgets/SavedRunsCombo.h"
 #include "app/gui/widgets/Tones.h"
@@ -475,15 +475,10 @@ bool LocateTab::exportHeatmaps(const QString& path, QString* error) {
 }
 
 void LocateTab::exportWithDialog() {
-    QString selected;
-    const QString png = tr("PNG image (*.png)"), pdf = tr("PDF document (*.pdf)"), svg = tr("SVG drawing (*.svg)");
     QString name = subjectShown_;
     name.replace(QLatin1Char(' '), QLatin1Char('-'));
-    QString path = QFileDialog::getSaveFileName(this, tr("Export heatmaps"), QStringLiteral("trace-%1.png").arg(name),
-                                                QStringList{png, pdf, svg}.join(QStringLiteral(";;")), &selected);
+    const QString path = askPictureExportPath(this, tr("Export heatmaps"), QStringLiteral("trace-%1.png").arg(name));
     if (path.isEmpty()) return;
-    if (QFileInfo(path).suffix().isEmpty())
-        path += selected == pdf ? QStringLiteral(".pdf") : selected == svg ? QStringLiteral(".svg") : QStringLiteral(".png");
     QString error;
     if (exportHeatmaps(path, &error)) status_->setText(tr("Exported the heatmaps to %1.").arg(path));
     else QMessageBox::warning(this, tr("Export heatmaps"), error);

@@ -1,6 +1,7 @@
 #include "app/gui/widgets/JobControls.h"
 
 #include <QHBoxLayout>
+#include <QVBoxLayout>
 #include <QLabel>
 #include <QProgressBar>
 #include <QPushButton>
@@ -14,8 +15,14 @@ constexpr int kSteps = 1000;  // progress bar resolution
 }
 
 JobControls::JobControls(const QString& runText, const Names& names, QWidget* parent) : QWidget(parent) {
-    row_ = new QHBoxLayout(this);
-    row_->setContentsMargins(0, 0, 0, 0);
+    // The buttons and the bar on one line, the tab's own widgets at its right
+    // end; the status below, the full width (a long status wraps there rather
+    // than squeezing into what the buttons leave).
+    auto* outer = new QVBoxLayout(this);
+    outer->setContentsMargins(0, 0, 0, 0);
+    outer->setSpacing(2);
+    row_ = new QHBoxLayout;
+    outer->addLayout(row_);
     run_ = new QPushButton(runText, this);
     cancel_ = new QPushButton(tr("Cancel"), this);
     bar_ = new QProgressBar(this);
@@ -33,7 +40,8 @@ JobControls::JobControls(const QString& runText, const Names& names, QWidget* pa
     row_->addWidget(run_);
     row_->addWidget(cancel_);
     row_->addWidget(bar_);
-    row_->addWidget(status_, 1);
+    row_->addStretch(1);
+    outer->addWidget(status_);
     connect(run_, &QPushButton::clicked, this, &JobControls::runClicked);
     connect(cancel_, &QPushButton::clicked, this, &JobControls::cancelClicked);
     updateButtons();

@@ -1,8 +1,8 @@
 #pragma once
 // The run / cancel / progress row every job-running tab has: a Run button, a
-// Cancel button, a progress bar shown only while busy, a status label that
-// takes the rest of the row, and room on the right for a tab's own buttons
-// (Export, Clear results, a "Saved" list). The tab decides what Run does and
+// Cancel button, a progress bar shown only while busy, room on the right for
+// a tab's own buttons (Export, Clear results, a "Saved" list), and under them
+// a status line the full width of the row. The tab decides what Run does and
 // when it may start; the row only shows it:
 //
 //   controls_ = new JobControls(tr("&Run trace"), QStringLiteral("locate"), this);
@@ -41,7 +41,7 @@ public:
     QProgressBar* progressBar() const { return bar_; }
     QLabel* statusLabel() const { return status_; }
 
-    // Adds a tab's own widget at the right end of the row (after the status).
+    // Adds a tab's own widget at the right end of the buttons' line.
     void addTrailingWidget(QWidget* widget);
     void addTrailingLayout(QHBoxLayout* layout);
 
