@@ -1,14 +1,14 @@
+// SessionController, part 2 of 3: the live state: the loaded model and its
+// one EditStack, the edits' enabled flags (undo / redo / delete rebuild the
+// live weights), the edit history as a hash chain (engine/session/EditHistory.h)
+// and the history points the Compare tab offers. Part 1 (SessionFiles.cpp):
+// the session file and settings; part 3 (SessionRecords.cpp): the record writers.
 #include "app/gui/SessionController.h"
 
-#include <QCoreApplication>
-#include <QDateTime>
 #include <QDir>
 #include <QFile>
 #include <QFileInfo>
-#include <QSettings>
-#include <QStandardPaths>
 #include <atomic>
-#include <cmath>
 #include <set>
 
 #include <nlohmann/json.hpp>
@@ -25,45 +25,8 @@
 namespace kme::app {
 
 namespace {
-
 using json = nlohmann::json;
-
-// Settings keys (STYLE.md 10: declared where used).
-const char* const kRecentSessionsKey = "recent/sessions";
-const char* const kLastSessionKey = "session/last";
-constexpr int kMaxRecentSessions = 8;
-
 std::string toPath(const QString& path) { return QFile::encodeName(path).toStdString(); }
-QString fromPath(const std::string& path) { return QFile::decodeName(QByteArray::fromStdString(path)); }
-QString cleanAbsolute(const QString& path) { return QDir::cleanPath(QFileInfo(path).absoluteFilePath()); }
-
-// A session file and the files SQLite keeps beside it in WAL mode.
-void removeSessionFiles(const QString& path) {
-    for (const char* suffix : {"", "-wal", "-shm", "-journal"}) QFile::remove(path + QLatin1String(suffix));
-}
-
-kme::SessionOpenOptions openOptions(const QString& path, bool create) {
-    kme::SessionOpenOptions o;
-    o.create = create;
-    o.sessionName = QFileInfo(path).completeBaseName().toStdString();
-    return o;
-}
-
-// The hash a state's weights must have when every enabled edit lands on the
-// base it was computed on; "" once the chain leaves the recorded hashes.
-std::string expectedHashOf(const std::vector<kme::EditRecord>& edits, const std::string& base, int position) {
-    std::string known = base;
-    for (const auto& e : edits) {
-        if (position >= 0 && e.position > position) break;
-        if (!e.enabled) continue;
-        if (known.empty() || known != e.computedOnHash) return {};
-        known = e.weightsHashAfter;
-    }
-    return known;
-}
-
-QString shortHash(const QString& h) { return h.size() > 12 ? h.left(12) + QChar(0x2026) : h; }
-
 }  // namespace
 
 LiveModel::LiveModel(std::shared_ptr<kme::Model> m)
@@ -71,332 +34,10 @@ LiveModel::LiveModel(std::shared_ptr<kme::Model> m)
 
 LiveModel::~LiveModel() { stack.reset(); }  // before the model it points into
 
-// What an "Opening session" job builds on the worker thread.
-struct SessionController::OpenResult {
-    std::unique_ptr<kme::SessionStore> store;
-    std::shared_ptr<LiveModel> live;  // the live model afterwards (maybe the one already loaded)
-    ModelFacts facts;
-    std::vector<kme::EditRecord> edits;
-    std::map<int64_t, std::shared_ptr<const kme::EditPayload>> deltas;
-    std::string currentHash;
-    std::string summary;        // the replay's one line
-    std::string note;           // which model path was used
-    bool attachLive = false;    // the session records no model: attach the loaded one
-    std::atomic<bool> touchedOld{false};  // the loaded model's weights were changed
-};
-
 SessionController::SessionController(JobRunner* runner, QObject* parent) : QObject(parent), runner_(runner) {}
 
 SessionController::~SessionController() = default;
 
-// ---- session files ---------------------------------------------------------
-
-QString SessionController::sessionPath() const { return store_ ? fromPath(store_->path()) : QString(); }
-QString SessionController::sessionName() const { return name_; }
-
-QString SessionController::autosaveFolder() {
-    return QDir(QStandardPaths::writableLocation(QStandardPaths::AppDataLocation)).filePath(QStringLiteral("sessions"));
-}
-
-QString SessionController::newAutosavePath(const QString& stem) {
-    const QDir dir(autosaveFolder());
-    const QString time = QDateTime::currentDateTime().toString(QStringLiteral("yyyyMMdd-HHmmss"));
-    QString path = dir.filePath(QStringLiteral("%1-%2.kmes").arg(stem, time));
-    for (int i = 2; QFileInfo::exists(path); ++i) path = dir.filePath(QStringLiteral("%1-%2-%3.kmes").arg(stem, time).arg(i));
-    return path;
-}
-
-QStringList SessionController::recentSessions() {
-    return QSettings().value(kRecentSessionsKey).toStringList();
-}
-
-void SessionController::addRecentSession(const QString& path) {
-    QStringList list = recentSessions();
-    list.removeAll(path);
-    list.prepend(path);
-    while (list.size() > kMaxRecentSessions) list.removeLast();
-    QSettings().setValue(kRecentSessionsKey, list);
-}
-
-void SessionController::clearRecentSessions() { QSettings().remove(kRecentSessionsKey); }
-
-QString SessionController::lastSession() { return QSettings().value(kLastSessionKey).toString(); }
-
-void SessionController::rememberSession() const {
-    if (!store_) return;
-    addRecentSession(sessionPath());
-    QSettings().setValue(kLastSessionKey, sessionPath());
-}
-
-void SessionController::setStore(std::unique_ptr<kme::SessionStore> store) {
-    store_ = std::move(store);
-    name_.clear();
-    if (store_) {
-        try {
-            name_ = QString::fromStdString(store_->info().name);
-        } catch (const kme::Error&) {
-        }
-        if (name_.isEmpty()) name_ = QFileInfo(sessionPath()).completeBaseName();
-    }
-}
-
-bool SessionController::isBusy() const { return runner_->isBusy(); }
-
-bool SessionController::writeGuard(QString* error) const {
-    if (!runner_->isBusy()) return true;
-    if (error) *error = tr("“%1” is still running: wait for it or cancel it (Esc).").arg(runner_->currentTitle());
-    return false;
-}
-
-bool SessionController::newSession(const QString& path, QString* error) {
-    if (!writeGuard(error)) return false;
-    const QString target = cleanAbsolute(path);
-    if (store_ && target == cleanAbsolute(sessionPath())) {
-        if (error) *error = tr("%1 is the open session; choose another file name.").arg(target);
-        return false;
-    }
-    if (!QDir().mkpath(QFileInfo(target).absolutePath())) {
-        if (error) *error = tr("Cannot create the folder %1.").arg(QFileInfo(target).absolutePath());
-        return false;
-    }
-    removeSessionFiles(target);  // the file dialog asked before overwriting
-    std::unique_ptr<kme::SessionStore> created;
-    try {
-        auto o = openOptions(target, true);
-        o.appVersion = QCoreApplication::applicationVersion().toStdString();
-        created = std::make_unique<kme::SessionStore>(toPath(target), o);
-    } catch (const std::exception& e) {
-        if (error) *error = QString::fromStdString(e.what());
-        return false;
-    }
-    bool hadEnabled = false;
-    for (const auto& e : edits_) hadEnabled |= e.enabled;
-    setStore(std::move(created));
-    edits_.clear();
-    deltas_.clear();
-    QString attachError;
-    if (!attachCurrentModel(&attachError)) Q_EMIT message(attachError, true);
-    rememberSession();
-    Q_EMIT sessionChanged();
-    Q_EMIT editsChanged();
-    // The new session starts from the checkpoint as it is on disk.
-    if (hadEnabled && live_) rebuildLive(tr("Restoring the original weights"));
-    return true;
-}
-
-bool SessionController::ensureSession(QString* error) {
-    if (store_) return true;
-    const QString stem = live_ ? QFileInfo(facts_.folder).fileName() == QLatin1String("model")
-                                     ? QFileInfo(QFileInfo(facts_.folder).absolutePath()).fileName()
-                                     : QFileInfo(facts_.folder).fileName()
-                               : QStringLiteral("session");
-    if (!newSession(newAutosavePath(stem.isEmpty() ? QStringLiteral("session") : stem), error)) return false;
-    Q_EMIT message(tr("Saving as you go in %1").arg(QDir::toNativeSeparators(sessionPath())), false);
-    return true;
-}
-
-bool SessionController::saveSessionAs(const QString& path, QString* error) {
-    if (!store_) {
-        if (error) *error = tr("No session is open.");
-        return false;
-    }
-    if (!writeGuard(error)) return false;
-    const QString source = cleanAbsolute(sessionPath());
-    const QString target = cleanAbsolute(path);
-    if (source == target) return true;
-    std::string notes;
-    try {
-        notes = store_->info().notes;
-    } catch (const kme::Error&) {
-    }
-    // Closing the only connection checkpoints the write-ahead log into the
-    // main file, so a plain copy of that file is the whole session.
-    store_.reset();
-    auto reopen = [&](const QString& p) {
-        auto o = openOptions(p, false);
-        setStore(std::make_unique<kme::SessionStore>(toPath(p), o));
-    };
-    removeSessionFiles(target);
-    const bool copied = QDir().mkpath(QFileInfo(target).absolutePath()) && QFile::copy(source, target);
-    try {
-        if (!copied) {
-            reopen(source);
-            if (error) *error = tr("Cannot write %1.").arg(target);
-            return false;
-        }
-        reopen(target);
-        store_->setInfo(QFileInfo(target).completeBaseName().toStdString(), notes);
-        setStore(std::move(store_));  // refresh the cached name
-    } catch (const std::exception& e) {
-        if (error) *error = QString::fromStdString(e.what());
-        if (!store_) {
-            try {
-                reopen(source);
-            } catch (const std::exception&) {
-            }
-        }
-        Q_EMIT sessionChanged();
-        return false;
-    }
-    rememberSession();
-    Q_EMIT sessionChanged();
-    return true;
-}
-
-bool SessionController::attachCurrentModel(QString* error) {
-    if (!store_ || !live_) return true;
-    try {
-        const auto recorded = store_->model();
-        const std::string base = facts_.weightsHash.toStdString();
-        if (recorded && recorded->weightsHash != base) {
-            if (!store_->listEdits(false).empty()) {
-                if (error)
-                    *error = tr("%1 belongs to other weights (%2); the loaded model has %3.")
-                                 .arg(sessionPath(), shortHash(QString::fromStdString(recorded->weightsHash)),
-                                      shortHash(facts_.weightsHash));
-                return false;
-            }
-            const kme::Model& m = *live_->model;
-            store_->setModel(m.folder(), m.config().rawJson.empty() ? kme::modelConfigToJson(m.config()) : m.config().rawJson,
-                             base);
-            return true;
-        }
-        kme::attachModel(*store_, *live_->model, base);
-        return true;
-    } catch (const std::exception& e) {
-        if (error) *error = QString::fromStdString(e.what());
-        return false;
-    }
-}
-
-bool SessionController::openSession(const QString& path) {
-    const QString absolute = cleanAbsolute(path);
-    auto out = std::make_shared<OpenResult>();
-    std::shared_ptr<LiveModel> old = live_;
-    const std::string oldBase = facts_.weightsHash.toStdString();
-    const QString oldFolder = old ? cleanAbsolute(facts_.folder) : QString();
-    const ModelFacts oldFacts = facts_;
-    const WeightState oldState = liveState();
-    const std::string file = toPath(absolute);
-    openPath_ = absolute;
-    openError_.clear();
-    openLeftFileUnchanged_ = false;
-    // What the file looked like before: a failed open says whether it is unchanged.
-    const QFileInfo before(absolute);
-    const qint64 sizeBefore = before.exists() ? before.size() : -1;
-    const QDateTime timeBefore = before.exists() ? before.lastModified() : QDateTime();
-    const bool walBefore = QFileInfo::exists(absolute + QStringLiteral("-wal"));
-    const bool started = runner_->start(
-        tr("Opening session %1").arg(QFileInfo(absolute).fileName()),
-        [out, old, oldBase, oldFolder, oldFacts, oldState, file](const kme::ProgressFn& progress) {
-            out->store = std::make_unique<kme::SessionStore>(file, openOptions(fromPath(file), false));
-            kme::SessionStore& store = *out->store;
-            out->edits = store.listEdits(true);
-            for (auto& e : out->edits) {
-                try {
-                    out->deltas[e.id] = std::make_shared<const kme::EditPayload>(
-                        kme::EditPayload::fromBytes(kme::parsePayloadKind(e.payloadKind), e.delta));
-                } catch (const kme::Error& err) {
-                    kme::fail(kme::ErrorKind::Database, file + ": edit #" + std::to_string(e.position) + " '" + e.name +
-                                                            "': its stored " + e.payloadKind + " payload is unreadable: " +
-                                                            err.what());
-                }
-                e.delta.clear();  // kept once, as EditPayload
-            }
-            const auto recorded = store.model();
-            if (!recorded) {
-                for (const auto& e : out->edits)
-                    if (e.enabled)
-                        kme::fail(kme::ErrorKind::Database,
-                                  file + ": the session has enabled edits but records no model to apply them to");
-                if (old) {
-                    out->touchedOld = true;
-                    old->stack->revertAll();
-                    out->live = old;
-                    out->facts = oldFacts;
-                    out->currentHash = old->model->stateHash();
-                    out->attachLive = true;
-                }
-                out->summary = "no model recorded yet";
-                return;
-            }
-            const kme::ResolvedModel resolved = store.resolveModelPath();
-            if (resolved.viaRelativePath) out->note = resolved.note;
-            const bool reuse = old && oldFolder == cleanAbsolute(fromPath(resolved.folder)) && oldBase == recorded->weightsHash;
-            if (reuse) {
-                out->live = old;
-                out->facts = oldFacts;
-            } else {
-                auto model = kme::Model::load(resolved.folder);
-                out->facts = gatherModelFacts(*model);
-                if (out->facts.weightsHash.toStdString() != recorded->weightsHash)
-                    kme::fail(kme::ErrorKind::Database,
-                              file + ": the model at " + resolved.folder + " has weights hash " +
-                                  out->facts.weightsHash.toStdString() + ", but the session was recorded on " +
-                                  recorded->weightsHash + " (the checkpoint changed since)");
-                out->live = std::make_shared<LiveModel>(model);
-            }
-            try {
-                if (reuse) out->touchedOld = true;
-                const kme::ReplayReport report = kme::bringToSessionState(store, *out->live->stack, progress);
-                out->summary = report.summary;
-            } catch (...) {
-                // Leave the loaded model as it was: the open failed.
-                if (reuse) {
-                    try {
-                        applyState(*old->stack, oldState);
-                        out->touchedOld = false;
-                    } catch (...) {
-                    }
-                }
-                throw;
-            }
-            out->currentHash = out->live->model->stateHash();
-        },
-        [this, out] { adoptOpened(*out); },
-        [this, out, absolute, sizeBefore, timeBefore, walBefore](JobOutcome outcome, const QString& message) {
-            if (outcome != JobOutcome::Succeeded) {
-                // Closed now, not when the job's last copy goes: the file is
-                // released, and whatever the connection wrote is in it.
-                out->store.reset();
-                out->deltas.clear();
-                if (outcome == JobOutcome::Failed)
-                    openError_ = message.isEmpty() ? tr("%1 could not be opened.").arg(absolute) : message;
-                QFileInfo after(absolute);
-                after.refresh();
-                openLeftFileUnchanged_ = sizeBefore >= 0 && (after.exists() ? after.size() : -1) == sizeBefore &&
-                                         (after.exists() ? after.lastModified() : QDateTime()) == timeBefore &&
-                                         QFileInfo::exists(absolute + QStringLiteral("-wal")) == walBefore;
-            }
-            if (outcome != JobOutcome::Succeeded && out->touchedOld) rebuildLive(tr("Restoring the weights"));
-            Q_EMIT sessionOpenFinished(outcome == JobOutcome::Succeeded);
-        });
-    if (!started) openError_ = tr("“%1” is still running: wait for it or cancel it (Esc).").arg(runner_->currentTitle());
-    return started;
-}
-
-void SessionController::adoptOpened(OpenResult& opened) {
-    const bool modelChangedNow = opened.live != live_;
-    setStore(std::move(opened.store));
-    live_ = opened.live;
-    if (live_) facts_ = opened.facts;
-    edits_ = std::move(opened.edits);
-    deltas_ = std::move(opened.deltas);
-    currentHash_ = QString::fromStdString(opened.currentHash);
-    opened.touchedOld = false;  // the new state is the live one now
-    if (opened.attachLive) {
-        QString error;
-        if (!attachCurrentModel(&error)) Q_EMIT message(error, true);
-    }
-    rememberSession();
-    if (modelChangedNow) Q_EMIT modelChanged();
-    Q_EMIT sessionChanged();
-    Q_EMIT editsChanged();
-    Q_EMIT weightsChanged();
-    QString text = tr("Opened session %1: %2.").arg(name_, QString::fromStdString(opened.summary));
-    if (!opened.note.empty()) text += QLatin1Char(' ') + QString::fromStdString(opened.note);
-    Q_EMIT message(text, false);
-}
 
 // ---- the model -------------------------------------------------------------
 
@@ -421,7 +62,7 @@ bool SessionController::loadModelFolder(const QString& folder) {
         }
     }
     WeightState state = liveState();
-    state.expectedHash = expectedHashOf(edits_, sessionBase, -1);
+    state.expectedHash = kme::EditHistory(edits_, sessionBase).expectedHashAt(-1);
     const std::string path = toPath(absolute);
     return runner_->start(
         tr("Loading %1").arg(modelDisplayName(absolute)),
@@ -444,6 +85,7 @@ bool SessionController::loadModelFolder(const QString& folder) {
         [this, out] {
             live_ = out->live;
             facts_ = out->facts;
+            rebuildHistory();  // the base hash may differ
             currentHash_ = QString::fromStdString(out->currentHash);
             if (!out->replayed && store_) {
                 bool hasEdits = !edits_.empty();
@@ -458,7 +100,7 @@ bool SessionController::loadModelFolder(const QString& folder) {
                     // there and continue in a fresh session for this model.
                     const QString previous = name_;
                     setStore(nullptr);
-                    edits_.clear();
+                    setEdits({});
                     deltas_.clear();
                     QString error;
                     if (ensureSession(&error))
@@ -491,7 +133,7 @@ std::vector<kme::WhatIfNote> SessionController::whatIfNotes() const {
     // The live model's unedited hash is the session's model hash: attaching
     // and opening make sure of that.
     if (!store_) return {};
-    return kme::whatIfNotes(edits_, facts_.weightsHash.toStdString());
+    return history_.whatIfNotes();
 }
 
 std::vector<kme::EditRequest> SessionController::editRequests(const kme::EditRecord& record) {
@@ -529,71 +171,26 @@ std::vector<int> SessionController::layersOf(const kme::EditRecord& record) cons
     return {seen.begin(), seen.end()};
 }
 
+void SessionController::setEdits(std::vector<kme::EditRecord> edits) {
+    edits_ = std::move(edits);
+    rebuildHistory();
+}
+
+void SessionController::rebuildHistory() { history_ = kme::EditHistory(edits_, facts_.weightsHash.toStdString()); }
+
 void SessionController::reloadEdits() {
     if (!store_) {
-        edits_.clear();
+        setEdits({});
         return;
     }
     try {
-        edits_ = store_->listEdits(false);
+        setEdits(store_->listEdits(false));
     } catch (const kme::Error& e) {
         Q_EMIT message(QString::fromStdString(e.what()), true);
     }
 }
 
-bool SessionController::addEdit(std::shared_ptr<const kme::EditResult> result, std::vector<kme::EditRequest> requests,
-                                const QString& hashBefore, WorkerFn afterApply, std::function<void(int64_t)> done) {
-    auto fail = [&](const QString& text) {
-        Q_EMIT message(text, true);
-        return false;
-    };
-    if (!live_) return fail(tr("Open a model before editing."));
-    if (!result) return fail(tr("There is no edit to record."));
-    QString error;
-    if (!writeGuard(&error)) return fail(error);
-    if (!ensureSession(&error)) return fail(tr("The edit cannot be saved: %1").arg(error));
-    auto live = live_;
-    auto record = std::make_shared<kme::EditRecord>();
-    auto applied = std::make_shared<std::atomic<bool>>(false);
-    auto kept = std::make_shared<std::shared_ptr<const kme::EditPayload>>();
-    const std::string before = hashBefore.toStdString();
-    return runner_->start(
-        tr("Applying the edit"),
-        [live, result, requests, before, record, applied, kept, afterApply](const kme::ProgressFn&) {
-            auto payload = std::make_shared<const kme::EditPayload>(result->payload());
-            live->stack->apply(*payload);
-            *kept = payload;
-            applied->store(true);
-            // The record holds the delta's bytes (megabytes for a dense FT-L
-            // change of a big model): serialised here, not on the GUI thread.
-            *record = kme::makeEditRecord(*result, requests, before, live->model->stateHash());
-            if (afterApply) afterApply(*live->model);
-        },
-        {},
-        [this, result, record, applied, kept, done](JobOutcome outcome, const QString&) {
-            int64_t id = 0;
-            if (outcome == JobOutcome::Succeeded && store_) {
-                try {
-                    id = store_->addEdit(*record);
-                } catch (const std::exception& e) {
-                    Q_EMIT message(tr("The edit could not be saved: %1").arg(QString::fromStdString(e.what())), true);
-                }
-            }
-            if (id == 0) {
-                // Not recorded: the live weights go back to the session's state.
-                if (applied->load()) rebuildLive(tr("Restoring the weights"));
-                if (done) done(0);
-                return;
-            }
-            // The payload applied is kept as it is.
-            deltas_[id] = *kept;
-            reloadEdits();
-            currentHash_ = QString::fromStdString(record->weightsHashAfter);
-            Q_EMIT editsChanged();
-            Q_EMIT weightsChanged();
-            if (done) done(id);
-        });
-}
+
 
 bool SessionController::rebuildLive(const QString& title, std::function<void(bool)> done) {
     if (!live_) {
@@ -689,22 +286,9 @@ bool SessionController::deleteEdit(int64_t id) {
     return true;
 }
 
-int64_t SessionController::undoTarget() const {
-    for (auto it = edits_.rbegin(); it != edits_.rend(); ++it)
-        if (it->enabled) return it->id;
-    return 0;
-}
+int64_t SessionController::undoTarget() const { return history_.undoTarget(); }
 
-int64_t SessionController::redoTarget() const {
-    // The first disabled edit after the last enabled one: undo, undo, redo,
-    // redo walks the history back and forth.
-    int64_t target = 0;
-    for (auto it = edits_.rbegin(); it != edits_.rend(); ++it) {
-        if (it->enabled) break;
-        target = it->id;
-    }
-    return target;
-}
+int64_t SessionController::redoTarget() const { return history_.redoTarget(); }
 
 bool SessionController::undo() {
     const int64_t id = undoTarget();
@@ -721,22 +305,20 @@ bool SessionController::redo() {
 WeightState SessionController::stateAt(int position) const {
     WeightState s;
     s.position = position;
-    for (const auto& e : edits_) {
-        if (position >= 0 && e.position > position) break;
-        if (!e.enabled) continue;
-        auto it = deltas_.find(e.id);
+    for (int64_t id : history_.enabledIds(position)) {
+        auto it = deltas_.find(id);
         if (it == deltas_.end()) continue;  // cannot happen: every listed edit has its delta
-        s.editIds.push_back(e.id);
+        s.editIds.push_back(id);
         s.deltas.push_back(it->second);
     }
-    s.expectedHash = expectedHashOf(edits_, facts_.weightsHash.toStdString(), position);
+    s.expectedHash = history_.expectedHashAt(position);
     if (position == 0) {
         s.label = tr("original");
     } else if (position < 0) {
         s.label = tr("now");
     } else {
         s.label = tr("after #%1").arg(position);
-        for (const auto& e : edits_)
+        for (const auto& e : history_.entries())
             if (e.position == position) {
                 s.label += QStringLiteral(" ") + QString::fromStdString(e.name);
                 if (!e.enabled) s.label += tr(" (off)");
@@ -771,55 +353,6 @@ void SessionController::applyState(kme::EditStack& stack, const WeightState& sta
     // EditStack::rebuild without copying the deltas.
     stack.revertAll();
     for (const auto& d : state.deltas) stack.apply(*d);
-}
-
-// ---- traces and previews -------------------------------------------------------
-
-void SessionController::recordTrace(const QString& requestJson, const QString& resultJson) {
-    QString error;
-    if (!ensureSession(&error)) {
-        Q_EMIT message(tr("The trace could not be saved: %1").arg(error), true);
-        return;
-    }
-    kme::TraceRecord t;
-    t.requestJson = requestJson.toStdString();
-    try {
-        json request = kme::parseJson(t.requestJson, "the trace's request");
-        if (request.is_object() && !currentHash_.isEmpty()) {
-            request["weights_hash"] = currentHash_.toStdString();
-            t.requestJson = request.dump();
-        }
-    } catch (const std::exception&) {
-        // Kept as given: the store checks that it is JSON and says so.
-    }
-    t.resultJson = resultJson.toStdString();
-    try {
-        store_->addTrace(t);
-    } catch (const std::exception& e) {
-        Q_EMIT message(tr("The trace could not be saved: %1").arg(QString::fromStdString(e.what())), true);
-    }
-}
-
-bool SessionController::addPreview(kme::PreviewRecord preview, QString* error) {
-    if (!ensureSession(error)) return false;
-    try {
-        store_->addPreview(std::move(preview));
-        return true;
-    } catch (const std::exception& e) {
-        if (error) *error = QString::fromStdString(e.what());
-        return false;
-    }
-}
-
-bool SessionController::addMetricRun(kme::MetricRunRecord run, QString* error) {
-    if (!ensureSession(error)) return false;
-    try {
-        store_->addMetricRun(std::move(run));
-        return true;
-    } catch (const std::exception& e) {
-        if (error) *error = QString::fromStdString(e.what());
-        return false;
-    }
 }
 
 }  // namespace kme::app

@@ -15,6 +15,11 @@
 // Weights: the live weights are always "originals + the enabled edits'
 // deltas in position order" (DESIGN.md "Edits are data"). Undo / redo toggle
 // an edit's enabled flag and rebuild the weights on the worker thread.
+//
+// Code: SessionFiles.cpp (the session file, recent / last sessions),
+// SessionController.cpp (the live model, enabled flags, undo / redo, the
+// history as a hash chain, history points), SessionRecords.cpp (the record
+// writers: edits, traces, previews, evaluation runs).
 #include <QObject>
 #include <QString>
 #include <QStringList>
@@ -26,6 +31,7 @@
 
 #include "app/gui/ModelFacts.h"
 #include "engine/edit/EditMethod.h"
+#include "engine/session/EditHistory.h"
 #include "engine/session/Replay.h"
 #include "engine/session/SessionStore.h"
 
@@ -123,6 +129,8 @@ public:
     const std::vector<kme::EditRecord>& edits() const { return edits_; }  // position order, no delta bytes
     const kme::EditRecord* edit(int64_t id) const;
     std::vector<kme::WhatIfNote> whatIfNotes() const;
+    // The edits as a hash chain, walked once per change (engine/session/EditHistory.h).
+    const kme::EditHistory& history() const { return history_; }
     // The requests of an edit, parsed from its record ("" on bad JSON: empty).
     static std::vector<kme::EditRequest> editRequests(const kme::EditRecord& record);
     // The layers an edit changed (from its hyper-parameters).
@@ -191,6 +199,8 @@ private:
     // Rebuilds the live weights to the enabled edits on the worker thread.
     bool rebuildLive(const QString& title, std::function<void(bool ok)> done = {});
     void reloadEdits();  // edits_ from the store (GUI thread)
+    void setEdits(std::vector<kme::EditRecord> edits);  // edits_ and history_
+    void rebuildHistory();                              // history_ from edits_ and the base hash
     void adoptOpened(OpenResult& opened);
     void rememberSession() const;
     bool writeGuard(QString* error) const;
@@ -202,6 +212,7 @@ private:
     ModelFacts facts_;
     QString currentHash_;
     std::vector<kme::EditRecord> edits_;
+    kme::EditHistory history_;  // edits_ walked as a hash chain on facts_.weightsHash
     std::map<int64_t, std::shared_ptr<const kme::EditPayload>> deltas_;
     QString openPath_;   // the last openSession's file
     QString openError_;  // and why it failed ("" = it did not)

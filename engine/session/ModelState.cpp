@@ -9,6 +9,7 @@
 #include "engine/edit/WeightDelta.h"
 #include "engine/edit/methods/MethodTable.h"
 #include "engine/model/Model.h"
+#include "engine/session/EditHistory.h"
 
 namespace kme {
 
@@ -56,7 +57,6 @@ ModelState makeState(const std::vector<EditRecord>& edits, const std::vector<boo
     ModelState s;
     std::vector<EditRecord> asEnabled;  // the session as if exactly these were enabled
     std::vector<const EditRecord*> members;
-    std::string known = baseHash;       // the recorded chain, while it holds
     for (size_t i = 0; i < edits.size(); ++i) {
         EditRecord e = edits[i];
         e.delta.clear();
@@ -65,12 +65,12 @@ ModelState makeState(const std::vector<EditRecord>& edits, const std::vector<boo
             s.editIds.push_back(e.id);
             s.positions.push_back(e.position);
             members.push_back(&edits[i]);
-            known = (!known.empty() && known == e.computedOnHash) ? e.weightsHashAfter : std::string();
         }
         asEnabled.push_back(std::move(e));
     }
-    s.expectedHash = known;
-    s.whatIf = whatIfNotes(asEnabled, baseHash);
+    const EditHistory history(asEnabled, baseHash);  // the recorded chain, while it holds
+    s.expectedHash = history.expectedHashAt(-1);
+    s.whatIf = history.whatIfNotes();
     s.label = label.empty() ? labelOf(members) : std::move(label);
     return s;
 }

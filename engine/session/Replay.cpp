@@ -8,6 +8,7 @@
 #include "engine/edit/Payload.h"
 #include "engine/edit/WeightDelta.h"
 #include "engine/model/Model.h"
+#include "engine/session/EditHistory.h"
 
 namespace kme {
 
@@ -20,26 +21,6 @@ std::string label(const EditRecord& e) {
 }
 
 std::string shortHash(const std::string& h) { return h.size() > 12 ? h.substr(0, 12) + "…" : h; }
-
-WhatIfNote makeNote(const EditRecord& e, const std::string& appliedOn, const std::vector<const EditRecord*>& disabled) {
-    WhatIfNote n;
-    n.editId = e.id;
-    n.position = e.position;
-    n.name = e.name;
-    n.computedOnHash = e.computedOnHash;
-    n.appliedOnHash = appliedOn;
-    for (const EditRecord* x : disabled) n.disabledBefore.push_back(x->position);
-    n.message = label(e) + " was computed on other weights than it is applied on";
-    if (!disabled.empty()) {
-        n.message += " (disabled before it: ";
-        for (size_t i = 0; i < disabled.size(); ++i) n.message += (i ? ", " : "") + label(*disabled[i]);
-        n.message += ")";
-    } else {
-        n.message += " (the edits before it were reordered, or it was recorded as a what-if)";
-    }
-    n.message += ": a what-if, its delta is applied as computed";
-    return n;
-}
 
 }  // namespace
 
@@ -75,22 +56,7 @@ EditApplier makeEditApplier(Model& model) {
 }
 
 std::vector<WhatIfNote> whatIfNotes(const std::vector<EditRecord>& edits, const std::string& baseHash) {
-    std::vector<WhatIfNote> notes;
-    std::optional<std::string> known = baseHash;  // weights hash the next edit is applied on, if known
-    std::vector<const EditRecord*> disabled;
-    for (const EditRecord& e : edits) {
-        if (!e.enabled) {
-            disabled.push_back(&e);
-            continue;
-        }
-        if (known && *known == e.computedOnHash) {
-            known = e.weightsHashAfter;
-            continue;
-        }
-        notes.push_back(makeNote(e, known ? *known : std::string(), disabled));
-        known.reset();
-    }
-    return notes;
+    return EditHistory(edits, baseHash).whatIfNotes();
 }
 
 ReplayReport replaySession(const SessionStore& store, const EditApplier& applier, const ReplayOptions& options,
@@ -168,7 +134,7 @@ ReplayReport replaySession(const SessionStore& store, const EditApplier& applier
             appliedOn = *known;
         }
         const bool whatIf = appliedOn.empty() || appliedOn != e.computedOnHash;
-        if (whatIf) report.whatIf.push_back(makeNote(e, appliedOn, disabled));
+        if (whatIf) report.whatIf.push_back(makeWhatIfNote(e, appliedOn, disabled));
 
         try {
             applier.applyEdit(store.getEdit(e.id, true));

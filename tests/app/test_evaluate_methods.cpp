@@ -8,6 +8,8 @@
 // not mixed into the one-method page's runs).
 #include <QtTest>
 
+#include <algorithm>
+
 #include <QCheckBox>
 #include <QFileInfo>
 #include <QLabel>
@@ -191,6 +193,23 @@ private Q_SLOTS:
         QCOMPARE(cells(tab.methodsPanel()->table()), before);
         QCOMPARE(tab.methodsPanel()->retentionPlot()->lines().size(), size_t(4));
         QCOMPARE(tab.runCount(), 0);
+        // The controls show what the restored comparison ran with (its methods
+        // and record count), not the page's defaults, so Run repeats it.
+        const auto sorted = [](std::vector<kme::EditMethod> v) {
+            std::sort(v.begin(), v.end());
+            return v;
+        };
+        const std::vector<kme::EditMethod> ran = sorted({kme::EditMethod::FtL, kme::EditMethod::Grace});
+        {
+            JobRunner idle;
+            EvaluateTab fresh(&idle, nullptr);  // the premise: the defaults differ from the comparison's inputs
+            QVERIFY(sorted(fresh.methodsPanel()->checkedMethods()) != ran);
+            QVERIFY(fresh.methodsPanel()->recordsSpin()->value() != 3);
+        }
+        QVERIFY(sorted(tab.methodsPanel()->checkedMethods()) == ran);
+        QCOMPARE(tab.methodsPanel()->recordsSpin()->value(), 3);
+        QVERIFY(tab.methodsPanel()->retainCheck()->isChecked());
+        QVERIFY(tab.methodsPanel()->scaleCheck()->isChecked());
     }
 
     void inputsAreCheckedFirst() {

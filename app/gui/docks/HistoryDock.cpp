@@ -206,8 +206,7 @@ void HistoryDock::refresh() {
     const int64_t selected = selectedEditId();
     updating_ = true;
     tree_->clear();
-    std::map<int64_t, QString> whatIf;
-    for (const auto& note : session_->whatIfNotes()) whatIf[note.editId] = QString::fromStdString(note.message);
+    const kme::EditHistory& history = session_->history();  // the chain, walked once per change
     const QColor off = palette().color(QPalette::Disabled, QPalette::Text);
     for (const kme::EditRecord& e : session_->edits()) {
         auto* item = new QTreeWidgetItem(tree_);
@@ -229,16 +228,16 @@ void HistoryDock::refresh() {
                                                     .arg(QString::fromStdString(e.payloadKind));
             for (int c = kNameCol; c < kColumnCount; ++c) item->setForeground(c, off);
         }
-        auto it = whatIf.find(e.id);
-        if (it != whatIf.end()) {
+        if (const kme::WhatIfNote* note = history.whatIfNote(e.id)) {
+            const QString why = QString::fromStdString(note->message);
             item->setText(kWhatIfCol, tr("⚠ what-if"));
-            item->setToolTip(kWhatIfCol, it->second);
-            tip += QLatin1Char('\n') + it->second;
+            item->setToolTip(kWhatIfCol, why);
+            tip += QLatin1Char('\n') + why;
         }
         for (int c = 0; c < kWhatIfCol; ++c) item->setToolTip(c, tip);
         if (e.id == selected) tree_->setCurrentItem(item);
     }
-    tree_->setColumnHidden(kWhatIfCol, whatIf.empty());  // room for the names while there is no what-if
+    tree_->setColumnHidden(kWhatIfCol, !history.hasWhatIf());  // room for the names while there is no what-if
     updating_ = false;
     updateActions();
     updateFooter();
@@ -277,7 +276,7 @@ void HistoryDock::updateFooter() {
             QString state;
             if (hash.isEmpty()) state = tr("being rebuilt");
             else if (hash == session_->baseHash()) state = tr("the original model");
-            else if (!session_->whatIfNotes().empty()) state = tr("a what-if state");
+            else if (session_->history().hasWhatIf()) state = tr("a what-if state");
             else state = tr("as recorded");
             // The state hash: weights + enabled adapters + enabled context.
             text += tr("<br>Model state <tt>%1</tt>: %2").arg(hash.left(12), state);

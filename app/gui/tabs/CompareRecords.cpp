@@ -1,5 +1,6 @@
 #include "app/gui/tabs/CompareRecords.h"
 
+#include <algorithm>
 #include <cmath>
 #include <limits>
 
@@ -79,8 +80,36 @@ std::vector<kme::PreviewRecord> comparisonPreviews(const std::vector<kme::Compar
     return out;
 }
 
+std::vector<SavedComparisonEntry> savedComparisons(const std::vector<kme::PreviewRecord>& previews) {
+    std::vector<SavedComparisonEntry> out;
+    for (const auto& p : previews) {
+        if (!isComparison(p)) continue;
+        try {
+            const json jb = kme::parseJson(p.beforeProbsJson, "a comparison record");
+            const json ja = kme::parseJson(p.afterProbsJson, "a comparison record");
+            if (!jb.is_object() || !ja.is_object()) continue;
+            const std::string id = ja.value("comparison", std::string());
+            if (id.empty()) continue;
+            auto it = std::find_if(out.begin(), out.end(), [&id](const SavedComparisonEntry& e) { return e.id == id; });
+            if (it == out.end()) {
+                SavedComparisonEntry e;
+                e.id = id;
+                e.firstPreview = p.id;
+                e.created = p.created;
+                e.labelA = QString::fromStdString(jb.value("point", std::string()));
+                e.labelB = QString::fromStdString(ja.value("point", std::string()));
+                out.push_back(std::move(e));
+                it = out.end() - 1;
+            }
+            ++it->prompts;
+        } catch (const std::exception&) {
+            continue;  // a damaged record: the others still count
+        }
+    }
+    return out;
+}
+
 SavedComparison lastSavedComparison(const std::vector<kme::PreviewRecord>& previews) {
-    SavedComparison saved;
     // The last comparison saved: previews sharing its "comparison" id.
     std::string last;
     for (auto it = previews.rbegin(); it != previews.rend() && last.empty(); ++it)
@@ -90,6 +119,11 @@ SavedComparison lastSavedComparison(const std::vector<kme::PreviewRecord>& previ
             } catch (const std::exception&) {
             }
         }
+    return savedComparison(previews, last);
+}
+
+SavedComparison savedComparison(const std::vector<kme::PreviewRecord>& previews, const std::string& last) {
+    SavedComparison saved;
     if (last.empty()) return saved;
     for (const auto& p : previews) {
         if (!isComparison(p)) continue;

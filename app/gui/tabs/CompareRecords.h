@@ -38,8 +38,20 @@ inline constexpr const char* kComparePreviewPrefix = "compare:";
 std::vector<kme::PreviewRecord> comparisonPreviews(const std::vector<kme::CompareRow>& rows,
                                                    const ComparedStates& states, std::optional<int64_t> editId,
                                                    const std::string& comparisonId);
-// The last comparison among `previews` (rows empty when there is none);
-// unreadable records are skipped.
+// One saved comparison as a list names it.
+struct SavedComparisonEntry {
+    std::string id;            // the comparison id its previews share
+    int64_t firstPreview = 0;  // the id of its first preview record
+    std::string created;       // when it was saved
+    QString labelA, labelB;    // the two states
+    int prompts = 0;
+};
+// The comparisons among `previews`, oldest first; unreadable records are skipped.
+std::vector<SavedComparisonEntry> savedComparisons(const std::vector<kme::PreviewRecord>& previews);
+// The comparison `comparisonId` among `previews` (rows empty when there is
+// none); unreadable records are skipped.
+SavedComparison savedComparison(const std::vector<kme::PreviewRecord>& previews, const std::string& comparisonId);
+// The last comparison among `previews` (rows empty when there is none).
 SavedComparison lastSavedComparison(const std::vector<kme::PreviewRecord>& previews);
 
 }  // namespace kme::app

@@ -20,6 +20,8 @@
 #include "app/gui/SessionController.h"
 #include "app/gui/tabs/CompareRecords.h"
 #include "app/gui/tabs/CompareStatePicker.h"
+#include "app/gui/widgets/JobControls.h"
+#include "app/gui/widgets/SavedRunsCombo.h"
 #include "engine/core/Error.h"
 #include "engine/edit/Payload.h"
 #include "engine/model/Model.h"
@@ -56,9 +58,6 @@ CompareTab::CompareTab(JobRunner* runner, SessionController* session, QWidget* p
     pickerB_ = new CompareStatePicker(session_, -1, this);
     pickerB_->combo()->setObjectName(QStringLiteral("afterCombo"));
     pickerB_->editsButton()->setObjectName(QStringLiteral("afterEditsButton"));
-    compare_ = new QPushButton(tr("&Compare"), this);
-    compare_->setObjectName(QStringLiteral("compareButton"));
-    compare_->setToolTip(tr("Run every prompt in both states (Ctrl+R)"));
     auto* beforeLabel = new QLabel(tr("State &A:"), this);
     beforeLabel->setBuddy(pickerA_->combo());
     auto* afterLabel = new QLabel(tr("State &B:"), this);
@@ -68,10 +67,19 @@ CompareTab::CompareTab(JobRunner* runner, SessionController* session, QWidget* p
     pointsRow->addSpacing(12);
     pointsRow->addWidget(afterLabel);
     pointsRow->addWidget(pickerB_);
-    pointsRow->addSpacing(12);
-    pointsRow->addWidget(compare_);
     pointsRow->addStretch(1);
     layout->addLayout(pointsRow);
+    controls_ = new JobControls(tr("&Compare"),
+                                {QStringLiteral("compareButton"), QStringLiteral("compareCancel"),
+                                 QStringLiteral("compareProgress"), QStringLiteral("compareStatus")},
+                                this);
+    controls_->setRunToolTip(tr("Run every prompt in both states (Ctrl+R)"));
+    status_ = controls_->statusLabel();
+    saved_ = new SavedRunsCombo(tr("Save&d comparisons:"), QStringLiteral("compareSavedComparisons"),
+                                tr("Comparisons saved in this session, newest first: choose one to show it again"),
+                                this);
+    controls_->addTrailingWidget(saved_);
+    layout->addWidget(controls_);
 
     auto* promptRow = new QHBoxLayout;
     userPrompt_ = new QLineEdit(this);
@@ -104,17 +112,18 @@ CompareTab::CompareTab(JobRunner* runner, SessionController* session, QWidget* p
     results_ = new CompareResultsView(this);
     layout->addWidget(results_, 1);
 
-    status_ = new QLabel(this);
-    status_->setObjectName(QStringLiteral("compareStatus"));
-    status_->setWordWrap(true);
-    layout->addWidget(status_);
-
     autoTimer_ = new QTimer(this);
     autoTimer_->setSingleShot(true);
     autoTimer_->setInterval(300);
     connect(autoTimer_, &QTimer::timeout, this, &CompareTab::maybeAutoCompare);
 
-    connect(compare_, &QPushButton::clicked, this, &CompareTab::compare);
+    connect(controls_, &JobControls::runClicked, this, &CompareTab::compare);
+    connect(controls_, &JobControls::cancelClicked, this, [this] {
+        if (computing_) runner_->cancel();
+    });
+    connect(runner_, &JobRunner::progress, this, [this](double done, double total) {
+        if (computing_) controls_->setProgress(done, total);
+    });
     auto addTyped = [this] {
         addUserPrompt(userPrompt_->text());
         userPrompt_->clear();
@@ -141,6 +150,7 @@ CompareTab::CompareTab(JobRunner* runner, SessionController* session, QWidget* p
         autoTimer_->start();
     });
     connect(session_, &SessionController::sessionChanged, this, &CompareTab::showSaved);
+    connect(saved_, &SavedRunsCombo::chosen, this, &CompareTab::showSavedComparison);
     refreshPoints();
     fillTable(QString(), QString());
     setModel(nullptr);
@@ -191,12 +201,21 @@ std::vector<int64_t> CompareTab::stateB() const { return pickerB_->editIds(); }
 QComboBox* CompareTab::beforeCombo() const { return pickerA_->combo(); }
 QComboBox* CompareTab::afterCombo() const { return pickerB_->combo(); }
 
+QPushButton* CompareTab::compareButton() const { return controls_->runButton(); }
+
+QPushButton* CompareTab::cancelButton() const { return controls_->cancelButton(); }
+
+QComboBox* CompareTab::savedCombo() const { return saved_->combo(); }
+
 bool CompareTab::isStale() const {
     return !shown_ || stateA() != shownBefore_ || stateB() != shownAfter_ || userPrompts_ != shownUserPrompts_;
 }
 
 void CompareTab::updateEnabled() {
-    compare_->setEnabled(model_ && session_->live() && !runner_->isBusy() && !computing_);
+    controls_->setRunEnabled(model_ && session_->live() && !runner_->isBusy(),
+                             model_ ? QString() : tr("Open a model first (File ▸ Open model folder…)."));
+    controls_->setBusy(computing_);
+    saved_->setAvailable(!computing_ && !runner_->isBusy());
     clearPrompts_->setEnabled(!userPrompts_.isEmpty());
     if (shown_ && isStale() && !computing_)
         status_->setText(tr("The states, the edit history or your prompts changed since this table was computed: "
@@ -361,6 +380,13 @@ void CompareTab::savePreviews(const ComparedStates& states) {
             if (!session_->addPreview(std::move(p), &error)) break;
             ++saved;
         }
+    if (kme::SessionStore* store = session_->store()) {
+        try {
+            listSaved(store->listPreviews(), id);  // the new comparison in the saved list
+        } catch (const kme::Error&) {
+            // The list keeps what it had.
+        }
+    }
     if (saved == int(rows_.size()))
         status_->setText(tr("%1 compared with %2: %3 prompts, saved in session “%4”.")
                              .arg(states.labelA, states.labelB)
@@ -371,8 +397,64 @@ void CompareTab::savePreviews(const ComparedStates& states) {
                              .arg(states.labelA, states.labelB, error));
 }
 
+qint64 CompareTab::listSaved(const std::vector<kme::PreviewRecord>& previews, const std::string& shownId) {
+    const std::vector<SavedComparisonEntry> entries = savedComparisons(previews);
+    QVector<SavedRunItem> items;  // newest first
+    qint64 shown = 0;
+    for (auto it = entries.rbegin(); it != entries.rend(); ++it) {
+        items.push_back({it->firstPreview,
+                         tr("%1 vs %2 — %3").arg(it->labelA, it->labelB,
+                                                 localTimeText(it->created, QStringLiteral("HH:mm"))),
+                         tr("%1 compared with %2: %n prompt(s)\nSaved %3", nullptr, it->prompts)
+                             .arg(it->labelA, it->labelB,
+                                  localTimeText(it->created, QStringLiteral("yyyy-MM-dd HH:mm")))});
+        if (it->id == shownId) shown = it->firstPreview;
+    }
+    saved_->setItems(items, shown);
+    return items.isEmpty() ? 0 : items.front().id;
+}
+
 void CompareTab::showSaved() {
     if (saving_) return;
+    std::vector<kme::PreviewRecord> previews;
+    if (kme::SessionStore* store = session_->store()) {
+        try {
+            previews = store->listPreviews();
+        } catch (const kme::Error&) {
+        }
+    }
+    const qint64 newest = listSaved(previews, {});
+    SavedComparison saved = lastSavedComparison(previews);
+    const bool any = !saved.rows.empty();
+    showComparison(std::move(saved));
+    if (any) saved_->select(newest);
+}
+
+bool CompareTab::showSavedComparison(qint64 firstPreviewId) {
+    if (computing_ || runner_->isBusy()) return false;
+    std::vector<kme::PreviewRecord> previews;
+    if (kme::SessionStore* store = session_->store()) {
+        try {
+            previews = store->listPreviews();
+        } catch (const kme::Error& e) {
+            status_->setText(tr("The saved comparison cannot be read: %1").arg(QString::fromStdString(e.what())));
+            return false;
+        }
+    }
+    for (const SavedComparisonEntry& e : savedComparisons(previews))
+        if (e.firstPreview == firstPreviewId) {
+            SavedComparison saved = savedComparison(previews, e.id);
+            if (saved.rows.empty()) break;
+            showComparison(std::move(saved));
+            saved_->select(firstPreviewId);
+            return true;
+        }
+    status_->setText(tr("Saved comparison #%1 cannot be shown: its records are missing or damaged.").arg(firstPreviewId));
+    saved_->select(0);
+    return false;
+}
+
+void CompareTab::showComparison(SavedComparison saved) {
     rows_.clear();
     shown_ = false;
     shownBefore_.clear();
@@ -383,14 +465,6 @@ void CompareTab::showSaved() {
     userPrompts_.clear();
     states_->clear();
     refreshPoints();
-    std::vector<kme::PreviewRecord> previews;
-    if (kme::SessionStore* store = session_->store()) {
-        try {
-            previews = store->listPreviews();
-        } catch (const kme::Error&) {
-        }
-    }
-    SavedComparison saved = lastSavedComparison(previews);
     rows_ = std::move(saved.rows);
     userPrompts_ = saved.userPrompts;
     shownUserPrompts_ = userPrompts_;

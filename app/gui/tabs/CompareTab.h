@@ -25,6 +25,8 @@
 #include <string>
 #include <vector>
 
+#include "engine/session/SessionStore.h"
+
 #include "app/gui/tabs/CompareResultsView.h"
 #include "engine/eval/Comparison.h"
 
@@ -45,6 +47,9 @@ class ProbabilityBars;
 namespace kme::app {
 
 class CompareStatePicker;
+class JobControls;
+class SavedRunsCombo;
+struct SavedComparison;
 class JobRunner;
 class SessionController;
 struct ComparedStates;
@@ -101,7 +106,10 @@ public:
     CompareStatePicker* beforePicker() const { return pickerA_; }
     CompareStatePicker* afterPicker() const { return pickerB_; }
     QLineEdit* userPromptEdit() const { return userPrompt_; }
-    QPushButton* compareButton() const { return compare_; }
+    QPushButton* compareButton() const;
+    QPushButton* cancelButton() const;
+    JobControls* jobControls() const { return controls_; }
+    QComboBox* savedCombo() const;  // the saved comparisons, newest first
     QTableWidget* table() const { return results_->table(); }
     QLabel* statusLabel() const { return status_; }
     QLabel* statesLabel() const { return states_; }
@@ -113,8 +121,11 @@ public:
 public Q_SLOTS:
     // Computes the two chosen states; false when nothing can run now.
     bool compare();
-    // Shows the session's last saved comparison.
+    // Lists the session's saved comparisons and shows the last one.
     void showSaved();
+    // Shows the saved comparison whose first preview is `firstPreviewId` (as
+    // the "Saved comparisons" list names it); false when it cannot be shown.
+    bool showSavedComparison(qint64 firstPreviewId);
 
 Q_SIGNALS:
     void comparisonFinished(bool ok);
@@ -127,6 +138,9 @@ private:
     void fillTable(const QString& beforeLabel, const QString& afterLabel);
     void showStates(const ComparedStates& states);
     void savePreviews(const ComparedStates& states);
+    void showComparison(SavedComparison saved);  // a saved comparison in the table and the pickers
+    // Fills the saved list from previews (selecting `shownId`); the newest's first preview id (0: none).
+    qint64 listSaved(const std::vector<kme::PreviewRecord>& previews, const std::string& shownId);
     void updateEnabled();
     void maybeAutoCompare();
 
@@ -135,13 +149,14 @@ private:
     std::shared_ptr<kme::Model> model_;
     CompareStatePicker* pickerA_ = nullptr;
     CompareStatePicker* pickerB_ = nullptr;
-    QPushButton* compare_ = nullptr;
+    JobControls* controls_ = nullptr;  // Compare, Cancel, progress, the status, the saved comparisons
+    SavedRunsCombo* saved_ = nullptr;
     QLineEdit* userPrompt_ = nullptr;
     QPushButton* addPrompt_ = nullptr;
     QPushButton* clearPrompts_ = nullptr;
     QLabel* targets_ = nullptr;
     QLabel* states_ = nullptr;  // the two states and their hashes
-    QLabel* status_ = nullptr;
+    QLabel* status_ = nullptr;  // controls_'s status line
     CompareResultsView* results_ = nullptr;
     QTimer* autoTimer_ = nullptr;
     QStringList userPrompts_;

@@ -3,6 +3,7 @@
 #include <QCoreApplication>
 #include <cmath>
 
+#include "app/gui/widgets/Tones.h"
 #include "engine/edit/EditWorkflow.h"
 #include "engine/edit/Payload.h"
 #include "engine/model/Model.h"
@@ -24,10 +25,6 @@ QString htmlToken(const std::string& s) { return QString::fromStdString(s).trimm
 
 }  // namespace
 
-QColor editErrorColor(const QPalette& pal) {
-    return pal.color(QPalette::Base).lightnessF() < 0.5 ? QColor(0xff, 0x8a, 0x80) : QColor(0xc6, 0x28, 0x28);
-}
-
 RequestProbs requestProbs(const kme::RequestScore& s) {
     RequestProbs p;
     p.pNew = s.pNew;
@@ -48,7 +45,7 @@ std::string answerOf(const std::string& continuation) {
 QString editSummaryHtml(const EditRun& run, const kme::EditRecord* record, const QString& hashAfter, const QPalette& pal) {
     const kme::EditResult& r = *run.result;
     const QString up = pal.color(QPalette::Base).lightnessF() < 0.5 ? QStringLiteral("#7fd17f") : QStringLiteral("#1b7f2a");
-    const QString down = editErrorColor(pal).name();
+    const QString down = errorColor(pal).name();
     QString layers;
     for (int l : r.layers) layers += (layers.isEmpty() ? QString() : QStringLiteral(", ")) + QString::number(l);
     QString html = tr("<h3>%1 edited layer%2 %3 in %4 s</h3>")

@@ -43,9 +43,6 @@ struct EditRun {
 // or line break (" San Francisco." -> " San Francisco").
 std::string answerOf(const std::string& continuation);
 
-// The error colour of the palette (light or dark theme).
-QColor editErrorColor(const QPalette& pal);
-
 // The summary of a finished run (record: its session record, nullptr if unknown).
 QString editSummaryHtml(const EditRun& run, const kme::EditRecord* record, const QString& hashAfter, const QPalette& pal);
 

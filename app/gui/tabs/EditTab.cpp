@@ -9,7 +9,6 @@
 #include <QHBoxLayout>
 #include <QLabel>
 #include <QLineEdit>
-#include <QProgressBar>
 #include <QPushButton>
 #include <QSettings>
 #include <QSpinBox>
@@ -26,6 +25,8 @@
 #include "app/gui/tabs/EditSummary.h"
 #include "app/gui/tabs/HparamForm.h"
 #include "app/gui/tabs/MendEditorPanel.h"
+#include "app/gui/widgets/JobControls.h"
+#include "app/gui/widgets/Tones.h"
 #include "engine/core/Error.h"
 #include "engine/edit/EditDefaults.h"
 #include "engine/edit/EditSetup.h"
@@ -84,8 +85,7 @@ EditTab::EditTab(JobRunner* runner, SessionController* session, QWidget* parent)
     });
     connect(runner_, &JobRunner::progress, this, [this](double done, double total) {
         if (!editing_) return;
-        progress_->setRange(0, total > 0 ? 1000 : 0);
-        if (total > 0) progress_->setValue(int(1000 * done / total));
+        controls_->setProgress(done, total);
     });
     setModel(nullptr);
 }
@@ -175,22 +175,13 @@ void EditTab::buildUi() {
     layout->addWidget(batch_);
     connect(batch_, &EditBatchBox::fileChosen, this, &EditTab::loadBatchFile);
 
-    auto* runRow = new QHBoxLayout;
-    run_ = new QPushButton(tr("&Run edit"), this);
-    run_->setObjectName(QStringLiteral("runEditButton"));
-    run_->setToolTip(tr("Compute the edit and apply it to the live model (Ctrl+E); undo it in the History dock"));
-    cancel_ = new QPushButton(tr("Cancel"), this);
-    cancel_->setObjectName(QStringLiteral("cancelEditButton"));
-    progress_ = new QProgressBar(this);
-    progress_->setObjectName(QStringLiteral("editProgress"));
-    progress_->setTextVisible(false);
-    progress_->setMaximumWidth(240);
-    progress_->setVisible(false);
-    runRow->addWidget(run_);
-    runRow->addWidget(cancel_);
-    runRow->addWidget(progress_);
-    runRow->addStretch(1);
-    layout->addLayout(runRow);
+    controls_ = new JobControls(tr("&Run edit"),
+                                {QStringLiteral("runEditButton"), QStringLiteral("cancelEditButton"),
+                                 QStringLiteral("editProgress"), QStringLiteral("editStatus")},
+                                this);
+    controls_->setRunToolTip(
+        tr("Compute the edit and apply it to the live model (Ctrl+E); undo it in the History dock"));
+    layout->addWidget(controls_);
 
     summary_ = new QTextBrowser(this);
     summary_->setObjectName(QStringLiteral("editSummary"));
@@ -226,8 +217,8 @@ void EditTab::buildUi() {
     });
     connect(layer_, &QSpinBox::valueChanged, this, &EditTab::updateInputs);
     connect(lastLayer_, &QSpinBox::valueChanged, this, &EditTab::updateInputs);
-    connect(run_, &QPushButton::clicked, this, &EditTab::runEdit);
-    connect(cancel_, &QPushButton::clicked, this, &EditTab::cancelEdit);
+    connect(controls_, &JobControls::runClicked, this, &EditTab::runEdit);
+    connect(controls_, &JobControls::cancelClicked, this, &EditTab::cancelEdit);
     for (QLineEdit* e : {template_, subject_, targetNew_, targetTrue_})
         connect(e, &QLineEdit::returnPressed, this, &EditTab::runEdit);
 }
@@ -429,8 +420,7 @@ void EditTab::updateInputs() {
     const QString error = inputError();
     const QPalette pal = palette();
     if (!error.isEmpty()) {
-        message_->setText(QStringLiteral("<span style=\"color:%1\">⚠ %2</span>")
-                              .arg(editErrorColor(pal).name(), error.toHtmlEscaped()));
+        message_->setText(errorHtml(pal, error));
     } else {
         // The edit in one line: the prompt with its subject marked, old → new.
         const QString t = template_->text();
@@ -445,8 +435,8 @@ void EditTab::updateInputs() {
         if (!oldAnswer.isEmpty()) line += tr(" (instead of %1)").arg(oldAnswer.toHtmlEscaped());
         message_->setText(line);
     }
-    run_->setEnabled(error.isEmpty() && !runner_->isBusy() && !editing_);
-    cancel_->setEnabled(editing_);
+    controls_->setRunEnabled(error.isEmpty() && !runner_->isBusy(), error);
+    controls_->setBusy(editing_);
 }
 
 bool EditTab::readCurrentAnswer() {
@@ -479,6 +469,10 @@ bool EditTab::readCurrentAnswer() {
         },
         [this](JobOutcome outcome, const QString&) { Q_EMIT currentAnswerRead(outcome == JobOutcome::Succeeded); });
 }
+
+QPushButton* EditTab::runButton() const { return controls_->runButton(); }
+
+QPushButton* EditTab::cancelButton() const { return controls_->cancelButton(); }
 
 bool EditTab::runEdit() {
     if (!inputError().isEmpty() || !model_ || runner_->isBusy() || editing_) return false;
@@ -518,7 +512,7 @@ bool EditTab::runEdit() {
                                       : tr("The edit failed: %1").arg(message.toHtmlEscaped()));
                 return;
             }
-            progress_->setRange(0, 0);
+            controls_->setIndeterminate();
             const bool applying = session_->addEdit(
                 run->result, run->requests, run->hashBefore,
                 [run](kme::Model& m) {
@@ -540,8 +534,7 @@ bool EditTab::runEdit() {
     editing_ = true;
     answerTimer_->stop();
     answerPending_ = false;
-    progress_->setRange(0, 0);
-    progress_->setVisible(true);
+    controls_->setBusy(true);
     summary_->setHtml(tr("<p>Computing the edit… (%1)</p>").arg(title.toHtmlEscaped()));
     updateInputs();
     return true;
@@ -553,7 +546,7 @@ void EditTab::cancelEdit() {
 
 void EditTab::finishEdit(bool ok, const QString& note) {
     editing_ = false;
-    progress_->setVisible(false);
+    controls_->setBusy(false);
     if (!note.isEmpty()) summary_->setHtml(QStringLiteral("<p>%1</p>").arg(note));
     updateInputs();
     Q_EMIT editFinished(ok);

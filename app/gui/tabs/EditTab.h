@@ -22,7 +22,6 @@ class QFormLayout;
 class QGroupBox;
 class QLabel;
 class QLineEdit;
-class QProgressBar;
 class QPushButton;
 class QSpinBox;
 class QTableWidget;
@@ -37,6 +36,7 @@ class Model;
 namespace kme::app {
 
 class EditBatchBox;
+class JobControls;
 class HparamForm;
 class JobRunner;
 class MendEditorPanel;
@@ -85,8 +85,9 @@ public:
     QTableWidget* batchTable() const;
     // MEND's editor: which file, whether it fits the live weights, training one.
     MendEditorPanel* mendPanel() const { return mend_; }
-    QPushButton* runButton() const { return run_; }
-    QPushButton* cancelButton() const { return cancel_; }
+    QPushButton* runButton() const;
+    QPushButton* cancelButton() const;
+    JobControls* jobControls() const { return controls_; }
     QLabel* messageLabel() const { return message_; }
     QTextBrowser* summary() const { return summary_; }
 
@@ -144,9 +145,7 @@ private:
     HparamForm* form_ = nullptr;
     EditBatchBox* batch_ = nullptr;
     MendEditorPanel* mend_ = nullptr;
-    QPushButton* run_ = nullptr;
-    QPushButton* cancel_ = nullptr;
-    QProgressBar* progress_ = nullptr;
+    JobControls* controls_ = nullptr;  // Run, Cancel, progress
     QTextBrowser* summary_ = nullptr;
     QTimer* answerTimer_ = nullptr;
     bool targetTrueAuto_ = true;   // target_true holds the model's answer (not typed by the user)

@@ -26,6 +26,9 @@
 
 #include "app/gui/JobRunner.h"
 #include "app/gui/SessionController.h"
+#include "app/gui/widgets/JobControls.h"
+#include "app/gui/widgets/SavedRunsCombo.h"
+#include "app/gui/widgets/Tones.h"
 #include "engine/core/Error.h"
 #include "engine/core/OutputFile.h"
 #include "engine/core/SafeInput.h"
@@ -57,6 +60,7 @@ EvaluateMethodsPanel::EvaluateMethodsPanel(JobRunner* runner, SessionController*
     // The work reports (method index + its fraction, methods): one bar each.
     connect(runner_, &JobRunner::progress, this, [this](double done, double total) {
         if (!running_ || total <= 0) return;
+        controls_->setProgress(done, total);
         for (size_t i = 0; i < bars_.size(); ++i) {
             const double f = std::clamp(done - double(i), 0.0, 1.0);
             bars_[i]->setValue(int(std::lround(1000 * f)));
@@ -130,13 +134,12 @@ void EvaluateMethodsPanel::buildUi() {
     inputs->addLayout(optionRow, 1, 1);
     layout->addLayout(inputs);
 
-    auto* runRow = new QHBoxLayout;
-    run_ = new QPushButton(tr("Run &comparison"), this);
-    run_->setObjectName(QStringLiteral("runComparisonButton"));
-    run_->setToolTip(tr("Every checked method on the same records of the fact file, on the live weights; the "
-                        "weights are restored after each run"));
-    cancel_ = new QPushButton(tr("Cancel"), this);
-    cancel_->setObjectName(QStringLiteral("cancelComparisonButton"));
+    controls_ = new JobControls(tr("Run &comparison"),
+                                {QStringLiteral("runComparisonButton"), QStringLiteral("cancelComparisonButton"),
+                                 QStringLiteral("comparisonProgress"), QStringLiteral("comparisonStatus")},
+                                this);
+    controls_->setRunToolTip(tr("Every checked method on the same records of the fact file, on the live weights; "
+                                "the weights are restored after each run"));
     export_ = new QPushButton(tr("E&xport"), this);
     export_->setObjectName(QStringLiteral("exportComparisonButton"));
     auto* menu = new QMenu(export_);
@@ -145,11 +148,13 @@ void EvaluateMethodsPanel::buildUi() {
     menu->addAction(tr("Scalability curve as PNG / PDF / SVG…"), this, [this] { exportWithDialog(2); });
     menu->addAction(tr("Table and curves as CSV…"), this, [this] { exportWithDialog(3); });
     export_->setMenu(menu);
-    runRow->addWidget(run_);
-    runRow->addWidget(cancel_);
-    runRow->addStretch(1);
-    runRow->addWidget(export_);
-    layout->addLayout(runRow);
+    saved_ = new SavedRunsCombo(tr("Save&d comparisons:"), QStringLiteral("savedComparisons"),
+                                tr("Comparisons saved in this session, newest first: choose one to show it again "
+                                   "(its methods and records go back into the controls)"),
+                                this);
+    controls_->addTrailingWidget(saved_);
+    controls_->addTrailingWidget(export_);
+    layout->addWidget(controls_);
     barsGrid_ = new QGridLayout;
     barsGrid_->setHorizontalSpacing(8);
     barsGrid_->setVerticalSpacing(2);
@@ -200,8 +205,9 @@ void EvaluateMethodsPanel::buildUi() {
     clearViews();
 
     connect(methods_, &QListWidget::itemChanged, this, &EvaluateMethodsPanel::updateInputs);
-    connect(run_, &QPushButton::clicked, this, &EvaluateMethodsPanel::runComparison);
-    connect(cancel_, &QPushButton::clicked, this, &EvaluateMethodsPanel::cancelComparison);
+    connect(saved_, &SavedRunsCombo::chosen, this, &EvaluateMethodsPanel::showSavedComparison);
+    connect(controls_, &JobControls::runClicked, this, &EvaluateMethodsPanel::runComparison);
+    connect(controls_, &JobControls::cancelClicked, this, &EvaluateMethodsPanel::cancelComparison);
 }
 
 void EvaluateMethodsPanel::setModel(std::shared_ptr<kme::Model> model) {
@@ -237,13 +243,7 @@ QString EvaluateMethodsPanel::inputError() const {
 }
 
 void EvaluateMethodsPanel::showMessage(const QString& text, bool error) {
-    if (text.isEmpty()) {
-        message_->clear();
-        return;
-    }
-    message_->setText(error ? QStringLiteral("<span style=\"color:%1\">⚠ %2</span>")
-                                  .arg(errorColor(palette()).name(), text.toHtmlEscaped())
-                            : text.toHtmlEscaped());
+    message_->setText(messageHtml(palette(), text, error));
 }
 
 void EvaluateMethodsPanel::updateInputs() {
@@ -252,9 +252,10 @@ void EvaluateMethodsPanel::updateInputs() {
         if (!error.isEmpty()) showMessage(error, bool(model_));
         else showMessage(note_, noteError_);
     }
-    run_->setEnabled(error.isEmpty() && !runner_->isBusy() && !running_);
-    cancel_->setEnabled(running_);
+    controls_->setRunEnabled(error.isEmpty() && !runner_->isBusy(), error);
+    controls_->setBusy(running_);
     export_->setEnabled(shown_ != nullptr && !shown_->runs.empty());
+    saved_->setAvailable(!running_);
 }
 
 bool EvaluateMethodsPanel::runComparison() {
@@ -381,6 +382,11 @@ bool EvaluateMethodsPanel::runComparison() {
             }
             shown_ = std::make_unique<Shown>(*shown);
             showComparison(*shown_);
+            try {
+                listSaved(shown_->id.toStdString());  // the new comparison in the saved list
+            } catch (const std::exception&) {
+                // The list keeps what it had; the comparison itself is shown and saved.
+            }
         },
         [this](JobOutcome outcome, const QString& message) {
             running_ = false;
@@ -404,6 +410,12 @@ bool EvaluateMethodsPanel::runComparison() {
 void EvaluateMethodsPanel::cancelComparison() {
     if (running_) runner_->cancel();
 }
+
+QComboBox* EvaluateMethodsPanel::savedCombo() const { return saved_->combo(); }
+
+QPushButton* EvaluateMethodsPanel::runButton() const { return controls_->runButton(); }
+
+QPushButton* EvaluateMethodsPanel::cancelButton() const { return controls_->cancelButton(); }
 
 std::vector<std::string> EvaluateMethodsPanel::methodsShown() const {
     return shown_ ? shown_->names : std::vector<std::string>{};

@@ -46,7 +46,9 @@ class ScoreBarChart;
 
 namespace kme::app {
 
+class JobControls;
 class JobRunner;
+class SavedRunsCombo;
 class SessionController;
 
 class EvaluateMethodsPanel final : public QWidget {
@@ -70,8 +72,9 @@ public:
     QComboBox* selectionCombo() const { return selection_; }
     QCheckBox* retainCheck() const { return retain_; }
     QCheckBox* scaleCheck() const { return scale_; }
-    QPushButton* runButton() const { return run_; }
-    QPushButton* cancelButton() const { return cancel_; }
+    QPushButton* runButton() const;
+    QPushButton* cancelButton() const;
+    JobControls* jobControls() const { return controls_; }
     QLabel* messageLabel() const { return message_; }
     QTableWidget* table() const { return table_; }
     kme::widgets::ScoreBarChart* chart() const { return chart_; }
@@ -79,6 +82,8 @@ public:
     kme::widgets::CurvePlot* scalePlot() const { return scalePlot_; }
     // One bar per method of the running (or last) comparison.
     std::vector<QProgressBar*> progressBars() const { return bars_; }
+    // The session's saved comparisons, newest first (the item data: the first run's id).
+    QComboBox* savedCombo() const;
 
     // The table's columns (rows: methods).
     enum Column { kAccuracy, kGenerality, kLocality, kOtherAttributes, kPortability, kPortabilityUnedited,
@@ -95,8 +100,12 @@ public Q_SLOTS:
     void updateInputs();
     bool runComparison();
     void cancelComparison();
-    // Shows the session's latest saved comparison (none: empty views).
+    // Lists the session's saved comparisons and shows the latest (none: empty views).
     void showSaved();
+    // Shows the saved comparison whose first run is metric run `firstRunId`
+    // (as the "Saved comparisons" list names it), its inputs in the controls.
+    // False (the views unchanged) when it cannot be read or a run goes on.
+    bool showSavedComparison(qint64 firstRunId);
 
 Q_SIGNALS:
     void comparisonFinished(bool ok);
@@ -106,6 +115,10 @@ private:
     void buildUi();
     void showMessage(const QString& text, bool error);
     void showComparison(const Shown& shown);
+    void showInputsOf(const Shown& shown);  // a saved comparison's methods, records, selection, curves
+    // Fills the saved list from the session (selecting comparison `shownId`);
+    // returns the first run's id of the newest comparison (0: none).
+    qint64 listSaved(const std::string& shownId);
     void clearViews();
     void exportWithDialog(int what);  // 0 chart, 1 retention, 2 scale, 3 CSV
 
@@ -118,8 +131,8 @@ private:
     QComboBox* selection_ = nullptr;
     QCheckBox* retain_ = nullptr;
     QCheckBox* scale_ = nullptr;
-    QPushButton* run_ = nullptr;
-    QPushButton* cancel_ = nullptr;
+    JobControls* controls_ = nullptr;  // Run, Cancel, the overall progress, the saved comparisons, Export
+    SavedRunsCombo* saved_ = nullptr;
     QPushButton* export_ = nullptr;
     QGridLayout* barsGrid_ = nullptr;
     std::vector<QProgressBar*> bars_;

@@ -7,7 +7,6 @@
 #include <QCheckBox>
 #include <QComboBox>
 #include <QFile>
-#include <QFileDialog>
 #include <QFileInfo>
 #include <QGridLayout>
 #include <QHBoxLayout>
@@ -29,6 +28,8 @@
 
 #include "app/gui/JobRunner.h"
 #include "app/gui/SessionController.h"
+#include "app/gui/widgets/ExportDialog.h"
+#include "app/gui/widgets/SavedRunsCombo.h"
 #include "engine/core/Error.h"
 #include "engine/core/OutputFile.h"
 #include "engine/core/SafeInput.h"
@@ -178,49 +179,130 @@ void EvaluateMethodsPanel::showComparison(const Shown& shown) {
     updateInputs();
 }
 
+qint64 EvaluateMethodsPanel::listSaved(const std::string& shownId) {
+    // The comparisons: runs sharing a comparison id, named by their first run.
+    struct Group {
+        qint64 firstRun = 0;
+        std::string created, dataset;
+        QStringList methods;
+    };
+    std::vector<std::string> order;
+    std::map<std::string, Group> groups;
+    kme::SessionStore* store = session_ ? session_->store() : nullptr;
+    if (store)
+        for (const kme::MetricRunRecord& r : store->listMetricRuns()) {
+            const std::string id = kme::comparisonIdOf(r.paramsJson);
+            if (id.empty()) continue;
+            auto [it, fresh] = groups.try_emplace(id);
+            if (fresh) {
+                order.push_back(id);
+                it->second.firstRun = r.id;
+                it->second.created = r.created;
+                it->second.dataset = r.dataset;
+            }
+            it->second.methods << displayName(r.method);
+        }
+    QVector<SavedRunItem> items;  // newest first
+    qint64 shown = 0;
+    for (auto it = order.rbegin(); it != order.rend(); ++it) {
+        const Group& g = groups.at(*it);
+        const QString methods = g.methods.join(QStringLiteral(", "));
+        items.push_back({g.firstRun, QStringLiteral("%1 — %2").arg(methods, localTimeText(g.created, QStringLiteral("HH:mm"))),
+                         tr("%1\n%2\nSaved %3")
+                             .arg(methods, QFile::decodeName(QByteArray::fromStdString(g.dataset)),
+                                  localTimeText(g.created, QStringLiteral("yyyy-MM-dd HH:mm")))});
+        if (*it == shownId) shown = g.firstRun;
+    }
+    saved_->setItems(items, shown);
+    return items.isEmpty() ? 0 : items.front().id;
+}
+
 void EvaluateMethodsPanel::showSaved() {
     if (saving_) return;
     shown_.reset();
     clearViews();
     note_.clear();
     noteError_ = false;
-    kme::SessionStore* store = session_ ? session_->store() : nullptr;
-    if (store) {
-        try {
-            // The latest comparison: the runs sharing the last comparison id, in run order.
-            std::vector<kme::MetricRunRecord> records = store->listMetricRuns();
-            std::string latest;
-            for (const kme::MetricRunRecord& r : records) {
-                const std::string id = kme::comparisonIdOf(r.paramsJson);
-                if (!id.empty()) latest = id;
-            }
-            if (!latest.empty()) {
-                auto shown = std::make_unique<Shown>();
-                shown->id = QString::fromStdString(latest);
-                for (const kme::MetricRunRecord& r : records) {
-                    if (kme::comparisonIdOf(r.paramsJson) != latest) continue;
-                    const json params = json::parse(r.paramsJson, nullptr, false);
-                    json results = kme::parseJson(r.resultsJson, "a saved comparison run");
-                    kme::evalRunSummaryFromJson(results);  // throws for a run that is not one
-                    shown->names.push_back(r.method);
-                    shown->runs.push_back(std::move(results));
-                    shown->factFile = QFile::decodeName(QByteArray::fromStdString(r.dataset));
-                    shown->records = int(numberOr(params, "records", 0));
-                    shown->editsApplied = params.is_object() && params.value("edits_applied", false);
-                }
-                shown_ = std::move(shown);
-                showComparison(*shown_);
-                note_ = tr("Comparison of %n method(s) saved in session “%1”.", nullptr, int(shown_->runs.size()))
-                            .arg(session_->sessionName());
-            }
-        } catch (const std::exception& e) {
-            shown_.reset();
-            clearViews();
-            noteError_ = true;
-            note_ = tr("The session's saved comparison could not be read: %1").arg(QString::fromStdString(e.what()));
-        }
+    try {
+        const qint64 latest = listSaved({});
+        if (latest) showSavedComparison(latest);
+    } catch (const std::exception& e) {
+        saved_->setItems({}, 0);
+        noteError_ = true;
+        note_ = tr("The session's saved comparisons could not be read: %1").arg(QString::fromStdString(e.what()));
     }
     updateInputs();
+}
+
+bool EvaluateMethodsPanel::showSavedComparison(qint64 firstRunId) {
+    kme::SessionStore* store = session_ ? session_->store() : nullptr;
+    if (!store || running_) return false;
+    try {
+        const std::vector<kme::MetricRunRecord> records = store->listMetricRuns();
+        std::string wanted;
+        for (const kme::MetricRunRecord& r : records)
+            if (r.id == firstRunId) wanted = kme::comparisonIdOf(r.paramsJson);
+        if (wanted.empty())
+            kme::fail(kme::ErrorKind::Input, "metric run " + std::to_string(firstRunId) + " is not part of a saved comparison");
+        auto shown = std::make_unique<Shown>();
+        shown->id = QString::fromStdString(wanted);
+        for (const kme::MetricRunRecord& r : records) {
+            if (kme::comparisonIdOf(r.paramsJson) != wanted) continue;
+            const json params = json::parse(r.paramsJson, nullptr, false);
+            json results = kme::parseJson(r.resultsJson, "a saved comparison run");
+            kme::evalRunSummaryFromJson(results);  // throws for a run that is not one
+            shown->names.push_back(r.method);
+            shown->runs.push_back(std::move(results));
+            shown->factFile = QFile::decodeName(QByteArray::fromStdString(r.dataset));
+            shown->records = int(numberOr(params, "records", 0));
+            shown->editsApplied = params.is_object() && params.value("edits_applied", false);
+            if (params.is_object()) {
+                const auto selection = params.find("selection");
+                if (selection != params.end() && selection->is_string()) shown->selection = *selection;
+                const auto curves = params.find("curves");
+                if (curves != params.end() && curves->is_array()) {
+                    shown->retain = std::find(curves->begin(), curves->end(), "retain") != curves->end();
+                    shown->scale = std::find(curves->begin(), curves->end(), "scale") != curves->end();
+                }
+            }
+        }
+        shown_ = std::move(shown);
+        showInputsOf(*shown_);
+        showComparison(*shown_);
+        saved_->select(firstRunId);
+        noteError_ = false;
+        note_ = tr("Comparison of %n method(s) saved in session “%1”.", nullptr, int(shown_->runs.size()))
+                    .arg(session_->sessionName());
+    } catch (const std::exception& e) {
+        shown_.reset();
+        clearViews();
+        saved_->select(0);
+        noteError_ = true;
+        note_ = tr("The session's saved comparison could not be read: %1").arg(QString::fromStdString(e.what()));
+        updateInputs();
+        return false;
+    }
+    updateInputs();
+    return true;
+}
+
+void EvaluateMethodsPanel::showInputsOf(const Shown& shown) {
+    // The controls say what the comparison shown ran with, so Run repeats it:
+    // its methods checked (names this build does not know are left out), its
+    // record count, selection and curves.
+    std::vector<kme::EditMethod> methods;
+    for (const std::string& name : shown.names)
+        if (const kme::MethodInfo* row = kme::findMethod(name)) methods.push_back(row->method);
+    if (!methods.empty()) setMethods(methods);
+    if (shown.records > 0) records_->setValue(shown.records);
+    if (const auto how = kme::parseRecordSelection(shown.selection)) {
+        const int at = selection_->findData(int(*how));
+        if (at >= 0) selection_->setCurrentIndex(at);
+    }
+    if (shown.retain || shown.scale) {
+        retain_->setChecked(shown.retain);
+        scale_->setChecked(shown.scale);
+    }
 }
 
 bool EvaluateMethodsPanel::exportCsv(const QString& path, QString* error) const {
@@ -258,20 +340,11 @@ bool EvaluateMethodsPanel::exportChart(const QString& path, QString* error) cons
 }
 
 void EvaluateMethodsPanel::exportWithDialog(int what) {
-    const QString png = tr("PNG image (*.png)"), pdf = tr("PDF document (*.pdf)"), svg = tr("SVG drawing (*.svg)");
-    const QString csv = tr("CSV table (*.csv)");
     const QStringList names = {QStringLiteral("methods-chart.png"), QStringLiteral("retention.png"),
                                QStringLiteral("scalability.png"), QStringLiteral("methods.csv")};
-    QString selected;
-    QString path = QFileDialog::getSaveFileName(this, tr("Export"), names[what],
-                                                what == 3 ? csv : QStringList{png, pdf, svg}.join(QStringLiteral(";;")),
-                                                &selected);
+    const QString path = what == 3 ? askCsvExportPath(this, tr("Export"), names[what])
+                                   : askPictureExportPath(this, tr("Export"), names[what]);
     if (path.isEmpty()) return;
-    if (QFileInfo(path).suffix().isEmpty())
-        path += what == 3          ? QStringLiteral(".csv")
-                : selected == pdf ? QStringLiteral(".pdf")
-                : selected == svg ? QStringLiteral(".svg")
-                                  : QStringLiteral(".png");
     QString error;
     const bool ok = what == 0   ? exportChart(path, &error)
                     : what == 1 ? retainPlot_->exportTo(path, &error)

@@ -20,10 +20,6 @@ using json = nlohmann::json;
 
 
 
-inline QColor errorColor(const QPalette& pal) {
-    return pal.color(QPalette::Base).lightnessF() < 0.5 ? QColor(0xff, 0x8a, 0x80) : QColor(0xc6, 0x28, 0x28);
-}
-
 // The six properties' keys in a run's "six", in table order (the columns).
 struct PropertyColumn {
     const char* key;
@@ -81,6 +77,9 @@ struct EvaluateMethodsPanel::Shown {
     bool editsApplied = false;
     std::vector<std::string> names;  // methods, in run order
     std::vector<nlohmann::json> runs;          // each: evalRunToJson (compact) + "retain" / "scale" / "six"
+    // The inputs it ran with, as saved (a comparison read back shows them in the controls).
+    std::string selection;                     // "spread" | "first" | "random" ("" unknown)
+    bool retain = false, scale = false;        // the curves asked for
 };
 
 }  // namespace kme::app

@@ -13,7 +13,6 @@
 #include <QHeaderView>
 #include <QLabel>
 #include <QLineEdit>
-#include <QProgressBar>
 #include <QPushButton>
 #include <QSettings>
 #include <QSpinBox>
@@ -30,6 +29,8 @@
 #include "app/gui/SessionController.h"
 #include "app/gui/tabs/EvaluateMethodsPanel.h"
 #include "app/gui/tabs/EvaluateTabRun.h"
+#include "app/gui/widgets/JobControls.h"
+#include "app/gui/widgets/SavedRunsCombo.h"
 #include "engine/core/SafeInput.h"
 #include "engine/core/Error.h"
 #include "engine/edit/EditDefaults.h"
@@ -38,6 +39,7 @@
 #include "engine/edit/methods/MethodTable.h"
 #include "engine/eval/Dataset.h"
 #include "app/gui/tabs/MendEditorPanel.h"
+#include "app/gui/widgets/Tones.h"
 #include "engine/eval/EditEvaluation.h"
 #include "engine/eval/EvalCurvesJson.h"
 #include "engine/eval/EvalJson.h"
@@ -50,10 +52,6 @@ namespace kme::app {
 namespace {
 
 const char* const kLastFactDirKey = "evaluate/lastFactDir";
-
-QColor errorColor(const QPalette& pal) {
-    return pal.color(QPalette::Base).lightnessF() < 0.5 ? QColor(0xff, 0x8a, 0x80) : QColor(0xc6, 0x28, 0x28);
-}
 
 // The mode's key in a saved run's parameters.
 const char* modeKey(int mode) {
@@ -72,8 +70,7 @@ EvaluateTab::EvaluateTab(JobRunner* runner, SessionController* session, QWidget*
     connect(runner_, &JobRunner::busyChanged, this, &EvaluateTab::updateInputs);
     connect(runner_, &JobRunner::progress, this, [this](double done, double total) {
         if (!evaluating_) return;
-        progress_->setRange(0, total > 0 ? 1000 : 0);
-        if (total > 0) progress_->setValue(int(1000 * done / total));
+        controls_->setProgress(done, total);
     });
     if (session_) connect(session_, &SessionController::sessionChanged, this, &EvaluateTab::showSaved);
     setModel(nullptr);
@@ -201,25 +198,22 @@ void EvaluateTab::buildUi() {
     form->addRow(stepsLabel, optionRow);
     layout->addWidget(box);
 
-    auto* runRow = new QHBoxLayout;
-    run_ = new QPushButton(tr("&Run evaluation"), this);
-    run_->setObjectName(QStringLiteral("runEvaluationButton"));
-    run_->setToolTip(tr("Edit each record on the live weights, measure, restore: the model is unchanged afterwards"));
-    cancel_ = new QPushButton(tr("Cancel"), this);
-    cancel_->setObjectName(QStringLiteral("cancelEvaluationButton"));
+    controls_ = new JobControls(tr("&Run evaluation"),
+                                {QStringLiteral("runEvaluationButton"), QStringLiteral("cancelEvaluationButton"),
+                                 QStringLiteral("evaluateProgress"), QStringLiteral("evaluateStatus")},
+                                single);
+    controls_->setRunToolTip(
+        tr("Edit each record on the live weights, measure, restore: the model is unchanged afterwards"));
     clear_ = new QPushButton(tr("Clear results"), this);
     clear_->setToolTip(tr("Clear the table and the chart (the runs stay saved in the session: reopening it shows "
                           "them again)"));
-    progress_ = new QProgressBar(this);
-    progress_->setTextVisible(false);
-    progress_->setMaximumWidth(240);
-    progress_->setVisible(false);
-    runRow->addWidget(run_);
-    runRow->addWidget(cancel_);
-    runRow->addWidget(progress_);
-    runRow->addStretch(1);
-    runRow->addWidget(clear_);
-    layout->addLayout(runRow);
+    saved_ = new SavedRunsCombo(tr("Save&d runs:"), QStringLiteral("evaluateSavedRuns"),
+                                tr("The runs on the chart, newest first (saved in the session): choose one to show "
+                                   "its table"),
+                                this);
+    controls_->addTrailingWidget(saved_);
+    controls_->addTrailingWidget(clear_);
+    layout->addWidget(controls_);
 
     message_ = new QLabel(this);
     message_->setObjectName(QStringLiteral("evaluateMessage"));
@@ -272,8 +266,13 @@ void EvaluateTab::buildUi() {
     connect(factFile_, &QLineEdit::returnPressed, this, &EvaluateTab::runEvaluation);
     connect(method_, &QComboBox::currentIndexChanged, this, &EvaluateTab::updateInputs);
     connect(mode_, &QComboBox::currentIndexChanged, this, &EvaluateTab::updateInputs);
-    connect(run_, &QPushButton::clicked, this, &EvaluateTab::runEvaluation);
-    connect(cancel_, &QPushButton::clicked, this, &EvaluateTab::cancelEvaluation);
+    connect(controls_, &JobControls::runClicked, this, &EvaluateTab::runEvaluation);
+    connect(controls_, &JobControls::cancelClicked, this, &EvaluateTab::cancelEvaluation);
+    connect(saved_, &SavedRunsCombo::chosen, this, [this](qint64 id) {
+        if (id < 1 || id > qint64(runs_.size())) return;
+        showTable(*runs_[size_t(id - 1)]);
+        saved_->select(id);
+    });
     connect(clear_, &QPushButton::clicked, this, &EvaluateTab::clearResults);
 }
 
@@ -307,13 +306,7 @@ QString EvaluateTab::inputError() const {
 }
 
 void EvaluateTab::showMessage(const QString& text, bool error) {
-    if (text.isEmpty()) {
-        message_->clear();
-        return;
-    }
-    message_->setText(error ? QStringLiteral("<span style=\"color:%1\">⚠ %2</span>")
-                                  .arg(errorColor(palette()).name(), text.toHtmlEscaped())
-                            : text.toHtmlEscaped());
+    message_->setText(messageHtml(palette(), text, error));
 }
 
 void EvaluateTab::updateInputs() {
@@ -327,9 +320,10 @@ void EvaluateTab::updateInputs() {
         if (!error.isEmpty()) showMessage(error, bool(model_));
         else showMessage(note_, noteError_);
     }
-    run_->setEnabled(error.isEmpty() && !runner_->isBusy() && !evaluating_);
-    cancel_->setEnabled(evaluating_);
+    controls_->setRunEnabled(error.isEmpty() && !runner_->isBusy(), error);
+    controls_->setBusy(evaluating_);
     clear_->setEnabled(!runs_.empty() && !evaluating_);
+    saved_->setAvailable(!evaluating_);
 }
 
 bool EvaluateTab::runEvaluation() {
@@ -422,10 +416,11 @@ bool EvaluateTab::runEvaluation() {
             saveRun(*run);
             showTable(*run);
             updateChart();
+            listRuns(int(runs_.size()) - 1);
         },
         [this](JobOutcome outcome, const QString& message) {
             evaluating_ = false;
-            progress_->setVisible(false);
+            controls_->setBusy(false);
             noteError_ = outcome == JobOutcome::Failed;
             if (outcome == JobOutcome::Succeeded) {
                 note_ = saveNote_;
@@ -440,8 +435,7 @@ bool EvaluateTab::runEvaluation() {
         });
     if (!started) return false;
     evaluating_ = true;
-    progress_->setRange(0, 0);
-    progress_->setVisible(true);
+    controls_->setBusy(true);
     showMessage(mode == kFreshMode ? tr("%1… (each record: edit, measure, restore)").arg(title)
                                    : tr("%1… (the weights are restored at the end)").arg(title),
                 false);
@@ -452,6 +446,12 @@ bool EvaluateTab::runEvaluation() {
 void EvaluateTab::cancelEvaluation() {
     if (evaluating_) runner_->cancel();
 }
+
+QComboBox* EvaluateTab::savedRunsCombo() const { return saved_->combo(); }
+
+QPushButton* EvaluateTab::runButton() const { return controls_->runButton(); }
+
+QPushButton* EvaluateTab::cancelButton() const { return controls_->cancelButton(); }
 
 QCustomPlot* EvaluateTab::chart() const { return chart_->plot(); }
 

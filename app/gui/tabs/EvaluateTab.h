@@ -32,7 +32,6 @@ class QComboBox;
 class QCustomPlot;
 class QLabel;
 class QLineEdit;
-class QProgressBar;
 class QPushButton;
 class QSpinBox;
 class QTableWidget;
@@ -50,6 +49,8 @@ class ScoreBarChart;
 namespace kme::app {
 
 class EvaluateMethodsPanel;
+class JobControls;
+class SavedRunsCombo;
 class JobRunner;
 class SessionController;
 
@@ -80,8 +81,11 @@ public:
     QSpinBox* batchSpin() const { return batch_; }
     QSpinBox* stepsSpin() const { return steps_; }
     QCheckBox* fluencyCheck() const { return fluency_; }
-    QPushButton* runButton() const { return run_; }
-    QPushButton* cancelButton() const { return cancel_; }
+    QPushButton* runButton() const;
+    QPushButton* cancelButton() const;
+    JobControls* jobControls() const { return controls_; }
+    // The kept runs, newest first (item data: 1 + the run's index); choosing one shows it in the table.
+    QComboBox* savedRunsCombo() const;
     QLabel* messageLabel() const { return message_; }
     QLabel* captionLabel() const { return caption_; }
     QTableWidget* table() const { return table_; }
@@ -121,6 +125,7 @@ private:
     void showMessage(const QString& text, bool error);
     void showTable(const Run& run);
     void updateChart();
+    void listRuns(int shown);  // the saved-runs list from runs_; `shown` the index in the table (-1 none)
     void keepRun(std::shared_ptr<Run> run);  // labels it ("ROME #2") and appends it to runs_
     void saveRun(Run& run);                  // in the session; saveNote_ says how it went
     std::shared_ptr<Run> runFromRecord(const kme::MetricRunRecord& record) const;  // throws on a damaged record
@@ -141,10 +146,9 @@ private:
     QSpinBox* batch_ = nullptr;
     QSpinBox* steps_ = nullptr;
     QCheckBox* fluency_ = nullptr;
-    QPushButton* run_ = nullptr;
-    QPushButton* cancel_ = nullptr;
+    JobControls* controls_ = nullptr;  // Run, Cancel, progress, the saved runs, Clear
+    SavedRunsCombo* saved_ = nullptr;
     QPushButton* clear_ = nullptr;
-    QProgressBar* progress_ = nullptr;
     QLabel* message_ = nullptr;
     QLabel* caption_ = nullptr;
     QTableWidget* table_ = nullptr;

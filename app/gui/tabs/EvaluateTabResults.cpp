@@ -12,6 +12,7 @@
 #include "app/gui/SessionController.h"
 #include "app/gui/tabs/EvaluateTab.h"
 #include "app/gui/tabs/EvaluateTabRun.h"
+#include "app/gui/widgets/SavedRunsCombo.h"
 #include "engine/core/SafeInput.h"
 #include "engine/edit/methods/MethodTable.h"
 #include "engine/eval/EvalCurvesJson.h"
@@ -198,6 +199,7 @@ void EvaluateTab::showSaved() {
         showTable(*runs_.back());
     }
     updateChart();
+    listRuns(int(runs_.size()) - 1);
     noteError_ = skipped != 0;
     if (skipped < 0) note_ = tr("The session's evaluation runs could not be read: %1").arg(firstProblem);
     else if (skipped > 0)
@@ -343,8 +345,24 @@ void EvaluateTab::updateChart() {
     chart_->setData(groups, std::move(all));
 }
 
+void EvaluateTab::listRuns(int shown) {
+    QVector<SavedRunItem> items;  // newest first
+    for (int i = int(runs_.size()) - 1; i >= 0; --i) {
+        const Run& run = *runs_[size_t(i)];
+        const QString when = run.created.isEmpty()
+                                 ? tr("not saved")
+                                 : localTimeText(run.created.toStdString(), QStringLiteral("HH:mm"));
+        items.push_back({qint64(i) + 1, QStringLiteral("%1 — %2 records — %3").arg(run.label).arg(run.summary.recordCount).arg(when),
+                         tr("%1 on %2\n%3").arg(run.label, run.factFile,
+                                                 run.created.isEmpty() ? tr("not saved in the session")
+                                                                       : tr("Saved %1").arg(run.created))});
+    }
+    saved_->setItems(items, shown >= 0 ? qint64(shown) + 1 : 0);
+}
+
 void EvaluateTab::clearResults() {
     runs_.clear();
+    listRuns(-1);
     table_->setRowCount(0);
     caption_->setText(tr("No results yet."));
     updateChart();

@@ -12,6 +12,7 @@
 #include <climits>
 #include <cmath>
 
+#include "app/gui/widgets/Tones.h"
 #include "engine/core/Error.h"
 #include "engine/edit/HparamSchema.h"
 #include "engine/edit/methods/MethodTable.h"
@@ -70,10 +71,6 @@ bool nestedTooDeep(const QString& text, int limit) {
         }
     }
     return false;
-}
-
-QColor badColor(const QPalette& pal) {
-    return pal.color(QPalette::Base).lightnessF() < 0.5 ? QColor(0xff, 0x8a, 0x80) : QColor(0xc6, 0x28, 0x28);
 }
 
 }  // namespace
@@ -192,7 +189,7 @@ void HparamForm::rebuild() {
         r.error->setObjectName(QStringLiteral("hparamError_") + key);
         r.error->setWordWrap(true);
         r.error->setVisible(false);
-        r.error->setStyleSheet(QStringLiteral("color: %1").arg(badColor(palette()).name()));
+        r.error->setStyleSheet(QStringLiteral("color: %1").arg(errorColor(palette()).name()));
         grid->addWidget(r.label, line, 0);
         grid->addWidget(r.editor, line, 1);
         grid->addWidget(r.marker, line, 2);
@@ -325,7 +322,7 @@ void HparamForm::refresh() {
         r.reset->setEnabled(changed);
         if (auto* edit = qobject_cast<QLineEdit*>(r.editor))
             edit->setStyleSheet(ok ? QString() : QStringLiteral("QLineEdit { border: 1px solid %1; }")
-                                                     .arg(badColor(palette()).name()));
+                                                     .arg(errorColor(palette()).name()));
     }
     Q_EMIT changed();
 }

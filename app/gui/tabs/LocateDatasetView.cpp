@@ -16,6 +16,10 @@
 #include <mutex>
 
 #include "app/gui/JobRunner.h"
+#include "app/gui/widgets/ExportDialog.h"
+#include "app/gui/widgets/JobControls.h"
+#include "app/gui/widgets/SavedRunsCombo.h"
+#include "app/gui/widgets/Tones.h"
 #include "app/render/TraceDatasetConvert.h"
 #include "engine/core/SafeInput.h"
 #include "engine/core/Paths.h"
@@ -39,10 +43,6 @@ namespace {
 constexpr int kDefaultLimit = 40;    // facts: enough for a stable average, a few seconds on the demo model
 constexpr int kDefaultSamples = 10;  // ROME's
 
-QColor errorColor(const QPalette& pal) {
-    return pal.color(QPalette::Base).lightnessF() < 0.5 ? QColor(0xff, 0x8a, 0x80) : QColor(0xc6, 0x28, 0x28);
-}
-
 // 0.509; tiny effects (random models) keep their digits: 4.1e-07.
 QString fmt(double v) { return std::abs(v) >= 0.001 || v == 0 ? QString::number(v, 'f', 3) : QString::number(v, 'g', 3); }
 
@@ -51,42 +51,6 @@ QString factCount(int n) {
 }
 
 }  // namespace
-
-QComboBox* addSavedCombo(QWidget* parent, QBoxLayout* row, const QString& label, const QString& objectName,
-                         const QString& toolTip) {
-    auto* combo = new QComboBox(parent);
-    combo->setObjectName(objectName);
-    combo->setSizeAdjustPolicy(QComboBox::AdjustToMinimumContentsLengthWithIcon);
-    combo->setMinimumContentsLength(28);
-    combo->setPlaceholderText(LocateDatasetView::tr("none shown"));  // no saved one on screen
-    combo->setToolTip(toolTip);
-    combo->setEnabled(false);
-    auto* buddy = new QLabel(label, parent);
-    buddy->setBuddy(combo);
-    // Label and box centred on each other, the pair at the top of a status that wraps.
-    auto* pair = new QHBoxLayout;
-    pair->addWidget(buddy);
-    pair->addWidget(combo);
-    pair->setAlignment(Qt::AlignTop);
-    row->addLayout(pair);
-    return combo;
-}
-
-void selectSaved(QComboBox* combo, qint64 id) {
-    const QSignalBlocker block(combo);
-    combo->setCurrentIndex(id ? combo->findData(id) : -1);
-}
-
-void fillSavedCombo(QComboBox* combo, const QVector<SavedTraceItem>& items, qint64 shown) {
-    const QSignalBlocker block(combo);
-    combo->clear();
-    for (const SavedTraceItem& item : items) {
-        combo->addItem(item.label, item.id);
-        combo->setItemData(combo->count() - 1, item.toolTip, Qt::ToolTipRole);
-    }
-    selectSaved(combo, shown);
-    combo->setEnabled(!items.isEmpty());
-}
 
 LocateDatasetView::LocateDatasetView(JobRunner* runner, QWidget* parent)
     : QWidget(parent), runner_(runner), sink_(std::make_shared<DatasetPartialSink>()) {
@@ -99,18 +63,17 @@ LocateDatasetView::LocateDatasetView(JobRunner* runner, QWidget* parent)
     connect(facts_, &QLineEdit::textChanged, this, &LocateDatasetView::updateInputs);
     connect(facts_, &QLineEdit::returnPressed, this, &LocateDatasetView::runDataset);
     connect(browse_, &QPushButton::clicked, this, &LocateDatasetView::browseFactFile);
-    connect(run_, &QPushButton::clicked, this, &LocateDatasetView::runDataset);
-    connect(cancel_, &QPushButton::clicked, this, &LocateDatasetView::cancelDataset);
+    connect(controls_, &JobControls::runClicked, this, &LocateDatasetView::runDataset);
+    connect(controls_, &JobControls::cancelClicked, this, &LocateDatasetView::cancelDataset);
     connect(export_, &QPushButton::clicked, this, &LocateDatasetView::exportWithDialog);
     connect(plot_, &kme::widgets::TraceDatasetPlot::layerClicked, this, &LocateDatasetView::layerClicked);
     connect(runner_, &JobRunner::busyChanged, this, &LocateDatasetView::updateInputs);
-    connect(saved_, &QComboBox::currentIndexChanged, this, [this](int index) {
-        if (const qint64 id = saved_->itemData(index).toLongLong(); id > 0) Q_EMIT savedRunChosen(id);
-    });
+    connect(saved_, &SavedRunsCombo::chosen, this, &LocateDatasetView::savedRunChosen);
     connect(runner_, &JobRunner::progress, this, [this](double done, double total) {
         if (!running_) return;  // another job's progress
         done_ = done;
         total_ = total;
+        controls_->setProgress(done, total);
         updateStatus();
     });
     facts_->setText(defaultFactFile(nullptr));
@@ -157,15 +120,6 @@ void LocateDatasetView::buildUi() {
         row->addWidget(spin);
         row->addSpacing(8);
     }
-    run_ = new QPushButton(tr("&Run dataset trace"), this);
-    run_->setObjectName(QStringLiteral("datasetRun"));
-    run_->setToolTip(tr("Trace every fact the model gets right and average, as in ROME's Figure 2"));
-    cancel_ = new QPushButton(tr("Cancel"), this);
-    cancel_->setObjectName(QStringLiteral("datasetCancel"));
-    export_ = new QPushButton(tr("E&xport…"), this);
-    export_->setObjectName(QStringLiteral("datasetExport"));
-    export_->setToolTip(tr("Save the plot as PNG, PDF or SVG"));
-    for (QPushButton* b : {run_, cancel_, export_}) row->addWidget(b);
     layout->addLayout(row);
 
     message_ = new QLabel(this);
@@ -173,16 +127,22 @@ void LocateDatasetView::buildUi() {
     message_->setTextFormat(Qt::RichText);
     message_->setWordWrap(true);
     layout->addWidget(message_);
-    // The status, and beside it the runs saved in the session.
-    auto* statusRow = new QHBoxLayout;
-    status_ = new QLabel(this);
-    status_->setObjectName(QStringLiteral("datasetStatus"));
-    status_->setTextFormat(Qt::PlainText);
-    status_->setWordWrap(true);
-    statusRow->addWidget(status_, 1);
-    saved_ = addSavedCombo(this, statusRow, tr("Save&d runs:"), QStringLiteral("datasetSavedRuns"),
-                           tr("Dataset runs saved in this session, newest first: choose one to show it again"));
-    layout->addLayout(statusRow);
+    // Run, Cancel, the progress and the status, and beside them the runs saved in the session.
+    controls_ = new JobControls(tr("&Run dataset trace"),
+                                {QStringLiteral("datasetRun"), QStringLiteral("datasetCancel"),
+                                 QStringLiteral("datasetProgress"), QStringLiteral("datasetStatus")},
+                                this);
+    controls_->setRunToolTip(tr("Trace every fact the model gets right and average, as in ROME's Figure 2"));
+    status_ = controls_->statusLabel();
+    saved_ = new SavedRunsCombo(tr("Save&d runs:"), QStringLiteral("datasetSavedRuns"),
+                                tr("Dataset runs saved in this session, newest first: choose one to show it again"),
+                                this);
+    export_ = new QPushButton(tr("E&xport…"), this);
+    export_->setObjectName(QStringLiteral("datasetExport"));
+    export_->setToolTip(tr("Save the plot as PNG, PDF or SVG"));
+    controls_->addTrailingWidget(saved_);
+    controls_->addTrailingWidget(export_);
+    layout->addWidget(controls_);
     caption_ = new QLabel(this);
     caption_->setObjectName(QStringLiteral("datasetCaption"));
     caption_->setTextFormat(Qt::RichText);
@@ -225,7 +185,7 @@ void LocateDatasetView::clearRun() {
                                           "The curves grow as facts are traced.")
                                      : tr("Open a model folder (File ▸ Open model folder…, Ctrl+O) to start."));
     status_->clear();
-    selectSaved(saved_, 0);  // no saved run on screen
+    saved_->select(0);  // no saved run on screen
     updateCaption();
     updateInputs();
 }
@@ -246,14 +206,13 @@ QString LocateDatasetView::inputError() const {
 
 void LocateDatasetView::updateInputs() {
     const QString error = inputError();
-    message_->setText(error.isEmpty() ? QString()
-                                      : QStringLiteral("<span style=\"color:%1\">⚠ %2</span>")
-                                            .arg(errorColor(palette()).name(), error.toHtmlEscaped()));
+    message_->setText(error.isEmpty() ? QString() : errorHtml(palette(), error));
     message_->setVisible(!error.isEmpty());
-    run_->setEnabled(model_ && error.isEmpty() && !runner_->isBusy());
-    cancel_->setEnabled(running_);
+    controls_->setRunEnabled(model_ && error.isEmpty() && !runner_->isBusy(),
+                             model_ ? error : tr("Open a model first (File ▸ Open model folder…)."));
+    controls_->setBusy(running_);
     export_->setEnabled(!plot_->isEmpty());
-    saved_->setEnabled(saved_->count() > 0 && !running_);
+    saved_->setAvailable(!running_);
 }
 
 void LocateDatasetView::updateStatus() {
@@ -348,7 +307,7 @@ bool LocateDatasetView::runDataset() {
     running_ = true;
     runningRequest_ = QString::fromStdString(request.dump(-1, ' ', false, nlohmann::json::error_handler_t::replace));
     shownSavedRun_ = 0;
-    selectSaved(saved_, 0);
+    saved_->select(0);
     sourceShown_ = source;
     done_ = total_ = 0;
     traced_ = 0;
@@ -434,7 +393,7 @@ bool LocateDatasetView::showSavedRun(qint64 id, const QString& requestJson, cons
     // Refused: the view stays as it is, and so does the combo box's choice.
     const auto refuse = [this, error](const QString& why) {
         if (error) *error = why;
-        selectSaved(saved_, shownSavedRun_);
+        saved_->select(shownSavedRun_);
         return false;
     };
     if (running_) return refuse(tr("a dataset trace is running"));
@@ -468,17 +427,23 @@ bool LocateDatasetView::showSavedRun(qint64 id, const QString& requestJson, cons
         plot_->setData(kme::render::traceDatasetPlotData(*result, sourceShown_));
     }
     status_->setText(tr("Saved run of %1 on %2 (not recomputed): %3").arg(when, sourceShown_, summary(*result)));
-    selectSaved(saved_, id);
+    saved_->select(id);
     updateCaption();
     updateInputs();
     return true;
 }
 
-void LocateDatasetView::setSavedRuns(const QVector<SavedTraceItem>& runs, qint64 shown) {
+void LocateDatasetView::setSavedRuns(const QVector<SavedRunItem>& runs, qint64 shown) {
     shownSavedRun_ = shown;
-    fillSavedCombo(saved_, runs, shown);
+    saved_->setItems(runs, shown);
     updateInputs();
 }
+
+QComboBox* LocateDatasetView::savedRunsCombo() const { return saved_->combo(); }
+
+QPushButton* LocateDatasetView::runButton() const { return controls_->runButton(); }
+
+QPushButton* LocateDatasetView::cancelButton() const { return controls_->cancelButton(); }
 
 int LocateDatasetView::suggestedEditLayer() const {
     return lastResult_ ? lastResult_->peakLayer(kme::TraceKind::Mlp, kme::kLastSubjectBucket) : -1;
@@ -502,14 +467,10 @@ void LocateDatasetView::browseFactFile() {
 }
 
 void LocateDatasetView::exportWithDialog() {
-    QString selected;
-    const QString png = tr("PNG image (*.png)"), pdf = tr("PDF document (*.pdf)"), svg = tr("SVG drawing (*.svg)");
-    QString name = QFileInfo(sourceShown_).completeBaseName();
-    QString path = QFileDialog::getSaveFileName(this, tr("Export plot"), QStringLiteral("trace-dataset-%1.png").arg(name),
-                                                QStringList{png, pdf, svg}.join(QStringLiteral(";;")), &selected);
+    const QString name = QFileInfo(sourceShown_).completeBaseName();
+    const QString path =
+        askPictureExportPath(this, tr("Export plot"), QStringLiteral("trace-dataset-%1.png").arg(name));
     if (path.isEmpty()) return;
-    if (QFileInfo(path).suffix().isEmpty())
-        path += selected == pdf ? QStringLiteral(".pdf") : selected == svg ? QStringLiteral(".svg") : QStringLiteral(".png");
     QString error;
     if (exportPlot(path, &error)) status_->setText(tr("Exported the plot to %1.").arg(path));
     else QMessageBox::warning(this, tr("Export plot"), error);

@@ -11,7 +11,6 @@
 #include <QWidget>
 #include <memory>
 
-class QBoxLayout;
 class QComboBox;
 class QLabel;
 class QLineEdit;
@@ -30,29 +29,12 @@ struct TraceDatasetPlotData;
 
 namespace kme::app {
 
+class JobControls;
 class JobRunner;
+class SavedRunsCombo;
 enum class JobOutcome;
+struct SavedRunItem;
 struct DatasetPartialSink;
-
-// A trace saved in the session, as a "Saved" combo box lists it.
-struct SavedTraceItem {
-    qint64 id = 0;    // kme::TraceRecord::id
-    QString label;    // "prompt — subject — 14:05", newest first in the list
-    QString toolTip;  // the full text and the date
-};
-
-// Adds a "Saved" combo box of `parent`, behind its label (`label`, with its
-// mnemonic), to `row`; kept narrow (long prompts do not widen the window) and
-// empty until fillSavedCombo.
-QComboBox* addSavedCombo(QWidget* parent, QBoxLayout* row, const QString& label, const QString& objectName,
-                         const QString& toolTip);
-// Selects the entry of saved trace `id` (0 or not listed: none, the
-// placeholder), without emitting.
-void selectSaved(QComboBox* combo, qint64 id);
-// Fills a "Saved" combo box with `items` (in that order) and selects `shown`
-// (0 or not listed: none, the placeholder), without emitting its signals.
-// Disabled when empty.
-void fillSavedCombo(QComboBox* combo, const QVector<SavedTraceItem>& items, qint64 shown);
 
 class LocateDatasetView final : public QWidget {
     Q_OBJECT
@@ -100,15 +82,16 @@ public:
     void clearRun();
     // The session's saved runs for the "Saved" combo box, newest first;
     // `shown` is the one on screen (0: none).
-    void setSavedRuns(const QVector<SavedTraceItem>& runs, qint64 shown);
-    QComboBox* savedRunsCombo() const { return saved_; }
+    void setSavedRuns(const QVector<SavedRunItem>& runs, qint64 shown);
+    QComboBox* savedRunsCombo() const;
 
     QLineEdit* factFileEdit() const { return facts_; }
     QPushButton* browseButton() const { return browse_; }
     QSpinBox* limitSpin() const { return limit_; }
     QSpinBox* samplesSpin() const { return samples_; }
-    QPushButton* runButton() const { return run_; }
-    QPushButton* cancelButton() const { return cancel_; }
+    QPushButton* runButton() const;
+    QPushButton* cancelButton() const;
+    JobControls* jobControls() const { return controls_; }
     QPushButton* exportButton() const { return export_; }
     QLabel* messageLabel() const { return message_; }  // the inline error
     QLabel* statusLabel() const { return status_; }
@@ -152,13 +135,12 @@ private:
     QPushButton* browse_ = nullptr;
     QSpinBox* limit_ = nullptr;
     QSpinBox* samples_ = nullptr;
-    QPushButton* run_ = nullptr;
-    QPushButton* cancel_ = nullptr;
+    JobControls* controls_ = nullptr;  // Run, Cancel, progress, the status, the saved runs, Export
     QPushButton* export_ = nullptr;
     QLabel* message_ = nullptr;
-    QLabel* status_ = nullptr;
+    QLabel* status_ = nullptr;         // controls_'s status line
     QLabel* caption_ = nullptr;
-    QComboBox* saved_ = nullptr;
+    SavedRunsCombo* saved_ = nullptr;
     kme::widgets::TraceDatasetPlot* plot_ = nullptr;
     QTimer* clock_ = nullptr;  // refreshes the seconds while a run goes on
     QElapsedTimer elapsed_;

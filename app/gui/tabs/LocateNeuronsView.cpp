@@ -1,7 +1,6 @@
 #include "app/gui/tabs/LocateNeuronsView.h"
 
 #include <QDoubleSpinBox>
-#include <QFileDialog>
 #include <QFileInfo>
 #include <QFormLayout>
 #include <QHBoxLayout>
@@ -21,6 +20,9 @@
 #include <map>
 
 #include "app/gui/JobRunner.h"
+#include "app/gui/widgets/ExportDialog.h"
+#include "app/gui/widgets/JobControls.h"
+#include "app/gui/widgets/Tones.h"
 #include "engine/model/Model.h"
 #include "engine/trace/NeuronAttribution.h"
 #include "widgets/NeuronAttributionPlot.h"
@@ -41,10 +43,6 @@ const QString kDefaultParaphrases = QStringLiteral(
 
 QString fmt(double v) { return std::abs(v) >= 0.001 || v == 0 ? QString::number(v, 'f', 4) : QString::number(v, 'g', 3); }
 
-QColor errorColor(const QPalette& pal) {
-    return pal.color(QPalette::Base).lightnessF() < 0.5 ? QColor(0xff, 0x8a, 0x80) : QColor(0xc6, 0x28, 0x28);
-}
-
 // A number cell: sorts by the value (not its text).
 QTableWidgetItem* numberItem(double v) {
     auto* item = new QTableWidgetItem;
@@ -63,14 +61,15 @@ LocateNeuronsView::LocateNeuronsView(JobRunner* runner, QWidget* parent) : QWidg
     connect(prompt_, &QLineEdit::textChanged, this, &LocateNeuronsView::updateInputs);
     connect(prompt_, &QLineEdit::returnPressed, this, &LocateNeuronsView::runAttribution);
     connect(answer_, &QLineEdit::returnPressed, this, &LocateNeuronsView::runAttribution);
-    connect(run_, &QPushButton::clicked, this, &LocateNeuronsView::runAttribution);
-    connect(cancel_, &QPushButton::clicked, this, &LocateNeuronsView::cancelAttribution);
+    connect(controls_, &JobControls::runClicked, this, &LocateNeuronsView::runAttribution);
+    connect(controls_, &JobControls::cancelClicked, this, &LocateNeuronsView::cancelAttribution);
     connect(export_, &QPushButton::clicked, this, &LocateNeuronsView::exportWithDialog);
     connect(runner_, &JobRunner::busyChanged, this, &LocateNeuronsView::updateInputs);
     connect(runner_, &JobRunner::progress, this, [this](double done, double total) {
         if (!running_) return;  // another job's progress
         done_ = done;
         total_ = total;
+        controls_->setProgress(done, total);
         updateStatus();
     });
     setModel(nullptr);
@@ -126,26 +125,21 @@ void LocateNeuronsView::buildUi() {
         settings->addWidget(w);
     }
     settings->addStretch(1);
-    run_ = new QPushButton(tr("Find &neurons"), this);
-    run_->setObjectName(QStringLiteral("neuronsRun"));
-    cancel_ = new QPushButton(tr("Cancel"), this);
-    cancel_->setObjectName(QStringLiteral("neuronsCancel"));
-    export_ = new QPushButton(tr("E&xport…"), this);
-    export_->setObjectName(QStringLiteral("neuronsExport"));
-    export_->setToolTip(tr("Save the plot as PNG, PDF or SVG"));
-    settings->addWidget(run_);
-    settings->addWidget(cancel_);
-    settings->addWidget(export_);
     outer->addLayout(settings);
 
     message_ = new QLabel(this);
     message_->setObjectName(QStringLiteral("neuronsMessage"));
     outer->addWidget(message_);
-    status_ = new QLabel(this);
-    status_->setObjectName(QStringLiteral("neuronsStatus"));
-    status_->setWordWrap(true);
-    status_->setTextInteractionFlags(Qt::TextSelectableByMouse);
-    outer->addWidget(status_);
+    controls_ = new JobControls(tr("Find &neurons"),
+                                {QStringLiteral("neuronsRun"), QStringLiteral("neuronsCancel"),
+                                 QStringLiteral("neuronsProgress"), QStringLiteral("neuronsStatus")},
+                                this);
+    status_ = controls_->statusLabel();
+    export_ = new QPushButton(tr("E&xport…"), this);
+    export_->setObjectName(QStringLiteral("neuronsExport"));
+    export_->setToolTip(tr("Save the plot as PNG, PDF or SVG"));
+    controls_->addTrailingWidget(export_);
+    outer->addWidget(controls_);
 
     auto* split = new QSplitter(Qt::Vertical, this);
     plot_ = new kme::widgets::NeuronAttributionPlot(split);
@@ -177,6 +171,10 @@ void LocateNeuronsView::setModel(std::shared_ptr<kme::Model> model) {
     updateInputs();
 }
 
+QPushButton* LocateNeuronsView::runButton() const { return controls_->runButton(); }
+
+QPushButton* LocateNeuronsView::cancelButton() const { return controls_->cancelButton(); }
+
 QString LocateNeuronsView::inputError() const {
     if (prompt_->text().trimmed().isEmpty()) return tr("Type a prompt.");
     return {};
@@ -189,8 +187,9 @@ void LocateNeuronsView::updateInputs() {
     pal.setColor(QPalette::WindowText, errorColor(palette()));
     message_->setPalette(pal);
     message_->setVisible(!error.isEmpty());
-    run_->setEnabled(model_ && error.isEmpty() && !runner_->isBusy());
-    cancel_->setEnabled(running_);
+    controls_->setRunEnabled(model_ && error.isEmpty() && !runner_->isBusy(),
+                             model_ ? error : tr("Open a model first (File ▸ Open model folder…)."));
+    controls_->setBusy(running_);
     export_->setEnabled(!plot_->isEmpty() && !running_);
 }
 
@@ -372,13 +371,8 @@ void LocateNeuronsView::onFinished(JobOutcome outcome, const QString& message) {
 bool LocateNeuronsView::exportPlot(const QString& path, QString* error) { return plot_->exportTo(path, error); }
 
 void LocateNeuronsView::exportWithDialog() {
-    QString selected;
-    const QString png = tr("PNG image (*.png)"), pdf = tr("PDF document (*.pdf)"), svg = tr("SVG drawing (*.svg)");
-    QString path = QFileDialog::getSaveFileName(this, tr("Export plot"), QStringLiteral("knowledge-neurons.png"),
-                                                QStringList{png, pdf, svg}.join(QStringLiteral(";;")), &selected);
+    const QString path = askPictureExportPath(this, tr("Export plot"), QStringLiteral("knowledge-neurons.png"));
     if (path.isEmpty()) return;
-    if (QFileInfo(path).suffix().isEmpty())
-        path += selected == pdf ? QStringLiteral(".pdf") : selected == svg ? QStringLiteral(".svg") : QStringLiteral(".png");
     QString error;
     if (exportPlot(path, &error)) status_->setText(tr("Exported the plot to %1.").arg(path));
     else QMessageBox::warning(this, tr("Export plot"), error);

@@ -30,6 +30,7 @@ struct NeuronPlotData;
 
 namespace kme::app {
 
+class JobControls;
 class JobRunner;
 enum class JobOutcome;
 
@@ -58,8 +59,9 @@ public:
     QSpinBox* stepsSpin() const { return steps_; }
     QDoubleSpinBox* thresholdSpin() const { return threshold_; }
     QDoubleSpinBox* shareSpin() const { return share_; }  // its minimum (-0.05) = adaptive (KN-D)
-    QPushButton* runButton() const { return run_; }
-    QPushButton* cancelButton() const { return cancel_; }
+    QPushButton* runButton() const;
+    QPushButton* cancelButton() const;
+    JobControls* jobControls() const { return controls_; }
     QPushButton* exportButton() const { return export_; }
     QLabel* messageLabel() const { return message_; }
     QLabel* statusLabel() const { return status_; }
@@ -91,11 +93,10 @@ private:
     QSpinBox* steps_ = nullptr;
     QDoubleSpinBox* threshold_ = nullptr;
     QDoubleSpinBox* share_ = nullptr;
-    QPushButton* run_ = nullptr;
-    QPushButton* cancel_ = nullptr;
+    JobControls* controls_ = nullptr;  // Run, Cancel, progress, the status, Export
     QPushButton* export_ = nullptr;
     QLabel* message_ = nullptr;
-    QLabel* status_ = nullptr;
+    QLabel* status_ = nullptr;         // controls_'s status line
     QTableWidget* table_ = nullptr;
     kme::widgets::NeuronAttributionPlot* plot_ = nullptr;
     QTimer* clock_ = nullptr;

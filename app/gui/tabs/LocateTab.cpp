@@ -3,7 +3,6 @@
 #include <QCheckBox>
 #include <QComboBox>
 #include <QDateTime>
-#include <QFileDialog>
 #include <QFileInfo>
 #include <QGridLayout>
 #include <QHBoxLayout>
@@ -25,6 +24,10 @@
 #include "app/gui/SessionController.h"
 #include "app/gui/tabs/LocateDatasetView.h"
 #include "app/gui/tabs/LocateNeuronsView.h"
+#include "app/gui/widgets/ExportDialog.h"
+#include "app/gui/widgets/JobControls.h"
+#include "app/gui/widgets/SavedRunsCombo.h"
+#include "app/gui/widgets/Tones.h"
 #include "app/render/TraceHeatmapConvert.h"
 #include "engine/core/SafeInput.h"
 #include "engine/core/Error.h"
@@ -44,14 +47,6 @@ struct TracePartialSink {
     LocateTab* tab = nullptr;
 };
 
-// A trace record of the session, as listed (request only).
-struct LocateTab::SavedEntry {
-    qint64 id = 0;
-    std::string created;     // ISO 8601 UTC
-    nlohmann::json request;  // null when it does not parse
-    bool dataset = false;    // "type": "dataset" (LocateDatasetView); else a single-prompt trace
-};
-
 namespace {
 
 using json = nlohmann::json;
@@ -59,16 +54,6 @@ using json = nlohmann::json;
 // Replaces, never throws, should a token hold invalid UTF-8.
 QString jsonText(const json& j) {
     return QString::fromStdString(j.dump(-1, ' ', false, json::error_handler_t::replace));
-}
-
-// A string / whole number of a saved request ("" / 0 when absent or of another type).
-QString textOf(const json& j, const char* key) {
-    return j.is_object() && j.contains(key) && j.at(key).is_string()
-               ? QString::fromStdString(j.at(key).get<std::string>())
-               : QString();
-}
-int numberOf(const json& j, const char* key) {
-    return j.is_object() && j.contains(key) && j.at(key).is_number_integer() ? j.at(key).get<int>() : 0;
 }
 
 // ROME's edit layer: where restoring the MLP output at the subject's last
@@ -84,19 +69,9 @@ int peakMlpLayer(const kme::TraceResult& r) {
     return best;
 }
 
-// A stored time (ISO 8601 UTC) in local time, as `format`; the stored text when it does not read.
-QString localTime(const std::string& iso, const QString& format) {
-    const QDateTime t = QDateTime::fromString(QString::fromStdString(iso), Qt::ISODate);
-    return t.isValid() ? t.toLocalTime().toString(format) : QString::fromStdString(iso);
-}
-
 // A fact of the demo fact set (projects/demo/facts.json), so the first trace on the demo model shows one.
 const QString kDefaultPrompt = QStringLiteral("The Colosseum is located in the city of");
 const QString kDefaultSubject = QStringLiteral("Colosseum");
-
-QColor errorColor(const QPalette& pal) {
-    return pal.color(QPalette::Base).lightnessF() < 0.5 ? QColor(0xff, 0x8a, 0x80) : QColor(0xc6, 0x28, 0x28);
-}
 
 }  // namespace
 
@@ -110,15 +85,13 @@ LocateTab::LocateTab(JobRunner* runner, SessionController* session, QWidget* par
     for (QLineEdit* e : {prompt_, subject_, noise_}) connect(e, &QLineEdit::textChanged, this, &LocateTab::updateInputs);
     for (QCheckBox* c : {hidden_, mlp_, attn_}) connect(c, &QCheckBox::toggled, this, &LocateTab::updateInputs);
     for (QLineEdit* e : {prompt_, subject_, answer_, noise_}) connect(e, &QLineEdit::returnPressed, this, &LocateTab::runTrace);
-    connect(run_, &QPushButton::clicked, this, &LocateTab::runTrace);
-    connect(cancel_, &QPushButton::clicked, this, &LocateTab::cancelTrace);
+    connect(controls_, &JobControls::runClicked, this, &LocateTab::runTrace);
+    connect(controls_, &JobControls::cancelClicked, this, &LocateTab::cancelTrace);
     connect(export_, &QPushButton::clicked, this, &LocateTab::exportWithDialog);
     connect(panel_, &kme::widgets::TraceHeatmapPanel::layerClicked, this, &LocateTab::chooseEditLayer);
     connect(dataset_, &LocateDatasetView::layerClicked, this, &LocateTab::chooseEditLayer);
     connect(runner_, &JobRunner::busyChanged, this, &LocateTab::updateInputs);
-    connect(saved_, &QComboBox::currentIndexChanged, this, [this](int index) {
-        if (const qint64 id = saved_->itemData(index).toLongLong(); id > 0) showSavedTrace(id);
-    });
+    connect(saved_, &SavedRunsCombo::chosen, this, &LocateTab::showSavedTrace);
     connect(dataset_, &LocateDatasetView::savedRunChosen, this, &LocateTab::showSavedDatasetRun);
     connect(dataset_, &LocateDatasetView::datasetRecorded, this, &LocateTab::saveDatasetRun);
     if (session_) connect(session_, &SessionController::sessionChanged, this, &LocateTab::showSaved);
@@ -219,29 +192,26 @@ void LocateTab::buildUi() {
         options->addWidget(c);
     }
     options->addStretch(1);
-    run_ = new QPushButton(tr("&Run trace"), this);
-    run_->setObjectName(QStringLiteral("locateRun"));
-    run_->setDefault(true);
-    run_->setToolTip(tr("Run causal tracing (Ctrl+T)"));
-    cancel_ = new QPushButton(tr("Cancel"), this);
-    cancel_->setObjectName(QStringLiteral("locateCancel"));
+    layout->addLayout(options);
+
+    // Run, Cancel, the progress (token rows) and the status; beside them the saved traces and Export.
+    controls_ = new JobControls(tr("&Run trace"),
+                                {QStringLiteral("locateRun"), QStringLiteral("locateCancel"),
+                                 QStringLiteral("locateProgress"), QStringLiteral("locateStatus")},
+                                this);
+    controls_->runButton()->setDefault(true);
+    controls_->setRunToolTip(tr("Run causal tracing (Ctrl+T)"));
+    status_ = controls_->statusLabel();
+    editLayerLabel_ = new QLabel(this);
+    editLayerLabel_->setObjectName(QStringLiteral("locateEditLayer"));
+    saved_ = new SavedRunsCombo(tr("Save&d traces:"), QStringLiteral("locateSavedTraces"),
+                                tr("Traces saved in this session, newest first: choose one to show it again"), this);
     export_ = new QPushButton(tr("E&xport…"), this);
     export_->setObjectName(QStringLiteral("locateExport"));
     export_->setToolTip(tr("Save the heatmaps as PNG, PDF or SVG"));
-    for (QPushButton* b : {run_, cancel_, export_}) options->addWidget(b);
-    layout->addLayout(options);
-
-    auto* statusRow = new QHBoxLayout;
-    status_ = new QLabel(this);
-    status_->setObjectName(QStringLiteral("locateStatus"));
-    status_->setTextFormat(Qt::PlainText);
-    status_->setWordWrap(true);  // a long status wraps instead of widening the window
-    editLayerLabel_ = new QLabel(this);
-    editLayerLabel_->setObjectName(QStringLiteral("locateEditLayer"));
-    statusRow->addWidget(status_, 1);
-    saved_ = addSavedCombo(this, statusRow, tr("Save&d traces:"), QStringLiteral("locateSavedTraces"),
-                           tr("Traces saved in this session, newest first: choose one to show it again"));
-    layout->addLayout(statusRow);
+    controls_->addTrailingWidget(saved_);
+    controls_->addTrailingWidget(export_);
+    layout->addWidget(controls_);
 
     panel_ = new kme::widgets::TraceHeatmapPanel(this);
     panel_->setObjectName(QStringLiteral("tracePanel"));
@@ -290,7 +260,7 @@ void LocateTab::clearTrace() {
                                            "The heatmaps fill in row by row as the trace runs.")
                                       : tr("Open a model folder (File ▸ Open model folder…, Ctrl+O) to start."));
     status_->clear();
-    selectSaved(saved_, 0);  // no saved trace on screen
+    saved_->select(0);  // no saved trace on screen
     updateInputs();
 }
 
@@ -319,8 +289,7 @@ QString LocateTab::inputError() const {
 void LocateTab::updateInputs() {
     const QString error = inputError();
     if (!error.isEmpty()) {
-        message_->setText(QStringLiteral("<span style=\"color:%1\">⚠ %2</span>")
-                              .arg(errorColor(palette()).name(), error.toHtmlEscaped()));
+        message_->setText(errorHtml(palette(), error));
     } else {
         // The prompt with its subject highlighted: these tokens get the noise.
         const QString p = prompt_->text(), s = subject_->text();
@@ -332,14 +301,16 @@ void LocateTab::updateInputs() {
                                    p.mid(at + s.size()).toHtmlEscaped()));
     }
     message_->setToolTip(error);
-    run_->setEnabled(model_ && error.isEmpty() && !runner_->isBusy());
-    cancel_->setEnabled(tracing_);
+    controls_->setRunEnabled(model_ && error.isEmpty() && !runner_->isBusy(),
+                             model_ ? error : tr("Open a model first (File ▸ Open model folder…)."));
+    controls_->setBusy(tracing_);
     export_->setEnabled(!panel_->isEmpty());
-    saved_->setEnabled(saved_->count() > 0 && !tracing_);
+    saved_->setAvailable(!tracing_);
 }
 
 void LocateTab::updateStatus() {
     const double seconds = elapsed_.isValid() ? elapsed_.elapsed() / 1000.0 : 0.0;
+    if (tracing_) controls_->setProgress(rowsDone_, rowsTotal_);
     if (tracing_)
         status_->setText(rowsTotal_ > 0 ? tr("Tracing “%1”: %2 of %3 rows, %4 s")
                                               .arg(subjectShown_)
@@ -398,7 +369,7 @@ bool LocateTab::runTrace() {
     runningParams_ = request;
     tracing_ = true;
     shownSavedTrace_ = 0;
-    selectSaved(saved_, 0);
+    saved_->select(0);
     subjectShown_ = subject_->text();
     rowsDone_ = rowsTotal_ = 0;
     partialUpdates_ = 0;
@@ -477,191 +448,12 @@ QString LocateTab::summary(const kme::TraceResult& r) const {
     return text;
 }
 
-// ---------------------------------------------------------------- saved in the session
 
-std::vector<LocateTab::SavedEntry> LocateTab::savedEntries(QString* error) const {
-    std::vector<SavedEntry> out;
-    kme::SessionStore* store = session_ ? session_->store() : nullptr;
-    if (!store) return out;
-    try {
-        const std::vector<kme::TraceRecord> records = store->listTraces(false);
-        for (auto it = records.rbegin(); it != records.rend(); ++it) {
-            SavedEntry e;
-            e.id = it->id;
-            e.created = it->created;
-            try {
-                e.request = kme::parseJson(it->requestJson, "a saved trace's request");
-            } catch (const std::exception&) {
-                e.request = json(json::value_t::discarded);
-            }  // discarded (null) when it does not parse
-            if (e.request.is_discarded()) e.request = nullptr;
-            e.dataset = e.request.is_object() && e.request.contains("type") && e.request.at("type") == "dataset";
-            out.push_back(std::move(e));
-        }
-    } catch (const std::exception& e) {  // a damaged session file
-        if (error) *error = QString::fromStdString(e.what());
-    }
-    return out;
-}
+QPushButton* LocateTab::runButton() const { return controls_->runButton(); }
 
-void LocateTab::refreshSaved(const std::vector<SavedEntry>& entries, qint64 datasetShown) {
-    QVector<SavedTraceItem> traces, runs;
-    for (const SavedEntry& e : entries) {
-        const QString when = localTime(e.created, QStringLiteral("HH:mm"));
-        const QString date = localTime(e.created, QStringLiteral("yyyy-MM-dd HH:mm"));
-        if (e.dataset) {
-            const QString facts = textOf(e.request, "facts");
-            const int limit = numberOf(e.request, "limit");
-            runs.push_back({e.id,
-                            QStringLiteral("%1 — %2 — %3")
-                                .arg(QFileInfo(facts).fileName(),
-                                     limit > 0 ? tr("first %1 facts").arg(limit) : tr("all facts"), when),
-                            tr("%1\nSaved %2").arg(facts, date)});
-        } else {
-            const QString prompt = textOf(e.request, "prompt"), subject = textOf(e.request, "subject");
-            traces.push_back({e.id, QStringLiteral("%1 — %2 — %3").arg(prompt, subject, when),
-                              tr("%1\nSubject: %2\nSaved %3").arg(prompt, subject, date)});
-        }
-    }
-    fillSavedCombo(saved_, traces, shownSavedTrace_);
-    dataset_->setSavedRuns(runs, datasetShown);
-    updateInputs();
-}
+QPushButton* LocateTab::cancelButton() const { return controls_->cancelButton(); }
 
-bool LocateTab::showRecord(qint64 id, bool dataset, QString* error) {
-    kme::SessionStore* store = session_ ? session_->store() : nullptr;
-    if (!store) {
-        *error = tr("no session is open");
-        return false;
-    }
-    if (!dataset && tracing_) {
-        *error = tr("a trace is running");
-        return false;
-    }
-    kme::TraceRecord record;
-    json request;
-    kme::TraceParams params;
-    std::shared_ptr<kme::TraceResult> result;
-    try {
-        record = store->getTrace(id);
-        request = kme::parseJson(record.requestJson, "the trace's request");
-        if (!dataset) {
-            params = kme::traceParamsFromJson(request);
-            result = std::make_shared<kme::TraceResult>(kme::traceResultFromJson(kme::parseJson(record.resultJson, "the trace's result")));
-        }
-    } catch (const std::exception& e) {  // kme::Error (keys, shapes, the file) or nlohmann::json's parse / type errors
-        *error = QString::fromStdString(e.what());
-        return false;
-    }
-    const QString when = localTime(record.created, QStringLiteral("yyyy-MM-dd HH:mm"));
-    QLabel* status = status_;
-    if (dataset) {
-        if (!dataset_->showSavedRun(id, QString::fromStdString(record.requestJson),
-                                    QString::fromStdString(record.resultJson), when, error))
-            return false;
-        status = dataset_->statusLabel();
-    } else {
-        if (model_ && result->nLayer != model_->config().nLayer) {
-            *error = tr("it has %1 layers, the loaded model %2").arg(result->nLayer).arg(model_->config().nLayer);
-            return false;
-        }
-        // The request's settings in the fields, as if typed: Run traces it again.
-        prompt_->setText(QString::fromStdString(params.prompt));
-        subject_->setText(QString::fromStdString(params.subject));
-        answer_->setText(QString::fromStdString(params.answer));
-        noise_->setText(QString::fromStdString(kme::formatNoiseSpec(params.noise)));
-        samples_->setValue(params.samples);
-        window_->setValue(std::max(params.window, 0));  // -1 (default) shows as "auto"
-        seed_->setValue(static_cast<int>(std::min<uint64_t>(params.seed, std::numeric_limits<int>::max())));
-        const auto has = [&params](kme::TraceKind k) {
-            return std::find(params.kinds.begin(), params.kinds.end(), k) != params.kinds.end();
-        };
-        hidden_->setChecked(has(kme::TraceKind::Hidden));
-        mlp_->setChecked(has(kme::TraceKind::Mlp));
-        attn_->setChecked(has(kme::TraceKind::Attn));
-        ++runId_;
-        lastResult_ = result;
-        shownSavedTrace_ = id;
-        subjectShown_ = subject_->text();
-        panel_->setData(kme::render::traceHeatmapData(*result));
-        panel_->setMarkedLayer(editLayer_);
-        status_->setText(tr("Saved trace of %1 (not recomputed): %2").arg(when, summary(*result)));
-        selectSaved(saved_, id);
-        updateInputs();
-    }
-    // The live weights may differ: an edit made or undone since, or another model of the same shape.
-    const QString hash = textOf(request, "weights_hash");
-    if (!hash.isEmpty() && !session_->currentHash().isEmpty() && hash != session_->currentHash())
-        status->setText(status->text() + tr(" It ran on other weights than the live ones."));
-    return true;
-}
-
-void LocateTab::showLatest(const std::vector<SavedEntry>& entries, bool dataset) {
-    QStringList skipped;
-    bool shown = false;
-    for (const SavedEntry& e : entries) {
-        if (e.dataset != dataset) continue;
-        QString error;
-        if ((shown = showRecord(e.id, dataset, &error))) break;
-        skipped << tr("#%1 (%2)").arg(e.id).arg(error);
-    }
-    if (!shown) {
-        if (dataset) dataset_->clearRun();
-        else clearTrace();
-    }
-    if (skipped.isEmpty()) return;
-    QLabel* status = dataset ? dataset_->statusLabel() : status_;
-    const QString note = dataset ? tr("Skipped saved dataset runs that cannot be shown: %1.")
-                                 : tr("Skipped saved traces that cannot be shown: %1.");
-    status->setText((status->text().isEmpty() ? QString() : status->text() + QLatin1Char(' ')) +
-                    note.arg(skipped.join(QStringLiteral("; "))));
-}
-
-void LocateTab::showSaved() {
-    if (saving_) return;  // the autosave session our own save created: keep the views
-    QString error;
-    const std::vector<SavedEntry> entries = savedEntries(&error);
-    refreshSaved(entries, 0);
-    if (!tracing_) showLatest(entries, false);
-    if (!dataset_->isRunning()) showLatest(entries, true);
-    if (!error.isEmpty()) status_->setText(tr("The session's saved traces cannot be read: %1").arg(error));
-}
-
-bool LocateTab::showSavedTrace(qint64 id) {
-    QString error;
-    if (showRecord(id, false, &error)) return true;
-    status_->setText(tr("Saved trace #%1 cannot be shown: %2").arg(id).arg(error));
-    selectSaved(saved_, shownSavedTrace_);
-    return false;
-}
-
-bool LocateTab::showSavedDatasetRun(qint64 id) {
-    QString error;
-    if (showRecord(id, true, &error)) return true;
-    dataset_->statusLabel()->setText(tr("Saved dataset run #%1 cannot be shown: %2").arg(id).arg(error));
-    return false;
-}
-
-qint64 LocateTab::saveGuarded(bool dataset, const std::function<void()>& save) {
-    const auto newest = [dataset](const std::vector<SavedEntry>& entries) -> qint64 {
-        for (const SavedEntry& e : entries)
-            if (e.dataset == dataset) return e.id;
-        return 0;
-    };
-    const qint64 before = newest(savedEntries());
-    saving_ = true;
-    save();
-    saving_ = false;
-    const std::vector<SavedEntry> entries = savedEntries();
-    const qint64 saved = newest(entries) > before ? newest(entries) : 0;  // 0: nothing was saved
-    if (!dataset) shownSavedTrace_ = saved;
-    refreshSaved(entries, dataset ? saved : dataset_->shownSavedRun());
-    return saved;
-}
-
-void LocateTab::saveDatasetRun(const QString& requestJson, const QString& resultJson) {
-    if (session_) saveGuarded(true, [&] { session_->recordTrace(requestJson, resultJson); });
-}
+QComboBox* LocateTab::savedTracesCombo() const { return saved_->combo(); }
 
 int LocateTab::suggestedEditLayer() const { return lastResult_ ? peakMlpLayer(*lastResult_) : -1; }
 
@@ -683,15 +475,10 @@ bool LocateTab::exportHeatmaps(const QString& path, QString* error) {
 }
 
 void LocateTab::exportWithDialog() {
-    QString selected;
-    const QString png = tr("PNG image (*.png)"), pdf = tr("PDF document (*.pdf)"), svg = tr("SVG drawing (*.svg)");
     QString name = subjectShown_;
     name.replace(QLatin1Char(' '), QLatin1Char('-'));
-    QString path = QFileDialog::getSaveFileName(this, tr("Export heatmaps"), QStringLiteral("trace-%1.png").arg(name),
-                                                QStringList{png, pdf, svg}.join(QStringLiteral(";;")), &selected);
+    const QString path = askPictureExportPath(this, tr("Export heatmaps"), QStringLiteral("trace-%1.png").arg(name));
     if (path.isEmpty()) return;
-    if (QFileInfo(path).suffix().isEmpty())
-        path += selected == pdf ? QStringLiteral(".pdf") : selected == svg ? QStringLiteral(".svg") : QStringLiteral(".png");
     QString error;
     if (exportHeatmaps(path, &error)) status_->setText(tr("Exported the heatmaps to %1.").arg(path));
     else QMessageBox::warning(this, tr("Export heatmaps"), error);

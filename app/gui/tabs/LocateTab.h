@@ -13,8 +13,9 @@
 // through traceRecorded, which MainWindow connects to
 // SessionController::recordTrace; dataset runs directly), and when another
 // session becomes current its latest saved trace and dataset run are shown
-// again, as saved (no recomputation); a "Saved" combo box in each view lists
-// the others.
+// again, as saved (no recomputation); a "Saved" list in each view
+// (SavedRunsCombo) names the others. The run: LocateTab.cpp; the saved
+// traces: LocateTabSaved.cpp.
 #include <QElapsedTimer>
 #include <QVector>
 #include <QWidget>
@@ -44,7 +45,9 @@ class TraceHeatmapPanel;
 
 namespace kme::app {
 
+class JobControls;
 class JobRunner;
+class SavedRunsCombo;
 class LocateDatasetView;
 class LocateNeuronsView;
 class SessionController;
@@ -91,14 +94,15 @@ public:
     QSpinBox* windowSpin() const { return window_; }
     QSpinBox* seedSpin() const { return seed_; }
     QCheckBox* kindCheck(const QString& kind) const;  // "hidden" | "mlp" | "attn"
-    QPushButton* runButton() const { return run_; }
-    QPushButton* cancelButton() const { return cancel_; }
+    QPushButton* runButton() const;
+    QPushButton* cancelButton() const;
+    JobControls* jobControls() const { return controls_; }
     QPushButton* exportButton() const { return export_; }
     QLabel* messageLabel() const { return message_; }   // subject preview or the inline error
     QLabel* statusLabel() const { return status_; }
     QLabel* editLayerLabel() const { return editLayerLabel_; }
     // The session's saved single-prompt traces, newest first ("prompt — subject — 14:05").
-    QComboBox* savedTracesCombo() const { return saved_; }
+    QComboBox* savedTracesCombo() const;
     // The saved trace on screen (0: a live trace, or none).
     qint64 shownSavedTrace() const { return shownSavedTrace_; }
     kme::widgets::TraceHeatmapPanel* panel() const { return panel_; }
@@ -180,13 +184,12 @@ private:
     QCheckBox* hidden_ = nullptr;
     QCheckBox* mlp_ = nullptr;
     QCheckBox* attn_ = nullptr;
-    QPushButton* run_ = nullptr;
-    QPushButton* cancel_ = nullptr;
+    JobControls* controls_ = nullptr;  // Run, Cancel, progress, the status, the saved traces, Export
     QPushButton* export_ = nullptr;
     QLabel* message_ = nullptr;
-    QLabel* status_ = nullptr;
+    QLabel* status_ = nullptr;         // controls_'s status line
     QLabel* editLayerLabel_ = nullptr;
-    QComboBox* saved_ = nullptr;
+    SavedRunsCombo* saved_ = nullptr;
     kme::widgets::TraceHeatmapPanel* panel_ = nullptr;
     QTimer* clock_ = nullptr;   // refreshes the seconds while a trace runs
     QElapsedTimer elapsed_;

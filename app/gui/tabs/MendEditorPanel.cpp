@@ -11,7 +11,6 @@
 #include <QLabel>
 #include <QLineEdit>
 #include <QLocale>
-#include <QProgressBar>
 #include <QPushButton>
 #include <QSettings>
 #include <QStandardPaths>
@@ -21,6 +20,8 @@
 
 #include "app/gui/JobRunner.h"
 #include "app/gui/SessionController.h"
+#include "app/gui/widgets/JobControls.h"
+#include "app/gui/widgets/Tones.h"
 #include "engine/edit/Mend.h"
 #include "engine/model/Model.h"
 
@@ -66,12 +67,6 @@ MendEditorHeader readHeader(const QString& path) {
         if (h.error.isEmpty()) h.error = QStringLiteral("unreadable");
     }
     return h;
-}
-
-QColor tone(const QPalette& pal, bool good) {
-    const bool dark = pal.color(QPalette::Base).lightnessF() < 0.5;
-    if (good) return dark ? QColor(0x7f, 0xd1, 0x7f) : QColor(0x1b, 0x7f, 0x2a);
-    return dark ? QColor(0xff, 0x8a, 0x80) : QColor(0xc6, 0x28, 0x28);
 }
 
 }  // namespace
@@ -126,30 +121,19 @@ MendEditorPanel::MendEditorPanel(JobRunner* runner, SessionController* session, 
     minutes_->setToolTip(tr("Time budget of the training (kme train-mend --minutes); the editor is scored on the "
                             "validation and test subjects afterwards"));
     minutes_->setValue(QSettings().value(kMinutesKey, 10.0).toDouble());
-    train_ = new QPushButton(tr("&Train editor"), trainBox_);
-    train_->setObjectName(QStringLiteral("mendTrainButton"));
-    cancel_ = new QPushButton(tr("Cancel"), trainBox_);
-    cancel_->setObjectName(QStringLiteral("mendCancelTrainButton"));
-    cancel_->setToolTip(tr("Stop: nothing is written (no editor file, no checkpoint)"));
-    progress_ = new QProgressBar(trainBox_);
-    progress_->setObjectName(QStringLiteral("mendTrainProgress"));
-    progress_->setMaximumWidth(160);
-    progress_->setTextVisible(false);
-    progress_->setVisible(false);
+    controls_ = new JobControls(tr("&Train editor"),
+                                {QStringLiteral("mendTrainButton"), QStringLiteral("mendCancelTrainButton"),
+                                 QStringLiteral("mendTrainProgress"), QStringLiteral("mendTrainLog")},
+                                trainBox_);
+    controls_->cancelButton()->setToolTip(tr("Stop: nothing is written (no editor file, no checkpoint)"));
     trainRow->addWidget(new QLabel(tr("Facts:"), trainBox_));
     trainRow->addWidget(facts_, 1);
     trainRow->addWidget(browse);
     trainRow->addWidget(new QLabel(tr("Budget:"), trainBox_));
     trainRow->addWidget(minutes_);
-    trainRow->addWidget(train_);
-    trainRow->addWidget(cancel_);
-    trainRow->addWidget(progress_);
     trainLayout->addLayout(trainRow);
-    log_ = new QLabel(trainBox_);
-    log_->setObjectName(QStringLiteral("mendTrainLog"));
-    log_->setWordWrap(true);
-    log_->setTextInteractionFlags(Qt::TextSelectableByMouse);
-    trainLayout->addWidget(log_);
+    log_ = controls_->statusLabel();  // the training's log line, beside Train / Cancel / progress
+    trainLayout->addWidget(controls_);
     layout->addWidget(trainBox_);
 
     watcher_ = new QFutureWatcher<MendEditorHeader>(this);
@@ -178,16 +162,15 @@ MendEditorPanel::MendEditorPanel(JobRunner* runner, SessionController* session, 
     connect(facts_, &QLineEdit::textEdited, this, [this] { factsTyped_ = true; });
     connect(facts_, &QLineEdit::textChanged, this, &MendEditorPanel::updateTrainControls);
     connect(minutes_, &QDoubleSpinBox::valueChanged, this, [](double v) { QSettings().setValue(kMinutesKey, v); });
-    connect(train_, &QPushButton::clicked, this, &MendEditorPanel::train);
-    connect(cancel_, &QPushButton::clicked, this, &MendEditorPanel::cancelTraining);
+    connect(controls_, &JobControls::runClicked, this, &MendEditorPanel::train);
+    connect(controls_, &JobControls::cancelClicked, this, &MendEditorPanel::cancelTraining);
     connect(runner_, &JobRunner::busyChanged, this, &MendEditorPanel::updateTrainControls);
     connect(runner_, &JobRunner::progress, this, [this](double done, double total) {
         if (!training_) return;
         if (total > 0 && done < total) {
-            progress_->setRange(0, 1000);
-            progress_->setValue(int(1000 * done / total));
+            controls_->setProgress(done, total);
         } else {
-            progress_->setRange(0, 0);  // the budget is spent: scoring on validation and test
+            controls_->setIndeterminate();  // the budget is spent: scoring on validation and test
             scoring_ = true;
         }
     });
@@ -309,7 +292,7 @@ void MendEditorPanel::showState() {
 void MendEditorPanel::setState(State s) {
     state_ = s;
     const QPalette pal = palette();
-    const QString good = tone(pal, true).name(), bad = tone(pal, false).name();
+    const QString good = goodColor(pal).name(), bad = errorColor(pal).name();
     const QString file = QStringLiteral("<tt>%1</tt>").arg(path_.toHtmlEscaped());
     QString html, note;
     const int applied = weightEditsApplied();
@@ -391,14 +374,17 @@ QString MendEditorPanel::trainOutputPath() const {
     return QDir(trainedEditorFolder()).filePath(name + QStringLiteral(".safetensors"));
 }
 
+QPushButton* MendEditorPanel::trainButton() const { return controls_->runButton(); }
+
+QPushButton* MendEditorPanel::cancelTrainButton() const { return controls_->cancelButton(); }
+
 void MendEditorPanel::updateTrainControls() {
     const bool offer = training_ || state_ == State::NoEditor || state_ == State::Unreadable ||
                        state_ == State::OtherWeights || state_ == State::EditsApplied;
     trainBox_->setVisible(offer);
     const bool busy = runner_->isBusy();
-    train_->setEnabled(model_ && !busy && !training_ && !facts_->text().trimmed().isEmpty());
-    cancel_->setEnabled(training_);
-    progress_->setVisible(training_);
+    controls_->setRunEnabled(model_ && !busy && !facts_->text().trimmed().isEmpty());
+    controls_->setBusy(training_);
     choose_->setEnabled(!training_);
     useDefault_->setEnabled(!training_ && !chosen_.isEmpty());
     facts_->setEnabled(!training_);

@@ -37,6 +37,7 @@ class Model;
 
 namespace kme::app {
 
+class JobControls;
 class JobRunner;
 class SessionController;
 
@@ -99,8 +100,8 @@ public:
     QWidget* trainBox() const { return trainBox_; }
     QLineEdit* factsEdit() const { return facts_; }
     QDoubleSpinBox* minutesSpin() const { return minutes_; }
-    QPushButton* trainButton() const { return train_; }
-    QPushButton* cancelTrainButton() const { return cancel_; }
+    QPushButton* trainButton() const;
+    QPushButton* cancelTrainButton() const;
     QLabel* trainLogLabel() const { return log_; }
 
 public Q_SLOTS:
@@ -142,9 +143,7 @@ private:
     QLabel* trainNote_ = nullptr;
     QLineEdit* facts_ = nullptr;
     QDoubleSpinBox* minutes_ = nullptr;
-    QPushButton* train_ = nullptr;
-    QPushButton* cancel_ = nullptr;
-    QProgressBar* progress_ = nullptr;
+    JobControls* controls_ = nullptr;  // Train, Cancel, progress, the log line
     QLabel* log_ = nullptr;
     QTimer* logTimer_ = nullptr;
     std::shared_ptr<TrainLog> trainLog_;

@@ -133,7 +133,6 @@ bool MendEditorPanel::train() {
     training_ = true;
     scoring_ = false;
     log_->setText(tr("Starting: loading the facts, scoring the fresh editor on the validation subjects…"));
-    progress_->setRange(0, 0);
     logTimer_->start();
     updateTrainControls();
     Q_EMIT stateChanged();
