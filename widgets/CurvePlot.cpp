@@ -4,15 +4,11 @@
 #include <algorithm>
 #include <cmath>
 
-#include "widgets/Colours.h"
 #include "widgets/PlotExport.h"
 #include "widgets/QCustomPlotInclude.h"
+#include "widgets/PlotStyle.h"
 
 namespace kme::widgets {
-
-namespace {
-const int kHues[] = {210, 28, 130, 280, 0, 50, 180, 320};  // as ScoreBarChart
-}
 
 CurvePlot::CurvePlot(QWidget* parent) : PlotWidget(parent) {
     auto* layout = new QVBoxLayout(this);
@@ -20,19 +16,13 @@ CurvePlot::CurvePlot(QWidget* parent) : PlotWidget(parent) {
     plot_ = new QCustomPlot(this);
     plot_->setObjectName(QStringLiteral("curvePlot"));
     layout->addWidget(plot_);
-    plot_->yAxis->setRange(0, 105);
-    plot_->yAxis->setLabel(tr("score (%)"));
+    // The title in a row above the plot, the legend in one under it.
     plot_->plotLayout()->insertRow(0);
     titleElement_ = new QCPTextElement(plot_, QString(), QFont(font().family(), font().pointSize(), QFont::Bold));
     plot_->plotLayout()->addElement(0, 0, titleElement_);
-    auto* legendRow = new QCPLayoutGrid;
-    plot_->plotLayout()->addElement(2, 0, legendRow);
-    legendRow->setMargins(QMargins(0, 0, 0, 4));
-    legendRow->addElement(0, 0, plot_->legend);
-    plot_->legend->setFillOrder(QCPLegend::foColumnsFirst);
-    plot_->legend->setWrap(4);
     plot_->plotLayout()->setRowStretchFactor(0, 0.001);
-    plot_->plotLayout()->setRowStretchFactor(2, 0.001);
+    setUpScoreAxes(plot_, tr("score (%)"), 2);
+    plot_->legend->setWrap(4);
     applyPalette();
     rebuild();
 }
@@ -45,28 +35,11 @@ void CurvePlot::setData(const QString& title, const QString& xLabel, std::vector
     rebuild();
 }
 
-QColor CurvePlot::colour(int i) const {
-    const QColor base = palette().color(QPalette::Base);
-    return QColor::fromHsl(kHues[((i % 8) + 8) % 8], 170, base.lightnessF() < 0.5 ? 150 : 110);
-}
+QColor CurvePlot::colour(int i) const { return scoreSeriesColour(i, palette().color(QPalette::Base)); }
 
 void CurvePlot::applyPalette() {
-    const QPalette pal = palette();
-    const QColor base = pal.color(QPalette::Base), text = pal.color(QPalette::Text);
-    plot_->setBackground(QBrush(base));
-    for (QCPAxis* a : {plot_->xAxis, plot_->yAxis}) {
-        const QColor axis = mix(base, text, 0.6);
-        a->setBasePen(QPen(axis));
-        a->setTickPen(QPen(axis));
-        a->setSubTickPen(QPen(axis));
-        a->setTickLabelColor(text);
-        a->setLabelColor(text);
-        a->grid()->setPen(QPen(mix(base, text, 0.15), 1, Qt::DotLine));
-    }
-    titleElement_->setTextColor(text);
-    plot_->legend->setBrush(QBrush(base));
-    plot_->legend->setTextColor(text);
-    plot_->legend->setBorderPen(QPen(mix(base, text, 0.4)));
+    applyScorePalette(plot_, palette());
+    titleElement_->setTextColor(palette().color(QPalette::Text));
     if (plot_->graphCount() > 0) rebuild();
 }
 

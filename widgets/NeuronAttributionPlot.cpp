@@ -9,25 +9,15 @@
 
 #include "widgets/Colours.h"
 #include "widgets/PlotExport.h"
+#include "widgets/PlotStyle.h"
 #include "widgets/QCustomPlotInclude.h"
+#include "widgets/SizedPlot.h"
 
 namespace kme::widgets {
 
 namespace {
 
 constexpr int kMaxCellLabels = 400;  // neuron numbers are written into the cells up to this many cells
-
-// Skips layouts at an empty size (a page never shown), as the other plots do.
-class NeuronPlot final : public QCustomPlot {
-public:
-    using QCustomPlot::QCustomPlot;
-
-protected:
-    void resizeEvent(QResizeEvent* event) override {
-        if (event->size().isEmpty()) QWidget::resizeEvent(event);
-        else QCustomPlot::resizeEvent(event);
-    }
-};
 
 QString fmt(double v) { return std::abs(v) >= 0.001 || v == 0 ? QString::number(v, 'f', 4) : QString::number(v, 'g', 3); }
 
@@ -45,7 +35,7 @@ NeuronAttributionPlot::NeuronAttributionPlot(QWidget* parent) : PlotWidget(paren
     placeholder_->setWordWrap(true);
     placeholder_->setForegroundRole(QPalette::PlaceholderText);
     layout->addWidget(placeholder_, 1);
-    plot_ = new NeuronPlot(this);
+    plot_ = new SizedPlot(this);
     plot_->setObjectName(QStringLiteral("neuronAttributionPlot"));
     plot_->setMouseTracking(true);
     plot_->setAutoAddPlottableToLegend(false);
@@ -107,18 +97,11 @@ void NeuronAttributionPlot::rebuild() {
     stripRect_->setMarginGroup(QCP::msTop | QCP::msBottom, margins);
     sumRect_->setMarginGroup(QCP::msTop | QCP::msBottom, margins);
 
-    const QColor axisColour = mix(base, text, 0.6);
     for (QCPAxisRect* r : {stripRect_, sumRect_}) {
         r->setBackground(QBrush(base));
         for (QCPAxis* a : r->axes()) {
-            a->setBasePen(QPen(axisColour));
-            a->setTickPen(QPen(axisColour));
-            a->setSubTickPen(QPen(axisColour));
-            a->setTickLabelColor(text);
-            a->setLabelColor(text);
-            a->setTickLabelFont(font());
-            a->setLabelFont(font());
-            a->grid()->setPen(QPen(mix(base, text, 0.15), 1, Qt::DotLine));
+            colourAxis(a, base, text, font());
+            dotGrid(a, base, text);
             a->grid()->setZeroLinePen(QPen(mix(base, text, 0.4), 1));
         }
         QSharedPointer<QCPAxisTickerFixed> layers(new QCPAxisTickerFixed);

@@ -1,5 +1,6 @@
 #include "widgets/ProbabilityBars.h"
 
+#include "widgets/PlotStyle.h"
 #include "widgets/QCustomPlotInclude.h"
 
 #include <QEvent>
@@ -213,20 +214,13 @@ void ProbabilityBars::applyPalette() {
     const QPalette pal = palette();
     const QColor base = pal.color(QPalette::Base);
     const QColor text = pal.color(QPalette::Text);
-    const QColor faint = mix(base, text, 0.15);
     const QColor axis = mix(base, text, 0.6);
     const bool dark = base.lightnessF() < 0.5;
 
     plot_->setBackground(QBrush(base));
     for (QCPAxis* a : {plot_->xAxis, plot_->yAxis}) {
-        a->setBasePen(QPen(axis));
-        a->setTickPen(QPen(axis));
-        a->setSubTickPen(QPen(axis));
-        a->setTickLabelColor(text);
-        a->setLabelColor(text);
-        a->setTickLabelFont(font());
-        a->setLabelFont(font());
-        a->grid()->setPen(QPen(faint, 1, Qt::DotLine));
+        colourAxis(a, base, text, font());
+        dotGrid(a, base, text);
         a->grid()->setZeroLinePen(Qt::NoPen);
     }
     const QColor mainColor = pal.color(QPalette::Highlight);

@@ -6,12 +6,9 @@
 
 #include "widgets/Colours.h"
 #include "widgets/QCustomPlotInclude.h"
+#include "widgets/PlotStyle.h"
 
 namespace kme::widgets {
-
-namespace {
-const int kHues[] = {210, 28, 130, 280, 0, 50, 180, 320};
-}
 
 ScoreBarChart::ScoreBarChart(QWidget* parent) : PlotWidget(parent) {
     auto* layout = new QVBoxLayout(this);
@@ -19,15 +16,7 @@ ScoreBarChart::ScoreBarChart(QWidget* parent) : PlotWidget(parent) {
     plot_ = new QCustomPlot(this);
     plot_->setObjectName(QStringLiteral("scoreBarChart"));
     layout->addWidget(plot_);
-    plot_->yAxis->setRange(0, 105);
-    plot_->yAxis->setLabel(tr("score (%)"));
-    // The legend in a row under the chart, so it never hides a bar.
-    auto* legendRow = new QCPLayoutGrid;
-    plot_->plotLayout()->addElement(1, 0, legendRow);
-    legendRow->setMargins(QMargins(0, 0, 0, 4));
-    legendRow->addElement(0, 0, plot_->legend);
-    plot_->legend->setFillOrder(QCPLegend::foColumnsFirst);
-    plot_->plotLayout()->setRowStretchFactor(1, 0.001);
+    setUpScoreAxes(plot_, tr("score (%)"), 1);  // the legend in a row under the chart
     applyPalette();
     rebuild();
 }
@@ -50,25 +39,11 @@ QColor ScoreBarChart::seriesColour(int i) const {
     if (series_[size_t(i)].baseline) return mix(base, text, 0.45);
     int hue = 0;  // the i-th coloured series
     for (int k = 0; k < i; ++k) hue += !series_[size_t(k)].baseline;
-    return QColor::fromHsl(kHues[hue % 8], 170, base.lightnessF() < 0.5 ? 150 : 110);
+    return scoreSeriesColour(hue, base);
 }
 
 void ScoreBarChart::applyPalette() {
-    const QPalette pal = palette();
-    const QColor base = pal.color(QPalette::Base), text = pal.color(QPalette::Text);
-    plot_->setBackground(QBrush(base));
-    for (QCPAxis* a : {plot_->xAxis, plot_->yAxis}) {
-        const QColor axis = mix(base, text, 0.6);
-        a->setBasePen(QPen(axis));
-        a->setTickPen(QPen(axis));
-        a->setSubTickPen(QPen(axis));
-        a->setTickLabelColor(text);
-        a->setLabelColor(text);
-        a->grid()->setPen(QPen(mix(base, text, 0.15), 1, Qt::DotLine));
-    }
-    plot_->legend->setBrush(QBrush(base));
-    plot_->legend->setTextColor(text);
-    plot_->legend->setBorderPen(QPen(mix(base, text, 0.4)));
+    applyScorePalette(plot_, palette());
     // Bars take their colours when built.
     if (plot_->plottableCount() > 0) rebuild();
 }

@@ -1,6 +1,8 @@
 #include "widgets/TraceDatasetPlot.h"
 
+#include "widgets/PlotStyle.h"
 #include "widgets/QCustomPlotInclude.h"
+#include "widgets/SizedPlot.h"
 
 #include <QEvent>
 #include <QLabel>
@@ -41,19 +43,6 @@ QCPScatterStyle::ScatterShape bucketShape(int bucket) {
     return shapes[bucket % kBucketStyles];
 }
 
-// A layout may size a plot on a page that was never shown to nothing; such a
-// plot waits for a real size instead of replotting into an empty buffer.
-class DatasetPlot final : public QCustomPlot {
-public:
-    using QCustomPlot::QCustomPlot;
-
-protected:
-    void resizeEvent(QResizeEvent* event) override {
-        if (event->size().isEmpty()) QWidget::resizeEvent(event);
-        else QCustomPlot::resizeEvent(event);
-    }
-};
-
 }  // namespace
 
 TraceDatasetPlot::TraceDatasetPlot(QWidget* parent) : PlotWidget(parent) {
@@ -65,7 +54,7 @@ TraceDatasetPlot::TraceDatasetPlot(QWidget* parent) : PlotWidget(parent) {
     placeholder_->setWordWrap(true);
     placeholder_->setForegroundRole(QPalette::PlaceholderText);
     layout->addWidget(placeholder_, 1);
-    plot_ = new DatasetPlot(this);
+    plot_ = new SizedPlot(this);
     plot_->setObjectName(QStringLiteral("traceDatasetPlot"));
     plot_->setMouseTracking(true);
     plot_->setAutoAddPlottableToLegend(false);
@@ -322,7 +311,6 @@ void TraceDatasetPlot::applyPalette() {
     const QPalette pal = palette();
     const QColor base = pal.color(QPalette::Base);
     const QColor text = pal.color(QPalette::Text);
-    const QColor axis = mix(base, text, 0.6);
     const bool dark = base.lightnessF() < 0.5;
     plot_->setBackground(QBrush(base));
     if (!title_) return;
@@ -339,14 +327,8 @@ void TraceDatasetPlot::applyPalette() {
         p.title->setTextColor(accent);
         p.rect->setBackground(QBrush(base));
         for (QCPAxis* a : p.rect->axes()) {
-            a->setBasePen(QPen(axis));
-            a->setTickPen(QPen(axis));
-            a->setSubTickPen(QPen(axis));
-            a->setTickLabelColor(text);
-            a->setLabelColor(text);
-            a->setTickLabelFont(font());
-            a->setLabelFont(font());
-            a->grid()->setPen(QPen(mix(base, text, 0.15), 1, Qt::DotLine));
+            colourAxis(a, base, text, font());
+            dotGrid(a, base, text);
             a->grid()->setZeroLinePen(QPen(mix(base, text, 0.35), 1));
         }
         p.legend->setFont(font());

@@ -1,6 +1,8 @@
 #include "widgets/TraceHeatmap.h"
 
+#include "widgets/PlotStyle.h"
 #include "widgets/QCustomPlotInclude.h"
+#include "widgets/SizedPlot.h"
 
 #include <QEvent>
 #include <QMouseEvent>
@@ -42,20 +44,6 @@ const char* const* stopsForKind(const QString& kind) {
 // only when there are two or more).
 QCPRange cellRange(int n) { return n > 1 ? QCPRange(0, n - 1) : QCPRange(-0.5, 0.5); }
 
-// A layout may size a plot on a page that was never shown to nothing
-// (0 pixels high); QCustomPlot would then replot into an empty paint buffer,
-// and Qt warns for each layer. Such a plot waits for a real size instead.
-class HeatmapPlot final : public QCustomPlot {
-public:
-    using QCustomPlot::QCustomPlot;
-
-protected:
-    void resizeEvent(QResizeEvent* event) override {
-        if (event->size().isEmpty()) QWidget::resizeEvent(event);
-        else QCustomPlot::resizeEvent(event);
-    }
-};
-
 QString rowLabel(const TraceHeatmapData& d, int t) {
     const QString text = visibleTokenElided(d.tokens[t], kMaxLabelChars);
     return d.inSubject(t) ? text + QLatin1Char('*') : text;
@@ -66,7 +54,7 @@ QString rowLabel(const TraceHeatmapData& d, int t) {
 TraceHeatmap::TraceHeatmap(QWidget* parent) : PlotWidget(parent) {
     auto* layout = new QVBoxLayout(this);
     layout->setContentsMargins(0, 0, 0, 0);
-    plot_ = new HeatmapPlot(this);
+    plot_ = new SizedPlot(this);
     plot_->setObjectName(QStringLiteral("traceHeatmapPlot"));
     plot_->setMouseTracking(true);
     layout->addWidget(plot_);
@@ -242,20 +230,13 @@ void TraceHeatmap::applyPalette() {
     const QPalette pal = palette();
     const QColor base = pal.color(QPalette::Base);
     const QColor text = pal.color(QPalette::Text);
-    const QColor axis = mix(base, text, 0.6);
     const bool dark = base.lightnessF() < 0.5;
 
     plot_->setBackground(QBrush(base));
     // Cells not computed yet show a faint hatch: "still to come", not "low".
     plot_->axisRect()->setBackground(QBrush(mix(base, text, 0.18), Qt::BDiagPattern));
     for (QCPAxis* a : {plot_->xAxis, plot_->yAxis, scale_->axis()}) {
-        a->setBasePen(QPen(axis));
-        a->setTickPen(QPen(axis));
-        a->setSubTickPen(QPen(axis));
-        a->setTickLabelColor(text);
-        a->setLabelColor(text);
-        a->setTickLabelFont(font());
-        a->setLabelFont(font());
+        colourAxis(a, base, text, font());
     }
     QFont titleFont = font();
     titleFont.setBold(true);

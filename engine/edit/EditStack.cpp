@@ -7,12 +7,10 @@
 
 #include "engine/core/Error.h"
 #include "engine/core/Sha256.h"
+#include "engine/edit/AdapterKinds.h"
 #include "engine/edit/EditInternal.h"
-#include "engine/edit/Grace.h"
 #include "engine/edit/Payload.h"
 #include "engine/edit/WeightDelta.h"
-#include "engine/edit/NeuronScale.h"
-#include "engine/edit/Wise.h"
 #include "engine/model/Model.h"
 #include "engine/model/Transformer.h"
 
@@ -62,12 +60,7 @@ struct EditStack::Impl {
         ResidentState st;
         std::vector<const AdapterPayload*> enabled;
         for (const auto& a : all->adapters) enabled.push_back(&a);
-        for (auto& [layer, book] : graceCodebooks(enabled))
-            if (!book.entries.empty()) st.hooks.push_back(std::make_shared<edit::GraceHook>(book));
-        for (auto& [layer, wise] : edit::wiseLayers(enabled))
-            st.hooks.push_back(std::make_shared<edit::WiseHook>(std::move(wise), model->config().activation));
-        for (const auto& [layer, factors] : neuronFactors(enabled, model->config().nInner))
-            st.hooks.push_back(std::make_shared<edit::NeuronScaleHook>(layer, factors));
+        for (const AdapterKind& kind : adapterKinds()) kind.addHooks(enabled, model->config(), st);
         for (const auto& c : all->contexts) st.contextIds.insert(st.contextIds.end(), c.ids.begin(), c.ids.end());
         std::string joined;
         for (const auto& d : all->digests) joined += d + "\n";
@@ -159,31 +152,9 @@ void EditStack::apply(const EditPayload& payload) {
         case PayloadKind::Weights: apply(payload.weights); return;
         case PayloadKind::Adapter: {
             const AdapterPayload& a = payload.adapter;
-            if (a.type != "grace" && a.type != "wise" && a.type != "neurons")
-                fail(ErrorKind::Input, "unknown adapter type '" + a.type + "'");
-            if (a.type != "neurons" && (a.layer < 0 || a.layer >= c.nLayer))
-                fail(ErrorKind::Input, "the adapter acts at layer " + std::to_string(a.layer) + "; the model has " +
-                                           std::to_string(c.nLayer) + " layers");
-            if (a.type == "wise" && (a.wise.rows != c.nInner || a.wise.cols != c.nEmbd))
-                fail(ErrorKind::Input, "the WISE side memory is " + std::to_string(a.wise.rows) + " x " +
-                                           std::to_string(a.wise.cols) + "; this model's down projection is " +
-                                           std::to_string(c.nInner) + " x " + std::to_string(c.nEmbd));
-            for (const auto& e : a.entries)
-                if (int64_t(e.key.size()) != c.nInner || int64_t(e.value.size()) != c.nEmbd)
-                    fail(ErrorKind::Input, "the adapter's codebook entry has key width " + std::to_string(e.key.size()) +
-                                               " and value width " + std::to_string(e.value.size()) +
-                                               "; this model's layer needs " + std::to_string(c.nInner) + " and " +
-                                               std::to_string(c.nEmbd));
-            for (const auto& ch : a.changes)
-                if (!ch.value.empty() && int64_t(ch.value.size()) != c.nEmbd)
-                    fail(ErrorKind::Input, "the adapter changes a value to width " + std::to_string(ch.value.size()) +
-                                               "; this model needs " + std::to_string(c.nEmbd));
-            for (const auto& n : a.neurons)
-                if (n.layer < 0 || n.layer >= c.nLayer || n.index < 0 || n.index >= c.nInner)
-                    fail(ErrorKind::Input, "the adapter scales neuron " + std::to_string(n.index) + " of layer " +
-                                               std::to_string(n.layer) + "; this model has " +
-                                               std::to_string(c.nLayer) + " layers of " + std::to_string(c.nInner) +
-                                               " neurons");
+            const AdapterKind* kind = findAdapterKind(a.type);
+            if (!kind) fail(ErrorKind::Input, "unknown adapter type '" + a.type + "'");
+            kind->check(a, c);
             if (!a.isFinite()) fail(ErrorKind::Input, "the adapter holds non-finite values (NaN/Inf)");
             d->own.adapters.push_back(a);
             d->own.digests.push_back("a:" + sha256Hex(a.toBytes()));

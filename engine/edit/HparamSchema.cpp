@@ -1,6 +1,7 @@
 // The hyper-parameter schema (see HparamSchema.h): the table, JSON parsing
 // and writing through it, help text, and the progress stage of an edit.
 #include "engine/edit/HparamSchema.h"
+#include "engine/edit/HparamRows.h"
 
 #include <algorithm>
 #include <cmath>
@@ -14,14 +15,9 @@
 
 namespace kme {
 
-void appendSotaHparamRows(std::vector<HparamSpec>& rows);  // r-ROME, EMMET, AlphaEdit: HparamSchemaSota.cpp
-void appendWiseHparamRows(std::vector<HparamSpec>& rows);  // WISE: HparamSchemaWise.cpp
-void appendKnHparamRows(std::vector<HparamSpec>& rows);    // knowledge neurons: HparamSchemaKn.cpp
-void appendMendHparamRows(std::vector<HparamSpec>& rows);  // MEND: HparamSchemaMend.cpp
+using json = nlohmann::json;
 
 namespace {
-
-using json = nlohmann::json;
 
 // The v* / z methods; the MEMIT frame; lambda C + K K^T users.
 const std::vector<EditMethod> kRomeMemit = {EditMethod::Rome, EditMethod::Memit, EditMethod::RRome, EditMethod::Emmet,
@@ -61,20 +57,6 @@ HparamSpec intRow(const char* key, int64_t min, int64_t max, std::vector<EditMet
     s.help = help;
     s.get = std::move(get);
     s.set = std::move(set);
-    return s;
-}
-
-HparamSpec doubleRow(const char* key, double min, double max, std::vector<EditMethod> methods, const char* help,
-                     double EditHparams::*field) {
-    HparamSpec s;
-    s.key = key;
-    s.type = HparamType::Double;
-    s.min = min;
-    s.max = max;
-    s.methods = std::move(methods);
-    s.help = help;
-    s.get = [field](const EditHparams& h) { return json(h.*field); };
-    s.set = [field](EditHparams& h, const json& v) { h.*field = v.get<double>(); };
     return s;
 }
 
@@ -328,6 +310,27 @@ void checkList(const HparamSpec& spec, const json& v, const std::string& source,
 }
 
 }  // namespace
+
+HparamSpec doubleRow(const char* key, double min, double max, std::vector<EditMethod> methods, const char* help,
+                     double EditHparams::*field) {
+    HparamSpec s;
+    s.key = key;
+    s.type = HparamType::Double;
+    s.min = min;
+    s.max = max;
+    s.methods = std::move(methods);
+    s.help = help;
+    s.get = [field](const EditHparams& h) { return json(h.*field); };
+    s.set = [field](EditHparams& h, const json& v) { h.*field = v.get<double>(); };
+    return s;
+}
+
+HparamSpec intFieldRow(const char* key, int64_t min, int64_t max, std::vector<EditMethod> methods, const char* help,
+                       int EditHparams::*field) {
+    return intRow(
+        key, min, max, std::move(methods), help, [field](const EditHparams& h) { return json(h.*field); },
+        [field](EditHparams& h, const json& v) { h.*field = int(v.get<int64_t>()); });
+}
 
 const char* hparamTypeName(HparamType type) {
     switch (type) {

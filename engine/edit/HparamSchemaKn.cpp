@@ -5,7 +5,7 @@
 #include <string>
 #include <vector>
 
-#include "engine/edit/HparamSchema.h"
+#include "engine/edit/HparamRows.h"
 
 namespace kme {
 
@@ -15,16 +15,7 @@ using json = nlohmann::json;
 
 HparamSpec knNumber(const char* key, double min, double max, const char* help, double EditHparams::*field,
                     std::vector<EditMethod> methods = {EditMethod::Kn}) {
-    HparamSpec s;
-    s.key = key;
-    s.type = HparamType::Double;
-    s.min = min;
-    s.max = max;
-    s.methods = std::move(methods);
-    s.help = help;
-    s.get = [field](const EditHparams& h) { return json(h.*field); };
-    s.set = [field](EditHparams& h, const json& v) { h.*field = v.get<double>(); };
-    return s;
+    return doubleRow(key, min, max, std::move(methods), help, field);
 }
 
 }  // namespace

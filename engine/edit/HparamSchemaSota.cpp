@@ -4,7 +4,7 @@
 #include <string>
 #include <vector>
 
-#include "engine/edit/HparamSchema.h"
+#include "engine/edit/HparamRows.h"
 
 namespace kme {
 
@@ -14,16 +14,7 @@ using json = nlohmann::json;
 
 HparamSpec numberRow(const char* key, double min, double max, EditMethod method, const char* help,
                      double EditHparams::*field) {
-    HparamSpec s;
-    s.key = key;
-    s.type = HparamType::Double;
-    s.min = min;
-    s.max = max;
-    s.methods = {method};
-    s.help = help;
-    s.get = [field](const EditHparams& h) { return json(h.*field); };
-    s.set = [field](EditHparams& h, const json& v) { h.*field = v.get<double>(); };
-    return s;
+    return doubleRow(key, min, max, {method}, help, field);
 }
 
 // A key of the reference files accepted in [min, max] and not recorded: it

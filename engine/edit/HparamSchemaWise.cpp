@@ -5,7 +5,7 @@
 #include <string>
 #include <vector>
 
-#include "engine/edit/HparamSchema.h"
+#include "engine/edit/HparamRows.h"
 
 namespace kme {
 
@@ -14,29 +14,11 @@ namespace {
 using json = nlohmann::json;
 
 HparamSpec wiseNumber(const char* key, double min, double max, const char* help, double EditHparams::*field) {
-    HparamSpec s;
-    s.key = key;
-    s.type = HparamType::Double;
-    s.min = min;
-    s.max = max;
-    s.methods = {EditMethod::Wise};
-    s.help = help;
-    s.get = [field](const EditHparams& h) { return json(h.*field); };
-    s.set = [field](EditHparams& h, const json& v) { h.*field = v.get<double>(); };
-    return s;
+    return doubleRow(key, min, max, {EditMethod::Wise}, help, field);
 }
 
 HparamSpec wiseInt(const char* key, int64_t min, int64_t max, const char* help, int EditHparams::*field) {
-    HparamSpec s;
-    s.key = key;
-    s.type = HparamType::Int;
-    s.min = double(min);
-    s.max = double(max);
-    s.methods = {EditMethod::Wise};
-    s.help = help;
-    s.get = [field](const EditHparams& h) { return json(h.*field); };
-    s.set = [field](EditHparams& h, const json& v) { h.*field = int(v.get<int64_t>()); };
-    return s;
+    return intFieldRow(key, min, max, {EditMethod::Wise}, help, field);
 }
 
 }  // namespace

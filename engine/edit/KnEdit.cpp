@@ -24,10 +24,33 @@
 #include "engine/core/Error.h"
 #include "engine/core/SafeInput.h"
 #include "engine/edit/EditInternal.h"
+#include "engine/edit/KnAttribution.h"
 #include "engine/model/Model.h"
 #include "engine/trace/NeuronAttribution.h"
 
 namespace kme::edit {
+
+NeuronResult requestNeurons(Model& model, const EditRequest& req, const EditHparams& hp, const ProgressFn& progress,
+                            const std::string& use) {
+    NeuronParams np;
+    np.prompt = req.filledPrompt();
+    np.answer = req.targetTrue;  // "" = the model's top-1
+    np.steps = hp.knSteps;
+    np.threshold = hp.knThreshold;
+    NeuronResult nr = knowledgeNeurons(model, np, progress);
+    if (nr.neurons.empty())
+        fail(ErrorKind::Input, "KN found no neuron with a positive attribution to " + quoteForMessage(nr.answerToken) +
+                                   " on " + quoteForMessage(np.prompt) + ": nothing to " + use);
+    return nr;
+}
+
+std::string requestNeuronsNote(size_t r, const NeuronResult& nr) {
+    char buf[160];
+    std::snprintf(buf, sizeof buf, "p(answer) %.4f, %d steps, threshold %.3g", nr.prompts[0].prob, nr.steps,
+                  nr.threshold);
+    return "request " + std::to_string(r + 1) + ": " + std::to_string(nr.neurons.size()) + " neurons attributed to " +
+           quoteForMessage(nr.answerToken) + " (" + buf + "), layers ";
+}
 
 EditResult computeKn(Model& model, const EditParams& params, const ProgressFn& progress) {
     const EditHparams& hp = params.hparams;
@@ -40,16 +63,8 @@ EditResult computeKn(Model& model, const EditParams& params, const ProgressFn& p
     std::set<int> touched;
     for (size_t r = 0; r < n; ++r) {
         const EditRequest& req = params.requests[r];
-        NeuronParams np;
-        np.prompt = req.filledPrompt();
-        np.answer = req.targetTrue;  // "" = the model's top-1
-        np.steps = hp.knSteps;
-        np.threshold = hp.knThreshold;
-        const NeuronResult nr = knowledgeNeurons(model, np, meter.sub(1));
-        if (nr.neurons.empty())
-            fail(ErrorKind::Input, "KN found no neuron with a positive attribution to " + quoteForMessage(nr.answerToken) +
-                                       " on " + quoteForMessage(np.prompt) + ": nothing to edit");
-        const std::vector<int> ids = model.encodePrompt(np.prompt);
+        const NeuronResult nr = requestNeurons(model, req, hp, meter.sub(1), "edit");
+        const std::vector<int> ids = model.encodePrompt(req.filledPrompt());
         const int oldId = model.topNext(ids, 1).front().id;  // KN-D: the model's prediction
         const std::vector<int> target = tok.encode(withTargetSpace(req.targetNew));
         const int newId = target.front();  // validateRequest: not empty
@@ -86,12 +101,7 @@ EditResult computeKn(Model& model, const EditParams& params, const ProgressFn& p
         for (const auto& [layer, indices] : byLayer)
             layersText += (layersText.empty() ? "" : ", ") + std::to_string(layer) + " (" +
                           std::to_string(indices.size()) + ")";
-        char buf[160];
-        std::snprintf(buf, sizeof buf, "p(answer) %.4f, %d steps, threshold %.3g", nr.prompts[0].prob, nr.steps,
-                      nr.threshold);
-        result.notes.push_back("request " + std::to_string(r + 1) + ": " + std::to_string(nr.neurons.size()) +
-                               " neurons attributed to " + quoteForMessage(nr.answerToken) + " (" + buf +
-                               "), layers " + layersText + "; value vectors moved from " +
+        result.notes.push_back(requestNeuronsNote(r, nr) + layersText + "; value vectors moved from " +
                                quoteForMessage(model.tokenText(oldId)) + " to " +
                                quoteForMessage(model.tokenText(newId)));
         EditRequestReport report;

@@ -2,7 +2,7 @@
 // knowledge-neurons src/4_suppress_or_amplify.py ... the activation of each
 // chosen neuron at the prompt is multiplied by 0 or 2): the neurons are
 // attributed to the old answer on each request's prompt exactly as the KN
-// edit does (engine/edit/KnEdit.cpp, engine/trace/NeuronAttribution), and
+// edit does (requestNeurons, engine/edit/KnAttribution.h), and
 // the payload is an adapter -- the weights stay as they are, and the scaling
 // acts at every token of every prompt while the edit is enabled.
 #include "engine/edit/NeuronScale.h"
@@ -15,6 +15,7 @@
 #include "engine/core/Error.h"
 #include "engine/core/SafeInput.h"
 #include "engine/edit/EditInternal.h"
+#include "engine/edit/KnAttribution.h"
 #include "engine/model/Model.h"
 #include "engine/trace/NeuronAttribution.h"
 
@@ -47,29 +48,16 @@ EditResult computeNeuronScale(Model& model, const EditParams& params, const Prog
     std::map<std::pair<int, int>, double> chosen;  // (layer, index) -> best score over the requests
     for (size_t r = 0; r < n; ++r) {
         const EditRequest& req = params.requests[r];
-        NeuronParams np;
-        np.prompt = req.filledPrompt();
-        np.answer = req.targetTrue;  // "" = the model's top-1
-        np.steps = hp.knSteps;
-        np.threshold = hp.knThreshold;
-        const NeuronResult nr = knowledgeNeurons(model, np, meter.sub(1));
-        if (nr.neurons.empty())
-            fail(ErrorKind::Input, "no neuron has a positive attribution to " + quoteForMessage(nr.answerToken) +
-                                       " on " + quoteForMessage(np.prompt) + ": nothing to scale");
+        const NeuronResult nr = requestNeurons(model, req, hp, meter.sub(1), "scale");
         std::set<int> layers;
         for (const auto& nn : nr.neurons) {
             double& s = chosen[{nn.layer, nn.index}];
             s = std::max(s, nn.score);
             layers.insert(nn.layer);
         }
-        char buf[160];
-        std::snprintf(buf, sizeof buf, "p(answer) %.4f, %d steps, threshold %.3g", nr.prompts[0].prob, nr.steps,
-                      nr.threshold);
         std::string layersText;
         for (int l : layers) layersText += (layersText.empty() ? "" : ", ") + std::to_string(l);
-        result.notes.push_back("request " + std::to_string(r + 1) + ": " + std::to_string(nr.neurons.size()) +
-                               " neurons attributed to " + quoteForMessage(nr.answerToken) + " (" + buf + "), layers " +
-                               layersText + "; their activations x " + factorText(factor) +
+        result.notes.push_back(requestNeuronsNote(r, nr) + layersText + "; their activations x " + factorText(factor) +
                                " at every token (the new target is not used)");
         EditRequestReport report;
         report.request = req;

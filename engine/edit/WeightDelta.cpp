@@ -12,6 +12,7 @@
 
 #include "engine/core/Error.h"
 #include "engine/core/SafeInput.h"
+#include "engine/edit/PayloadBlob.h"
 #include "engine/model/Model.h"
 #include "engine/model/Transformer.h"
 
@@ -129,13 +130,11 @@ bool WeightDelta::operator==(const WeightDelta& o) const {
     return keys == o.keys;
 }
 
-// Safetensors layout: 8-byte little-endian header length, JSON header (padded
-// with spaces to a multiple of 8), then the F64 matrices back to back.
+// Safetensors (blob::packTensors): the parts' factors or dense matrices
+// ("p<i>.u", "p<i>.v" / "p<i>.dense"), then the keys ("k<layer>").
 std::string WeightDelta::toBytes() const {
-    json header = json::object();
     json partsJson = json::array();
-    std::vector<const DeltaMatrix*> blobs;
-    std::vector<std::string> names;
+    std::vector<std::pair<std::string, const DeltaMatrix*>> tensors;
     for (size_t i = 0; i < parts.size(); ++i) {
         const auto& p = parts[i];
         partsJson.push_back({{"tensor", p.tensor},
@@ -143,41 +142,20 @@ std::string WeightDelta::toBytes() const {
                              {"kind", p.kind == TensorDelta::Kind::LowRank ? "low_rank" : "dense"}});
         const std::string base = "p" + std::to_string(i) + ".";
         if (p.kind == TensorDelta::Kind::LowRank) {
-            blobs.push_back(&p.u);
-            names.push_back(base + "u");
-            blobs.push_back(&p.v);
-            names.push_back(base + "v");
+            tensors.emplace_back(base + "u", &p.u);
+            tensors.emplace_back(base + "v", &p.v);
         } else {
-            blobs.push_back(&p.dense);
-            names.push_back(base + "dense");
+            tensors.emplace_back(base + "dense", &p.dense);
         }
     }
     json keyLayers = json::array();
     for (const auto& [layer, k] : keys) {
         keyLayers.push_back(layer);
-        blobs.push_back(&k);
-        names.push_back("k" + std::to_string(layer));
+        tensors.emplace_back("k" + std::to_string(layer), &k);
     }
-    header["__metadata__"] = {{"format", "kme_weight_delta"}, {"version", "1"}, {"parts", partsJson.dump()}};
-    if (!keys.empty()) header["__metadata__"]["keys"] = keyLayers.dump();
-    size_t offset = 0;
-    for (size_t i = 0; i < blobs.size(); ++i) {
-        const size_t n = blobs[i]->data.size() * sizeof(double);
-        header[names[i]] = {{"dtype", "F64"},
-                            {"shape", {blobs[i]->rows, blobs[i]->cols}},
-                            {"data_offsets", {offset, offset + n}}};
-        offset += n;
-    }
-    std::string h = header.dump();
-    while (h.size() % 8 != 0) h.push_back(' ');
-    std::string out(8, '\0');
-    const uint64_t len = h.size();
-    for (int b = 0; b < 8; ++b) out[size_t(b)] = static_cast<char>((len >> (8 * b)) & 0xff);
-    out += h;
-    out.reserve(out.size() + offset);
-    for (const DeltaMatrix* m : blobs)
-        out.append(reinterpret_cast<const char*>(m->data.data()), m->data.size() * sizeof(double));
-    return out;
+    json metadata = {{"format", "kme_weight_delta"}, {"version", "1"}, {"parts", partsJson.dump()}};
+    if (!keys.empty()) metadata["keys"] = keyLayers.dump();
+    return blob::packTensors(metadata, tensors);
 }
 
 namespace {
@@ -219,16 +197,8 @@ std::string textMember(const json& o, const char* key, const std::string& where)
 }  // namespace
 
 WeightDelta WeightDelta::fromBytes(const std::string& bytes) {
-    if (bytes.size() < 8) bad("shorter than its 8-byte header length");
     uint64_t len = 0;
-    for (int b = 0; b < 8; ++b) len |= uint64_t(static_cast<unsigned char>(bytes[size_t(b)])) << (8 * b);
-    if (len > bytes.size() - 8) bad("header length " + std::to_string(len) + " runs past the end");
-    json header;
-    try {
-        header = parseJson(bytes.substr(8, size_t(len)), "header");  // nesting limited: no recursion on hostile input
-    } catch (const Error& e) {
-        bad(e.what());
-    }
+    json header = blob::readHeader(bytes, "weight delta", len);
     if (!header.is_object() || !header.contains("__metadata__")) bad("no __metadata__");
     const json& meta = header.at("__metadata__");
     if (!meta.is_object()) bad("__metadata__ is " + jsonTypeName(meta) + ", not an object");

@@ -17,4 +17,11 @@ inline Run runKme(std::vector<std::string> args) {
     return {rc, out.str(), err.str()};
 }
 
+// runKme with "--threads 1" appended: the run on one thread.
+inline Run runKmeOneThread(std::vector<std::string> args) {
+    args.push_back("--threads");
+    args.push_back("1");
+    return runKme(std::move(args));
+}
+
 }  // namespace kme::testing

@@ -14,6 +14,7 @@
 #include "engine/model/Config.h"
 #include "engine/model/RandomModel.h"
 #include "engine/session/SessionStore.h"
+#include "tests/TinyModel.h"
 
 using json = nlohmann::json;
 namespace fs = std::filesystem;
@@ -33,13 +34,7 @@ class TestCli final : public QObject {
 
 private Q_SLOTS:
     void initTestCase() {
-        kme::ModelConfig c;
-        c.nLayer = 2;
-        c.nHead = 2;
-        c.nEmbd = 16;
-        c.nInner = 64;
-        c.nPositions = 32;
-        c.vocabSize = 300;
+        const kme::ModelConfig c = kme::testing::smallModelConfig(32);
         model_ = path("model");
         kme::writeRandomModelFolder(model_, c, 3);
     }

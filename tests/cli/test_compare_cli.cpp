@@ -10,6 +10,7 @@
 // hostile states and sessions are one line naming the culprit.
 #include <QtTest>
 
+#include "tests/TinyModel.h"
 #include "tests/cli/CliRun.h"
 
 #include <nlohmann/json.hpp>
@@ -37,17 +38,10 @@ namespace fs = std::filesystem;
 namespace {
 
 using kme::testing::Run;
+using kme::testing::fileBytes;
 
-Run runKme(std::vector<std::string> args) {  // every run of this test on one thread
-    args.push_back("--threads");
-    args.push_back("1");
-    return kme::testing::runKme(std::move(args));
-}
-
-std::string fileBytes(const std::string& path) {
-    std::ifstream in(path, std::ios::binary);
-    return std::string(std::istreambuf_iterator<char>(in), {});
-}
+// Every run of this test on one thread.
+Run runKme(std::vector<std::string> args) { return kme::testing::runKmeOneThread(std::move(args)); }
 
 const char* kTemplate = "{} is located in the city of";
 const char* kSubject = "The Eiffel Tower";
@@ -146,14 +140,7 @@ private Q_SLOTS:
         QVERIFY(tmp_.isValid());
         model_ = path("model");
         session_ = path("two-methods.kmes");
-        kme::ModelConfig c;
-        c.nLayer = 2;
-        c.nHead = 2;
-        c.nEmbd = 16;
-        c.nInner = 64;
-        c.nPositions = 64;
-        c.vocabSize = 300;
-        kme::writeRandomModelFolder(model_, c, 5);
+        kme::writeRandomModelFolder(model_, kme::testing::smallModelConfig(), 5);
         const Run rome = runKme({"edit", model_, "--method", "rome", "--layer", "0", "--prompt", kTemplate, "--subject",
                                  kSubject, "--target", "Rome", "--no-mom2", "--session", session_});
         QVERIFY2(rome.rc == 0, rome.err.c_str());

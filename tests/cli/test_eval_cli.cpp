@@ -14,31 +14,18 @@
 #include "engine/model/Config.h"
 #include "engine/model/RandomModel.h"
 #include "engine/session/SessionStore.h"
+#include "tests/KmeProcess.h"
+#include "tests/TinyModel.h"
 
 using json = nlohmann::json;
 namespace fs = std::filesystem;
 
 namespace {
 
-struct Run {
-    int rc = -1;
-    std::string out, err;
-    double seconds = 0;
-};
+using kme::testing::fileBytes;
+using kme::testing::Run;
 
-Run kmeRun(const QStringList& args) {
-    QProcess p;
-    QElapsedTimer t;
-    t.start();
-    p.start(qEnvironmentVariable("KME_CLI"), args);
-    Run r;
-    if (!p.waitForFinished(1200000)) return r;
-    r.rc = p.exitStatus() == QProcess::NormalExit ? p.exitCode() : -2;
-    r.out = p.readAllStandardOutput().toStdString();
-    r.err = p.readAllStandardError().toStdString();
-    r.seconds = t.elapsed() / 1000.0;
-    return r;
-}
+Run kmeRun(const QStringList& args) { return kme::testing::kmeRun(args, 1200000); }
 
 const char* kFacts = R"([
  {"case_id": 1, "requested_rewrite": {"prompt": "The capital of {} is", "relation_id": "P36", "subject": "France",
@@ -65,21 +52,7 @@ const char* kZsre = R"([
 ])";
 
 // A random 3-layer GPT-2 folder; another `seed`, other weights.
-void writeTinyModel(const QString& folder, uint64_t seed) {
-    kme::ModelConfig c;
-    c.nLayer = 3;
-    c.nHead = 2;
-    c.nEmbd = 32;
-    c.nInner = 64;
-    c.nPositions = 48;
-    c.vocabSize = 500;
-    kme::writeRandomModelFolder(folder.toStdString(), c, seed);
-}
-
-std::string fileText(const std::string& path) {
-    std::ifstream in(path, std::ios::binary);
-    return std::string(std::istreambuf_iterator<char>(in), {});
-}
+void writeTinyModel(const QString& folder, uint64_t seed) { kme::testing::writeTinyModel(folder.toStdString(), seed); }
 
 // A session's metric runs, read as a second program would.
 std::vector<kme::MetricRunRecord> metricRuns(const QString& session) {
@@ -312,7 +285,7 @@ private Q_SLOTS:
         QCOMPARE(r.rc, 1);
         QVERIFY2(QString::fromStdString(r.err).contains(path("notes.txt")), r.err.c_str());
         QCOMPARE(std::count(r.err.begin(), r.err.end(), '\n'), 1L);
-        QCOMPARE(fileText(notes), std::string("my notes about the run\n"));
+        QCOMPARE(fileBytes(notes), std::string("my notes about the run\n"));
         QVERIFY(!fs::exists(notes + "-wal") && !fs::exists(notes + "-journal"));
 
         // Another model's session: refused naming both weights hashes.

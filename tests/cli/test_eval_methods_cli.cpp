@@ -16,6 +16,8 @@
 #include "engine/eval/EvalCurvesJson.h"
 #include "engine/eval/EvalJson.h"
 #include "engine/session/SessionStore.h"
+#include "tests/EvalRecords.h"
+#include "tests/TinyModel.h"
 #include "tests/cli/CliRun.h"
 
 using json = nlohmann::json;
@@ -23,24 +25,7 @@ using kme::testing::runKme;
 
 namespace {
 
-const char* kFacts = R"([
- {"case_id": 10, "requested_rewrite": {"prompt": "The capital of {} is", "relation_id": "P36", "subject": "France",
-   "target_new": {"str": "Rome"}, "target_true": {"str": "Paris"}},
-  "paraphrase_prompts": ["France has its capital in"],
-  "neighborhood_prompts": ["The capital of Japan is", "The capital of Italy is"]},
- {"case_id": 11, "requested_rewrite": {"prompt": "The capital of {} is", "relation_id": "P36", "subject": "Japan",
-   "target_new": {"str": "Paris"}, "target_true": {"str": "Tokyo"}},
-  "paraphrase_prompts": ["Japan has its capital in"],
-  "neighborhood_prompts": ["The capital of France is", "The capital of Spain is"]},
- {"case_id": 12, "requested_rewrite": {"prompt": "{} is a country in", "relation_id": "P30", "subject": "Chile",
-   "target_new": {"str": "Europe"}, "target_true": {"str": "America"}},
-  "paraphrase_prompts": ["Chile lies in"],
-  "neighborhood_prompts": ["Italy is a country in", "Peru is a country in"]},
- {"case_id": 13, "requested_rewrite": {"prompt": "The language of {} is", "relation_id": "P37", "subject": "Brazil",
-   "target_new": {"str": "French"}, "target_true": {"str": "Portuguese"}},
-  "paraphrase_prompts": ["People in Brazil speak"],
-  "neighborhood_prompts": ["The language of Spain is"]}
-])";
+const std::string kFacts = kme::testing::counterFactRecords(4);
 
 // Small, fast defaults for the tiny model (its layers, no key statistics).
 const char* kDefaults = R"({
@@ -85,14 +70,7 @@ private Q_SLOTS:
         QVERIFY(tmp_.isValid());
         qputenv("KME_CACHE_DIR", (tmp_.path() + "/cache").toUtf8());
         model_ = path("model");
-        kme::ModelConfig c;
-        c.nLayer = 3;
-        c.nHead = 2;
-        c.nEmbd = 32;
-        c.nInner = 64;
-        c.nPositions = 48;
-        c.vocabSize = 500;
-        kme::writeRandomModelFolder(model_.toStdString(), c, 5);
+        kme::testing::writeTinyModel(model_.toStdString(), 5);
         std::ofstream(path("model/kme_edit_defaults.json").toStdString()) << kDefaults;
         facts_ = path("facts.json");
         std::ofstream(facts_.toStdString()) << kFacts;

@@ -22,6 +22,7 @@
 #include "engine/model/Config.h"
 #include "engine/model/Model.h"
 #include "engine/model/RandomModel.h"
+#include "tests/TinyModel.h"
 
 using json = nlohmann::json;
 namespace fs = std::filesystem;
@@ -33,20 +34,7 @@ using kme::testing::runKme;
 
 // The real executable through bash (for stdout redirections and ulimit).
 Run runShell(const QString& script) {
-    QProcess p;
-    QProcessEnvironment env = QProcessEnvironment::systemEnvironment();
-    p.setProcessEnvironment(env);
-    p.start(QStringLiteral("bash"), {QStringLiteral("-c"), script});
-    Run r;
-    if (!p.waitForFinished(1200000)) {
-        p.kill();
-        p.waitForFinished();
-        return r;
-    }
-    r.rc = p.exitStatus() == QProcess::NormalExit ? p.exitCode() : -2;
-    r.out = p.readAllStandardOutput().toStdString();
-    r.err = p.readAllStandardError().toStdString();
-    return r;
+    return kme::testing::runProcess(QStringLiteral("bash"), {QStringLiteral("-c"), script}, 1200000);
 }
 
 QString sh(const std::string& s) {  // single-quoted for bash
@@ -109,13 +97,7 @@ private Q_SLOTS:
     void initTestCase() {
         QVERIFY(tmp_.isValid());
         qputenv("KME_CACHE_DIR", path("cache").c_str());
-        kme::ModelConfig c;
-        c.nLayer = 2;
-        c.nHead = 2;
-        c.nEmbd = 16;
-        c.nInner = 64;
-        c.nPositions = 32;
-        c.vocabSize = 300;
+        const kme::ModelConfig c = kme::testing::smallModelConfig(32);
         model_ = path("model");
         kme::writeRandomModelFolder(model_, c, 3);
         kme::RandomFolderOptions o;

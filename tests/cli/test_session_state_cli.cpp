@@ -4,6 +4,7 @@
 // file is only read, and hostile sessions are one line, exit 1.
 #include <QtTest>
 
+#include "tests/TinyModel.h"
 #include "tests/cli/CliRun.h"
 
 #include <nlohmann/json.hpp>
@@ -25,27 +26,13 @@ namespace fs = std::filesystem;
 namespace {
 
 using kme::testing::Run;
+using kme::testing::fileBytes;
 
-Run runKme(std::vector<std::string> args) {  // every run of this test on one thread
-    args.push_back("--threads");
-    args.push_back("1");
-    return kme::testing::runKme(std::move(args));
-}
-
-std::string fileBytes(const std::string& path) {
-    std::ifstream in(path, std::ios::binary);
-    return std::string(std::istreambuf_iterator<char>(in), {});
-}
+// Every run of this test on one thread.
+Run runKme(std::vector<std::string> args) { return kme::testing::runKmeOneThread(std::move(args)); }
 
 void writeModel(const std::string& folder, uint64_t seed) {
-    kme::ModelConfig c;
-    c.nLayer = 2;
-    c.nHead = 2;
-    c.nEmbd = 16;
-    c.nInner = 64;
-    c.nPositions = 64;
-    c.vocabSize = 300;
-    kme::writeRandomModelFolder(folder, c, seed);
+    kme::writeRandomModelFolder(folder, kme::testing::smallModelConfig(), seed);
 }
 
 // id -> probability of a `kme predict --json -` list.

@@ -20,6 +20,7 @@
 #include "engine/model/RandomModel.h"
 #include "engine/session/SessionStore.h"
 #include "engine/trace/TraceJson.h"
+#include "tests/TinyModel.h"
 #include "tests/cli/CliRun.h"
 
 using json = nlohmann::json;
@@ -30,17 +31,7 @@ using kme::testing::runKme;
 
 namespace {
 
-// A random 3-layer GPT-2 folder (test_eval_cli's shape).
-void writeTinyModel(const std::string& folder, uint64_t seed) {
-    kme::ModelConfig c;
-    c.nLayer = 3;
-    c.nHead = 2;
-    c.nEmbd = 32;
-    c.nInner = 64;
-    c.nPositions = 48;
-    c.vocabSize = 500;
-    kme::writeRandomModelFolder(folder, c, seed);
-}
+using kme::testing::writeTinyModel;  // a random 3-layer GPT-2 folder
 
 const char* kSubjects[] = {"France", "Japan", "Italy", "Spain", "Norway", "Chile", "Peru", "Egypt"};
 const char* kCities[] = {"Paris", "Tokyo", "Rome", "Madrid", "Oslo", "Santiago", "Lima", "Cairo"};

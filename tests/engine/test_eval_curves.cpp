@@ -18,61 +18,19 @@
 #include "engine/eval/Metrics.h"
 #include "engine/model/Model.h"
 #include "engine/model/RandomModel.h"
+#include "tests/EvalRecords.h"
+#include "tests/ExpectError.h"
+#include "tests/TinyModel.h"
 
 using namespace kme;
 
 namespace {
 
-ModelConfig tinyConfig() {
-    ModelConfig c;
-    c.nLayer = 3;
-    c.nHead = 2;
-    c.nEmbd = 32;
-    c.nInner = 64;
-    c.nPositions = 48;
-    c.vocabSize = 500;
-    return c;
-}
+using kme::testing::expectError;
 
 // Five CounterFact records; record 1's neighbour is record 0's prompt (left
 // out once record 0 is edited too).
-const char* kFacts = R"([
- {"case_id": 10, "requested_rewrite": {"prompt": "The capital of {} is", "relation_id": "P36", "subject": "France",
-   "target_new": {"str": "Rome"}, "target_true": {"str": "Paris"}},
-  "paraphrase_prompts": ["France has its capital in"],
-  "neighborhood_prompts": ["The capital of Japan is", "The capital of Italy is"]},
- {"case_id": 11, "requested_rewrite": {"prompt": "The capital of {} is", "relation_id": "P36", "subject": "Japan",
-   "target_new": {"str": "Paris"}, "target_true": {"str": "Tokyo"}},
-  "paraphrase_prompts": ["Japan has its capital in"],
-  "neighborhood_prompts": ["The capital of France is", "The capital of Spain is"]},
- {"case_id": 12, "requested_rewrite": {"prompt": "{} is a country in", "relation_id": "P30", "subject": "Chile",
-   "target_new": {"str": "Europe"}, "target_true": {"str": "America"}},
-  "paraphrase_prompts": ["Chile lies in"],
-  "neighborhood_prompts": ["Italy is a country in", "Peru is a country in"]},
- {"case_id": 13, "requested_rewrite": {"prompt": "The language of {} is", "relation_id": "P37", "subject": "Brazil",
-   "target_new": {"str": "French"}, "target_true": {"str": "Portuguese"}},
-  "paraphrase_prompts": ["People in Brazil speak"],
-  "neighborhood_prompts": ["The language of Spain is"]},
- {"case_id": 14, "requested_rewrite": {"prompt": "{} plays the", "relation_id": "P1303", "subject": "Miles Davis",
-   "target_new": {"str": "violin"}, "target_true": {"str": "trumpet"}},
-  "paraphrase_prompts": ["Miles Davis is known for playing the"],
-  "neighborhood_prompts": ["Louis Armstrong plays the"]}
-])";
-
-template <class Fn>
-void expectError(Fn fn, const std::vector<QString>& fragments) {
-    try {
-        fn();
-    } catch (const Error& e) {
-        const QString msg = QString::fromStdString(e.what());
-        for (const auto& f : fragments)
-            if (!msg.contains(f)) QFAIL(qPrintable("message '" + msg + "' lacks '" + f + "'"));
-        QCOMPARE(int(e.kind()), int(ErrorKind::Input));
-        qInfo("  error as expected: %s", e.what());
-        return;
-    }
-    QFAIL("no kme::Error thrown");
-}
+const std::string kFacts = kme::testing::counterFactRecords(5);
 
 double meanOf(const EvalResult& r, const char* name) {
     const MetricStat* s = r.edited.find(name);
@@ -108,7 +66,7 @@ private Q_SLOTS:
         qputenv("KME_CACHE_DIR", (tmp_.path() + "/cache").toUtf8());
         initComputeRuntime(2);
         modelDir_ = tmp_.path().toStdString() + "/tiny";
-        writeRandomModelFolder(modelDir_, tinyConfig(), 11);
+        kme::testing::writeTinyModel(modelDir_, 11);
     }
 
     void checkpointsAndBatchSizes() {

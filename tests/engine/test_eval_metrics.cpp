@@ -16,21 +16,12 @@
 #include "engine/eval/Metrics.h"
 #include "engine/model/Model.h"
 #include "engine/model/RandomModel.h"
+#include "tests/ExpectError.h"
+#include "tests/TinyModel.h"
 
 using namespace kme;
 
 namespace {
-
-ModelConfig tinyConfig() {
-    ModelConfig c;
-    c.nLayer = 3;
-    c.nHead = 2;
-    c.nEmbd = 32;
-    c.nInner = 64;
-    c.nPositions = 48;
-    c.vocabSize = 500;
-    return c;
-}
 
 TargetScore score(double prob, int tokens = 1, int correct = 0) {
     TargetScore s;
@@ -43,20 +34,7 @@ TargetScore score(double prob, int tokens = 1, int correct = 0) {
 
 ComparedPrompt compared(double pExpected, double pOther) { return {"p", score(pExpected), score(pOther)}; }
 
-template <class Fn>
-void expectError(Fn fn, const std::vector<QString>& fragments, ErrorKind kind = ErrorKind::Input) {
-    try {
-        fn();
-    } catch (const Error& e) {
-        const QString msg = QString::fromStdString(e.what());
-        for (const auto& f : fragments)
-            if (!msg.contains(f)) QFAIL(qPrintable("message '" + msg + "' lacks '" + f + "'"));
-        if (e.kind() != kind) QFAIL(qPrintable("error '" + msg + "' has an unexpected kind"));
-        qInfo("  error as expected: %s", e.what());
-        return;
-    }
-    QFAIL("no kme::Error thrown");
-}
+using kme::testing::expectError;
 
 // A small CounterFact-schema file; record 1 has neighbourhood answers and
 // other attributes (the demo fact set's extensions).
@@ -103,7 +81,7 @@ private Q_SLOTS:
         qputenv("KME_CACHE_DIR", QByteArray::fromStdString(dir("cache")));
         initComputeRuntime(2);
         modelDir_ = dir("tiny");
-        writeRandomModelFolder(modelDir_, tinyConfig(), 11);
+        kme::testing::writeTinyModel(modelDir_, 11);
     }
 
     // ------------------------------------------------ hand-derived values

@@ -19,6 +19,7 @@
 #include "engine/model/Model.h"
 #include "engine/model/Transformer.h"
 #include "engine/tokenizer/Tokenizer.h"
+#include "tests/engine/FactEdits.h"
 
 using namespace kme;
 using edit::promptLastLoss;
@@ -26,13 +27,7 @@ using edit::targetNewLoss;
 
 namespace {
 
-EditRequest request(const std::string& prompt, const std::string& subject, const std::string& target) {
-    EditRequest r;
-    r.prompt = prompt;
-    r.subject = subject;
-    r.targetNew = target;
-    return normalizedRequest(r);
-}
+using kme::testing::request;
 
 // -log softmax(row)[id] by a plain loop (log-sum-exp with the max taken out).
 double nllByLoop(const at::Tensor& row, int64_t id) {

@@ -29,6 +29,7 @@
 #include "engine/tokenizer/Tokenizer.h"
 #include "engine/trace/CausalTrace.h"
 #include "engine/trace/TraceJson.h"
+#include "tests/TinyModel.h"
 
 using namespace kme;
 namespace fs = std::filesystem;
@@ -36,16 +37,7 @@ using json = nlohmann::json;
 
 namespace {
 
-ModelConfig smallConfig() {
-    ModelConfig c;
-    c.nLayer = 2;
-    c.nHead = 2;
-    c.nEmbd = 16;
-    c.nInner = 64;
-    c.nPositions = 64;
-    c.vocabSize = 300;
-    return c;
-}
+ModelConfig smallConfig() { return kme::testing::smallModelConfig(); }
 
 std::string nested(int depth) { return std::string(size_t(depth), '[') + std::string(size_t(depth), ']'); }
 

@@ -24,15 +24,13 @@
 #include "engine/model/RandomModel.h"
 #include "engine/model/Transformer.h"
 #include "engine/trace/NeuronAttribution.h"
+#include "tests/engine/FactEdits.h"
 
 using namespace kme;
 
 namespace {
 
-at::Tensor logitsOf(const Model& m, const std::string& prompt) {
-    const std::vector<int> ids = m.encodePrompt(prompt);
-    return m.transformer().lastLogits(std::vector<int64_t>(ids.begin(), ids.end()));
-}
+using kme::testing::logitsOf;
 
 double probOf(const at::Tensor& logits, int id) { return at::softmax(logits.to(at::kDouble), -1)[id].item<double>(); }
 

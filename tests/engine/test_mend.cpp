@@ -26,11 +26,14 @@
 #include "engine/io/Safetensors.h"
 #include "engine/model/Model.h"
 #include "engine/model/Transformer.h"
+#include "tests/engine/FactEdits.h"
 
 using namespace kme;
 using namespace kme::edit;
 
 namespace {
+
+using kme::testing::request;
 
 std::string tmpPath(const std::string& name) {
     const char* dir = std::getenv("KME_TEST_TMP");
@@ -60,14 +63,6 @@ std::vector<double> mlpByLoop(const GradientTransform& g, std::vector<double> x,
         x = y;
     }
     return x;
-}
-
-EditRequest request(const std::string& prompt, const std::string& subject, const std::string& target) {
-    EditRequest r;
-    r.prompt = prompt;
-    r.subject = subject;
-    r.targetNew = target;
-    return normalizedRequest(r);
 }
 
 std::vector<int> lastLayers(const Model& m, int k) {

@@ -13,22 +13,14 @@
 #include "engine/model/Model.h"
 #include "engine/model/RandomModel.h"
 #include "engine/model/Transformer.h"
+#include "tests/TinyModel.h"
 
 using namespace kme;
 namespace fs = std::filesystem;
 
 namespace {
 
-ModelConfig smallConfig() {
-    ModelConfig c;
-    c.nLayer = 2;
-    c.nHead = 2;
-    c.nEmbd = 16;
-    c.nInner = 64;
-    c.nPositions = 64;
-    c.vocabSize = 300;
-    return c;
-}
+ModelConfig smallConfig() { return kme::testing::smallModelConfig(); }
 
 void writeText(const std::string& path, const std::string& text) { std::ofstream(path) << text; }
 

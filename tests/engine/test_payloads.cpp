@@ -16,6 +16,7 @@
 
 #include "engine/core/Error.h"
 #include "engine/core/Paths.h"
+#include "engine/core/Sha256.h"
 #include "engine/edit/EditDefaults.h"
 #include "engine/edit/EditInternal.h"
 #include "engine/edit/EditMethod.h"
@@ -28,23 +29,14 @@
 #include "engine/session/Replay.h"
 #include "engine/session/SessionEdits.h"
 #include "engine/session/SessionStore.h"
+#include "tests/engine/FactEdits.h"
 
 using namespace kme;
 
 namespace {
 
-EditRequest request(const std::string& prompt, const std::string& subject, const std::string& target) {
-    EditRequest r;
-    r.prompt = prompt;
-    r.subject = subject;
-    r.targetNew = target;
-    return normalizedRequest(r);
-}
-
-at::Tensor logitsOf(const Model& m, const std::string& prompt) {
-    const std::vector<int> ids = m.encodePrompt(prompt);
-    return m.transformer().lastLogits(std::vector<int64_t>(ids.begin(), ids.end()));
-}
+using kme::testing::request;
+using kme::testing::logitsOf;
 
 // The down projection's input at every token of a prompt, [T, n_inner] float64.
 at::Tensor keysOf(const Model& m, const std::string& prompt, int layer) {
@@ -76,6 +68,36 @@ EditParams graceParams(const Model& m, int layer, double eps, std::vector<EditRe
     p.hparams.graceIters = 40;
     p.requests = std::move(requests);
     return p;
+}
+
+// One payload of each adapter kind, with every field set.
+std::vector<AdapterPayload> adapterSamples() {
+    AdapterPayload g;
+    g.type = "grace";
+    g.layer = 3;
+    g.entries.push_back(GraceEntry{"00112233aabbccdd", {1.5, -2, 0.25}, {3, 4.125}, 0.75, " Paris"});
+    g.entries.push_back(GraceEntry{"ffeeddcc44556677", {0, 1, 2}, {-1, 1e-3}, 2, " Rome"});
+    g.changes.push_back(GraceChange{"0123456789abcdef", 0.5, {7, 8}});
+    g.changes.push_back(GraceChange{"fedcba9876543210", 1.25, {}});
+    AdapterPayload w;
+    w.type = "wise";
+    w.layer = 2;
+    w.wise.shard = 1;
+    w.wise.position = 3;
+    w.wise.shardSize = 2;
+    w.wise.mergeShards = 2;
+    w.wise.density = 0.5;
+    w.wise.actRatio = 0.88;
+    w.wise.minActivation = 1.25;
+    w.wise.rows = 4;
+    w.wise.cols = 3;
+    w.wise.index = {1, 5, 11};
+    w.wise.delta = {0.5, -0.25, 2};
+    AdapterPayload n;
+    n.type = "neurons";
+    n.layer = 1;
+    n.neurons = {NeuronScale{4, 2, 0}, NeuronScale{1, 7, 0}, NeuronScale{1, 9, 0}};
+    return {g, w, n};
 }
 
 }  // namespace
@@ -370,6 +392,90 @@ private Q_SLOTS:
         SessionStore again(path);  // a migrated file opens as v2 without another step
         QCOMPARE(again.schemaVersion(), 2);
         QCOMPARE(again.listEdits(false)[1].weightsHashAfter, recordedAfter);
+    }
+
+    // The session blobs of every adapter kind are pinned byte for byte
+    // (sessions written before read back identically), and so are their
+    // descriptions; an unknown kind in a blob is refused by name.
+    void adapterBlobsArePinned() {
+        const std::vector<AdapterPayload> samples = adapterSamples();
+        const char* hashes[] = {"fe6ba445738864c75709c549883a46daacbc78a15b2ece5ea1042d0271fcde4c",
+                                "a5a5b6bc83deb9d0f9d24ab62142aa46d2e0329b47550ac923c160203ec832cb",
+                                "d97d7413b93a688ab0a2092b84c83aac8914c8ce33610026a5571b2878a8aaff"};
+        const char* descriptions[] = {
+            "GRACE codebook at layer 3: 2 entries added (key 3 \u2192 value 2, radius 0.75), 2 earlier entries changed",
+            "WISE side memory at layer 2, shard 1: 3 of 12 weights changed (max |change| 2), answers where its "
+            "activation gap >= 0.88 x 1.25",
+            "3 knowledge neurons x 0 (suppressed): layers 1 (2), 4 (1)"};
+        for (const AdapterPayload& a : samples)
+            qInfo("%s: sha256 %s, \"%s\"", a.type.c_str(), sha256Hex(a.toBytes()).c_str(), a.describe().c_str());
+        for (size_t i = 0; i < samples.size(); ++i) {
+            const std::string bytes = samples[i].toBytes();
+            QCOMPARE(sha256Hex(bytes), std::string(hashes[i]));
+            QCOMPARE(samples[i].describe(), std::string(descriptions[i]));
+            QCOMPARE(AdapterPayload::fromBytes(bytes), samples[i]);
+            QCOMPARE(AdapterPayload::fromBytes(bytes).toBytes(), bytes);
+        }
+        std::string unknown = samples[0].toBytes();
+        const size_t at = unknown.find("grace");
+        QVERIFY(at != std::string::npos);
+        unknown.replace(at, 5, "lorax");  // same length: the header stays well-formed
+        try {
+            AdapterPayload::fromBytes(unknown);
+            QFAIL("an adapter blob of an unknown type was accepted");
+        } catch (const kme::Error& err) {
+            qInfo("%s", err.what());
+            QCOMPARE(err.kind(), ErrorKind::Format);
+            QVERIFY(std::string(err.what()).find("unknown adapter type 'lorax'") != std::string::npos);
+            QVERIFY(std::string(err.what()).find("grace, wise, neurons") != std::string::npos);
+        }
+        // The other payload kinds' blobs, pinned likewise.
+        EditPayload weights;
+        weights.kind = PayloadKind::Weights;
+        weights.weights.parts.push_back(TensorDelta::lowRank("h.1.mlp.c_proj.weight", {3, 2},
+                                                             DeltaMatrix{3, 1, {1, -2, 0.5}}, DeltaMatrix{2, 1, {4, 0.25}}));
+        weights.weights.parts.push_back(TensorDelta::denseDelta("h.0.ln_1.bias", {2}, DeltaMatrix{2, 1, {1e-3, -7}}));
+        weights.weights.keys[1] = DeltaMatrix{3, 2, {1, 2, 3, 4, 5, 6}};
+        EditPayload context;
+        context.kind = PayloadKind::Context;
+        context.context.text = "Imagine that Paris is in Italy.";
+        context.context.ids = {5, 17, 400};
+        context.context.demonstrations = 1;
+        const char* otherHashes[] = {"bc0e6d76084b7cf10daf351febbdf3fba9cf52b51f0646d1870d1faa4bfc4904",
+                                     "6ae89a280387e4a337fcc19aea257ffa58aa49ed0c855f7d2d0cd187c52f76b9"};
+        const EditPayload* others[] = {&weights, &context};
+        for (const EditPayload* p : others)
+            qInfo("%s: sha256 %s, \"%s\"", payloadName(p->kind), sha256Hex(p->toBytes()).c_str(), p->describe().c_str());
+        for (size_t i = 0; i < 2; ++i) {
+            const std::string bytes = others[i]->toBytes();
+            QCOMPARE(sha256Hex(bytes), std::string(otherHashes[i]));
+            QCOMPARE(EditPayload::fromBytes(others[i]->kind, bytes).toBytes(), bytes);
+        }
+        // Each kind is checked against the model before anything changes.
+        Model& m = model();
+        QVERIFY(m.config().nInner != 3 && m.config().nInner != 4);  // the premise: the samples do not fit
+        std::vector<AdapterPayload> misfits = samples;
+        misfits[2].neurons[0].index = m.config().nInner;
+        AdapterPayload lorax = samples[0];
+        lorax.type = "lorax";
+        misfits.push_back(lorax);
+        const char* reasons[] = {"codebook entry has key width 3", "the WISE side memory is 4 x 3",
+                                 "scales neuron", "unknown adapter type 'lorax'"};
+        EditStack stack(m);
+        for (size_t i = 0; i < misfits.size(); ++i) {
+            EditPayload p;
+            p.kind = PayloadKind::Adapter;
+            p.adapter = misfits[i];
+            try {
+                stack.apply(p);
+                QFAIL("an adapter that does not fit the model was applied");
+            } catch (const kme::Error& err) {
+                qInfo("%s", err.what());
+                QCOMPARE(err.kind(), ErrorKind::Input);
+                QVERIFY(std::string(err.what()).find(reasons[i]) != std::string::npos);
+            }
+            QCOMPARE(m.stateHash(), m.weightsHash());
+        }
     }
 
     // A damaged adapter or context blob is refused with its reason.

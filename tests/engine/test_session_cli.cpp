@@ -12,6 +12,7 @@
 #include "engine/model/Model.h"
 #include "engine/model/RandomModel.h"
 #include "engine/session/SessionStore.h"
+#include "tests/TinyModel.h"
 #include "test_session_support.h"
 
 using json = nlohmann::json;
@@ -30,15 +31,8 @@ struct Project {
     std::vector<int64_t> edits;
 };
 
-void writeTinyModel(const std::string& folder, uint64_t seed) {
-    kme::ModelConfig c;
-    c.nLayer = 2;
-    c.nHead = 2;
-    c.nEmbd = 16;
-    c.nInner = 64;
-    c.nPositions = 32;
-    c.vocabSize = 300;
-    kme::writeRandomModelFolder(folder, c, seed);
+void writeSmallModel(const std::string& folder, uint64_t seed) {
+    kme::writeRandomModelFolder(folder, smallModelConfig(32), seed);
 }
 
 }  // namespace
@@ -67,7 +61,7 @@ class TestSessionCli final : public QObject {
         p.dir = tmp_.path().toStdString() + "/project" + std::to_string(++counter_);
         p.model = p.dir + "/model";
         p.session = p.dir + "/s.kmes";
-        writeTinyModel(p.model, 3);
+        writeSmallModel(p.model, 3);
         auto model = kme::Model::load(p.model);
         p.hash = model->weightsHash();
         kme::SessionStore s(p.session);
@@ -211,7 +205,7 @@ private Q_SLOTS:
 
         // Other weights in the model folder: refused, naming both hashes.
         fs::remove_all(moved + "/model");
-        writeTinyModel(moved + "/model", 4);
+        writeSmallModel(moved + "/model", 4);
         r = kme({"session", "replay", QString::fromStdString(moved + "/s.kmes")});
         QCOMPARE(r.rc, 1);
         QVERIFY2(r.err.find("checkpoint changed") != std::string::npos && r.err.find(p.hash) != std::string::npos,

@@ -19,23 +19,14 @@
 #include "engine/edit/Wise.h"
 #include "engine/model/Model.h"
 #include "engine/model/Transformer.h"
+#include "tests/engine/FactEdits.h"
 
 using namespace kme;
 
 namespace {
 
-EditRequest request(const std::string& prompt, const std::string& subject, const std::string& target) {
-    EditRequest r;
-    r.prompt = prompt;
-    r.subject = subject;
-    r.targetNew = target;
-    return normalizedRequest(r);
-}
-
-at::Tensor logitsOf(const Model& m, const std::string& prompt) {
-    const std::vector<int> ids = m.encodePrompt(prompt);
-    return m.transformer().lastLogits(std::vector<int64_t>(ids.begin(), ids.end()));
-}
+using kme::testing::request;
+using kme::testing::logitsOf;
 
 EditParams wiseParams(const Model& m, int layer, std::vector<EditRequest> requests, int iters = 40) {
     EditParams p = defaultEditParams(m, EditMethod::Wise);

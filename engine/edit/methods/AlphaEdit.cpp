@@ -21,11 +21,6 @@ void alphaEditDefaults(EditHparams& h, const std::string& model) {
     if (model == "gpt2-xl") h.layers = {13, 14, 15, 16, 17};
 }
 
-// MEMIT's progress layout (the same frame).
-void alphaEditStage(const EditParams& p, double done, EditStage& st) {
-    valueOptimizationStage(p, done, double(std::max(1, p.hparams.vNumGradSteps)), true, st);
-}
-
 }  // namespace
 
 const MethodInfo& alphaEditMethod() {
@@ -45,7 +40,7 @@ const MethodInfo& alphaEditMethod() {
          "AlphaEdit: Null-Space Constrained Knowledge Editing for Language Models", "ICLR", 2025, "2410.02355",
          "https://arxiv.org/abs/2410.02355", "jianghoucheng/AlphaEdit"},
         alphaEditDefaults,
-        alphaEditStage,
+        memitStage,  // MEMIT's progress layout (the same frame)
         computeAlphaEdit,
     };
     return row;

@@ -22,11 +22,6 @@ void emmetDefaults(EditHparams& h, const std::string& model) {
     if (model == "gpt2-xl") h.layers = {17};
 }
 
-// MEMIT's progress layout (the same frame).
-void emmetStage(const EditParams& p, double done, EditStage& st) {
-    valueOptimizationStage(p, done, double(std::max(1, p.hparams.vNumGradSteps)), true, st);
-}
-
 }  // namespace
 
 const MethodInfo& emmetMethod() {
@@ -46,7 +41,7 @@ const MethodInfo& emmetMethod() {
          "Findings of EMNLP", 2024, "2403.14236", "https://arxiv.org/abs/2403.14236",
          "scalable-model-editing/unified-model-editing"},
         emmetDefaults,
-        emmetStage,
+        memitStage,  // MEMIT's progress layout (the same frame)
         computeEmmet,
     };
     return row;

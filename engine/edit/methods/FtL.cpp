@@ -12,19 +12,20 @@ namespace kme::edit {
 
 namespace {
 
-// kmeng01/rome hparams/FT/*_constr.json: layer 0 for every published model.
-void ftlDefaults(EditHparams& h, const std::string& model) {
+}  // namespace
+
+// kmeng01/rome hparams/FT/*_constr.json: layer 0 for every published model
+// (and EasyEdit hparams/FT/gpt2-xl.yaml, which serves FT-M too).
+void fineTuneDefaults(EditHparams& h, const std::string& model) {
     if (!model.empty()) h.layers = {0};
 }
 
 // computeFineTune: one unit a step.
-void ftlStage(const EditParams& p, double done, EditStage& st) {
+void fineTuneStage(const EditParams& p, double done, EditStage& st) {
     st.kind = EditStage::Kind::FineTune;
     st.count = size_t(std::max(1, p.hparams.ftSteps));
     st.index = size_t(std::clamp(std::floor(done + 1e-9), 0.0, double(st.count)));
 }
-
-}  // namespace
 
 const MethodInfo& ftlMethod() {
     static const MethodInfo row = {
@@ -42,8 +43,8 @@ const MethodInfo& ftlMethod() {
         {"Chen Zhu, Ankit Singh Rawat, Manzil Zaheer, Srinadh Bhojanapalli, Daliang Li, Felix Yu, Sanjiv Kumar",
          "Modifying Memories in Transformer Models", "arXiv preprint", 2020, "2012.00363",
          "https://arxiv.org/abs/2012.00363", "kmeng01/rome (baselines/ft)"},
-        ftlDefaults,
-        ftlStage,
+        fineTuneDefaults,
+        fineTuneStage,
         computeFineTune,
     };
     return row;

@@ -12,22 +12,6 @@
 
 namespace kme::edit {
 
-namespace {
-
-// EasyEdit hparams/FT/gpt2-xl.yaml (the same file serves FT-L and FT-M): layer 0.
-void ftmDefaults(EditHparams& h, const std::string& model) {
-    if (!model.empty()) h.layers = {0};
-}
-
-// computeFineTune: one unit a step.
-void ftmStage(const EditParams& p, double done, EditStage& st) {
-    st.kind = EditStage::Kind::FineTune;
-    st.count = size_t(std::max(1, p.hparams.ftSteps));
-    st.index = size_t(std::clamp(std::floor(done + 1e-9), 0.0, double(st.count)));
-}
-
-}  // namespace
-
 const MethodInfo& ftmMethod() {
     static const MethodInfo row = {
         EditMethod::FtM,
@@ -45,8 +29,8 @@ const MethodInfo& ftmMethod() {
          "Wang, Siyuan Cheng, Kangwei Liu, Yuansheng Ni, Guozhou Zheng, Huajun Chen",
          "EasyEdit: An Easy-to-use Knowledge Editing Framework for Large Language Models", "ACL (demo)", 2024,
          "2308.07269", "https://arxiv.org/abs/2308.07269", "zjunlp/EasyEdit (models/ft, objective target_new)"},
-        ftmDefaults,
-        ftmStage,
+        fineTuneDefaults,  // EasyEdit hparams/FT/gpt2-xl.yaml (the same file serves FT-L and FT-M): layer 0
+        fineTuneStage,
         computeFineTune,
     };
     return row;

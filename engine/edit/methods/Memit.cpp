@@ -20,12 +20,12 @@ void memitDefaults(EditHparams& h, const std::string& model) {
     }
 }
 
+}  // namespace
+
 // computeMemit: v_num_grad_steps units a request, then one a layer (writing).
 void memitStage(const EditParams& p, double done, EditStage& st) {
     valueOptimizationStage(p, done, double(std::max(1, p.hparams.vNumGradSteps)), true, st);
 }
-
-}  // namespace
 
 const MethodInfo& memitMethod() {
     static const MethodInfo row = {

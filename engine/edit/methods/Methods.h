@@ -42,5 +42,11 @@ EditResult computeKnAmplify(Model& model, const EditParams& params, const Progre
 void valueOptimizationStage(const EditParams& params, double done, double perRequest, bool writing, EditStage& stage);
 // The number of distinct layers (at least 1).
 double distinctLayers(const EditParams& params);
+// What rows share: MEMIT's progress layout (Memit.cpp; EMMET and AlphaEdit
+// run in the same frame), the fine-tuning's layer default and progress
+// (FtL.cpp; FT-M is FT-L with another loss).
+void memitStage(const EditParams& params, double done, EditStage& stage);
+void fineTuneDefaults(EditHparams& h, const std::string& model);
+void fineTuneStage(const EditParams& params, double done, EditStage& stage);
 
 }  // namespace kme::edit
