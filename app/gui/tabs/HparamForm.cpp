@@ -158,7 +158,7 @@ void HparamForm::rebuild() {
             case kme::HparamType::Templates: {
                 auto* edit = new QLineEdit(body_);
                 if (spec->type == kme::HparamType::Templates)
-                    edit->setPlaceholderText(tr("memit: generated from the context starts and lengths"));
+                    edit->setPlaceholderText(tr("empty: generated from the context starts and lengths"));
                 else if (spec->type == kme::HparamType::StringList)
                     edit->setPlaceholderText(tr("JSON list, or texts separated by commas"));
                 edit->setMaxLength(kMaxListChars);
