@@ -58,6 +58,20 @@ EditProblem setupProblem(F f) {
     return static_cast<EditProblem>(-1);
 }
 
+// The MLP keys [tokens, n_inner] at `layer` of the first 32 tokens of `text`
+// (one forward pass of its own: the tests' independent statistics).
+at::Tensor keysOf(Model& m, const std::string& text, int layer) {
+    auto ids = m.tokenizer().encode(text);
+    ids.resize(std::min<size_t>(ids.size(), 32));
+    ForwardRequest req;
+    req.ids = edit::padBatch({std::vector<int64_t>(ids.begin(), ids.end())});
+    req.stopAfterLayer = layer;
+    at::Tensor keys;
+    req.interventions.push_back(Intervention::read(Site::MlpKey, layer, &keys));
+    m.transformer().forward(req);
+    return keys[0];
+}
+
 double seconds(std::chrono::steady_clock::time_point t0) {
     return std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
 }
@@ -261,16 +275,9 @@ private Q_SLOTS:
         at::Tensor c = at::zeros({128, 128}, at::kDouble);
         int64_t count = 0;
         for (const auto& text : p.statsTexts) {
-            auto ids = m->tokenizer().encode(text);
-            ids.resize(std::min<size_t>(ids.size(), 32));
-            ForwardRequest req;
-            req.ids = edit::padBatch({std::vector<int64_t>(ids.begin(), ids.end())});
-            req.stopAfterLayer = layer;
-            at::Tensor keys;
-            req.interventions.push_back(Intervention::read(Site::MlpKey, layer, &keys));
-            tf.forward(req);
-            c += at::mm(keys[0].t(), keys[0]);
-            count += keys.size(1);
+            const at::Tensor k = keysOf(*m, text, layer);
+            c += at::mm(k.t(), k);
+            count += k.size(0);
         }
         c /= double(count);
         StatsParams sp;
@@ -312,20 +319,12 @@ private Q_SLOTS:
         StatsParams sp;
         sp.texts = wordCorpus(300, 5);
         sp.useCache = false;
-        Transformer& tf = m->transformer();
         at::Tensor c = at::zeros({128, 128}, at::kDouble);
         int64_t count = 0;
         for (const auto& text : sp.texts) {
-            auto ids = m->tokenizer().encode(text);
-            ids.resize(std::min<size_t>(ids.size(), 32));
-            ForwardRequest req;
-            req.ids = edit::padBatch({std::vector<int64_t>(ids.begin(), ids.end())});
-            req.stopAfterLayer = layer;
-            at::Tensor keys;
-            req.interventions.push_back(Intervention::read(Site::MlpKey, layer, &keys));
-            tf.forward(req);
+            const at::Tensor keys = keysOf(*m, text, layer);
             QCOMPARE(keys.scalar_type(), at::kFloat);  // premise: a float32 model's keys
-            const at::Tensor k = keys[0].to(at::kDouble);
+            const at::Tensor k = keys.to(at::kDouble);
             for (int64_t t = 0; t < k.size(0); ++t) c += at::outer(k[t], k[t]);  // one key at a time
             count += k.size(0);
         }
