@@ -27,6 +27,12 @@ namespace {
 using json = nlohmann::json;
 namespace fs = std::filesystem;
 
+std::string fixed2(double v) {
+    std::ostringstream o;
+    o << std::fixed << std::setprecision(2) << v;
+    return o.str();
+}
+
 struct Timing {
     double seconds = 0;       // whole computeEdit
     double statsSeconds = 0;  // of which statistics (computed or loaded)
@@ -130,10 +136,12 @@ int runBenchEdit(Context& ctx, const Args& args) {
             // Side by side (statistics cached): the same edit with the v* / z
             // optimisation's straightforward paths (engine/edit/EditSpeed.h).
             if (method == EditMethod::Memit)
-                c.speeds = {{"z one request at a time (position prefix)", {ValuePath::PositionPrefix, false}, {}},
+                c.speeds = {{"z in one batch padded to the widest row (before row groups)", {ValuePath::PositionPrefix, true, false}, {}},
+                            {"z one request at a time (position prefix)", {ValuePath::PositionPrefix, false}, {}},
                             {"z one request at a time, layers below once (before issue 19)", {ValuePath::LayerPrefix, false}, {}}};
             else
-                c.speeds = {{"v*: layers below once, every position (before issue 19)", {ValuePath::LayerPrefix, false}, {}},
+                c.speeds = {{"v*: one batch padded to the widest row (before row groups)", {ValuePath::PositionPrefix, true, false}, {}},
+                            {"v*: layers below once, every position (before issue 19)", {ValuePath::LayerPrefix, false}, {}},
                             {"v*: whole model every step (compute_v.py)", {ValuePath::Full, false}, {}}};
             for (SpeedRun& r : c.speeds) {
                 ctx.err << "bench edit: " << label << ", " << c.method << ", " << r.label << "...\n";
@@ -208,11 +216,13 @@ int runBenchEdit(Context& ctx, const Args& args) {
         paths.push_back({{"label", "fast paths (default)"},
                          {"value_path", valuePathName(editSpeed().valuePath)},
                          {"batch_requests", editSpeed().batchRequests},
+                         {"group_rows", editSpeed().groupRows},
                          {"timing", timingJson(c.cached)}});
         for (const SpeedRun& r : c.speeds)
             paths.push_back({{"label", r.label},
                              {"value_path", valuePathName(r.speed.valuePath)},
                              {"batch_requests", r.speed.batchRequests},
+                             {"group_rows", r.speed.groupRows},
                              {"timing", timingJson(r.timing)},
                              {"value_ratio", r.timing.valueSeconds / std::max(c.cached.valueSeconds, 1e-9)},
                              {"edit_ratio", r.timing.seconds / std::max(c.cached.seconds, 1e-9)}});
@@ -241,8 +251,36 @@ int runBenchEdit(Context& ctx, const Args& args) {
               << r.timing.valueSeconds / std::max(c.cached.valueSeconds, 1e-9) << "x, edit " << r.timing.seconds
               << " s = " << r.timing.seconds / std::max(c.cached.seconds, 1e-9) << "x\n";
     }
+    // Issue 19's targets, on GPT-2 small's shape with the statistics cached:
+    // met or not, by how much, and the floor the FLOP alone set at this
+    // machine's matmul rate.
+    json targets = json::array();
+    for (const auto& c : cases) {
+        if (c.model != "gpt2-small-random") continue;
+        const double target = c.method == "rome" ? 2.5 : 20.0;
+        const double floor = 2 * c.cached.valueForwardFlops / 1e9 / std::max(matmul, 1e-9);
+        const bool met = c.cached.seconds <= target;
+        targets.push_back({{"what", c.method + " edit, " + std::to_string(c.requests) + " request(s), statistics cached"},
+                           {"target_seconds", target},
+                           {"seconds", c.cached.seconds},
+                           {"met", met},
+                           {"value_flop_seconds_at_matmul_rate", floor}});
+        if (targets.size() == 1) s << "targets (GPT-2 small's shape, statistics cached; issue 19):\n";
+        s << "  " << c.method << " " << c.requests << " request(s) <= " << target << " s: " << c.cached.seconds << " s, "
+          << (met ? "met" : "not met (" + fixed2(c.cached.seconds / target) + "x the target)") << "; "
+          << (c.method == "memit" ? "z" : "v*") << "'s FLOP alone take " << floor << " s at the matmul rate"
+          << (floor > target ? ": the target needs fewer FLOP, not only speed" : "") << "\n";
+        const double statsRatio = gflops(c.uncached.statsFlops, c.uncached.statsComputeSeconds) / std::max(matmul, 1e-9);
+        if (c.uncached.statsFlops > 0) {
+            targets.push_back({{"what", c.method + " key statistics"}, {"target_ratio_to_matmul", 0.7},
+                               {"ratio_to_matmul", statsRatio}, {"met", statsRatio >= 0.7}});
+            s << "  " << c.method << " key statistics >= 0.70x matmul: " << statsRatio << "x, "
+              << (statsRatio >= 0.7 ? "met" : "not met") << "\n";
+        }
+    }
     emit(args, ctx,
          {{"benchmark", "edit"},
+          {"targets", targets},
           {"statistics_corpus", corpus.label},
           {"matmul_gflops", matmul},
           {"threads", computeThreads()},

@@ -14,6 +14,7 @@
 
 #include "app/cli/CliSupport.h"
 #include "engine/core/Error.h"
+#include "engine/core/Sha256.h"
 #include "engine/edit/EditSetup.h"
 #include "engine/edit/EditMethod.h"
 #include "engine/edit/WeightDelta.h"
@@ -87,6 +88,15 @@ int runBenchFamily(Context& ctx, const Args& args) {
     s << std::fixed << std::setprecision(2) << "plain matmul 1024^3 float32: " << matmul << " GFLOP/s, "
       << computeThreads() << " threads\n";
     if (!peakResets) s << "(peak resident memory counts from the process start: /proc/self/clear_refs refused)\n";
+    // The weights hash's speed, each SHA-256 engine on the same bytes in memory.
+    const size_t hashBytes = size_t(256) << 20;
+    const double portableRate = measureSha256Rate(Sha256Engine::Portable, hashBytes, 2);
+    const double niRate = sha256ShaNiAvailable() ? measureSha256Rate(Sha256Engine::ShaNi, hashBytes, 2) : 0.0;
+    s << "SHA-256 (the weights hash) on 256 MiB in memory: portable " << portableRate / double(1 << 30) << " GiB/s";
+    if (niRate > 0) s << ", SHA extensions " << niRate / double(1 << 30) << " GiB/s = " << niRate / portableRate << "x";
+    s << "; in use: " << sha256EngineName(sha256Engine()) << "\n";
+    json hashRates = {{"portable_bytes_per_second", portableRate}, {"engine", sha256EngineName(sha256Engine())}};
+    if (niRate > 0) hashRates["sha_ni_bytes_per_second"] = niRate;
     for (size_t k = 0; k < sizes.size(); ++k) {
         const std::string& size = sizes[k];
         const ModelConfig& config = configs[k];
@@ -135,8 +145,9 @@ int runBenchFamily(Context& ctx, const Args& args) {
               << j["write_seconds"].get<double>() << " s\n  load " << j["load_seconds"].get<double>()
               << " s; peak RSS " << gib(peakResidentBytes()) << " GiB = file " << std::showpos
               << gib(peakResidentBytes() - fileBytes) << std::noshowpos << " GiB (before loading "
-              << gib(rssBefore) << " GiB)\n  weights hash (all tensors) " << j["hash_seconds"].get<double>()
-              << " s\n  " << predictText(p, matmul) << "\n";
+              << gib(rssBefore) << " GiB)\n  weights hash (all tensors) " << j["hash_seconds"].get<double>() << " s = "
+              << gib(fileBytes) / std::max(j["hash_seconds"].get<double>(), 1e-9) << " GiB/s\n  "
+              << predictText(p, matmul) << "\n";
 
             if (std::find(traceEdit.begin(), traceEdit.end(), size) != traceEdit.end()) {
                 ctx.err << "bench family " << size << ": causal trace, " << samples << " samples...\n";
@@ -229,7 +240,7 @@ int runBenchFamily(Context& ctx, const Args& args) {
         list.push_back(j);
     }
     emit(args, ctx,
-         {{"benchmark", "family"}, {"matmul_gflops", matmul}, {"threads", computeThreads()},
+         {{"benchmark", "family"}, {"matmul_gflops", matmul}, {"threads", computeThreads()}, {"sha256", hashRates},
           {"peak_rss_resets", peakResets}, {"cases", list}},
          s.str());
     return 0;

@@ -1,7 +1,12 @@
 #include "engine/core/Sha256.h"
 
 #include <algorithm>
+#include <atomic>
+#include <chrono>
+#include <vector>
 #include <cstring>
+
+#include "engine/core/Sha256Internal.h"
 
 namespace kme {
 namespace {
@@ -25,17 +30,7 @@ constexpr uint32_t kInit[8] = {0x6a09e667, 0xbb67ae85, 0x3c6ef372, 0xa54ff53a,
 
 inline uint32_t rotr(uint32_t x, int n) { return (x >> n) | (x << (32 - n)); }
 
-}  // namespace
-
-Sha256::Sha256() { reset(); }
-
-void Sha256::reset() {
-    std::memcpy(state_.data(), kInit, sizeof(kInit));
-    buffered_ = 0;
-    totalBytes_ = 0;
-}
-
-void Sha256::compress(const uint8_t* block) {
+void compressPortable(uint32_t* state, const uint8_t* block) {
     uint32_t w[64];
     for (int t = 0; t < 16; ++t)  // the message is big-endian
         w[t] = (uint32_t(block[4 * t]) << 24) | (uint32_t(block[4 * t + 1]) << 16) |
@@ -45,8 +40,8 @@ void Sha256::compress(const uint8_t* block) {
         const uint32_t s1 = rotr(w[t - 2], 17) ^ rotr(w[t - 2], 19) ^ (w[t - 2] >> 10);
         w[t] = w[t - 16] + s0 + w[t - 7] + s1;
     }
-    uint32_t a = state_[0], b = state_[1], c = state_[2], d = state_[3];
-    uint32_t e = state_[4], f = state_[5], g = state_[6], h = state_[7];
+    uint32_t a = state[0], b = state[1], c = state[2], d = state[3];
+    uint32_t e = state[4], f = state[5], g = state[6], h = state[7];
     for (int t = 0; t < 64; ++t) {
         const uint32_t S1 = rotr(e, 6) ^ rotr(e, 11) ^ rotr(e, 25);
         const uint32_t ch = (e & f) ^ (~e & g);
@@ -57,8 +52,34 @@ void Sha256::compress(const uint8_t* block) {
         h = g; g = f; f = e; e = d + t1;
         d = c; c = b; b = a; a = t1 + t2;
     }
-    state_[0] += a; state_[1] += b; state_[2] += c; state_[3] += d;
-    state_[4] += e; state_[5] += f; state_[6] += g; state_[7] += h;
+    state[0] += a; state[1] += b; state[2] += c; state[3] += d;
+    state[4] += e; state[5] += f; state[6] += g; state[7] += h;
+}
+
+const bool shaNiAvailable = sha256detail::cpuHasShaNi();
+std::atomic<bool> useShaNi{shaNiAvailable};
+
+}  // namespace
+
+bool sha256ShaNiAvailable() { return shaNiAvailable; }
+Sha256Engine sha256Engine() { return useShaNi.load() ? Sha256Engine::ShaNi : Sha256Engine::Portable; }
+void setSha256Engine(Sha256Engine engine) { useShaNi = engine == Sha256Engine::ShaNi && shaNiAvailable; }
+const char* sha256EngineName(Sha256Engine engine) { return engine == Sha256Engine::ShaNi ? "sha-ni" : "portable"; }
+
+Sha256::Sha256() { reset(); }
+
+void Sha256::reset() {
+    std::memcpy(state_.data(), kInit, sizeof(kInit));
+    buffered_ = 0;
+    totalBytes_ = 0;
+}
+
+void Sha256::compress(const uint8_t* data, size_t blocks) {
+    if (useShaNi.load(std::memory_order_relaxed)) {
+        sha256detail::compressShaNi(state_.data(), data, blocks, kRound);
+        return;
+    }
+    for (size_t i = 0; i < blocks; ++i) compressPortable(state_.data(), data + 64 * i);
 }
 
 void Sha256::update(const void* data, size_t size) {
@@ -71,10 +92,13 @@ void Sha256::update(const void* data, size_t size) {
         p += take;
         size -= take;
         if (buffered_ < buffer_.size()) return;
-        compress(buffer_.data());
+        compress(buffer_.data(), 1);
         buffered_ = 0;
     }
-    for (; size >= 64; p += 64, size -= 64) compress(p);  // whole blocks straight from the input
+    const size_t blocks = size / 64;  // whole blocks straight from the input
+    compress(p, blocks);
+    p += 64 * blocks;
+    size -= 64 * blocks;
     if (size > 0) {
         std::memcpy(buffer_.data(), p, size);
         buffered_ = size;
@@ -111,6 +135,23 @@ std::string sha256Hex(std::string_view bytes) {
     Sha256 h;
     h.update(bytes);
     return h.hexDigest();
+}
+
+double measureSha256Rate(Sha256Engine engine, size_t bytes, int repeats) {
+    const Sha256Engine saved = sha256Engine();
+    setSha256Engine(engine);
+    std::vector<uint8_t> data(bytes);
+    for (size_t i = 0; i < bytes; ++i) data[i] = uint8_t(i * 2654435761u >> 13);
+    double best = 1e30;
+    for (int r = 0; r < std::max(1, repeats); ++r) {
+        const auto t0 = std::chrono::steady_clock::now();
+        Sha256 h;
+        h.update(data.data(), data.size());
+        (void)h.digest();
+        best = std::min(best, std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count());
+    }
+    setSha256Engine(saved);
+    return double(bytes) / std::max(best, 1e-9);
 }
 
 }  // namespace kme

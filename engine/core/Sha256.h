@@ -27,7 +27,7 @@ public:
 
 private:
     void reset();
-    void compress(const uint8_t* block);  // one 64-byte block
+    void compress(const uint8_t* data, size_t blocks);  // whole 64-byte blocks
 
     std::array<uint32_t, 8> state_;
     std::array<uint8_t, 64> buffer_;  // pending bytes of an incomplete block
@@ -37,5 +37,18 @@ private:
 
 // SHA-256 of `bytes` as 64 lowercase hex characters.
 std::string sha256Hex(std::string_view bytes);
+
+// The compression in use: the CPU's SHA extensions where it has them (x86
+// SHA-NI, about five times faster), else the portable loop. The same digest
+// either way; tests and `kme bench family` compare the two.
+enum class Sha256Engine { Portable, ShaNi };
+Sha256Engine sha256Engine();
+bool sha256ShaNiAvailable();
+// Selects an engine for the process (ShaNi where unavailable: Portable).
+void setSha256Engine(Sha256Engine engine);
+const char* sha256EngineName(Sha256Engine engine);  // "portable" | "sha-ni"
+// Measured speed of an engine on `bytes` bytes in memory, bytes per second
+// (best of `repeats`; `kme bench family`). Portable where ShaNi is unavailable.
+double measureSha256Rate(Sha256Engine engine, size_t bytes, int repeats);
 
 }  // namespace kme

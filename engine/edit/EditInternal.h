@@ -64,6 +64,7 @@ struct ValueResult {
     std::vector<at::Tensor> trajectory;  // recordTrajectory: delta [n_embd] float64 after each Adam step
     ValuePath path = ValuePath::Full;    // the path that ran (a fast path falls back where it does not apply)
     double forwardFlops = 0;             // FLOP of the forward passes (model + output head), a batch's split evenly
+    int rowGroups = 0;                   // forward calls of the first step (rows grouped by width; 1 = one batch)
 };
 ValueResult optimizeValue(const Model& model, const EditRequest& request, Site site, int layer,
                           const std::vector<std::string>& templates, const EditHparams& hp,

@@ -19,6 +19,9 @@ enum class ValuePath {
 struct EditSpeed {
     ValuePath valuePath = ValuePath::PositionPrefix;
     bool batchRequests = true;  // MEMIT, EMMET, AlphaEdit: every request's z in one batch (false: one at a time)
+    bool groupRows = true;      // PositionPrefix: rows of similar width run together, one forward per group
+                                // (false: one batch padded to the widest row)
+    int groupCostTokens = 0;    // the fixed cost of a group in tokens (0: from the model's shape; tests force splits)
 };
 
 EditSpeed editSpeed();

@@ -202,11 +202,31 @@ private Q_SLOTS:
         std::vector<ValueResult> one;
         for (const auto& r : requests)
             one.push_back(optimizeValue(*m, r, Site::BlockOut, layer, templates(), hp, {}, withPath(ValuePath::Full)));
-        for (ValuePath p : {ValuePath::Full, ValuePath::PositionPrefix}) {
+        // The batched paths: the whole model every step; the position prefix
+        // in one batch padded to the widest row; the position prefix with rows
+        // grouped by width (a group's fixed cost of one token forces splits
+        // on these small models, whose shape alone would keep one batch).
+        struct Variant {
+            const char* label;
+            ValuePath path;
+            EditSpeed speed;
+            bool split;  // premise: more than one forward group per step
+        };
+        const Variant variants[] = {
+            {"full", ValuePath::Full, EditSpeed{}, false},
+            {"position-prefix, one padded batch", ValuePath::PositionPrefix, EditSpeed{ValuePath::PositionPrefix, true, false}, false},
+            {"position-prefix, rows grouped by width", ValuePath::PositionPrefix, EditSpeed{ValuePath::PositionPrefix, true, true, 1}, true},
+        };
+        for (const Variant& v : variants) {
+            ScopedEditSpeed scope(v.speed);
+            const ValuePath p = v.path;
             std::vector<size_t> steps(requests.size(), 0);
             const std::vector<ValueResult> batch =
                 optimizeValues(*m, requests, Site::BlockOut, layer, templates(), hp, [&](size_t q) { ++steps[q]; }, withPath(p));
             QCOMPARE(batch.size(), requests.size());
+            qInfo("%s z batched (%s): %d forward group(s) per step", qPrintable(name), v.label, batch.front().rowGroups);
+            if (v.split) QVERIFY2(batch.front().rowGroups > 1, "the rows were not split into groups: nothing is compared");
+            else QCOMPARE(batch.front().rowGroups, 1);
             size_t shortest = size_t(hp.vNumGradSteps), longest = 0;
             for (size_t q = 0; q < requests.size(); ++q) {
                 QCOMPARE(steps[q], batch[q].losses.size());  // onStep once per scored pass of each request
@@ -215,7 +235,7 @@ private Q_SLOTS:
                 const Diff d = compare(one[q], batch[q]);
                 qInfo("%s z request %zu (%zu passes), batched (%s) vs one at a time (full): max diff loss %.3g, delta "
                       "trajectory %.3g, z %.3g (tolerance 1e-9)",
-                      qPrintable(name), q, batch[q].losses.size(), valuePathName(p), d.loss, d.trajectory, d.target);
+                      qPrintable(name), q, batch[q].losses.size(), v.label, d.loss, d.trajectory, d.target);
                 QVERIFY(d.loss <= 1e-9);
                 QVERIFY(d.trajectory <= 1e-9);
                 QVERIFY(d.target <= 1e-9);
