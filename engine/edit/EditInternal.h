@@ -56,6 +56,13 @@ struct ValueOptions {
     bool recordTrajectory = false;               // keep the vector after every Adam step
 };
 ValueOptions defaultValueOptions();  // the path of editSpeed()
+// Partitions rows of the given widths (columns a forward call must run) into
+// groups, each a run of the rows sorted by width, minimising the padded
+// columns plus a fixed cost per group: `costTokens` (> 0), else a cost from
+// the multiply-adds of one token through one block. Within a group the rows
+// keep their order. `group` false: one group of every row, in order.
+std::vector<std::vector<size_t>> groupRowsByWidth(const std::vector<int64_t>& width, int64_t tokenMacs, int costTokens,
+                                                  bool group);
 struct ValueResult {
     at::Tensor init;    // [n_embd] float64: the site's value before (v_init)
     at::Tensor target;  // [n_embd] float64: v_init + delta (v* / z)

@@ -24,47 +24,10 @@
 
 #include <algorithm>
 #include <limits>
-#include <mutex>
 
 #include "engine/core/Error.h"
 #include "engine/model/Model.h"
 #include "engine/tokenizer/Tokenizer.h"
-
-namespace kme {
-
-namespace {
-std::mutex speedMutex;
-EditSpeed speedNow;
-}  // namespace
-
-EditSpeed editSpeed() {
-    std::lock_guard<std::mutex> lock(speedMutex);
-    return speedNow;
-}
-
-void setEditSpeed(const EditSpeed& speed) {
-    std::lock_guard<std::mutex> lock(speedMutex);
-    speedNow = speed;
-}
-
-namespace {
-thread_local EditProfile profileNow;
-}  // namespace
-
-EditProfile lastEditProfile() { return profileNow; }
-void resetEditProfile() { profileNow = EditProfile{}; }
-EditProfile& editProfile() { return profileNow; }
-
-const char* valuePathName(ValuePath path) {
-    switch (path) {
-        case ValuePath::Full: return "full";
-        case ValuePath::LayerPrefix: return "layer-prefix";
-        case ValuePath::PositionPrefix: return "position-prefix";
-    }
-    return "?";
-}
-
-}  // namespace kme
 
 namespace kme::edit {
 
@@ -124,45 +87,6 @@ struct Row {
     const Filled* prompt = nullptr;
     int64_t length = 0;
 };
-
-// Rows of similar length run together: one padded batch of every row wastes
-// the columns by which rows are shorter than the longest (MEMIT's ten
-// requests: 40% of the columns at GPT-2 small's prompts), one forward per
-// row wastes the fixed cost of a call. A group is a run of rows sorted by
-// width; the partition minimises padded columns + a fixed cost per group,
-// both in token-blocks (a dynamic programme over the sorted widths). The
-// fixed cost (about half a millisecond of dispatch per block and pass) in
-// tokens: what a token's forward and backward multiply-adds take at
-// ~100 GFLOP/s. Depends on the shape only, never on the machine.
-std::vector<std::vector<size_t>> groupByWidth(const std::vector<int64_t>& width, int64_t tokenMacs, int costTokens,
-                                              bool group) {
-    std::vector<size_t> order(width.size());
-    for (size_t i = 0; i < order.size(); ++i) order[i] = i;
-    if (!group || width.size() < 2) return {order};
-    std::stable_sort(order.begin(), order.end(), [&](size_t a, size_t b) { return width[a] < width[b]; });
-    const double perGroup =
-        costTokens > 0 ? double(costTokens) : std::max(1.0, 1.25e7 / double(std::max<int64_t>(tokenMacs, 1)));
-    const size_t n = order.size();
-    std::vector<double> best(n + 1, 0.0);
-    std::vector<size_t> cut(n + 1, 0);  // the group ending at i starts at cut[i]
-    for (size_t i = 1; i <= n; ++i) {
-        best[i] = std::numeric_limits<double>::max();
-        for (size_t j = 0; j < i; ++j) {  // rows j..i-1 padded to the widest, width[order[i-1]]
-            const double c = best[j] + perGroup + double(i - j) * double(width[order[i - 1]]);
-            if (c < best[i]) {
-                best[i] = c;
-                cut[i] = j;
-            }
-        }
-    }
-    std::vector<std::vector<size_t>> groups;
-    for (size_t i = n; i > 0; i = cut[i]) {
-        groups.emplace_back(order.begin() + int64_t(cut[i]), order.begin() + int64_t(i));
-        std::sort(groups.back().begin(), groups.back().end());  // within a group, the batch's order
-    }
-    std::reverse(groups.begin(), groups.end());
-    return groups;
-}
 
 // One forward call of a step: some rows of the batch, padded to the group's width.
 struct StepGroup {
@@ -332,7 +256,7 @@ std::vector<ValueResult> optimizeValues(const Model& model, const std::vector<Ed
         if (path == ValuePath::PositionPrefix)
             for (size_t b = 0; b < B; ++b) widths[b] = allRows[batch.rows[b]].length - offset[batch.rows[b]];
         const std::vector<std::vector<size_t>> parts =
-            groupByWidth(widths, tokenMacs, speed.groupCostTokens, speed.groupRows && path == ValuePath::PositionPrefix);
+            groupRowsByWidth(widths, tokenMacs, speed.groupCostTokens, speed.groupRows && path == ValuePath::PositionPrefix);
         batch.groupOf.assign(B, 0);
         batch.indexInGroup.assign(B, 0);
         int64_t base = 0;

@@ -15,6 +15,7 @@
 
 #include <algorithm>
 #include <cmath>
+#include <random>
 
 #include "engine/edit/EditInternal.h"
 #include "engine/edit/EditSpeed.h"
@@ -243,6 +244,56 @@ private Q_SLOTS:
             // Premise: a request left the batch early while another went on.
             QVERIFY2(shortest < longest && shortest > 1, "no request stopped early: the shrinking batch is untested");
         }
+    }
+
+    // The row grouping's partition against every way of cutting the sorted
+    // rows (brute force over 2^(n-1) cut sets): the same minimal cost, every
+    // row exactly once, each group in batch order.
+    void rowGroupsAgainstBruteForce() {
+        std::mt19937 rng(3);
+        int checked = 0;
+        for (int trial = 0; trial < 200; ++trial) {
+            const size_t n = 1 + rng() % 10;
+            std::vector<int64_t> width(n);
+            for (auto& w : width) w = 1 + int64_t(rng() % 30);
+            const int cost = 1 + int(rng() % 40);
+            auto costOf = [&](const std::vector<std::vector<size_t>>& groups) {
+                double c = 0;
+                for (const auto& g : groups) {
+                    int64_t widest = 0;
+                    for (size_t r : g) widest = std::max(widest, width[r]);
+                    c += cost + double(g.size()) * double(widest);
+                }
+                return c;
+            };
+            const auto groups = groupRowsByWidth(width, 0, cost, true);
+            std::vector<int> seen(n, 0);
+            for (const auto& g : groups) {
+                QVERIFY(!g.empty());
+                QVERIFY(std::is_sorted(g.begin(), g.end()));
+                for (size_t r : g) ++seen[r];
+            }
+            QVERIFY(std::all_of(seen.begin(), seen.end(), [](int k) { return k == 1; }));
+            std::vector<size_t> order(n);
+            for (size_t i = 0; i < n; ++i) order[i] = i;
+            std::stable_sort(order.begin(), order.end(), [&](size_t a, size_t b) { return width[a] < width[b]; });
+            double best = 1e300;
+            for (uint32_t cuts = 0; cuts < (1u << (n - 1)); ++cuts) {
+                std::vector<std::vector<size_t>> part(1);
+                for (size_t i = 0; i < n; ++i) {
+                    if (i > 0 && (cuts >> (i - 1) & 1u)) part.emplace_back();
+                    part.back().push_back(order[i]);
+                }
+                best = std::min(best, costOf(part));
+            }
+            QCOMPARE(costOf(groups), best);
+            ++checked;
+        }
+        // Without grouping: one group, every row in order.
+        const auto one = groupRowsByWidth({5, 1, 9}, 0, 1, false);
+        QCOMPARE(one.size(), size_t(1));
+        QCOMPARE(one.front(), (std::vector<size_t>{0, 1, 2}));
+        qInfo("row groups: minimal cost on %d random width sets (1-10 rows) against brute force", checked);
     }
 
     void wholeEdits_data() {
