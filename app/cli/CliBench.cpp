@@ -164,7 +164,8 @@ void addBenchCommands(std::vector<Command>& commands) {
                          {"--new-tokens", true, "family: greedy tokens decoded after it (8)"},
                          {"--compare-f32", false, "family: also load converting the weights to float32 (memory before half stayed half)"},
                          {"--bf16-trace-edit", false,
-                          "family: also time the trace and the ROME edit with bf16 products (KME_HALF_PRODUCT=bf16)"},
+                          "family: also time the trace and the ROME edit with bf16 products (GEMM and predict are always "
+                          "measured in both modes, whatever KME_HALF_PRODUCT says)"},
                          {"--keep", false, "family: keep the model folders"}},
                         runBench});
 }
