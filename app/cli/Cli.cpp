@@ -15,6 +15,7 @@
 #include "engine/core/Paths.h"
 #include "engine/core/SafeInput.h"
 #include "engine/edit/EditSpeed.h"
+#include "engine/model/HalfProduct.h"
 #include "engine/model/Model.h"
 #include "engine/session/SessionStore.h"
 
@@ -52,6 +53,19 @@ void initRuntime(const Args& args, Context& ctx) {
         setEditSpeed(speed);
         ctx.err << "kme: KME_VALUE_PATH=" << name << ": v* / z optimised the " << (speed.batchRequests ? "fast" : "straightforward")
                 << " way\n";
+    }
+    // KME_HALF_PRODUCT=bf16 multiplies BF16 weights as bf16 (engine/model/HalfProduct.h; about 1e-3
+    // relative from the default f32, so results depend on it: opt-in).
+    if (const char* mode = std::getenv("KME_HALF_PRODUCT"); mode && *mode) {
+        const std::string name = mode;
+        HalfProduct product = HalfProduct::Float32;
+        if (!parseHalfProduct(name, product))
+            throw UsageError("KME_HALF_PRODUCT must be f32 or bf16, got " + quoteForMessage(name));
+        setHalfProduct(product);
+        ctx.err << "kme: KME_HALF_PRODUCT=" << name << ": "
+                << (product == HalfProduct::Bf16 ? "BF16 weights multiply as bf16 (activations rounded to bf16)"
+                                                 : "half weights converted to float32 for each product (the default)")
+                << "\n";
     }
 }
 

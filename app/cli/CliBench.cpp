@@ -149,7 +149,7 @@ void addBenchCommands(std::vector<Command>& commands) {
     commands.push_back({"bench",
                         "forward [--repeats 5] | trace [--samples 10] [--skip-gpt2] | edit [--skip-gpt2] [--stats-tokens N] "
                         "[--skip-straightforward] | "
-                        "family [--sizes 1b,7b] [--dir D] [--trace-edit tiny,1b] [--samples 5] [--compare-f32] [--keep]",
+                        "family [--sizes 1b,7b] [--dir D] [--trace-edit tiny,1b] [--samples 5] [--compare-f32] [--bf16-trace-edit] [--keep]",
                         "measured benchmarks, each side by side with a plain matmul in the same run",
                         {{"--repeats", true, "timed runs per case, best kept (5)"},
                          {"--samples", true, "trace: corrupted copies (10); family: 5"},
@@ -163,6 +163,9 @@ void addBenchCommands(std::vector<Command>& commands) {
                          {"--prompt-tokens", true, "family: prompt length of the predict measurement (32)"},
                          {"--new-tokens", true, "family: greedy tokens decoded after it (8)"},
                          {"--compare-f32", false, "family: also load converting the weights to float32 (memory before half stayed half)"},
+                         {"--bf16-trace-edit", false,
+                          "family: also time the trace and the ROME edit with bf16 products (GEMM and predict are always "
+                          "measured in both modes, whatever KME_HALF_PRODUCT says)"},
                          {"--keep", false, "family: keep the model folders"}},
                         runBench});
 }

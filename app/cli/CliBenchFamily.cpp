@@ -2,7 +2,10 @@
 // Llama-2-7B shapes, or a tiny one for tests) written to a scratch folder,
 // then load time, peak resident memory against the file size, predict
 // tokens/s against the machine's matmul rate, a causal trace and a ROME edit
-// (identity key statistics) with its apply, weights hash and undo.
+// (identity key statistics) with its apply, weights hash and undo. Beside
+// them the opt-in bf16 product mode (engine/model/HalfProduct.h): a GEMM
+// micro-benchmark at the MLP's shape and predict again in that mode (trace
+// and ROME too with --bf16-trace-edit).
 #include "app/cli/CliBenchFamily.h"
 
 #include <algorithm>
@@ -19,6 +22,7 @@
 #include "engine/edit/EditMethod.h"
 #include "engine/edit/WeightDelta.h"
 #include "engine/model/Benchmark.h"
+#include "engine/model/HalfProduct.h"
 #include "engine/model/Model.h"
 #include "engine/model/RandomModel.h"
 #include "engine/trace/CausalTrace.h"
@@ -64,6 +68,40 @@ std::string predictText(const PredictBench& p, double matmul) {
     return s.str();
 }
 
+json gemmJson(const GemmBench& g, double matmul) {
+    return {{"rows", g.rows},
+            {"in", g.in},
+            {"out", g.out},
+            {"float32_gflops", g.float32Gflops},
+            {"float32_ratio_to_matmul", g.float32Gflops / matmul},
+            {"converted_gflops", g.convertedGflops},
+            {"converted_ratio_to_matmul", g.convertedGflops / matmul},
+            {"bf16_gflops", g.bf16Gflops},
+            {"bf16_ratio_to_matmul", g.bf16Gflops / matmul},
+            {"bf16_max_rel_diff", g.bf16MaxRelDiff}};
+}
+
+std::string gemmText(const GemmBench& g, double matmul) {
+    std::ostringstream s;
+    s << std::fixed << std::setprecision(2) << "GEMM " << g.rows << " x " << g.in << " -> " << g.out
+      << " (MLP up): float32 weight " << g.float32Gflops << " GFLOP/s (" << g.float32Gflops / matmul
+      << " x matmul); BF16 -> float32 scratch + float32 " << g.convertedGflops << " (" << g.convertedGflops / matmul
+      << " x); bf16 product " << g.bf16Gflops << " (" << g.bf16Gflops / matmul << " x; "
+      << g.bf16Gflops / g.convertedGflops << " x the converted path), max rel diff " << std::scientific
+      << std::setprecision(1) << g.bf16MaxRelDiff;
+    return s.str();
+}
+
+// max |a - b| and max |a| over two runs' last-position logits.
+std::pair<double, double> logitsDiff(const std::vector<float>& a, const std::vector<float>& b) {
+    double d = 0, m = 0;
+    for (size_t i = 0; i < std::min(a.size(), b.size()); ++i) {
+        d = std::max(d, std::abs(double(a[i]) - double(b[i])));
+        m = std::max(m, std::abs(double(a[i])));
+    }
+    return {d, m};
+}
+
 }  // namespace
 
 int runBenchFamily(Context& ctx, const Args& args) {
@@ -73,6 +111,9 @@ int runBenchFamily(Context& ctx, const Args& args) {
     const int promptTokens = args.getInt("--prompt-tokens", 32, 1, 4096);
     const int newTokens = args.getInt("--new-tokens", 8, 0, 4096);
     const bool compareF32 = args.has("--compare-f32"), keep = args.has("--keep");
+    const bool bf16TraceEdit = args.has("--bf16-trace-edit");
+    // Today's numbers with float32 products whatever KME_HALF_PRODUCT says; the bf16 mode beside them.
+    const ScopedHalfProduct float32Products(HalfProduct::Float32);
     if (sizes.empty()) throw UsageError("--sizes names no size (available: tiny, 1b, 7b)");
     std::vector<ModelConfig> configs;
     for (const auto& s : sizes) configs.push_back(llamaShapeConfig(s));  // unknown sizes fail before any work
@@ -140,6 +181,23 @@ int runBenchFamily(Context& ctx, const Args& args) {
             const PredictBench p = benchPredict(*model, promptTokens, newTokens);
             j["predict"] = predictJson(p, matmul);
             j["peak_rss_after_predict_bytes"] = peakResidentBytes();
+            ctx.err << "bench family " << size << ": GEMM at the MLP shape, predict with bf16 products...\n";
+            json gemms = json::array();
+            std::vector<GemmBench> gemmResults;
+            for (int rows : {p.promptTokens, 1}) {
+                gemmResults.push_back(benchHalfGemm(rows, config.nEmbd, config.nInner, 5));
+                gemms.push_back(gemmJson(gemmResults.back(), matmul));
+            }
+            j["gemm"] = gemms;
+            PredictBench pb;
+            {
+                const ScopedHalfProduct bf16(HalfProduct::Bf16);
+                pb = benchPredict(*model, promptTokens, newTokens);
+            }
+            const auto [logitDiff, logitMax] = logitsDiff(p.prefillLogits, pb.prefillLogits);
+            j["predict_bf16"] = predictJson(pb, matmul);
+            j["predict_bf16"]["max_abs_logit_diff"] = logitDiff;
+            j["predict_bf16"]["max_abs_logit"] = logitMax;
             s << size << " (" << config.nLayer << " x " << config.nEmbd << ", " << std::setprecision(2)
               << (params >= 1e8 ? params / 1e9 : params / 1e6) << (params >= 1e8 ? "B" : "M") << " parameters, BF16 file " << gib(fileBytes) << " GiB): written in "
               << j["write_seconds"].get<double>() << " s\n  load " << j["load_seconds"].get<double>()
@@ -148,6 +206,10 @@ int runBenchFamily(Context& ctx, const Args& args) {
               << gib(rssBefore) << " GiB)\n  weights hash (all tensors) " << j["hash_seconds"].get<double>() << " s = "
               << gib(fileBytes) / std::max(j["hash_seconds"].get<double>(), 1e-9) << " GiB/s\n  "
               << predictText(p, matmul) << "\n";
+            for (const GemmBench& g : gemmResults) s << "  " << gemmText(g, matmul) << "\n";
+            s << "  bf16 products: " << predictText(pb, matmul) << "; last-position logits max |diff| vs float32 products "
+              << std::scientific << std::setprecision(2) << logitDiff << " (max |logit| " << logitMax << ")"
+              << std::fixed << "\n";
 
             if (std::find(traceEdit.begin(), traceEdit.end(), size) != traceEdit.end()) {
                 ctx.err << "bench family " << size << ": causal trace, " << samples << " samples...\n";
@@ -163,6 +225,14 @@ int runBenchFamily(Context& ctx, const Args& args) {
                               {"gflops", tr.flops / tr.seconds / 1e9}};
                 s << "  trace (" << tr.ids.size() << " tokens, " << tr.samples << " samples, hidden+mlp+attn) "
                   << tr.seconds << " s (" << tr.flops / tr.seconds / 1e9 << " GFLOP/s)\n";
+                if (bf16TraceEdit) {
+                    ctx.err << "bench family " << size << ": causal trace with bf16 products...\n";
+                    const ScopedHalfProduct bf16(HalfProduct::Bf16);
+                    const TraceResult tb = causalTrace(*model, tp);
+                    j["trace_bf16"] = {{"seconds", tb.seconds}, {"gflops", tb.flops / tb.seconds / 1e9}};
+                    s << "  trace with bf16 products " << tb.seconds << " s (" << tb.flops / tb.seconds / 1e9
+                      << " GFLOP/s)\n";
+                }
 
                 ctx.err << "bench family " << size << ": ROME edit, identity key statistics...\n";
                 EditOverrides identity;
@@ -178,6 +248,17 @@ int runBenchFamily(Context& ctx, const Args& args) {
                 }
                 ep.requests = {EditRequest{"{} is located in the city of", "Eiffel Tower", " Rome", ""}};
                 const EditResult er = computeEdit(*model, ep);
+                std::string bf16EditLine;
+                if (bf16TraceEdit) {
+                    ctx.err << "bench family " << size << ": ROME edit with bf16 products...\n";
+                    const ScopedHalfProduct bf16(HalfProduct::Bf16);
+                    const EditResult eb = computeEdit(*model, ep);
+                    j["edit_bf16"] = {{"seconds", eb.seconds}};
+                    std::ostringstream line;
+                    line << std::fixed << std::setprecision(2) << "  ROME edit with bf16 products " << eb.seconds
+                         << " s (not applied)\n";
+                    bf16EditLine = line.str();
+                }
                 EditStack stack(*model);
                 t0 = now();
                 stack.apply(er.delta);
@@ -207,7 +288,7 @@ int runBenchFamily(Context& ctx, const Args& args) {
                 s << "  ROME edit (layer " << j["edit"]["layer"].get<int>() << ": " << layerSource << "; --no-mom2) " << er.seconds
                   << " s; apply " << applySeconds << " s; weights hash after it " << editHashSeconds << " s ("
                   << editHashed << " of " << tensorCount << " tensors re-hashed); undo + hash "
-                  << undoSeconds << " s (back to the loaded hash)\n";
+                  << undoSeconds << " s (back to the loaded hash)\n" << bf16EditLine;
             }
             j["peak_rss_bytes"] = peakResidentBytes();
             j["peak_rss_minus_file_bytes"] = peakResidentBytes() - fileBytes;

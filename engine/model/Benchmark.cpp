@@ -5,6 +5,7 @@
 
 #include <chrono>
 #include <fstream>
+#include <functional>
 #include <string>
 
 #include "engine/core/Error.h"
@@ -78,6 +79,41 @@ ForwardBench benchForward(const ModelConfig& shape, const std::vector<std::pair<
     return out;
 }
 
+GemmBench benchHalfGemm(int rows, int in, int out, int repeats) {
+    at::NoGradGuard g;
+    GemmBench b;
+    b.rows = rows;
+    b.in = in;
+    b.out = out;
+    const at::Tensor x = at::randn({rows, in});
+    const at::Tensor wHalf = (at::randn({out, in}) * 0.02).to(at::kBFloat16);  // [out, in], as stored
+    const at::Tensor wFloat = wHalf.to(at::kFloat);
+    at::Tensor scratch = at::empty({out, in});  // Transformer::matmulWeight's thread-lived buffer
+    const double flops = 2.0 * rows * double(in) * out;
+    auto best = [&](const std::function<at::Tensor()>& product) {
+        (void)product();  // warm up
+        double fastest = 1e30, spent = 0;
+        for (int r = 0; r < 1000 && (r < repeats || spent < 0.3); ++r) {
+            const double t0 = now();
+            (void)product();
+            const double t = now() - t0;
+            fastest = std::min(fastest, t);
+            spent += t;
+        }
+        return flops / fastest / 1e9;
+    };
+    b.float32Gflops = best([&] { return at::mm(x, wFloat.t()); });
+    b.convertedGflops = best([&] {
+        scratch.copy_(wHalf);
+        return at::mm(x, scratch.t());
+    });
+    b.bf16Gflops = best([&] { return at::mm(x.to(at::kBFloat16), wHalf.t()).to(at::kFloat); });
+    const at::Tensor ref = at::mm(x, wFloat.t());
+    const at::Tensor half = at::mm(x.to(at::kBFloat16), wHalf.t()).to(at::kFloat);
+    b.bf16MaxRelDiff = (half - ref).abs().max().item<double>() / std::max(1e-30, ref.abs().max().item<double>());
+    return b;
+}
+
 PredictBench benchPredict(const Model& model, int promptTokens, int newTokens) {
     at::NoGradGuard g;
     const Transformer& tf = model.transformer();
@@ -96,6 +132,8 @@ PredictBench benchPredict(const Model& model, int promptTokens, int newTokens) {
     out.prefillSeconds = now() - t0;
     out.prefillTokensPerSecond = promptTokens / out.prefillSeconds;
     out.prefillGflops = r.flops / out.prefillSeconds / 1e9;
+    const at::Tensor last = r.logits.reshape({-1}).to(at::kFloat).contiguous();
+    out.prefillLogits.assign(last.data_ptr<float>(), last.data_ptr<float>() + last.numel());
     KVCache cache = std::move(r.cache);
     int64_t next = r.logits.squeeze(0).argmax().item<int64_t>();
     double flops = 0;

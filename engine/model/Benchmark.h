@@ -48,7 +48,24 @@ struct PredictBench {
     double decodeSeconds = 0;          // all decode steps together
     double decodeTokensPerSecond = 0;
     double decodeGflops = 0;
+    std::vector<float> prefillLogits;  // the prompt's last-position logits (to compare runs)
 };
+// `kme bench family`'s GEMM micro-benchmark at one product shape, rows x in
+// times a weight stored [out, in] (LLaMA's layout), side by side: the weight
+// float32 already; stored BF16 and converted into a float32 scratch buffer
+// per product, then a float32 product (the Float32 half-product mode);
+// stored BF16 and multiplied as bf16 (the Bf16 mode: activations rounded to
+// bf16, result back to float32). Conversions count in the time. Best of at
+// least `repeats` runs (more for small shapes, up to about 0.3 s each).
+struct GemmBench {
+    int rows = 0, in = 0, out = 0;
+    double float32Gflops = 0;
+    double convertedGflops = 0;  // BF16 -> float32 scratch, then float32
+    double bf16Gflops = 0;       // bf16 x bf16
+    double bf16MaxRelDiff = 0;   // max |bf16 product - float32 product| / max |float32 product|
+};
+GemmBench benchHalfGemm(int rows, int in, int out, int repeats);
+
 class Model;
 PredictBench benchPredict(const Model& model, int promptTokens, int newTokens);
 

@@ -9,6 +9,7 @@
 #include <torch/csrc/autograd/custom_function.h>
 
 #include "engine/core/Error.h"
+#include "engine/model/HalfProduct.h"
 #include "engine/model/HalfWeights.h"
 #include "engine/model/Rope.h"
 #include "engine/model/Transformer.h"
@@ -52,6 +53,20 @@ int64_t halfWeightBackwardCount() { return halfBackwards.load(); }
 
 at::Tensor Transformer::linear(const at::Tensor& x, const at::Tensor& w, const at::Tensor& b, TensorRole role) const {
     const bool outIn = orientation(role) == Orientation::OutIn;
+    if (w.scalar_type() == at::kBFloat16 && dtype_ == at::kFloat && !w.requires_grad() &&
+        halfProduct() == HalfProduct::Bf16) {
+        // The opt-in bf16 product (HalfProduct.h): the BF16 weight as stored, the activations rounded
+        // to bf16. With autograd on, it sees x.to(bf16) and a product with a weight that requires no
+        // gradient: the backward pass gives d/dx through the same bf16 product and keeps the BF16
+        // weight itself (no float32 copy of it).
+        auto sizes = x.sizes().vec();
+        const at::Tensor x2 = x.reshape({-1, sizes.back()}).to(at::kBFloat16);
+        at::Tensor y = at::mm(x2, outIn ? w.t() : w).to(at::kFloat);
+        countBf16Product();
+        if (b.defined()) y = y + inCompute(b);
+        sizes.back() = y.size(1);
+        return y.view(sizes);
+    }
     const bool tracked =
         at::GradMode::is_enabled() && (x.requires_grad() || w.requires_grad() || (b.defined() && b.requires_grad()));
     if (tracked && w.scalar_type() != dtype_ && !w.requires_grad()) {

@@ -26,7 +26,7 @@ class TestBenchFamilyCli final : public QObject {
 private Q_SLOTS:
     void tinyRun() {
         const Run r = runKme({"bench", "family", "--sizes", "tiny", "--dir", path("scratch"), "--samples", "2",
-                              "--prompt-tokens", "8", "--new-tokens", "3", "--json", path("out.json")});
+                              "--prompt-tokens", "8", "--new-tokens", "3", "--bf16-trace-edit", "--json", path("out.json")});
         qInfo("%s", r.err.c_str());
         QCOMPARE(r.rc, 0);
         json j;
@@ -53,6 +53,27 @@ private Q_SLOTS:
         QCOMPARE(p["new_tokens"].get<int>(), 3);
         QVERIFY(p["prefill_tokens_per_second"].get<double>() > 0 && p["decode_gflops"].get<double>() > 0);
         QCOMPARE(c["trace"]["samples"].get<int>(), 2);
+        // The bf16 product mode beside float32: the GEMM at the MLP shape (prompt rows, then 1), predict again
+        // with logits that differ (the mode ran) by a small relative amount; trace and ROME timed again.
+        QCOMPARE(c["gemm"].size(), size_t(2));
+        QCOMPARE(c["gemm"][0]["rows"].get<int>(), 8);
+        QCOMPARE(c["gemm"][1]["rows"].get<int>(), 1);
+        for (const json& g : c["gemm"]) {
+            QCOMPARE(g["in"].get<int64_t>(), D);
+            QCOMPARE(g["out"].get<int64_t>(), I);
+            for (const char* key : {"float32_gflops", "converted_gflops", "bf16_gflops", "bf16_ratio_to_matmul"})
+                QVERIFY2(g[key].get<double>() > 0, key);
+            qInfo("GEMM rows %d: bf16 max rel diff %.3g", g["rows"].get<int>(), g["bf16_max_rel_diff"].get<double>());
+            QVERIFY(g["bf16_max_rel_diff"].get<double>() > 0 && g["bf16_max_rel_diff"].get<double>() < 1e-2);
+        }
+        const json& pb = c["predict_bf16"];
+        QCOMPARE(pb["prompt_tokens"].get<int>(), 8);
+        QVERIFY(pb["prefill_tokens_per_second"].get<double>() > 0);
+        const double dl = pb["max_abs_logit_diff"], ml = pb["max_abs_logit"];
+        qInfo("predict: last-position logits bf16 vs float32 products max |diff| %.3g, max |logit| %.3g", dl, ml);
+        QVERIFY(ml > 0 && dl > 0 && dl < 3e-2 * ml);
+        QVERIFY(c["trace_bf16"]["seconds"].get<double>() > 0);
+        QVERIFY(c["edit_bf16"]["seconds"].get<double>() > 0);
         const json& e = c["edit"];
         QCOMPARE(e["method"].get<std::string>(), std::string("rome"));
         const int64_t tensors = e["tensors"], rehashed = e["tensors_rehashed"];
