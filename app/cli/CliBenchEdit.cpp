@@ -136,11 +136,11 @@ int runBenchEdit(Context& ctx, const Args& args) {
             // Side by side (statistics cached): the same edit with the v* / z
             // optimisation's straightforward paths (engine/edit/EditSpeed.h).
             if (method == EditMethod::Memit)
-                c.speeds = {{"z in one batch padded to the widest row (before row groups)", {ValuePath::PositionPrefix, true, false}, {}},
+                c.speeds = {{"z with rows grouped by width (fewer padded columns, more calls)", {ValuePath::PositionPrefix, true, true}, {}},
                             {"z one request at a time (position prefix)", {ValuePath::PositionPrefix, false}, {}},
                             {"z one request at a time, layers below once (before issue 19)", {ValuePath::LayerPrefix, false}, {}}};
             else
-                c.speeds = {{"v*: one batch padded to the widest row (before row groups)", {ValuePath::PositionPrefix, true, false}, {}},
+                c.speeds = {{"v*: rows grouped by width (fewer padded columns, more calls)", {ValuePath::PositionPrefix, true, true}, {}},
                             {"v*: layers below once, every position (before issue 19)", {ValuePath::LayerPrefix, false}, {}},
                             {"v*: whole model every step (compute_v.py)", {ValuePath::Full, false}, {}}};
             for (SpeedRun& r : c.speeds) {

@@ -46,6 +46,16 @@ inline json readJson(const std::string& path) {
     return j;
 }
 
+// LLaMA with grouped-query attention and head_dim 16 != 96 / 4, whose MLP
+// matrices (96 x 704 = 67584 elements) are large enough for the forward
+// pass's scratch-buffer conversion of half weights and whose others are not.
+inline ModelConfig scratchSizedLlamaConfig() {
+    ModelConfig c = tinyFamilyConfig(Architecture::Llama);
+    c.nEmbd = 96;
+    c.nInner = 704;
+    return c;
+}
+
 inline void writeJson(const std::string& path, const json& j) { std::ofstream(path) << j.dump(2); }
 
 inline void expectError(const std::function<void()>& f, const std::vector<std::string>& parts) {

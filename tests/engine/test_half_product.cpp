@@ -23,14 +23,6 @@ using namespace familytest;
 
 namespace {
 
-// LLaMA with grouped-query attention whose MLP matrices (96 x 704) are large
-// enough for the float32 path's scratch buffer (as in test_half_weights).
-ModelConfig productConfig() {
-    ModelConfig c = tinyFamilyConfig(Architecture::Llama);
-    c.nEmbd = 96;
-    c.nInner = 704;
-    return c;
-}
 
 at::Tensor logitsOf(const Model& m) {
     at::NoGradGuard noGrad;
@@ -69,7 +61,7 @@ class TestHalfProduct final : public QObject {
             o.stdDev = stdDev;
             o.perturbVectors = 0.2;
             o.dtype = dtype;
-            writeRandomModelFolder(d, productConfig(), 11, o);
+            writeRandomModelFolder(d, scratchSizedLlamaConfig(), 11, o);
         }
         return d;
     }

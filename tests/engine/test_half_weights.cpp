@@ -26,15 +26,6 @@ using namespace familytest;
 
 namespace {
 
-// LLaMA with grouped-query attention and head_dim 16 != 96 / 4, whose MLP
-// matrices (96 x 704 = 67584 elements) are large enough for the forward
-// pass's scratch-buffer conversion and whose others are not: both paths run.
-ModelConfig halfConfig() {
-    ModelConfig c = tinyFamilyConfig(Architecture::Llama);
-    c.nEmbd = 96;
-    c.nInner = 704;
-    return c;
-}
 
 at::ScalarType scalarOf(const QString& dtype) { return dtype == "BF16" ? at::kBFloat16 : at::kHalf; }
 
@@ -96,7 +87,7 @@ class TestHalfWeights final : public QObject {
     FamilyFolders f_;
 
     std::string folder(const QString& dtype) {
-        return f_.folder("llama-" + dtype.toLower().toStdString(), halfConfig(), 11, dtype.toStdString());
+        return f_.folder("llama-" + dtype.toLower().toStdString(), scratchSizedLlamaConfig(), 11, dtype.toStdString());
     }
 
 private Q_SLOTS:
