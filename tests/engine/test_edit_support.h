@@ -18,6 +18,7 @@
 #include "engine/model/Model.h"
 #include "engine/model/RandomModel.h"
 #include "engine/model/Transformer.h"
+#include "tests/ExpectError.h"
 
 namespace edittest {
 
@@ -141,20 +142,7 @@ inline std::string top1(const Model& m, const std::string& prompt) {
     return m.topNext(m.encodePrompt(prompt), 1).front().token;
 }
 
-template <class Fn>
-void expectError(Fn fn, const std::vector<QString>& fragments, kme::ErrorKind kind = kme::ErrorKind::Input) {
-    try {
-        fn();
-    } catch (const kme::Error& e) {
-        const QString msg = QString::fromStdString(e.what());
-        for (const auto& f : fragments)
-            if (!msg.contains(f)) QFAIL(qPrintable("message '" + msg + "' lacks '" + f + "'"));
-        if (e.kind() != kind) QFAIL(qPrintable("error '" + msg + "' has an unexpected kind"));
-        qInfo("  error as expected: %s", e.what());
-        return;
-    }
-    QFAIL("no kme::Error thrown");
-}
+using kme::testing::expectError;  // tests/ExpectError.h
 
 inline EditRequest request(const std::string& subject, const std::string& target, const std::string& prompt = toyRelation()) {
     EditRequest r;
